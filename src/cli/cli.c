@@ -1,0 +1,39 @@
+/* cli.c - dispatches `countersign VERB ...` to the verb's handler. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct cli_verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_verb;
+
+static const cli_verb verbs[] = {
+    {"policy", cs_cmd_policy, "check or evaluate a policy directory"},
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: countersign VERB [ARGS...]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(to, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int cs_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CS_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "countersign: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return CS_EXIT_USAGE;
+}

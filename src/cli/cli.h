@@ -1,0 +1,15 @@
+/* cli.h - the command-line front end: a table of verbs, each in its own cmd_*.c file.
+ *
+ * Exit codes (SPEC §4): 0 allowed/approved/ok, 1 denied/expired/cancelled or a failed
+ * check, 2 usage or transport error, 3 still pending when --wait ran out. */
+#ifndef CS_CLI_CLI_H
+#define CS_CLI_CLI_H
+
+enum { CS_EXIT_OK = 0, CS_EXIT_DENIED = 1, CS_EXIT_USAGE = 2, CS_EXIT_PENDING = 3 };
+
+int cs_cli_main(int argc, char **argv);
+
+/* Each verb: argv[0] is the verb itself. */
+int cs_cmd_policy(int argc, char **argv);
+
+#endif

@@ -1,0 +1,49 @@
+/* log.c - levelled logging to stderr, plain or JSON lines. */
+#include "util/log.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int cs_log_level = CS_LOG_INFO;
+static int log_json;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+void cs_log_set_json(int on)
+{
+    log_json = on;
+}
+
+void cs_log_write(int level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    const char *lv = level_names[level < 0 ? 0 : level > 3 ? 3 : level];
+
+    pthread_mutex_lock(&log_lock);
+    if (log_json) {
+        json_t *o = json_pack("{s:s,s:s,s:s}", "time", when, "level", lv, "msg", msg);
+        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (line) fprintf(stderr, "%s\n", line);
+        free(line);
+        json_decref(o);
+    } else {
+        fprintf(stderr, "%s %s %s\n", when, lv, msg);
+    }
+    pthread_mutex_unlock(&log_lock);
+}

@@ -1,0 +1,22 @@
+/* log.h - tiny levelled logger. The level test happens before the arguments are
+ * evaluated. In the foreground it writes plain lines to stderr; a daemon may switch it
+ * to JSON lines with cs_log_set_json(). */
+#ifndef CS_UTIL_LOG_H
+#define CS_UTIL_LOG_H
+
+enum cs_log_level { CS_LOG_DEBUG = 0, CS_LOG_INFO = 1, CS_LOG_WARN = 2, CS_LOG_ERROR = 3 };
+
+extern int cs_log_level;
+void cs_log_set_json(int on);
+void cs_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define cs_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) >= cs_log_level) cs_log_write((level), __VA_ARGS__);                           \
+    } while (0)
+#define cs_debug(...) cs_log(CS_LOG_DEBUG, __VA_ARGS__)
+#define cs_info(...) cs_log(CS_LOG_INFO, __VA_ARGS__)
+#define cs_warn(...) cs_log(CS_LOG_WARN, __VA_ARGS__)
+#define cs_error(...) cs_log(CS_LOG_ERROR, __VA_ARGS__)
+
+#endif
