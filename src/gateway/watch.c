@@ -4,6 +4,7 @@
 #include "util/alloc.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BUCKETS 4096
