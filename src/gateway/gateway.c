@@ -36,6 +36,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     gw->cfg = cfg;
     pthread_mutex_init(&gw->policy_lock, NULL);
     pthread_rwlock_init(&gw->tok_lock, NULL);
+    pthread_rwlock_init(&gw->run_lock, NULL);
     pthread_mutex_init(&gw->reaper_lock, NULL);
     pthread_cond_init(&gw->reaper_cond, NULL);
     gw->watchers = cs_watchers_new();
@@ -110,7 +111,9 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
 
 void cs_gateway_stop(cs_gateway *gw)
 {
+    pthread_rwlock_wrlock(&gw->run_lock);
     atomic_store(&gw->stopping, 1);
+    pthread_rwlock_unlock(&gw->run_lock);
     if (gw->reaper_started) {
         pthread_mutex_lock(&gw->reaper_lock);
         pthread_cond_signal(&gw->reaper_cond);
@@ -134,6 +137,7 @@ void cs_gateway_free(cs_gateway *gw)
     cs_watchers_free(gw->watchers);
     pthread_mutex_destroy(&gw->policy_lock);
     pthread_rwlock_destroy(&gw->tok_lock);
+    pthread_rwlock_destroy(&gw->run_lock);
     pthread_mutex_destroy(&gw->reaper_lock);
     pthread_cond_destroy(&gw->reaper_cond);
     free(gw);
@@ -248,7 +252,14 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
     if (rc != 0) return rc;
     op->job.apply = cs_gw_apply;
     op->job.done = op_done;
+    pthread_rwlock_rdlock(&gw->run_lock);
+    if (atomic_load(&gw->stopping) || gw->writer == NULL) {
+        pthread_rwlock_unlock(&gw->run_lock);
+        cs_reply_problem(&op->reply, 503, "stopping", "the gateway is shutting down");
+        return CS_ECONFLICT;
+    }
     cs_writer_submit(gw->writer, &op->job);
+    pthread_rwlock_unlock(&gw->run_lock);
     return 0;
 }
 

@@ -30,6 +30,7 @@ struct cs_gateway {
     pthread_t reaper;
     int reaper_started;
     atomic_int stopping;
+    pthread_rwlock_t run_lock; /* submissions vs. stopping the writer */
     atomic_llong next_expiry;
     pthread_mutex_t reaper_lock;
     pthread_cond_t reaper_cond;
