@@ -64,7 +64,7 @@ static void sweep_expired(cs_gateway *gw, long long now)
         cs_op *op = cs_op_new(gw, CS_OP_EXPIRE, NULL, "system", json_string_value(id), NULL);
         op->now_ms = now;
         op->complete = cs_op_free;
-        cs_writer_submit(gw->writer, &op->job);
+        if (cs_gateway_run(gw, op) != 0) cs_op_free(op);
     }
     json_decref(ids);
     long long next = 0;
