@@ -58,6 +58,24 @@ json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token)
     return id;
 }
 
+json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id)
+{
+    json_t *found = NULL;
+    pthread_rwlock_rdlock(&gw->tok_lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(gw->tokens, k, v) {
+        const char *sid = json_string_value(json_object_get(v, "slack_id"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        if (sid && kind && !strcmp(kind, "user") && !strcmp(sid, slack_id)) {
+            found = json_incref(v);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&gw->tok_lock);
+    return found;
+}
+
 /* The current hash of a named identity ("" when none). */
 static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **doc)
 {
