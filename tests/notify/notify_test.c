@@ -16,6 +16,8 @@ const char nt_policy[] =
     "permit (principal, action == Action::\"db.export\", resource in Resource::\"prod\");\n"
     "@id(\"deploy-needs-one\") @approval(\"dba\")\n"
     "permit (principal, action == Action::\"deploy.apply\", resource in Resource::\"prod\");\n"
+    "@id(\"unroutable\") @approval(\"dba\") @notify(\"webhook:nowhere\")\n"
+    "permit (principal, action == Action::\"test.dead\", resource);\n"
     "@id(\"routine-reads\")\n"
     "permit (principal, action == Action::\"db.read\", resource);\n";
 
