@@ -18,6 +18,7 @@ struct fake_peer {
     pthread_mutex_t lock;
     json_t *log;
     char down[128];
+    int down_429; /* answer 429 + Retry-After instead of closing */
     long refused;
     long ts_seq;
 };
@@ -61,7 +62,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&f->lock);
         int down = f->down[0] && !strncmp(url, f->down, strlen(f->down));
         if (down) f->refused++;
+        int limited = down && f->down_429;
         pthread_mutex_unlock(&f->lock);
+        if (limited) {
+            static char busy[] = "{\"ok\":false,\"error\":\"ratelimited\"}";
+            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(busy), busy, MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r, "Retry-After", "1");
+            enum MHD_Result ret = MHD_queue_response(c, 429, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
         if (down) return MHD_NO; /* close without an answer */
         *con_cls = calloc(1, sizeof(conn));
         return MHD_YES;
@@ -136,9 +146,10 @@ int fake_port(fake_peer *f)
     return f->port;
 }
 
-void fake_set_down(fake_peer *f, const char *prefix)
+void fake_set_down(fake_peer *f, const char *prefix, int with_429)
 {
     pthread_mutex_lock(&f->lock);
+    f->down_429 = with_429;
     snprintf(f->down, sizeof f->down, "%s", prefix ? prefix : "");
     pthread_mutex_unlock(&f->lock);
 }

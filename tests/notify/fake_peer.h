@@ -13,8 +13,10 @@ typedef struct fake_peer fake_peer;
 fake_peer *fake_start(void);
 void fake_stop(fake_peer *f);
 int fake_port(fake_peer *f);
-/* Requests under this path prefix are refused (NULL: none). */
-void fake_set_down(fake_peer *f, const char *prefix);
+/* Requests under this path prefix are refused (NULL: none): the connection is
+ * closed, or with with_429 answered "429 Too Many Requests" with Retry-After: 1
+ * (Slack's rate limiting). Refused requests are counted, not recorded. */
+void fake_set_down(fake_peer *f, const char *prefix, int with_429);
 long fake_refused(fake_peer *f);
 /* A copy of the recorded requests: [{method, path, headers{lowercase name: value}, body, json}]. */
 json_t *fake_requests(fake_peer *f, const char *path);

@@ -213,3 +213,17 @@ long nt_wait_audit(td *d, const char *type, const char *action_id, long n)
     fprintf(stderr, "audit: %ld %s entries never came\n", n, type);
     abort();
 }
+
+long long nt_sql(td *d, const char *sql)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/data/countersign.db", d->dir);
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) abort();
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) abort();
+    long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}

@@ -36,5 +36,7 @@ char *nt_deny_submission(const char *user, const char *id, const char *reason);
 long nt_wait_audit(td *d, const char *type, const char *action_id, long n);
 /* Outbox rows of an action in a state (straight from SQLite). */
 long nt_outbox_count(td *d, const char *state);
+/* The first column of the first row of a query on the daemon's database. */
+long long nt_sql(td *d, const char *sql);
 
 #endif
