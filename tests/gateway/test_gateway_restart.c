@@ -135,7 +135,7 @@ static void check_db(td *d, ack *acks, int n)
         sqlite3_bind_int64(st, 1, acks[i].index);
         sqlite3_bind_text(st, 2, acks[i].id, -1, SQLITE_TRANSIENT);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *)sqlite3_column_text(st, 0), "action.requested");
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), "action.submitted");
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
