@@ -31,7 +31,7 @@ static int audit_apply(cs_store *s, cs_write_job *job)
     audit_job *j = (audit_job *)job;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    cs_audit_row row = {"integration.rejected", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+    cs_audit_row row = {"integration.refused", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                         "Integration::\"slack\"", j->source, NULL, j->details};
     return s->ops->audit_append(s, &row, NULL);
 }

@@ -160,7 +160,7 @@ static void test_click_owner_refused_then_dba_approves(void **state)
     assert_non_null(strstr(str(m, "text"), "requested by an agent they own"));
     assert_non_null(strstr(str(m, "text"), "owner-approval"));
     json_decref(eph);
-    assert_int_equal(td_audit_count(&e->d, "vote.refused", id), 1);
+    assert_int_equal(td_audit_count(&e->d, "action.vote_refused", id), 1);
     expect_status(&e->d, id, "pending");
 
     body = nt_click("UERIN", "cs_approve", id);
@@ -177,7 +177,7 @@ static void test_click_owner_refused_then_dba_approves(void **state)
     assert_null(block(msg, "actions"));
     json_decref(ups);
     expect_status(&e->d, id, "approved");
-    assert_int_equal(td_audit_count(&e->d, "vote.cast", id), 1);
+    assert_int_equal(td_audit_count(&e->d, "action.vote", id), 1);
     free(id);
 }
 
@@ -250,7 +250,7 @@ static void test_refused_requests(void **state)
     r = nt_slack_post_raw(&e->d, body, NULL, now);
     assert_int_equal(r.status, 401);
     td_resp_free(&r);
-    assert_int_equal(nt_wait_audit(&e->d, "integration.rejected", NULL, 4), 4);
+    assert_int_equal(nt_wait_audit(&e->d, "integration.refused", NULL, 4), 4);
     expect_status(&e->d, id, "pending");
 
     /* The genuine request counts once; the same bytes again are a replay. */
@@ -260,10 +260,10 @@ static void test_refused_requests(void **state)
     r = nt_slack_post(&e->d, body, NT_SLACK_SECRET, now);
     assert_int_equal(r.status, 401);
     td_resp_free(&r);
-    assert_int_equal(nt_wait_audit(&e->d, "integration.rejected", NULL, 5), 5);
+    assert_int_equal(nt_wait_audit(&e->d, "integration.refused", NULL, 5), 5);
     json_decref(fake_wait(e->f, "/api/chat.update", 1));
     expect_status(&e->d, id, "approved");
-    assert_int_equal(td_audit_count(&e->d, "vote.cast", id), 1);
+    assert_int_equal(td_audit_count(&e->d, "action.vote", id), 1);
     free(body);
 
     /* Signed, but from a Slack user nobody linked to a countersign user. */
@@ -277,7 +277,7 @@ static void test_refused_requests(void **state)
     assert_string_equal(str(m, "user"), "UNOBODY");
     assert_non_null(strstr(str(m, "text"), "not linked to a countersign user"));
     json_decref(eph);
-    assert_int_equal(nt_wait_audit(&e->d, "integration.rejected", NULL, 6), 6);
+    assert_int_equal(nt_wait_audit(&e->d, "integration.refused", NULL, 6), 6);
     expect_status(&e->d, id2, "pending");
 
     /* Signed garbage is refused without a crash. */
