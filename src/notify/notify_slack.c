@@ -12,6 +12,7 @@
 #define FIELD_MAX 1900  /* Slack's limit on a section field is 2000 characters */
 #define CONTEXT_KEYS 8  /* the context fields shown in the message */
 #define CONTEXT_VALUE_MAX 200
+#define SECTION_SOFT_MAX 2400 /* Slack refuses section texts over 3000 characters */
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -120,6 +121,10 @@ static void detail_sections(const json_t *action, json_t *blocks)
     if (shown) json_array_append_new(blocks, text_section(&b));
     size_t i;
     json_array_foreach(json_object_get(json_object_get(action, "approval"), "requirements"), i, v) {
+        if (b.len > SECTION_SOFT_MAX) {
+            cs_buf_puts(&b, "\n…");
+            break;
+        }
         cs_buf_puts(&b, i ? "\n• " : "*Why approval is needed*\n• ");
         esc(&b, str(v, "policy"), 128);
         cs_buf_puts(&b, ": ");
@@ -127,6 +132,10 @@ static void detail_sections(const json_t *action, json_t *blocks)
     }
     if (b.len) json_array_append_new(blocks, text_section(&b));
     json_array_foreach(json_object_get(json_object_get(action, "approval"), "votes"), i, v) {
+        if (b.len > SECTION_SOFT_MAX) {
+            cs_buf_puts(&b, "\n…");
+            break;
+        }
         cs_buf_puts(&b, i ? "\n• " : "*Votes*\n• ");
         esc(&b, str(v, "voter"), 64);
         cs_buf_puts(&b, !strcmp(str(v, "vote"), "approve") ? " approved" : " denied");
@@ -170,7 +179,9 @@ static json_t *button(const char *action_id, const char *label, const char *styl
 static json_t *buttons(const json_t *action, const char *url)
 {
     char confirm[400];
-    snprintf(confirm, sizeof confirm, "Approve %.100s on %.200s?", str(action, "action"), str(action, "resource"));
+    const char *verb = str(action, "action"), *res = str(action, "resource");
+    snprintf(confirm, sizeof confirm, "Approve %.*s on %.*s?", cs_utf8_prefix(verb, 100), verb,
+             cs_utf8_prefix(res, 200), res);
     json_t *approve = button("cs_approve", "Approve", "primary", str(action, "id"));
     json_object_set_new(approve, "confirm", json_pack("{s:o,s:o,s:o,s:o}", "title", plain("Approve?"), "text",
                                                       plain(confirm), "confirm", plain("Approve"), "deny", plain("Cancel")));
@@ -184,7 +195,8 @@ json_t *cs_slack_blocks(const cs_config *cfg, const json_t *action)
 {
     json_t *blocks = json_array();
     char head[151];
-    snprintf(head, sizeof head, "%.60s on %.80s", str(action, "action"), str(action, "resource"));
+    const char *verb = str(action, "action"), *res = str(action, "resource");
+    snprintf(head, sizeof head, "%.*s on %.*s", cs_utf8_prefix(verb, 60), verb, cs_utf8_prefix(res, 80), res);
     json_array_append_new(blocks, json_pack("{s:s,s:{s:s,s:s}}", "type", "header", "text", "type", "plain_text", "text", head));
     json_array_append_new(blocks, facts_section(action));
     detail_sections(action, blocks);
@@ -207,7 +219,8 @@ json_t *cs_slack_blocks(const cs_config *cfg, const json_t *action)
 char *cs_slack_fallback_text(const json_t *action)
 {
     const char *st = str(action, "status");
-    return cs_sprintf("countersign: %.100s on %.200s is %s%s", str(action, "action"), str(action, "resource"),
+    const char *verb = str(action, "action"), *res = str(action, "resource");
+    return cs_sprintf("countersign: %.*s on %.*s is %s%s", cs_utf8_prefix(verb, 100), verb, cs_utf8_prefix(res, 200), res,
                       !strcmp(st, "pending") ? "waiting for approval" : st,
                       json_object_get(action, "outcome") ? " and executed" : "");
 }

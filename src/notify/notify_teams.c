@@ -56,7 +56,9 @@ static const char *outcome_title(const char *event)
 static json_t *teams_card(const cs_config *cfg, const json_t *a, const char *event)
 {
     char title[400];
-    snprintf(title, sizeof title, "%s: %.100s on %.200s", outcome_title(event), str(a, "action"), str(a, "resource"));
+    const char *verb = str(a, "action"), *res = str(a, "resource");
+    snprintf(title, sizeof title, "%s: %.*s on %.*s", outcome_title(event), cs_utf8_prefix(verb, 100), verb,
+             cs_utf8_prefix(res, 200), res);
     char *url = cs_sprintf("%s/a/%s", cfg->public_url, str(a, "id"));
     json_t *body = json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "type", "TextBlock", "text", title, "weight", "Bolder",
                              "size", "Medium", "wrap", 1);

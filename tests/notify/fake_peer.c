@@ -97,7 +97,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         char ts[32];
         snprintf(ts, sizeof ts, "1700000000.%06ld", ++f->ts_seq);
         status = 200;
-        text = json_dumps(json_pack("{s:b,s:s,s:s}", "ok", 1, "channel", "C0FAKE", "ts", ts), 0);
+        json_t *ans = json_pack("{s:b,s:s,s:s}", "ok", 1, "channel", "C0FAKE", "ts", ts);
+        text = json_dumps(ans, 0);
+        json_decref(ans);
     } else {
         text = answer_for(url, &status);
     }

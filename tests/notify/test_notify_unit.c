@@ -184,6 +184,40 @@ static void test_slack_message_escapes(void **state)
     json_decref(a);
 }
 
+/* A long resource with multi-byte characters is cut on a character boundary, so
+ * the message stays valid JSON with its header and buttons. */
+static void test_slack_message_long_utf8(void **state)
+{
+    cs_config cfg = {0};
+    cfg.public_url = "https://cs.example";
+    char res[400] = "prod/";
+    for (int i = 0; i < 60; i++) strcat(res, "é"); /* 2 bytes each: the 80-byte cut lands mid-character */
+    json_t *votes = json_array();
+    for (int i = 0; i < 40; i++) json_array_append_new(votes, json_pack("{s:s,s:s,s:s}", "voter", "someone", "vote",
+                                                                        "approve", "reason", "a fairly long reason that repeats itself, over and over"));
+    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:[s],s:o,s:[]}}", "id", "act_1", "status", "pending", "action",
+                          "db.export", "resource", res, "approval", "quorum", 50, "groups", "dba", "votes", votes,
+                          "requirements");
+    json_t *blocks = cs_slack_blocks(&cfg, a);
+    size_t i;
+    json_t *b;
+    int header = 0, actions = 0;
+    json_array_foreach(blocks, i, b) {
+        const char *t = json_string_value(json_object_get(b, "type"));
+        header += !strcmp(t, "header");
+        actions += !strcmp(t, "actions") && json_array_size(json_object_get(b, "elements")) == 3;
+        json_t *text = json_object_get(json_object_get(b, "text"), "text");
+        if (text) assert_true(strlen(json_string_value(text)) < 3000);
+    }
+    assert_int_equal(header, 1);
+    assert_int_equal(actions, 1);
+    char *fallback = cs_slack_fallback_text(a);
+    assert_non_null(fallback);
+    free(fallback);
+    json_decref(blocks);
+    json_decref(a);
+}
+
 static void test_webhook_signature_shape(void **state)
 {
     const unsigned char key[] = "0123456789abcdef";
@@ -202,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_slack_documented_example), cmocka_unit_test(test_replay_memory),
         cmocka_unit_test(test_payload_parser),           cmocka_unit_test(test_routes_and_events),
         cmocka_unit_test(test_slack_message_escapes),    cmocka_unit_test(test_webhook_signature_shape),
+        cmocka_unit_test(test_slack_message_long_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
