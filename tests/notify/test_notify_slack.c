@@ -289,6 +289,24 @@ static void test_refused_requests(void **state)
     free(id2);
 }
 
+/* slack_id belongs to users only, one user per Slack account. */
+static void test_slack_id_rules(void **state)
+{
+    env *e = *state;
+    nt_user(&e->d, "erin", "dba", "UERIN");
+    const char *bodies[][2] = {
+        {"{\"kind\":\"agent\",\"name\":\"x-bot\",\"owner\":\"erin\",\"slack_id\":\"UBOT\"}", "400"},
+        {"{\"kind\":\"user\",\"name\":\"x\",\"slack_id\":\"u-lower\"}", "400"},
+        {"{\"kind\":\"user\",\"name\":\"mallory\",\"slack_id\":\"UERIN\"}", "409"},
+        {"{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"slack_id\":\"UERIN\"}", "201"},
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        td_resp r = td_req(&e->d, "POST", "/v1/tokens", "admin", bodies[i][0], NULL, NULL);
+        assert_int_equal(r.status, atol(bodies[i][1]));
+        td_resp_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +314,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_click_owner_refused_then_dba_approves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deny_asks_for_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slack_id_rules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
