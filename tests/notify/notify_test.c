@@ -30,6 +30,11 @@ static void write_file(const char *path, const char *mode, const char *text)
 
 void nt_start(td *d, fake_peer *f)
 {
+    nt_start_with(d, f, "1h");
+}
+
+void nt_start_with(td *d, fake_peer *f, const char *dead_letter_after)
+{
     td_start(d);
     td_stop(d);
     char path[400], cfg[2048];
@@ -48,8 +53,8 @@ void nt_start(td *d, fake_peer *f)
              "    - { name: siem, url: \"http://127.0.0.1:%d/hook/siem\", secret_env: SIEM_WEBHOOK_SECRET }\n"
              "  routes:\n"
              "    dba: [ \"slack:#deploys\" ]\n"
-             "  dead_letter_after: 1h\n",
-             p, p);
+             "  dead_letter_after: %s\n",
+             p, p, dead_letter_after);
     snprintf(path, sizeof path, "%s/data/countersign.yaml", d->dir);
     write_file(path, "a", cfg);
     char url[128];

@@ -16,6 +16,8 @@ extern const char nt_policy[];
 
 /* td_start, then the test policy and the notify section, then serve again. */
 void nt_start(td *d, fake_peer *f);
+/* Same with notify.dead_letter_after set (nt_start uses 1h). */
+void nt_start_with(td *d, fake_peer *f, const char *dead_letter_after);
 /* Creates a token (as admin) and records it under name in d->tokens. */
 void nt_user(td *d, const char *name, const char *group, const char *slack_id);
 void nt_agent(td *d, const char *name, const char *owner);

@@ -100,8 +100,31 @@ static void test_outage_exactly_once(void **state)
     fake_stop(f);
 }
 
+/* Slack stays down longer than notify.dead_letter_after: the post gives up into
+ * the dead-letter state with its last error and an audit entry, after several
+ * recorded attempts; the webhook of the same action is delivered regardless. */
+static void test_gives_up_after_dead_letter_after(void **state)
+{
+    td d;
+    fake_peer *f = fake_start();
+    nt_start_with(&d, f, "2s");
+    fake_set_down(f, "/api/", 0);
+    char *id = nt_submit(&d, "demo-agent", "db.export", "prod/db/customers");
+    json_decref(fake_wait(f, "/hook/siem", 1));
+    assert_int_equal(nt_wait_audit(&d, "notification.dead", id, 1), 1);
+    assert_int_equal(nt_sql(&d, "SELECT COUNT(*) FROM outbox WHERE state='dead' AND target='slack:#db-approvals'"
+                                " AND last_error LIKE 'transport:%' AND attempts >= 2"), 1);
+    json_t *posts = fake_requests(f, "/api/chat.postMessage");
+    assert_int_equal(json_array_size(posts), 0);
+    json_decref(posts);
+    free(id);
+    td_cleanup(&d);
+    fake_stop(f);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outage_exactly_once)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outage_exactly_once),
+                                       cmocka_unit_test(test_gives_up_after_dead_letter_after)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
