@@ -290,21 +290,19 @@ int cs_audit_verify(const cs_audit_source *src, const cs_audit_verifier *key,
     return verify_impl(src, key, trusted_note, trusted_len, report, NULL, err);
 }
 
-int cs_audit_verify_dir(const char *dir, const char *vkey, const char *trusted_path,
-                        cs_audit_report *report, cs_err *err)
+int cs_audit_verify_source(const cs_audit_source *src, const char *vkey, const char *trusted_path,
+                           cs_audit_report *report, cs_err *err)
 {
     cs_buf keytext, trusted, note;
     cs_buf_init(&keytext, KEY_MAX);
     cs_buf_init(&trusted, CHECKPOINT_MAX);
     cs_buf_init(&note, CHECKPOINT_MAX);
-    cs_audit_source src;
     cs_audit_verifier key;
     int rc = 0, have_trusted = 0;
     memset(report, 0, sizeof *report);
     report->first_bad_index = -1;
-    cs_audit_dir_source(&src, dir);
     if (vkey == NULL) {
-        if ((rc = src.fetch(src.ctx, "key", KEY_MAX, &keytext, err)) < 0) goto out;
+        if ((rc = src->fetch(src->ctx, "key", KEY_MAX, &keytext, err)) < 0) goto out;
         vkey = keytext.data;
     }
     if ((rc = cs_audit_verifier_parse(&key, vkey, strlen(vkey), err)) < 0) goto out;
@@ -313,11 +311,19 @@ int cs_audit_verify_dir(const char *dir, const char *vkey, const char *trusted_p
         if (rc == 0) have_trusted = 1;
         else if (rc != CS_ENOTFOUND) goto out;
     }
-    rc = verify_impl(&src, &key, have_trusted ? trusted.data : NULL, trusted.len, report, &note, err);
+    rc = verify_impl(src, &key, have_trusted ? trusted.data : NULL, trusted.len, report, &note, err);
     if (rc == 0 && trusted_path) rc = cs_audit_write_file(trusted_path, note.data, note.len, err);
 out:
     cs_buf_free(&keytext);
     cs_buf_free(&trusted);
     cs_buf_free(&note);
     return rc;
+}
+
+int cs_audit_verify_dir(const char *dir, const char *vkey, const char *trusted_path,
+                        cs_audit_report *report, cs_err *err)
+{
+    cs_audit_source src;
+    cs_audit_dir_source(&src, dir);
+    return cs_audit_verify_source(&src, vkey, trusted_path, report, err);
 }

@@ -40,6 +40,14 @@ int cs_audit_verify(const cs_audit_source *src, const cs_audit_verifier *key,
                     const char *trusted_note, size_t trusted_len, cs_audit_report *report,
                     cs_err *err);
 
+/* cs_audit_verify with the key and the trusted checkpoint handled: vkey is the verifier
+ * key text; NULL takes the source's own "key" (which then proves only that the log is
+ * self-consistent). trusted_path (may be NULL) names a file holding a checkpoint from an
+ * earlier run: it is checked when present and written with the new checkpoint on
+ * success (through a temporary file and rename). */
+int cs_audit_verify_source(const cs_audit_source *src, const char *vkey, const char *trusted_path,
+                           cs_audit_report *report, cs_err *err);
+
 /* Verifies a static tlog-tiles directory as cs_audit_export_dir writes it. vkey is the
  * verifier key text; NULL takes the directory's own "key" file (which then proves only
  * that the log is self-consistent). trusted_path (may be NULL) names a file holding a
