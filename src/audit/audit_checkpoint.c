@@ -84,8 +84,10 @@ int cs_audit_checkpoint_sign(const cs_audit_signer *s, const cs_audit_checkpoint
     cs_buf body;
     cs_buf_init(&body, CS_AUDIT_ORIGIN_MAX + CS_AUDIT_EXTENSIONS_MAX + 128);
     int rc = cs_audit_checkpoint_format(cp, &body);
-    if (rc < 0) cs_err_set(err, rc, "checkpoint too big");
-    else rc = cs_audit_note_sign(s, body.data, body.len, out, err);
+    if (rc < 0)
+        cs_err_set(err, rc, "checkpoint too big");
+    else
+        rc = cs_audit_note_sign(s, body.data, body.len, out, err);
     cs_buf_free(&body);
     return rc;
 }

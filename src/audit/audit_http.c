@@ -19,7 +19,8 @@ cs_audit_http *cs_audit_http_new(const char *base_url)
 {
     cs_audit_http *h = cs_calloc(1, sizeof *h);
     size_t n = strlen(base_url);
-    while (n > 0 && base_url[n - 1] == '/') n--;
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
     h->base = cs_strndup(base_url, n);
     h->curl = curl_easy_init();
     if (h->curl == NULL) abort(); /* only fails without memory; see util/alloc.h */
@@ -71,10 +72,14 @@ static int http_fetch(void *ctx, const char *path, size_t max, cs_buf *out, cs_e
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     int rc = 0;
-    if (s.too_big) rc = cs_err_set(err, CS_ETOOBIG, "%s: over %zu bytes", url, max);
-    else if (cc == CURLE_FILE_COULDNT_READ_FILE) rc = cs_err_set(err, CS_ENOTFOUND, "%s: not found", url);
-    else if (cc != CURLE_OK) rc = cs_err_set(err, CS_EIO, "%s: %s", url, curl_easy_strerror(cc));
-    else if (status == 404 || status == 410) rc = cs_err_set(err, CS_ENOTFOUND, "%s: HTTP %ld", url, status);
+    if (s.too_big)
+        rc = cs_err_set(err, CS_ETOOBIG, "%s: over %zu bytes", url, max);
+    else if (cc == CURLE_FILE_COULDNT_READ_FILE)
+        rc = cs_err_set(err, CS_ENOTFOUND, "%s: not found", url);
+    else if (cc != CURLE_OK)
+        rc = cs_err_set(err, CS_EIO, "%s: %s", url, curl_easy_strerror(cc));
+    else if (status == 404 || status == 410)
+        rc = cs_err_set(err, CS_ENOTFOUND, "%s: HTTP %ld", url, status);
     else if (status != 0 && (status < 200 || status > 299))
         rc = cs_err_set(err, CS_EIO, "%s: HTTP %ld", url, status);
     if (rc < 0) {

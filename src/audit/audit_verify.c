@@ -24,8 +24,8 @@ typedef struct vstate {
     const cs_audit_source *src;
     cs_audit_report *rep;
     cs_err *err;
-    int io_rc;       /* a fetch failed for another reason than absence */
-    cs_buf scratch;  /* fetched tiles */
+    int io_rc;      /* a fetch failed for another reason than absence */
+    cs_buf scratch; /* fetched tiles */
     /* First disagreement between a stored hash tile and the recomputed tree, as the
      * first leaf index under the differing hash; level-0 ones are kept apart because
      * they name a single entry. */
@@ -38,8 +38,10 @@ static void tile_path(char *out, size_t cap, int level, uint64_t index, unsigned
     cs_buf b;
     cs_buf_init(&b, cap - 1);
     cs_audit_tile_ref ref = {level, index, width};
-    if (cs_audit_tile_path(&b, &ref) == 0) snprintf(out, cap, "%s", b.data);
-    else snprintf(out, cap, "?");
+    if (cs_audit_tile_path(&b, &ref) == 0)
+        snprintf(out, cap, "%s", b.data);
+    else
+        snprintf(out, cap, "?");
     cs_buf_free(&b);
 }
 
@@ -59,7 +61,8 @@ static void note_mismatch(vstate *vs, unsigned level, uint64_t leaf, const char 
 }
 
 /* Compares the stored tile (level, index, width) with the recomputed hashes. */
-static int check_tile(vstate *vs, unsigned level, uint64_t index, unsigned width, const uint8_t *computed)
+static int check_tile(vstate *vs, unsigned level, uint64_t index, unsigned width,
+                      const uint8_t *computed)
 {
     char path[96];
     tile_path(path, sizeof path, (int)level, index, width);
@@ -195,7 +198,8 @@ static int check_edges(vstate *vs, cs_audit_tree *t, uint64_t size)
 
 /* Draws the conclusion once every entry is in t. */
 static int conclude(vstate *vs, cs_audit_tree *t, const cs_audit_checkpoint *cp,
-                    const cs_audit_checkpoint *trusted, const uint8_t trusted_root_now[CS_AUDIT_HASH_LEN])
+                    const cs_audit_checkpoint *trusted,
+                    const uint8_t trusted_root_now[CS_AUDIT_HASH_LEN])
 {
     cs_audit_report *rep = vs->rep;
     uint8_t root[CS_AUDIT_HASH_LEN];
@@ -203,10 +207,11 @@ static int conclude(vstate *vs, cs_audit_tree *t, const cs_audit_checkpoint *cp,
     if (rc < 0) return rc;
     if (sodium_memcmp(root, cp->root, sizeof root) != 0) {
         if (vs->leaf_bad != NONE)
-            return fail(rep, vs->err, (int64_t)vs->leaf_bad,
-                        "entry %llu does not match the signed log: its hash differs from %s and the "
-                        "entries do not hash to the checkpoint's root",
-                        (unsigned long long)vs->leaf_bad, vs->leaf_bad_path);
+            return fail(
+                rep, vs->err, (int64_t)vs->leaf_bad,
+                "entry %llu does not match the signed log: its hash differs from %s and the "
+                "entries do not hash to the checkpoint's root",
+                (unsigned long long)vs->leaf_bad, vs->leaf_bad_path);
         return fail(rep, vs->err, -1,
                     "the entries do not hash to the checkpoint's root%s%s (the log was rewritten "
                     "together with its tiles, or the checkpoint belongs to other entries)",
@@ -308,10 +313,13 @@ int cs_audit_verify_source(const cs_audit_source *src, const char *vkey, const c
     if ((rc = cs_audit_verifier_parse(&key, vkey, strlen(vkey), err)) < 0) goto out;
     if (trusted_path) {
         rc = cs_audit_read_file(trusted_path, CHECKPOINT_MAX, &trusted, err);
-        if (rc == 0) have_trusted = 1;
-        else if (rc != CS_ENOTFOUND) goto out;
+        if (rc == 0)
+            have_trusted = 1;
+        else if (rc != CS_ENOTFOUND)
+            goto out;
     }
-    rc = verify_impl(src, &key, have_trusted ? trusted.data : NULL, trusted.len, report, &note, err);
+    rc =
+        verify_impl(src, &key, have_trusted ? trusted.data : NULL, trusted.len, report, &note, err);
     if (rc == 0 && trusted_path) rc = cs_audit_write_file(trusted_path, note.data, note.len, err);
 out:
     cs_buf_free(&keytext);

@@ -21,14 +21,14 @@ typedef struct cs_audit_source {
 
 typedef struct cs_audit_report {
     char origin[256];
-    uint64_t size;                      /* tree size of the verified checkpoint */
+    uint64_t size; /* tree size of the verified checkpoint */
     uint8_t root[CS_AUDIT_HASH_LEN];
     uint64_t entries_checked;
-    uint64_t tiles_checked;             /* hash tiles compared with the recomputed ones */
-    int trusted;                        /* a trusted checkpoint was given */
+    uint64_t tiles_checked; /* hash tiles compared with the recomputed ones */
+    int trusted;            /* a trusted checkpoint was given */
     uint64_t trusted_size;
-    int64_t first_bad_index;            /* first entry index shown wrong; -1 none or unknown */
-    char problem[512];                  /* empty when the log verified */
+    int64_t first_bad_index; /* first entry index shown wrong; -1 none or unknown */
+    char problem[512];       /* empty when the log verified */
 } cs_audit_report;
 
 /* Verifies the log served by src against the log's key. trusted_note (may be NULL) is a

@@ -30,8 +30,9 @@ static struct MHD_Daemon *daemon_;
 static unsigned port;
 static int requests;
 
-static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                             const char *version, const char *upload, size_t *upload_len, void **state)
+static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *version, const char *upload,
+                             size_t *upload_len, void **state)
 {
     requests++;
     cs_buf body;
@@ -42,8 +43,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
         if (cs_audit_read_file(p, 1 << 24, &body, NULL) == 0) status = MHD_HTTP_OK;
         free(p);
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(body.len, body.data ? body.data : "", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(body.len, body.data ? body.data : "",
+                                                             MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     cs_buf_free(&body);
@@ -130,7 +131,8 @@ static void test_verify_over_http(void **state)
     free(moved);
 
     /* No server at all is a transport error, not a verdict on the log. */
-    assert_int_equal(cs_audit_verify_url("http://127.0.0.1:1/v1/audit", vkey, NULL, &rep, &err), CS_EIO);
+    assert_int_equal(cs_audit_verify_url("http://127.0.0.1:1/v1/audit", vkey, NULL, &rep, &err),
+                     CS_EIO);
 }
 
 static void test_verify_file_url(void **state)

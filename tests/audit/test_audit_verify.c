@@ -215,7 +215,8 @@ static void test_tamper_entry_byte(void **state)
         char *dir = fresh_dir(name, N);
         cs_buf p;
         cs_buf_init(&p, 64);
-        cs_audit_tile_ref ref = {CS_AUDIT_LEVEL_ENTRIES, k / 256, k / 256 == N / 256 ? N % 256 : 256};
+        cs_audit_tile_ref ref = {CS_AUDIT_LEVEL_ENTRIES, k / 256,
+                                 k / 256 == N / 256 ? N % 256 : 256};
         cs_audit_tile_path(&p, &ref);
         snprintf(rel, sizeof rel, "%s", p.data);
         cs_buf_free(&p);
