@@ -212,11 +212,17 @@ static int conclude(vstate *vs, cs_audit_tree *t, const cs_audit_checkpoint *cp,
                 "entry %llu does not match the signed log: its hash differs from %s and the "
                 "entries do not hash to the checkpoint's root",
                 (unsigned long long)vs->leaf_bad, vs->leaf_bad_path);
+        /* The leftmost stored tile that disagrees with the entries covers the first
+         * change, which is at or after the first entry under it. */
+        if (vs->tile_bad != NONE)
+            return fail(rep, vs->err, (int64_t)vs->tile_bad,
+                        "the entries do not hash to the checkpoint's root and hash tile %s differs "
+                        "from them: entries and lower tiles were changed together; the first "
+                        "changed entry is at or after %llu",
+                        vs->tile_bad_path, (unsigned long long)vs->tile_bad);
         return fail(rep, vs->err, -1,
-                    "the entries do not hash to the checkpoint's root%s%s (the log was rewritten "
-                    "together with its tiles, or the checkpoint belongs to other entries)",
-                    vs->tile_bad != NONE ? "; first differing tile: " : "",
-                    vs->tile_bad != NONE ? vs->tile_bad_path : "");
+                    "the entries do not hash to the checkpoint's root (the log was rewritten "
+                    "together with all its tiles, or the checkpoint belongs to other entries)");
     }
     if (trusted && sodium_memcmp(trusted_root_now, trusted->root, CS_AUDIT_HASH_LEN) != 0)
         return fail(rep, vs->err, -1,

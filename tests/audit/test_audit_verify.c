@@ -350,6 +350,26 @@ static void test_tamper_tiles(void **state)
     free(p);
     free(dir);
 
+    /* An entry and its level-0 hash changed together: the level-1 tile above still
+     * disagrees, which bounds the change from below. */
+    dir = fresh_dir("tile-and-entry", N);
+    entries e;
+    read_bundle(dir, "tile/entries/001", &e);
+    e.e[44][5] ^= 0x01; /* entry 300 */
+    uint8_t leaf[32];
+    cs_audit_leaf_hash(e.e[44], e.len[44], leaf);
+    write_bundle(dir, "tile/entries/001", &e);
+    p = path_in(dir, "tile/0/001");
+    cs_buf_reset(&b);
+    assert_int_equal(cs_audit_read_file(p, 1 << 16, &b, NULL), 0);
+    memcpy(b.data + 44 * 32, leaf, 32);
+    assert_int_equal(cs_audit_write_file(p, b.data, b.len, NULL), 0);
+    assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 256);
+    assert_non_null(strstr(rep.problem, "at or after 256"));
+    free(p);
+    free(dir);
+
     /* Entries changed and every tile recomputed to match, under the old checkpoint: the
      * root gives it away although no single entry can be named. */
     dir = fresh_dir("rewrite", N);
