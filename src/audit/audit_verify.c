@@ -144,6 +144,9 @@ static int stream_bundle(vstate *vs, cs_audit_tree *t, uint64_t n, unsigned widt
         return fail(vs->rep, vs->err, (int64_t)(n * CS_AUDIT_TILE_WIDTH),
                     "entry bundle %s is missing: entries from %llu are gone", path,
                     (unsigned long long)(n * CS_AUDIT_TILE_WIDTH));
+    if (rc == CS_ETOOBIG)
+        return fail(vs->rep, vs->err, (int64_t)(n * CS_AUDIT_TILE_WIDTH),
+                    "entry bundle %s is larger than %u entries can be", path, width);
     if (rc < 0) return rc;
     cs_audit_bundle_iter it;
     cs_audit_bundle_iter_init(&it, bundle->data, bundle->len);

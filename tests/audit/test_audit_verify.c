@@ -235,7 +235,7 @@ static void test_tamper_entry_byte(void **state)
 
 static void test_tamper_delete_and_reorder(void **state)
 {
-    char *dir = fresh_dir("delete", N);
+    char *p, *dir = fresh_dir("delete", N);
     entries e;
     read_bundle(dir, "tile/entries/001", &e);
     free(e.e[44]); /* entry 300 */
@@ -259,9 +259,20 @@ static void test_tamper_delete_and_reorder(void **state)
     assert_int_equal(rep.first_bad_index, 522);
     free(dir);
 
+    /* A bundle padded beyond what its entries can hold. */
+    dir = fresh_dir("hugebundle", N);
+    p = path_in(dir, "tile/entries/000");
+    char *huge = cs_calloc(1, (size_t)256 * 65537 + 10);
+    assert_int_equal(cs_audit_write_file(p, huge, (size_t)256 * 65537 + 10, NULL), 0);
+    free(huge);
+    assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 0);
+    free(p);
+    free(dir);
+
     /* A whole bundle gone. */
     dir = fresh_dir("nobundle", N);
-    char *p = path_in(dir, "tile/entries/001");
+    p = path_in(dir, "tile/entries/001");
     assert_int_equal(unlink(p), 0);
     assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
     assert_int_equal(rep.first_bad_index, 256);
