@@ -400,6 +400,50 @@ static void test_tamper_tiles(void **state)
     cs_buf_free(&b);
 }
 
+static void copy_file(const char *from_dir, const char *to_dir, const char *rel)
+{
+    char *a = path_in(from_dir, rel), *b = path_in(to_dir, rel);
+    cs_buf buf;
+    cs_buf_init(&buf, 1 << 24);
+    assert_int_equal(cs_audit_read_file(a, 1 << 24, &buf, NULL), 0);
+    assert_int_equal(cs_audit_write_file(b, buf.data, buf.len, NULL), 0);
+    cs_buf_free(&buf);
+    free(a);
+    free(b);
+}
+
+static void test_partial_tiles_replaced_by_full(void **state)
+{
+    /* A mirror of a log that has grown since keeps only the full tiles: the verifier of
+     * the older checkpoint takes their prefix, as C2SP tlog-tiles allows. */
+    char *grown = fresh_dir("grown", 600), *old = fresh_dir("old", 300);
+    copy_file(grown, old, "tile/0/001");
+    copy_file(grown, old, "tile/entries/001");
+    char *p1 = path_in(old, "tile/0/001.p/44"), *p2 = path_in(old, "tile/entries/001.p/44");
+    assert_int_equal(unlink(p1), 0);
+    assert_int_equal(unlink(p2), 0);
+    cs_audit_report rep;
+    int rc = verify(old, NULL, &rep);
+    if (rc) fail_msg("%s", rep.problem);
+    assert_true(rep.entries_checked == 300);
+
+    /* But a partial bundle served under its own name must not hold extra entries. */
+    char *fresh = fresh_dir("extra", 300);
+    entries e;
+    read_bundle(fresh, "tile/entries/001.p/44", &e);
+    e.e[e.n] = cs_strdup("{\"smuggled\":true}");
+    e.len[e.n] = strlen(e.e[e.n]);
+    e.n++;
+    write_bundle(fresh, "tile/entries/001.p/44", &e);
+    assert_int_equal(verify(fresh, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 300);
+    free(p1);
+    free(p2);
+    free(grown);
+    free(old);
+    free(fresh);
+}
+
 static void test_export_refuses_wrong_checkpoint(void **state)
 {
     log_t a, b;
@@ -434,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_tamper_key),
         cmocka_unit_test(test_tamper_rollback_and_fork),
         cmocka_unit_test(test_tamper_tiles),
+        cmocka_unit_test(test_partial_tiles_replaced_by_full),
         cmocka_unit_test(test_export_refuses_wrong_checkpoint),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
