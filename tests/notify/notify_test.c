@@ -18,6 +18,8 @@ const char nt_policy[] =
     "permit (principal, action == Action::\"deploy.apply\", resource in Resource::\"prod\");\n"
     "@id(\"unroutable\") @approval(\"dba\") @notify(\"webhook:nowhere\")\n"
     "permit (principal, action == Action::\"test.dead\", resource);\n"
+    "@id(\"quick-expiry\") @approval(\"dba\") @timeout(\"1s\") @notify(\"slack:#db-approvals,webhook:siem\")\n"
+    "permit (principal, action == Action::\"test.expire\", resource);\n"
     "@id(\"routine-reads\")\n"
     "permit (principal, action == Action::\"db.read\", resource);\n";
 

@@ -132,11 +132,30 @@ static void test_dead_letter(void **state)
     free(id);
 }
 
+/* Nobody decides: the expiry (fail closed) reaches Slack and the webhook too. */
+static void test_expiry_is_announced(void **state)
+{
+    env *e = *state;
+    char *id = nt_submit(&e->d, "demo-agent", "test.expire", "prod/x");
+    json_t *ups = fake_wait(e->f, "/api/chat.update", 1);
+    char *text = json_dumps(json_object_get(json_object_get(json_array_get(ups, 0), "json"), "blocks"), 0);
+    assert_non_null(strstr(text, "*Expired* without a decision"));
+    assert_null(strstr(text, "cs_approve"));
+    free(text);
+    json_decref(ups);
+    json_t *hooks = fake_wait(e->f, "/hook/siem", 2);
+    assert_string_equal(str(json_object_get(json_array_get(hooks, 1), "json"), "type"), "action.expired");
+    assert_string_equal(str(json_object_get(json_object_get(json_array_get(hooks, 1), "json"), "data"), "id"), id);
+    json_decref(hooks);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_teams_and_webhooks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_is_announced, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
