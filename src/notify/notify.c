@@ -59,6 +59,25 @@ int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, 
     return 0;
 }
 
+char *cs_notify_metrics(cs_notify *n)
+{
+    json_t *counts = NULL;
+    if (n == NULL || n->store->ops->outbox_counts == NULL || n->store->ops->outbox_counts(n->store, &counts) != 0) {
+        json_decref(counts);
+        return cs_strdup("");
+    }
+    static const char *const states[] = {"pending", "done", "dead"};
+    char *text = cs_strdup("# TYPE countersign_notify_outbox gauge\n");
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        char *more = cs_sprintf("%scountersign_notify_outbox{state=\"%s\"} %lld\n", text, states[i],
+                                (long long)json_integer_value(json_object_get(counts, states[i])));
+        free(text);
+        text = more;
+    }
+    json_decref(counts);
+    return text;
+}
+
 void cs_notify_free(cs_notify *n)
 {
     if (n == NULL) return;

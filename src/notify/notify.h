@@ -35,6 +35,10 @@ int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long no
 /* After a commit: new rows may be due. */
 void cs_notify_kick(cs_notify *n);
 
+/* Prometheus text for /metrics: outbox rows per state (pending, done, dead). The
+ * caller frees; "" when the store cannot say. */
+char *cs_notify_metrics(cs_notify *n);
+
 /* POST /integrations/slack/interactions. The HTTP layer hands over the raw body and
  * the two Slack headers; the answer is a status and a body (JSON or empty). */
 typedef struct cs_slack_request {

@@ -86,6 +86,8 @@ typedef struct cs_store_ops {
      * a channel sees its events in order: [{id, msg_id, target, action_id, event,
      * payload, attempts, created_at, ref}] (ref null when none). */
     int (*outbox_due)(cs_store *s, long long now_ms, int max, json_t **rows);
+    /* Outbox rows per state: {"pending": n, "done": n, "dead": n} (states with rows). */
+    int (*outbox_counts)(cs_store *s, json_t **counts);
 } cs_store_ops;
 
 struct cs_store {

@@ -557,6 +557,17 @@ static int sq_outbox_due(cs_store *s, long long now_ms, int max, json_t **rows)
                     bind_range, &r, row_outbox, *rows);
 }
 
+static void row_count(sqlite3_stmt *st, void *ctx)
+{
+    json_object_set_new(ctx, (const char *)sqlite3_column_text(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+}
+
+static int sq_outbox_counts(cs_store *s, json_t **counts)
+{
+    *counts = json_object();
+    return each_row(s->impl, "SELECT state, COUNT(*) FROM outbox GROUP BY state", NULL, NULL, row_count, *counts);
+}
+
 const cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -582,4 +593,5 @@ const cs_store_ops cs_store_sqlite_ops = {
     .outbox_set = sq_outbox_set,
     .notify_ref_put = sq_notify_ref_put,
     .outbox_due = sq_outbox_due,
+    .outbox_counts = sq_outbox_counts,
 };

@@ -129,6 +129,9 @@ static void test_dead_letter(void **state)
     char *id = nt_submit(&e->d, "demo-agent", "test.dead", "anything");
     assert_int_equal(nt_wait_audit(&e->d, "notification.dead", id, 1), 1);
     assert_int_equal(nt_outbox_count(&e->d, "dead"), 1);
+    td_resp r = td_req(&e->d, "GET", "/metrics", NULL, NULL, NULL, NULL);
+    assert_non_null(strstr(r.text, "countersign_notify_outbox{state=\"dead\"} 1\n"));
+    td_resp_free(&r);
     free(id);
 }
 
