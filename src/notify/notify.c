@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const cs_channel *const channels[] = {&cs_channel_slack, &cs_channel_teams, &cs_channel_webhook};
+static const cs_channel *const channels[] = {&cs_channel_slack, &cs_channel_teams,
+                                             &cs_channel_webhook};
 
 const cs_channel *cs_channel_find(const char *target)
 {
@@ -16,7 +17,8 @@ const cs_channel *cs_channel_find(const char *target)
     if (colon == NULL) return NULL;
     size_t n = (size_t)(colon - target);
     for (size_t i = 0; i < sizeof channels / sizeof channels[0]; i++)
-        if (strlen(channels[i]->scheme) == n && !memcmp(channels[i]->scheme, target, n)) return channels[i];
+        if (strlen(channels[i]->scheme) == n && !memcmp(channels[i]->scheme, target, n))
+            return channels[i];
     return NULL;
 }
 
@@ -26,7 +28,8 @@ static int secret(const char *var, const char *what, char **out, cs_err *err)
     *out = NULL;
     if (var == NULL) return 0;
     const char *v = getenv(var);
-    if (v == NULL || !*v) return cs_err_set(err, CS_EINVAL, "%s: environment variable %s is not set", what, var);
+    if (v == NULL || !*v)
+        return cs_err_set(err, CS_EINVAL, "%s: environment variable %s is not set", what, var);
     *out = cs_strdup(v);
     return 0;
 }
@@ -38,7 +41,8 @@ static void wipe(char *s)
     free(s);
 }
 
-int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, cs_notify **out, cs_err *err)
+int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, cs_notify **out,
+                  cs_err *err)
 {
     cs_notify *n = cs_calloc(1, sizeof *n);
     n->gw = gw;
@@ -48,7 +52,8 @@ int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, 
     pthread_mutex_init(&n->lock, NULL);
     int rc = secret(cfg->slack_bot_token_env, "notify.slack.bot_token_env", &n->slack_token, err);
     if (rc == 0)
-        rc = secret(cfg->slack_signing_secret_env, "notify.slack.signing_secret_env", &n->slack_secret, err);
+        rc = secret(cfg->slack_signing_secret_env, "notify.slack.signing_secret_env",
+                    &n->slack_secret, err);
     if (rc != 0) {
         cs_notify_free(n);
         return rc;
@@ -62,7 +67,8 @@ int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, 
 char *cs_notify_metrics(cs_notify *n)
 {
     json_t *counts = NULL;
-    if (n == NULL || n->store->ops->outbox_counts == NULL || n->store->ops->outbox_counts(n->store, &counts) != 0) {
+    if (n == NULL || n->store->ops->outbox_counts == NULL ||
+        n->store->ops->outbox_counts(n->store, &counts) != 0) {
         json_decref(counts);
         return cs_strdup("");
     }

@@ -22,7 +22,8 @@ typedef struct cs_notify cs_notify;
 struct cs_gateway;
 
 /* Reads the secrets named in the config from the environment. */
-int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, cs_notify **out, cs_err *err);
+int cs_notify_new(struct cs_gateway *gw, const cs_config *cfg, cs_store *store, cs_notify **out,
+                  cs_err *err);
 /* Starts the delivery thread; it queues its bookkeeping through `writer`. */
 int cs_notify_start(cs_notify *n, cs_writer *writer, cs_err *err);
 /* Stops the delivery thread (must run before the writer stops). */

@@ -55,7 +55,7 @@ typedef struct cs_notify_msg {
     const char *dest;   /* the part after the scheme */
     const char *action_id;
     const char *event;
-    json_t *action; /* the action as it was at the event */
+    json_t *action;  /* the action as it was at the event */
     const char *ref; /* what the channel remembered for this action, or NULL */
     int attempts;
     long long created_at;
@@ -86,7 +86,8 @@ extern const cs_channel cs_channel_webhook;
 const cs_channel *cs_channel_find(const char *target);
 
 /* notify_webhook.c: "v1,<base64 HMAC-SHA256(key, id.ts.body)>" */
-char *cs_webhook_signature(const unsigned char *key, size_t key_len, const char *id, long long ts, const char *body);
+char *cs_webhook_signature(const unsigned char *key, size_t key_len, const char *id, long long ts,
+                           const char *body);
 
 /* notify_route.c */
 /* The length of the longest prefix of s, at most max bytes, that ends on a UTF-8
@@ -109,15 +110,22 @@ void cs_notify_calls_free(cs_notify *n);
 json_t *cs_slack_blocks(const cs_config *cfg, const json_t *action);
 char *cs_slack_fallback_text(const json_t *action);
 /* A JSON POST to the Slack Web API method with the bot token. */
-int cs_slack_api_req(cs_notify *n, const char *method, const json_t *body, cs_notify_req *req, cs_err *err);
+int cs_slack_api_req(cs_notify *n, const char *method, const json_t *body, cs_notify_req *req,
+                     cs_err *err);
 
 /* notify_slack_verify.c: X-Slack-Signature (v0) */
-enum { CS_SLACK_SIG_OK = 0, CS_SLACK_SIG_MISSING = 1, CS_SLACK_SIG_STALE, CS_SLACK_SIG_BAD, CS_SLACK_SIG_REPLAY,
-       CS_SLACK_SIG_BUSY };
+enum {
+    CS_SLACK_SIG_OK = 0,
+    CS_SLACK_SIG_MISSING = 1,
+    CS_SLACK_SIG_STALE,
+    CS_SLACK_SIG_BAD,
+    CS_SLACK_SIG_REPLAY,
+    CS_SLACK_SIG_BUSY
+};
 #define CS_SLACK_WINDOW_S 300
 /* Checks timestamp (within 5 minutes of now_s) and signature in constant time. */
-int cs_slack_verify(const char *secret, const char *timestamp, const char *signature, const char *body,
-                    size_t len, long long now_s);
+int cs_slack_verify(const char *secret, const char *timestamp, const char *signature,
+                    const char *body, size_t len, long long now_s);
 cs_slack_replay *cs_slack_replay_new(void);
 void cs_slack_replay_free(cs_slack_replay *r);
 /* Remembers a verified signature; CS_SLACK_SIG_REPLAY when it was seen before. */
@@ -140,6 +148,7 @@ typedef struct cs_slack_interaction {
     char trigger_id[CS_SLACK_TRIGGER_MAX + 1];
     char reason[CS_SLACK_REASON_MAX + 1]; /* view submission */
 } cs_slack_interaction;
-int cs_slack_interaction_parse(const char *body, size_t len, cs_slack_interaction *out, cs_err *err);
+int cs_slack_interaction_parse(const char *body, size_t len, cs_slack_interaction *out,
+                               cs_err *err);
 
 #endif

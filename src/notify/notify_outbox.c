@@ -94,13 +94,18 @@ int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at
     int rc = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         const cs_channel *ch = cs_channel_find(json_string_value(t));
         if (ch && !ch->wants(event)) continue;
         if (payload == NULL) payload = public_json(doc);
         char *msg_id = cs_random_id("msg_", 16);
-        cs_outbox_row row = {msg_id, json_string_value(t), json_string_value(json_object_get(doc, "id")), event,
-                             payload, at_ms};
+        cs_outbox_row row = {msg_id,
+                             json_string_value(t),
+                             json_string_value(json_object_get(doc, "id")),
+                             event,
+                             payload,
+                             at_ms};
         rc = s->ops->outbox_add(s, &row);
         free(msg_id);
         if (rc) break;
@@ -155,9 +160,10 @@ static int result_apply(cs_store *s, cs_write_job *job)
     if (rc == 0 && !strcmp(j->state, "dead")) {
         /* A notification nobody received is worth an audit entry: it is the reason
          * an approver may never have heard of the request. */
-        json_t *d = json_pack("{s:s,s:s,s:i,s:s}", "target", j->target, "event", j->event, "attempts",
-                              j->attempts, "error", j->error ? j->error : "");
-        cs_audit_row row = {"notification.dead", now_ms(), "System::\"countersign\"", "notify", j->action_id, d};
+        json_t *d = json_pack("{s:s,s:s,s:i,s:s}", "target", j->target, "event", j->event,
+                              "attempts", j->attempts, "error", j->error ? j->error : "");
+        cs_audit_row row = {"notification.dead", now_ms(), "System::\"countersign\"", "notify",
+                            j->action_id,        d};
         rc = s->ops->audit_append(s, &row, NULL);
         json_decref(d);
     }
@@ -167,7 +173,8 @@ static int result_apply(cs_store *s, cs_write_job *job)
 static void result_done(cs_write_job *job, int rc)
 {
     result_job *j = (result_job *)job;
-    if (rc) cs_error("notify: cannot record delivery of outbox row %lld: %s", j->id, cs_strerror(rc));
+    if (rc)
+        cs_error("notify: cannot record delivery of outbox row %lld: %s", j->id, cs_strerror(rc));
     inflight_del(j->n, j->id);
     cs_notify_kick(j->n);
     free(j->error);
@@ -182,7 +189,8 @@ static void result_done(cs_write_job *job, int rc)
 static long long backoff_ms(int attempts)
 {
     long long d = BACKOFF_BASE_MS;
-    for (int i = 1; i < attempts && d < BACKOFF_MAX_MS; i++) d *= 2;
+    for (int i = 1; i < attempts && d < BACKOFF_MAX_MS; i++)
+        d *= 2;
     if (d > BACKOFF_MAX_MS) d = BACKOFF_MAX_MS;
     return d / 2 + (long long)randombytes_uniform((uint32_t)(d / 2 + 1));
 }
@@ -206,10 +214,11 @@ static void record(cs_notify *n, xfer *x, const cs_notify_result *res, long long
         if (j->next_at - x->msg.created_at < n->dead_after_ms) j->state = "pending";
     }
     if (res->outcome == CS_NOTIFY_OK)
-        cs_info("notify: %s %s for %s delivered (attempt %d)", x->msg.target, x->msg.event, x->msg.action_id, j->attempts);
+        cs_info("notify: %s %s for %s delivered (attempt %d)", x->msg.target, x->msg.event,
+                x->msg.action_id, j->attempts);
     else
-        cs_warn("notify: %s %s for %s: %s (attempt %d, now %s)", x->msg.target, x->msg.event, x->msg.action_id,
-                res->error, j->attempts, j->state);
+        cs_warn("notify: %s %s for %s: %s (attempt %d, now %s)", x->msg.target, x->msg.event,
+                x->msg.action_id, res->error, j->attempts, j->state);
     j->job.apply = result_apply;
     j->job.done = result_done;
     cs_writer_submit(n->writer, &j->job);
@@ -295,7 +304,8 @@ static void start_row(cs_notify *n, json_t *row)
     m->action = json_loads(json_string_value(json_object_get(row, "payload")), 0, NULL);
     x->ch = cs_channel_find(m->target);
     cs_err err = {0};
-    int rc = x->ch == NULL ? cs_err_set(&err, CS_EINVAL, "unknown channel in target '%s'", m->target)
+    int rc = x->ch == NULL
+                 ? cs_err_set(&err, CS_EINVAL, "unknown channel in target '%s'", m->target)
              : m->action == NULL ? cs_err_set(&err, CS_EINVAL, "unreadable payload")
                                  : x->ch->build(n, m, &x->req, &err);
     pthread_mutex_lock(&n->lock);
@@ -320,7 +330,8 @@ static void scan(cs_notify *n)
     }
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         long long id = json_integer_value(json_object_get(row, "id"));
         pthread_mutex_lock(&n->lock);
         int busy = inflight_has(n, id);
@@ -355,8 +366,11 @@ static void finished(cs_notify *n, xfer *x, CURLcode code)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     if (x->is_call) {
-        int ok = code == CURLE_OK && status / 100 == 2 && x->resp.data && strstr(x->resp.data, "\"ok\":true");
-        if (!ok) cs_warn("notify: slack %s failed (%s, HTTP %ld)", x->method, curl_easy_strerror(code), status);
+        int ok = code == CURLE_OK && status / 100 == 2 && x->resp.data &&
+                 strstr(x->resp.data, "\"ok\":true");
+        if (!ok)
+            cs_warn("notify: slack %s failed (%s, HTTP %ld)", x->method, curl_easy_strerror(code),
+                    status);
         return;
     }
     cs_notify_result res = {.outcome = CS_NOTIFY_OK};

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#define FIELD_MAX 1900  /* Slack's limit on a section field is 2000 characters */
-#define CONTEXT_KEYS 8  /* the context fields shown in the message */
+#define FIELD_MAX 1900 /* Slack's limit on a section field is 2000 characters */
+#define CONTEXT_KEYS 8 /* the context fields shown in the message */
 #define CONTEXT_VALUE_MAX 200
 #define SECTION_SOFT_MAX 2400 /* Slack refuses section texts over 3000 characters */
 
@@ -27,13 +27,18 @@ static void esc(cs_buf *b, const char *s, size_t max)
     size_t n = strlen(s);
     if (n > max) {
         n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
     }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '&') cs_buf_puts(b, "&amp;");
-        else if (s[i] == '<') cs_buf_puts(b, "&lt;");
-        else if (s[i] == '>') cs_buf_puts(b, "&gt;");
-        else cs_buf_putc(b, s[i]);
+        if (s[i] == '&')
+            cs_buf_puts(b, "&amp;");
+        else if (s[i] == '<')
+            cs_buf_puts(b, "&lt;");
+        else if (s[i] == '>')
+            cs_buf_puts(b, "&gt;");
+        else
+            cs_buf_putc(b, s[i]);
     }
     if (n < strlen(s)) cs_buf_puts(b, "…");
 }
@@ -61,18 +66,22 @@ static void requester_text(const json_t *action, char *out, size_t n)
     const json_t *r = json_object_get(action, "requester");
     if (json_object_get(r, "owner"))
         snprintf(out, n, "%s %s (owner %s)", str(r, "type"), str(r, "id"), str(r, "owner"));
-    else snprintf(out, n, "%s %s", str(r, "type"), str(r, "id"));
+    else
+        snprintf(out, n, "%s %s", str(r, "type"), str(r, "id"));
 }
 
 static void quorum_text(const json_t *approval, char *out, size_t n)
 {
     size_t i, approvals = 0;
     json_t *v, *g;
-    json_array_foreach(json_object_get(approval, "votes"), i, v) approvals += !strcmp(str(v, "vote"), "approve");
+    json_array_foreach(json_object_get(approval, "votes"), i, v) approvals +=
+        !strcmp(str(v, "vote"), "approve");
     cs_buf b;
     cs_buf_init(&b, 512);
-    json_array_foreach(json_object_get(approval, "groups"), i, g) cs_buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(g));
-    snprintf(out, n, "%zu of %lld from %s", approvals, (long long)json_integer_value(json_object_get(approval, "quorum")),
+    json_array_foreach(json_object_get(approval, "groups"), i, g)
+        cs_buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(g));
+    snprintf(out, n, "%zu of %lld from %s", approvals,
+             (long long)json_integer_value(json_object_get(approval, "quorum")),
              b.data ? b.data : "—");
     cs_buf_free(&b);
 }
@@ -108,9 +117,11 @@ static void detail_sections(const json_t *action, json_t *blocks)
     const char *k;
     json_t *v;
     int shown = 0;
-    json_object_foreach(json_object_get(action, "context"), k, v) {
+    json_object_foreach(json_object_get(action, "context"), k, v)
+    {
         if (shown++ == CONTEXT_KEYS) break;
-        char *val = json_is_string(v) ? cs_strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *val = json_is_string(v) ? cs_strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         cs_buf_puts(&b, shown == 1 ? "*Context*\n" : "\n");
         cs_buf_puts(&b, "• ");
         esc(&b, k, 64);
@@ -120,7 +131,8 @@ static void detail_sections(const json_t *action, json_t *blocks)
     }
     if (shown) json_array_append_new(blocks, text_section(&b));
     size_t i;
-    json_array_foreach(json_object_get(json_object_get(action, "approval"), "requirements"), i, v) {
+    json_array_foreach(json_object_get(json_object_get(action, "approval"), "requirements"), i, v)
+    {
         if (b.len > SECTION_SOFT_MAX) {
             cs_buf_puts(&b, "\n…");
             break;
@@ -131,7 +143,8 @@ static void detail_sections(const json_t *action, json_t *blocks)
         esc(&b, *str(v, "reason") ? str(v, "reason") : "approval required", 500);
     }
     if (b.len) json_array_append_new(blocks, text_section(&b));
-    json_array_foreach(json_object_get(json_object_get(action, "approval"), "votes"), i, v) {
+    json_array_foreach(json_object_get(json_object_get(action, "approval"), "votes"), i, v)
+    {
         if (b.len > SECTION_SOFT_MAX) {
             cs_buf_puts(&b, "\n…");
             break;
@@ -152,8 +165,9 @@ static const char *state_line(const json_t *action)
 {
     const char *st = str(action, "status");
     if (json_object_get(action, "outcome"))
-        return !strcmp(str(json_object_get(action, "outcome"), "status"), "succeeded") ? ":white_check_mark: *Approved and executed: succeeded*"
-                                                                                      : ":warning: *Approved and executed: failed*";
+        return !strcmp(str(json_object_get(action, "outcome"), "status"), "succeeded")
+                   ? ":white_check_mark: *Approved and executed: succeeded*"
+                   : ":warning: *Approved and executed: failed*";
     if (!strcmp(st, "approved")) return ":white_check_mark: *Approved*";
     if (!strcmp(st, "denied")) return ":no_entry: *Denied*";
     if (!strcmp(st, "expired")) return ":hourglass: *Expired* without a decision";
@@ -166,9 +180,11 @@ static json_t *plain(const char *text)
     return json_pack("{s:s,s:s}", "type", "plain_text", "text", text);
 }
 
-static json_t *button(const char *action_id, const char *label, const char *style, const char *value)
+static json_t *button(const char *action_id, const char *label, const char *style,
+                      const char *value)
 {
-    json_t *b = json_pack("{s:s,s:s,s:o}", "type", "button", "action_id", action_id, "text", plain(label));
+    json_t *b =
+        json_pack("{s:s,s:s,s:o}", "type", "button", "action_id", action_id, "text", plain(label));
     if (style) json_object_set_new(b, "style", json_string(style));
     if (value) json_object_set_new(b, "value", json_string(value));
     return b;
@@ -183,8 +199,10 @@ static json_t *buttons(const json_t *action, const char *url)
     snprintf(confirm, sizeof confirm, "Approve %.*s on %.*s?", cs_utf8_prefix(verb, 100), verb,
              cs_utf8_prefix(res, 200), res);
     json_t *approve = button("cs_approve", "Approve", "primary", str(action, "id"));
-    json_object_set_new(approve, "confirm", json_pack("{s:o,s:o,s:o,s:o}", "title", plain("Approve?"), "text",
-                                                      plain(confirm), "confirm", plain("Approve"), "deny", plain("Cancel")));
+    json_object_set_new(approve, "confirm",
+                        json_pack("{s:o,s:o,s:o,s:o}", "title", plain("Approve?"), "text",
+                                  plain(confirm), "confirm", plain("Approve"), "deny",
+                                  plain("Cancel")));
     json_t *open = button("cs_open", "Open in countersign", NULL, NULL);
     json_object_set_new(open, "url", json_string(url));
     return json_pack("{s:s,s:[o,o,o]}", "type", "actions", "elements", approve,
@@ -196,8 +214,10 @@ json_t *cs_slack_blocks(const cs_config *cfg, const json_t *action)
     json_t *blocks = json_array();
     char head[151];
     const char *verb = str(action, "action"), *res = str(action, "resource");
-    snprintf(head, sizeof head, "%.*s on %.*s", cs_utf8_prefix(verb, 60), verb, cs_utf8_prefix(res, 80), res);
-    json_array_append_new(blocks, json_pack("{s:s,s:{s:s,s:s}}", "type", "header", "text", "type", "plain_text", "text", head));
+    snprintf(head, sizeof head, "%.*s on %.*s", cs_utf8_prefix(verb, 60), verb,
+             cs_utf8_prefix(res, 80), res);
+    json_array_append_new(blocks, json_pack("{s:s,s:{s:s,s:s}}", "type", "header", "text", "type",
+                                            "plain_text", "text", head));
     json_array_append_new(blocks, facts_section(action));
     detail_sections(action, blocks);
     char *url = cs_sprintf("%s/a/%s", cfg->public_url, str(action, "id"));
@@ -208,9 +228,11 @@ json_t *cs_slack_blocks(const cs_config *cfg, const json_t *action)
         cs_buf_puts(&b, state);
         json_array_append_new(blocks, text_section(&b));
     }
-    if (!strcmp(str(action, "status"), "pending")) json_array_append_new(blocks, buttons(action, url));
+    if (!strcmp(str(action, "status"), "pending"))
+        json_array_append_new(blocks, buttons(action, url));
     cs_buf_printf(&b, "<%s|%s> · args_hash `%s`", url, str(action, "id"), str(action, "args_hash"));
-    json_array_append_new(blocks, json_pack("{s:s,s:[o]}", "type", "context", "elements", mrkdwn(&b)));
+    json_array_append_new(blocks,
+                          json_pack("{s:s,s:[o]}", "type", "context", "elements", mrkdwn(&b)));
     cs_buf_free(&b);
     free(url);
     return blocks;
@@ -220,12 +242,14 @@ char *cs_slack_fallback_text(const json_t *action)
 {
     const char *st = str(action, "status");
     const char *verb = str(action, "action"), *res = str(action, "resource");
-    return cs_sprintf("countersign: %.*s on %.*s is %s%s", cs_utf8_prefix(verb, 100), verb, cs_utf8_prefix(res, 200), res,
+    return cs_sprintf("countersign: %.*s on %.*s is %s%s", cs_utf8_prefix(verb, 100), verb,
+                      cs_utf8_prefix(res, 200), res,
                       !strcmp(st, "pending") ? "waiting for approval" : st,
                       json_object_get(action, "outcome") ? " and executed" : "");
 }
 
-int cs_slack_api_req(cs_notify *n, const char *method, const json_t *body, cs_notify_req *req, cs_err *err)
+int cs_slack_api_req(cs_notify *n, const char *method, const json_t *body, cs_notify_req *req,
+                     cs_err *err)
 {
     if (n->slack_token == NULL)
         return cs_err_set(err, CS_EINVAL, "Slack is not configured (notify.slack.bot_token_env)");
@@ -269,24 +293,29 @@ static int slack_build(cs_notify *n, const cs_notify_msg *m, cs_notify_req *req,
     return rc;
 }
 
-static void slack_result(cs_notify *n, const cs_notify_msg *m, const char *text, cs_notify_result *out)
+static void slack_result(cs_notify *n, const cs_notify_msg *m, const char *text,
+                         cs_notify_result *out)
 {
     json_t *j = json_loads(text, 0, NULL);
     const char *e = str(j, "error");
     if (json_is_true(json_object_get(j, "ok"))) {
         const char *ch = str(j, "channel"), *ts = str(j, "ts");
-        if (m->ref == NULL && *ch && *ts && strlen(ch) < 64 && strlen(ts) < 64) out->ref = cs_sprintf("%s %s", ch, ts);
+        if (m->ref == NULL && *ch && *ts && strlen(ch) < 64 && strlen(ts) < 64)
+            out->ref = cs_sprintf("%s %s", ch, ts);
         else if (m->ref == NULL) {
             out->outcome = CS_NOTIFY_FAIL;
-            snprintf(out->error, sizeof out->error, "chat.postMessage answered without channel and ts");
+            snprintf(out->error, sizeof out->error,
+                     "chat.postMessage answered without channel and ts");
         }
     } else {
         /* Slack's transient errors are worth another try; the rest (channel_not_found,
          * invalid_auth, not_in_channel, ...) will not fix themselves. */
-        int transient = !strcmp(e, "ratelimited") || !strcmp(e, "internal_error") || !strcmp(e, "fatal_error") ||
-                        !strcmp(e, "service_unavailable") || !strcmp(e, "request_timeout");
+        int transient = !strcmp(e, "ratelimited") || !strcmp(e, "internal_error") ||
+                        !strcmp(e, "fatal_error") || !strcmp(e, "service_unavailable") ||
+                        !strcmp(e, "request_timeout");
         out->outcome = transient ? CS_NOTIFY_RETRY : CS_NOTIFY_FAIL;
-        snprintf(out->error, sizeof out->error, "slack: %.200s", j ? (*e ? e : "not ok") : "unreadable answer");
+        snprintf(out->error, sizeof out->error, "slack: %.200s",
+                 j ? (*e ? e : "not ok") : "unreadable answer");
     }
     json_decref(j);
 }

@@ -31,8 +31,12 @@ static int audit_apply(cs_store *s, cs_write_job *job)
     audit_job *j = (audit_job *)job;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    cs_audit_row row = {"integration.refused", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                        "Integration::\"slack\"", j->source, NULL, j->details};
+    cs_audit_row row = {"integration.refused",
+                        (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                        "Integration::\"slack\"",
+                        j->source,
+                        NULL,
+                        j->details};
     return s->ops->audit_append(s, &row, NULL);
 }
 
@@ -47,7 +51,8 @@ static void audit_done(cs_write_job *job, int rc)
 
 /* Every rejected interaction is an audit entry (SPEC §3 rule 8 in spirit: an
  * attempt that did not count still leaves a trace). */
-static void audit_rejected(cs_notify *n, const char *peer, const char *reason, const char *slack_user)
+static void audit_rejected(cs_notify *n, const char *peer, const char *reason,
+                           const char *slack_user)
 {
     audit_job *j = cs_calloc(1, sizeof *j);
     j->details = json_pack("{s:s,s:s}", "integration", "slack", "reason", reason);
@@ -64,8 +69,9 @@ static void ephemeral(cs_notify *n, const char *channel, const char *user, const
         cs_warn("slack: cannot tell %s (no channel): %s", user, text);
         return;
     }
-    cs_notify_slack_call(n, "chat.postEphemeral",
-                         json_pack("{s:s,s:s,s:s}", "channel", channel, "user", user, "text", text));
+    cs_notify_slack_call(
+        n, "chat.postEphemeral",
+        json_pack("{s:s,s:s,s:s}", "channel", channel, "user", user, "text", text));
 }
 
 static void vote_complete(cs_op *op)
@@ -109,14 +115,18 @@ static void open_deny_modal(cs_notify *n, const cs_slack_interaction *in)
     char *meta = cs_sprintf("%s %s", in->action_id, in->channel_id);
     char title[160];
     snprintf(title, sizeof title, "Why deny %s?", in->action_id);
-    json_t *view = json_pack(
-        "{s:s,s:s,s:s,s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:b,s:i}}]}",
-        "type", "modal", "callback_id", "cs_deny", "private_metadata", meta, "title", "type", "plain_text", "text",
-        "Deny request", "submit", "type", "plain_text", "text", "Deny", "close", "type", "plain_text", "text", "Cancel",
-        "blocks", "type", "input", "block_id", "reason", "label", "type", "plain_text", "text", title, "element",
-        "type", "plain_text_input", "action_id", "reason", "multiline", 1, "max_length", CS_SLACK_REASON_MAX);
+    json_t *view =
+        json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:s,s:{s:s,s:s},s:{s:s,"
+                  "s:s,s:b,s:i}}]}",
+                  "type", "modal", "callback_id", "cs_deny", "private_metadata", meta, "title",
+                  "type", "plain_text", "text", "Deny request", "submit", "type", "plain_text",
+                  "text", "Deny", "close", "type", "plain_text", "text", "Cancel", "blocks", "type",
+                  "input", "block_id", "reason", "label", "type", "plain_text", "text", title,
+                  "element", "type", "plain_text_input", "action_id", "reason", "multiline", 1,
+                  "max_length", CS_SLACK_REASON_MAX);
     free(meta);
-    cs_notify_slack_call(n, "views.open", json_pack("{s:s,s:o}", "trigger_id", in->trigger_id, "view", view));
+    cs_notify_slack_call(n, "views.open",
+                         json_pack("{s:s,s:o}", "trigger_id", in->trigger_id, "view", view));
 }
 
 static void answer(cs_slack_answer *ans, int status, const char *text)
@@ -132,27 +142,35 @@ static void act(cs_notify *n, const cs_slack_interaction *in, const char *peer)
     json_t *who = cs_gateway_find_slack_user(n->gw, in->user_id);
     if (who == NULL) {
         audit_rejected(n, peer, "unmapped-slack-user", in->user_id);
-        char *text = cs_sprintf("Your Slack account (%s) is not linked to a countersign user, so your vote was not "
-                                "counted. An admin can link it with `countersign token create --user NAME "
-                                "--slack-id %s`.", in->user_id, in->user_id);
+        char *text = cs_sprintf(
+            "Your Slack account (%s) is not linked to a countersign user, so your vote was not "
+            "counted. An admin can link it with `countersign token create --user NAME "
+            "--slack-id %s`.",
+            in->user_id, in->user_id);
         ephemeral(n, in->channel_id, in->user_id, text);
         free(text);
         return;
     }
-    if (in->type == CS_SLACK_BLOCK_ACTION && in->verb == CS_SLACK_DENY) open_deny_modal(n, in);
-    else vote(n, in, who);
+    if (in->type == CS_SLACK_BLOCK_ACTION && in->verb == CS_SLACK_DENY)
+        open_deny_modal(n, in);
+    else
+        vote(n, in, who);
     json_decref(who);
 }
 
 void cs_notify_slack_interaction(cs_notify *n, const cs_slack_request *req, cs_slack_answer *ans)
 {
     if (n == NULL || n->slack_secret == NULL)
-        return answer(ans, 404, "Slack interactivity is not configured (notify.slack.signing_secret_env)\n");
+        return answer(ans, 404,
+                      "Slack interactivity is not configured (notify.slack.signing_secret_env)\n");
     long long now = (long long)time(NULL);
-    int v = cs_slack_verify(n->slack_secret, req->timestamp, req->signature, req->body, req->len, now);
-    if (v == CS_SLACK_SIG_OK) v = cs_slack_replay_check(n->replay, req->signature, atoll(req->timestamp), now);
+    int v =
+        cs_slack_verify(n->slack_secret, req->timestamp, req->signature, req->body, req->len, now);
+    if (v == CS_SLACK_SIG_OK)
+        v = cs_slack_replay_check(n->replay, req->signature, atoll(req->timestamp), now);
     if (v != CS_SLACK_SIG_OK) {
-        cs_warn("slack: interaction from %s refused: %s", req->peer ? req->peer : "?", cs_slack_sig_reason(v));
+        cs_warn("slack: interaction from %s refused: %s", req->peer ? req->peer : "?",
+                cs_slack_sig_reason(v));
         audit_rejected(n, req->peer, cs_slack_sig_reason(v), NULL);
         return answer(ans, v == CS_SLACK_SIG_BUSY ? 503 : 401, "request signature refused\n");
     }
@@ -163,5 +181,6 @@ void cs_notify_slack_interaction(cs_notify *n, const cs_slack_request *req, cs_s
         return answer(ans, 400, "unsupported interaction\n");
     }
     act(n, &in, req->peer);
-    answer(ans, 200, NULL); /* empty 200: acknowledged; for a modal submission it closes the modal */
+    answer(ans, 200,
+           NULL); /* empty 200: acknowledged; for a modal submission it closes the modal */
 }

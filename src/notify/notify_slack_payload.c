@@ -1,6 +1,7 @@
-/* notify_slack_payload.c - Slack interaction payloads (https://api.slack.com/interactivity/handling):
- * an application/x-www-form-urlencoded body whose `payload` field is JSON. Parsed
- * into cs_slack_interaction and validated completely before anyone acts on it. */
+/* notify_slack_payload.c - Slack interaction payloads
+ * (https://api.slack.com/interactivity/handling): an application/x-www-form-urlencoded body whose
+ * `payload` field is JSON. Parsed into cs_slack_interaction and validated completely before anyone
+ * acts on it. */
 #include "notify/notify_int.h"
 
 #include "util/alloc.h"
@@ -24,7 +25,8 @@ static char *form_decode(const char *s, size_t n)
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '+') c = ' ';
+        if (c == '+')
+            c = ' ';
         else if (c == '%') {
             if (i + 2 >= n) goto bad;
             int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
@@ -60,7 +62,8 @@ static const char *form_field(const char *body, size_t len, const char *name, si
 }
 
 /* Copies a string member that must match the allowed characters. */
-static int copy_id(const json_t *o, const char *key, char *out, size_t cap, const char *extra, int required)
+static int copy_id(const json_t *o, const char *key, char *out, size_t cap, const char *extra,
+                   int required)
 {
     const char *s = json_string_value(json_object_get(o, key));
     out[0] = '\0';
@@ -81,16 +84,22 @@ static int parse_block_action(const json_t *p, cs_slack_interaction *out, cs_err
         return cs_err_set(err, CS_EINVAL, "block_actions needs exactly one action");
     const char *aid = json_string_value(json_object_get(a, "action_id"));
     if (aid == NULL) return cs_err_set(err, CS_EINVAL, "action without action_id");
-    if (!strcmp(aid, "cs_approve")) out->verb = CS_SLACK_APPROVE;
-    else if (!strcmp(aid, "cs_deny")) out->verb = CS_SLACK_DENY;
-    else if (!strcmp(aid, "cs_open")) out->verb = CS_SLACK_OPEN;
-    else return cs_err_set(err, CS_EINVAL, "unknown action_id");
-    if (out->verb != CS_SLACK_OPEN && copy_id(a, "value", out->action_id, sizeof out->action_id, "_-", 1) != 0)
+    if (!strcmp(aid, "cs_approve"))
+        out->verb = CS_SLACK_APPROVE;
+    else if (!strcmp(aid, "cs_deny"))
+        out->verb = CS_SLACK_DENY;
+    else if (!strcmp(aid, "cs_open"))
+        out->verb = CS_SLACK_OPEN;
+    else
+        return cs_err_set(err, CS_EINVAL, "unknown action_id");
+    if (out->verb != CS_SLACK_OPEN &&
+        copy_id(a, "value", out->action_id, sizeof out->action_id, "_-", 1) != 0)
         return cs_err_set(err, CS_EINVAL, "button without a valid action id");
     json_t *ch = json_object_get(p, "channel");
     if (copy_id(ch, "id", out->channel_id, sizeof out->channel_id, "", 0) != 0)
         return cs_err_set(err, CS_EINVAL, "bad channel id");
-    if (copy_id(p, "trigger_id", out->trigger_id, sizeof out->trigger_id, "._-", out->verb == CS_SLACK_DENY) != 0)
+    if (copy_id(p, "trigger_id", out->trigger_id, sizeof out->trigger_id, "._-",
+                out->verb == CS_SLACK_DENY) != 0)
         return cs_err_set(err, CS_EINVAL, "bad trigger_id");
     return 0;
 }
@@ -102,7 +111,8 @@ static int parse_view_submission(const json_t *p, cs_slack_interaction *out, cs_
     json_t *view = json_object_get(p, "view");
     const char *cb = json_string_value(json_object_get(view, "callback_id"));
     const char *meta = json_string_value(json_object_get(view, "private_metadata"));
-    if (cb == NULL || strcmp(cb, "cs_deny") != 0 || meta == NULL) return cs_err_set(err, CS_EINVAL, "unknown view");
+    if (cb == NULL || strcmp(cb, "cs_deny") != 0 || meta == NULL)
+        return cs_err_set(err, CS_EINVAL, "unknown view");
     const char *sp = strchr(meta, ' ');
     size_t n = sp ? (size_t)(sp - meta) : strlen(meta);
     json_t *tmp = json_pack("{s:s%,s:s}", "a", meta, n, "c", sp ? sp + 1 : "");
@@ -110,9 +120,12 @@ static int parse_view_submission(const json_t *p, cs_slack_interaction *out, cs_
               copy_id(tmp, "c", out->channel_id, sizeof out->channel_id, "", 0) != 0;
     json_decref(tmp);
     if (bad) return cs_err_set(err, CS_EINVAL, "bad private_metadata");
-    json_t *val = json_object_get(json_object_get(json_object_get(json_object_get(view, "state"), "values"), "reason"), "reason");
+    json_t *val = json_object_get(
+        json_object_get(json_object_get(json_object_get(view, "state"), "values"), "reason"),
+        "reason");
     const char *reason = json_string_value(json_object_get(val, "value"));
-    if (reason && strlen(reason) > CS_SLACK_REASON_MAX) return cs_err_set(err, CS_ETOOBIG, "reason too long");
+    if (reason && strlen(reason) > CS_SLACK_REASON_MAX)
+        return cs_err_set(err, CS_ETOOBIG, "reason too long");
     snprintf(out->reason, sizeof out->reason, "%s", reason ? reason : "");
     out->verb = CS_SLACK_DENY;
     return 0;
@@ -121,7 +134,8 @@ static int parse_view_submission(const json_t *p, cs_slack_interaction *out, cs_
 int cs_slack_interaction_parse(const char *body, size_t len, cs_slack_interaction *out, cs_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (len > CS_SLACK_BODY_MAX) return cs_err_set(err, CS_ETOOBIG, "interaction larger than %d bytes", CS_SLACK_BODY_MAX);
+    if (len > CS_SLACK_BODY_MAX)
+        return cs_err_set(err, CS_ETOOBIG, "interaction larger than %d bytes", CS_SLACK_BODY_MAX);
     size_t vlen = 0;
     const char *raw = form_field(body, len, "payload", &vlen);
     if (raw == NULL) return cs_err_set(err, CS_EINVAL, "no payload field");
@@ -144,7 +158,8 @@ int cs_slack_interaction_parse(const char *body, size_t len, cs_slack_interactio
     } else if (type && !strcmp(type, "view_submission")) {
         out->type = CS_SLACK_VIEW_SUBMISSION;
         rc = parse_view_submission(p, out, err);
-    } else rc = cs_err_set(err, CS_EINVAL, "unsupported interaction type");
+    } else
+        rc = cs_err_set(err, CS_EINVAL, "unsupported interaction type");
     json_decref(p);
     return rc;
 }

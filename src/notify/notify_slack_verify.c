@@ -1,8 +1,8 @@
-/* notify_slack_verify.c - Slack request signing, v0 (https://api.slack.com/authentication/verifying-requests-from-slack):
- * X-Slack-Signature = "v0=" + hex HMAC-SHA256(signing secret, "v0:{timestamp}:{raw body}"),
- * timestamps more than five minutes from now refused, constant-time comparison, and
- * a memory of recent signatures so that a captured request cannot be replayed
- * inside the window. */
+/* notify_slack_verify.c - Slack request signing, v0
+ * (https://api.slack.com/authentication/verifying-requests-from-slack): X-Slack-Signature = "v0=" +
+ * hex HMAC-SHA256(signing secret, "v0:{timestamp}:{raw body}"), timestamps more than five minutes
+ * from now refused, constant-time comparison, and a memory of recent signatures so that a captured
+ * request cannot be replayed inside the window. */
 #include "notify/notify_int.h"
 
 #include "crypto/crypto.h"
@@ -45,13 +45,14 @@ static int unhex(const char *hex, unsigned char out[32])
     return 0;
 }
 
-int cs_slack_verify(const char *secret, const char *timestamp, const char *signature, const char *body,
-                    size_t len, long long now_s)
+int cs_slack_verify(const char *secret, const char *timestamp, const char *signature,
+                    const char *body, size_t len, long long now_s)
 {
     long long ts;
     unsigned char given[32], mac[32];
     if (secret == NULL || timestamp == NULL || signature == NULL) return CS_SLACK_SIG_MISSING;
-    if (parse_ts(timestamp, &ts) != 0 || strncmp(signature, "v0=", 3) != 0 || unhex(signature + 3, given) != 0)
+    if (parse_ts(timestamp, &ts) != 0 || strncmp(signature, "v0=", 3) != 0 ||
+        unhex(signature + 3, given) != 0)
         return CS_SLACK_SIG_BAD;
     if (ts < now_s - CS_SLACK_WINDOW_S || ts > now_s + CS_SLACK_WINDOW_S) return CS_SLACK_SIG_STALE;
     crypto_auth_hmacsha256_state st;
@@ -113,11 +114,16 @@ int cs_slack_replay_check(cs_slack_replay *r, const char *signature, long long t
 const char *cs_slack_sig_reason(int code)
 {
     switch (code) {
-    case CS_SLACK_SIG_MISSING: return "missing-signature";
-    case CS_SLACK_SIG_STALE: return "stale-timestamp";
-    case CS_SLACK_SIG_BAD: return "bad-signature";
-    case CS_SLACK_SIG_REPLAY: return "replayed";
-    case CS_SLACK_SIG_BUSY: return "replay-cache-full";
+    case CS_SLACK_SIG_MISSING:
+        return "missing-signature";
+    case CS_SLACK_SIG_STALE:
+        return "stale-timestamp";
+    case CS_SLACK_SIG_BAD:
+        return "bad-signature";
+    case CS_SLACK_SIG_REPLAY:
+        return "replayed";
+    case CS_SLACK_SIG_BUSY:
+        return "replay-cache-full";
     }
     return "ok";
 }

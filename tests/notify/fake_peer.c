@@ -28,16 +28,18 @@ typedef struct conn {
     size_t len;
 } conn;
 
-static const char *const kept_headers[] = {"authorization", "content-type", "webhook-id", "webhook-timestamp",
-                                           "webhook-signature"};
+static const char *const kept_headers[] = {"authorization", "content-type", "webhook-id",
+                                           "webhook-timestamp", "webhook-signature"};
 
-static enum MHD_Result keep_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result keep_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
     json_t *h = cls;
     char low[64];
     size_t n = strlen(key);
     if (n >= sizeof low) return MHD_YES;
-    for (size_t i = 0; i <= n; i++) low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
     for (size_t i = 0; i < sizeof kept_headers / sizeof kept_headers[0]; i++)
         if (!strcmp(low, kept_headers[i])) json_object_set_new(h, low, json_string(value));
     return MHD_YES;
@@ -53,8 +55,9 @@ static char *answer_for(const char *path, unsigned *status)
     return strdup("");
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     fake_peer *f = cls;
     conn *k = *con_cls;
@@ -66,7 +69,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&f->lock);
         if (limited) {
             static char busy[] = "{\"ok\":false,\"error\":\"ratelimited\"}";
-            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(busy), busy, MHD_RESPMEM_PERSISTENT);
+            struct MHD_Response *r =
+                MHD_create_response_from_buffer(strlen(busy), busy, MHD_RESPMEM_PERSISTENT);
             MHD_add_response_header(r, "Retry-After", "1");
             enum MHD_Result ret = MHD_queue_response(c, 429, r);
             MHD_destroy_response(r);
@@ -87,7 +91,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     json_t *h = json_object();
     MHD_get_connection_values(c, MHD_HEADER_KIND, keep_header, h);
     const char *body = k->body ? k->body : "";
-    json_t *rec = json_pack("{s:s,s:s,s:o,s:s}", "method", method, "path", url, "headers", h, "body", body);
+    json_t *rec =
+        json_pack("{s:s,s:s,s:o,s:s}", "method", method, "path", url, "headers", h, "body", body);
     json_t *parsed = json_loads(body, 0, NULL);
     json_object_set_new(rec, "json", parsed ? parsed : json_null());
     unsigned status;
@@ -105,14 +110,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     json_array_append_new(f->log, rec);
     pthread_mutex_unlock(&f->lock);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
 {
     conn *k = *con_cls;
     if (k == NULL) return;
@@ -127,9 +134,9 @@ fake_peer *fake_start(void)
     pthread_mutex_init(&f->lock, NULL);
     f->log = json_array();
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, f,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_done, f,
-                            MHD_OPTION_END);
+    f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_done, f, MHD_OPTION_END);
     if (f->d == NULL) abort();
     f->port = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)->port;
     return f;
@@ -170,9 +177,10 @@ json_t *fake_requests(fake_peer *f, const char *path)
     pthread_mutex_lock(&f->lock);
     size_t i;
     json_t *r;
-    json_array_foreach(f->log, i, r)
-        if (path == NULL || !strcmp(json_string_value(json_object_get(r, "path")), path))
-            json_array_append_new(out, json_deep_copy(r));
+    json_array_foreach(f->log, i,
+                       r) if (path == NULL ||
+                              !strcmp(json_string_value(json_object_get(r, "path")), path))
+        json_array_append_new(out, json_deep_copy(r));
     pthread_mutex_unlock(&f->lock);
     return out;
 }

@@ -11,14 +11,16 @@
 #include <unistd.h>
 
 const char nt_policy[] =
-    "@id(\"export-needs-dba\") @approval(\"dba\") @quorum(\"2\") @reason(\"Exports of customer data need two DBAs\")\n"
+    "@id(\"export-needs-dba\") @approval(\"dba\") @quorum(\"2\") @reason(\"Exports of customer "
+    "data need two DBAs\")\n"
     "@notify(\"slack:#db-approvals,teams:dba,webhook:siem\")\n"
     "permit (principal, action == Action::\"db.export\", resource in Resource::\"prod\");\n"
     "@id(\"deploy-needs-one\") @approval(\"dba\")\n"
     "permit (principal, action == Action::\"deploy.apply\", resource in Resource::\"prod\");\n"
     "@id(\"unroutable\") @approval(\"dba\") @notify(\"webhook:nowhere\")\n"
     "permit (principal, action == Action::\"test.dead\", resource);\n"
-    "@id(\"quick-expiry\") @approval(\"dba\") @timeout(\"1s\") @notify(\"slack:#db-approvals,webhook:siem\")\n"
+    "@id(\"quick-expiry\") @approval(\"dba\") @timeout(\"1s\") "
+    "@notify(\"slack:#db-approvals,webhook:siem\")\n"
     "permit (principal, action == Action::\"test.expire\", resource);\n"
     "@id(\"routine-reads\")\n"
     "permit (principal, action == Action::\"db.read\", resource);\n";
@@ -52,7 +54,8 @@ void nt_start_with(td *d, fake_peer *f, const char *dead_letter_after)
              "  teams:\n"
              "    webhooks: { dba: TEAMS_DBA_WEBHOOK_URL }\n"
              "  webhooks:\n"
-             "    - { name: siem, url: \"http://127.0.0.1:%d/hook/siem\", secret_env: SIEM_WEBHOOK_SECRET }\n"
+             "    - { name: siem, url: \"http://127.0.0.1:%d/hook/siem\", secret_env: "
+             "SIEM_WEBHOOK_SECRET }\n"
              "  routes:\n"
              "    dba: [ \"slack:#deploys\" ]\n"
              "  dead_letter_after: %s\n",
@@ -77,7 +80,8 @@ static void make_token(td *d, json_t *body)
         fprintf(stderr, "token create: %ld %s\n", r.status, r.text);
         abort();
     }
-    json_object_set(d->tokens, json_string_value(json_object_get(body, "name")), json_object_get(r.json, "token"));
+    json_object_set(d->tokens, json_string_value(json_object_get(body, "name")),
+                    json_object_get(r.json, "token"));
     td_resp_free(&r);
     json_decref(body);
 }
@@ -109,9 +113,13 @@ char *nt_form(const char *payload)
     o += sprintf(o, "payload=");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)payload[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c)) *o++ = (char)c;
-        else if (c == ' ') *o++ = '+';
-        else o += sprintf(o, "%%%02X", c);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-_.~", c))
+            *o++ = (char)c;
+        else if (c == ' ')
+            *o++ = '+';
+        else
+            o += sprintf(o, "%%%02X", c);
     }
     *o = '\0';
     return out;
@@ -148,7 +156,8 @@ td_resp nt_slack_post_raw(td *d, const char *body, const char *sig_hex, long lon
     snprintf(url, sizeof url, "%s/integrations/slack/interactions", d->url);
     snprintf(sig, sizeof sig, "X-Slack-Signature: v0=%s", sig_hex);
     snprintf(tsh, sizeof tsh, "X-Slack-Request-Timestamp: %lld", ts);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     if (sig_hex) h = curl_slist_append(h, sig);
     h = curl_slist_append(h, tsh);
     h = curl_slist_append(h, "Expect:");
@@ -170,10 +179,10 @@ td_resp nt_slack_post_raw(td *d, const char *body, const char *sig_hex, long lon
 
 char *nt_click(const char *user, const char *action_id, const char *value)
 {
-    json_t *p = json_pack("{s:s,s:{s:s,s:s},s:{s:s},s:{s:s},s:s,s:[{s:s,s:s,s:s}]}", "type", "block_actions", "user",
-                          "id", user, "username", "someone", "team", "id", "T0FAKE", "channel", "id", "C0FAKE",
-                          "trigger_id", "1234.5678.abcdef", "actions", "action_id", action_id, "value", value,
-                          "type", "button");
+    json_t *p = json_pack("{s:s,s:{s:s,s:s},s:{s:s},s:{s:s},s:s,s:[{s:s,s:s,s:s}]}", "type",
+                          "block_actions", "user", "id", user, "username", "someone", "team", "id",
+                          "T0FAKE", "channel", "id", "C0FAKE", "trigger_id", "1234.5678.abcdef",
+                          "actions", "action_id", action_id, "value", value, "type", "button");
     char *text = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     char *form = nt_form(text);
@@ -185,9 +194,10 @@ char *nt_deny_submission(const char *user, const char *id, const char *reason)
 {
     char meta[128];
     snprintf(meta, sizeof meta, "%s C0FAKE", id);
-    json_t *p = json_pack("{s:s,s:{s:s},s:{s:s,s:s,s:{s:{s:{s:{s:s,s:s}}}}}}", "type", "view_submission", "user", "id",
-                          user, "view", "callback_id", "cs_deny", "private_metadata", meta, "state", "values",
-                          "reason", "reason", "type", "plain_text_input", "value", reason);
+    json_t *p = json_pack("{s:s,s:{s:s},s:{s:s,s:s,s:{s:{s:{s:{s:s,s:s}}}}}}", "type",
+                          "view_submission", "user", "id", user, "view", "callback_id", "cs_deny",
+                          "private_metadata", meta, "state", "values", "reason", "reason", "type",
+                          "plain_text_input", "value", reason);
     char *text = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     char *form = nt_form(text);

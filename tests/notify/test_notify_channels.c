@@ -61,8 +61,8 @@ static json_t *card(const json_t *req)
 static char *run_verifier(const char *file)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "WEBHOOK_SECRET='%s' node '%s/tests/notify/verify_webhooks.js' '%s'", NT_WEBHOOK_SECRET,
-             getenv("CS_SOURCE_DIR"), file);
+    snprintf(cmd, sizeof cmd, "WEBHOOK_SECRET='%s' node '%s/tests/notify/verify_webhooks.js' '%s'",
+             NT_WEBHOOK_SECRET, getenv("CS_SOURCE_DIR"), file);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     static char out[512];
@@ -84,7 +84,8 @@ static void test_teams_and_webhooks(void **state)
     assert_string_equal(str(json_array_get(json_object_get(c, "body"), 0), "text"),
                         "Approval needed: db.export on prod/db/customers");
     char *facts = json_dumps(json_array_get(json_object_get(c, "body"), 1), 0);
-    assert_non_null(strstr(facts, "{\"title\": \"Requester\", \"value\": \"Agent demo-agent (owner alice)\"}"));
+    assert_non_null(
+        strstr(facts, "{\"title\": \"Requester\", \"value\": \"Agent demo-agent (owner alice)\"}"));
     assert_non_null(strstr(facts, "{\"title\": \"Approvals\", \"value\": \"0 of 2\"}"));
     free(facts);
     json_t *open = json_array_get(json_object_get(c, "actions"), 0);
@@ -99,15 +100,18 @@ static void test_teams_and_webhooks(void **state)
     post(&e->d, "demo-agent", id, "outcome", "{\"status\":\"succeeded\",\"exit_code\":0}");
     json_t *hooks = fake_wait(e->f, "/hook/siem", 3);
     teams = fake_wait(e->f, "/teams/dba", 2);
-    assert_int_equal(json_array_size(teams), 2); /* the card and its outcome; votes are not posted */
-    assert_string_equal(str(json_array_get(json_object_get(card(json_array_get(teams, 1)), "body"), 0), "text"),
-                        "Approved: db.export on prod/db/customers");
+    assert_int_equal(json_array_size(teams),
+                     2); /* the card and its outcome; votes are not posted */
+    assert_string_equal(
+        str(json_array_get(json_object_get(card(json_array_get(teams, 1)), "body"), 0), "text"),
+        "Approved: db.export on prod/db/customers");
     json_decref(teams);
 
     /* Each delivery has its own id; the body is {type, timestamp, data}. */
     json_t *h0 = json_array_get(hooks, 0), *h1 = json_array_get(hooks, 1);
     assert_int_equal(strncmp(str(json_object_get(h0, "headers"), "webhook-id"), "msg_", 4), 0);
-    assert_string_not_equal(str(json_object_get(h0, "headers"), "webhook-id"), str(json_object_get(h1, "headers"), "webhook-id"));
+    assert_string_not_equal(str(json_object_get(h0, "headers"), "webhook-id"),
+                            str(json_object_get(h1, "headers"), "webhook-id"));
     assert_string_equal(str(json_object_get(json_object_get(h0, "json"), "data"), "id"), id);
     char file[] = "/tmp/cs-webhooks-XXXXXX";
     int fd = mkstemp(file);
@@ -141,14 +145,17 @@ static void test_expiry_is_announced(void **state)
     env *e = *state;
     char *id = nt_submit(&e->d, "demo-agent", "test.expire", "prod/x");
     json_t *ups = fake_wait(e->f, "/api/chat.update", 1);
-    char *text = json_dumps(json_object_get(json_object_get(json_array_get(ups, 0), "json"), "blocks"), 0);
+    char *text =
+        json_dumps(json_object_get(json_object_get(json_array_get(ups, 0), "json"), "blocks"), 0);
     assert_non_null(strstr(text, "*Expired* without a decision"));
     assert_null(strstr(text, "cs_approve"));
     free(text);
     json_decref(ups);
     json_t *hooks = fake_wait(e->f, "/hook/siem", 2);
-    assert_string_equal(str(json_object_get(json_array_get(hooks, 1), "json"), "type"), "action.expired");
-    assert_string_equal(str(json_object_get(json_object_get(json_array_get(hooks, 1), "json"), "data"), "id"), id);
+    assert_string_equal(str(json_object_get(json_array_get(hooks, 1), "json"), "type"),
+                        "action.expired");
+    assert_string_equal(
+        str(json_object_get(json_object_get(json_array_get(hooks, 1), "json"), "data"), "id"), id);
     json_decref(hooks);
     free(id);
 }

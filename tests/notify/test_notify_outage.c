@@ -26,14 +26,18 @@ static const char *posted_id(const json_t *req)
 {
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(json_object_get(req, "json"), "blocks"), i, b)
-        if (!strcmp(str(b, "type"), "actions")) return str(json_array_get(json_object_get(b, "elements"), 0), "value");
+    json_array_foreach(
+        json_object_get(json_object_get(req, "json"), "blocks"), i,
+        b) if (!strcmp(str(b, "type"),
+                       "actions")) return str(json_array_get(json_object_get(b, "elements"), 0),
+                                              "value");
     return NULL;
 }
 
 static void wait_outbox_drained(td *d)
 {
-    for (int i = 0; i < 3000 && nt_outbox_count(d, "pending") != 0; i++) usleep(20000);
+    for (int i = 0; i < 3000 && nt_outbox_count(d, "pending") != 0; i++)
+        usleep(20000);
     assert_int_equal(nt_outbox_count(d, "pending"), 0);
 }
 
@@ -82,7 +86,8 @@ static void test_outage_exactly_once(void **state)
         assert_int_equal(seen, 1);
     }
     char ts[N][32];
-    for (int i = 0; i < N; i++) snprintf(ts[i], sizeof ts[i], "1700000000.%06d", i + 1);
+    for (int i = 0; i < N; i++)
+        snprintf(ts[i], sizeof ts[i], "1700000000.%06d", i + 1);
     for (int i = 0; i < N; i++) {
         int hits = 0;
         size_t j;
@@ -95,7 +100,8 @@ static void test_outage_exactly_once(void **state)
     assert_int_equal(nt_sql(&d, "SELECT COUNT(*) FROM outbox WHERE state='done'"), 2 * N);
     json_decref(posts);
     json_decref(ups);
-    for (int i = 0; i < N; i++) free(ids[i]);
+    for (int i = 0; i < N; i++)
+        free(ids[i]);
     td_cleanup(&d);
     fake_stop(f);
 }
@@ -112,8 +118,10 @@ static void test_gives_up_after_dead_letter_after(void **state)
     char *id = nt_submit(&d, "demo-agent", "db.export", "prod/db/customers");
     json_decref(fake_wait(f, "/hook/siem", 1));
     assert_int_equal(nt_wait_audit(&d, "notification.dead", id, 1), 1);
-    assert_int_equal(nt_sql(&d, "SELECT COUNT(*) FROM outbox WHERE state='dead' AND target='slack:#db-approvals'"
-                                " AND last_error LIKE 'transport:%' AND attempts >= 2"), 1);
+    assert_int_equal(
+        nt_sql(&d, "SELECT COUNT(*) FROM outbox WHERE state='dead' AND target='slack:#db-approvals'"
+                   " AND last_error LIKE 'transport:%' AND attempts >= 2"),
+        1);
     json_t *posts = fake_requests(f, "/api/chat.postMessage");
     assert_int_equal(json_array_size(posts), 0);
     json_decref(posts);

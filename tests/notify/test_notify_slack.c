@@ -45,7 +45,8 @@ static json_t *block(const json_t *msg, const char *type)
 {
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(msg, "blocks"), i, b) if (!strcmp(str(b, "type"), type)) return b;
+    json_array_foreach(json_object_get(msg, "blocks"), i,
+                       b) if (!strcmp(str(b, "type"), type)) return b;
     return NULL;
 }
 
@@ -84,11 +85,13 @@ static void test_post_then_update_per_vote(void **state)
     json_t *posts = fake_wait(e->f, "/api/chat.postMessage", 1);
     json_t *p = json_array_get(posts, 0);
     json_t *msg = json_object_get(p, "json");
-    assert_string_equal(str(json_object_get(p, "headers"), "authorization"), "Bearer " NT_BOT_TOKEN);
+    assert_string_equal(str(json_object_get(p, "headers"), "authorization"),
+                        "Bearer " NT_BOT_TOKEN);
     assert_non_null(strstr(str(json_object_get(p, "headers"), "content-type"), "application/json"));
     assert_string_equal(str(msg, "channel"), "#db-approvals");
     assert_non_null(strstr(str(msg, "text"), "db.export on prod/db/customers"));
-    assert_string_equal(str(json_object_get(block(msg, "header"), "text"), "text"), "db.export on prod/db/customers");
+    assert_string_equal(str(json_object_get(block(msg, "header"), "text"), "text"),
+                        "db.export on prod/db/customers");
     char *text = all_text(msg);
     assert_non_null(strstr(text, "*Requester*\\nAgent demo-agent (owner alice)"));
     assert_non_null(strstr(text, "*Approvals*\\n0 of 2 from dba"));
@@ -144,7 +147,8 @@ static void test_click_owner_refused_then_dba_approves(void **state)
     nt_agent(&e->d, "dave-bot", "dave");
     char *id = nt_submit(&e->d, "dave-bot", "deploy.apply", "prod/web");
     json_t *posts = fake_wait(e->f, "/api/chat.postMessage", 1);
-    assert_string_equal(str(json_object_get(json_array_get(posts, 0), "json"), "channel"), "#deploys"); /* notify.routes */
+    assert_string_equal(str(json_object_get(json_array_get(posts, 0), "json"), "channel"),
+                        "#deploys"); /* notify.routes */
     json_decref(posts);
 
     char *body = nt_click("UDAVE", "cs_approve", id);
@@ -298,7 +302,8 @@ static void test_slack_id_rules(void **state)
         {"{\"kind\":\"agent\",\"name\":\"x-bot\",\"owner\":\"erin\",\"slack_id\":\"UBOT\"}", "400"},
         {"{\"kind\":\"user\",\"name\":\"x\",\"slack_id\":\"u-lower\"}", "400"},
         {"{\"kind\":\"user\",\"name\":\"mallory\",\"slack_id\":\"UERIN\"}", "409"},
-        {"{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"slack_id\":\"UERIN\"}", "201"},
+        {"{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"slack_id\":\"UERIN\"}",
+         "201"},
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         td_resp r = td_req(&e->d, "POST", "/v1/tokens", "admin", bodies[i][0], NULL, NULL);
@@ -311,7 +316,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_post_then_update_per_vote, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_click_owner_refused_then_dba_approves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_click_owner_refused_then_dba_approves, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deny_asks_for_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slack_id_rules, setup, teardown),
