@@ -109,11 +109,9 @@ static json_t *text_section(cs_buf *b)
     return json_pack("{s:s,s:o}", "type", "section", "text", mrkdwn(b));
 }
 
-/* The first few context fields, the policy reasons and the votes. */
-static void detail_sections(const json_t *action, json_t *blocks)
+/* The first few context fields. */
+static void context_section(const json_t *action, json_t *blocks, cs_buf *b)
 {
-    cs_buf b;
-    cs_buf_init(&b, 8192);
     const char *k;
     json_t *v;
     int shown = 0;
@@ -122,42 +120,59 @@ static void detail_sections(const json_t *action, json_t *blocks)
         if (shown++ == CONTEXT_KEYS) break;
         char *val = json_is_string(v) ? cs_strdup(json_string_value(v))
                                       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        cs_buf_puts(&b, shown == 1 ? "*Context*\n" : "\n");
-        cs_buf_puts(&b, "• ");
-        esc(&b, k, 64);
-        cs_buf_puts(&b, ": ");
-        esc(&b, val ? val : "", CONTEXT_VALUE_MAX);
+        cs_buf_puts(b, shown == 1 ? "*Context*\n• " : "\n• ");
+        esc(b, k, 64);
+        cs_buf_puts(b, ": ");
+        esc(b, val ? val : "", CONTEXT_VALUE_MAX);
         free(val);
     }
-    if (shown) json_array_append_new(blocks, text_section(&b));
+    if (shown) json_array_append_new(blocks, text_section(b));
+}
+
+/* One line per item of the approval's `list` (requirements or votes), cut below
+ * Slack's limit on a section. */
+static void list_section(const json_t *action, const char *list, const char *title,
+                         void (*line)(cs_buf *, const json_t *), json_t *blocks, cs_buf *b)
+{
     size_t i;
-    json_array_foreach(json_object_get(json_object_get(action, "approval"), "requirements"), i, v)
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(action, "approval"), list), i, v)
     {
-        if (b.len > SECTION_SOFT_MAX) {
-            cs_buf_puts(&b, "\n…");
+        if (b->len > SECTION_SOFT_MAX) {
+            cs_buf_puts(b, "\n…");
             break;
         }
-        cs_buf_puts(&b, i ? "\n• " : "*Why approval is needed*\n• ");
-        esc(&b, str(v, "policy"), 128);
-        cs_buf_puts(&b, ": ");
-        esc(&b, *str(v, "reason") ? str(v, "reason") : "approval required", 500);
+        cs_buf_puts(b, i ? "\n• " : title);
+        line(b, v);
     }
-    if (b.len) json_array_append_new(blocks, text_section(&b));
-    json_array_foreach(json_object_get(json_object_get(action, "approval"), "votes"), i, v)
-    {
-        if (b.len > SECTION_SOFT_MAX) {
-            cs_buf_puts(&b, "\n…");
-            break;
-        }
-        cs_buf_puts(&b, i ? "\n• " : "*Votes*\n• ");
-        esc(&b, str(v, "voter"), 64);
-        cs_buf_puts(&b, !strcmp(str(v, "vote"), "approve") ? " approved" : " denied");
-        if (*str(v, "reason")) {
-            cs_buf_puts(&b, ": ");
-            esc(&b, str(v, "reason"), 500);
-        }
+    if (b->len) json_array_append_new(blocks, text_section(b));
+}
+
+static void reason_line(cs_buf *b, const json_t *req)
+{
+    esc(b, str(req, "policy"), 128);
+    cs_buf_puts(b, ": ");
+    esc(b, *str(req, "reason") ? str(req, "reason") : "approval required", 500);
+}
+
+static void vote_line(cs_buf *b, const json_t *vote)
+{
+    esc(b, str(vote, "voter"), 64);
+    cs_buf_puts(b, !strcmp(str(vote, "vote"), "approve") ? " approved" : " denied");
+    if (*str(vote, "reason")) {
+        cs_buf_puts(b, ": ");
+        esc(b, str(vote, "reason"), 500);
     }
-    if (b.len) json_array_append_new(blocks, text_section(&b));
+}
+
+/* The context, the policy reasons and the votes. */
+static void detail_sections(const json_t *action, json_t *blocks)
+{
+    cs_buf b;
+    cs_buf_init(&b, 8192);
+    context_section(action, blocks, &b);
+    list_section(action, "requirements", "*Why approval is needed*\n• ", reason_line, blocks, &b);
+    list_section(action, "votes", "*Votes*\n• ", vote_line, blocks, &b);
     cs_buf_free(&b);
 }
 
