@@ -176,15 +176,14 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
                      reqs, "votes", "expires_at", cs_time_json(*expires));
 }
 
+/* {version, matched, explanation} (SPEC §4), plus errors when a policy errored.
+ * The approval requirements live in the action's "approval" block. */
 static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
 {
     json_t *full = cs_decision_to_json(d, set);
-    json_t *p = json_object();
-    json_object_set_new(p, "version", json_string(cs_policy_set_version(set)));
-    const char *k;
-    json_t *v;
-    json_object_foreach(full, k, v) if (strcmp(k, "decision") && strcmp(k, "policy_version"))
-        json_object_set(p, k, v);
+    json_t *p = json_pack("{s:s,s:O,s:O}", "version", cs_policy_set_version(set), "matched",
+                          json_object_get(full, "matched"), "explanation", json_object_get(full, "explanation"));
+    if (json_array_size(json_object_get(full, "errors")) > 0) json_object_set(p, "errors", json_object_get(full, "errors"));
     json_decref(full);
     return p;
 }
