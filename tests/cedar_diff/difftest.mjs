@@ -1,0 +1,317 @@
+#!/usr/bin/env node
+// difftest.mjs - differential test of countersign's Cedar engine against the Cedar
+// reference implementation (@cedar-policy/cedar-wasm, pinned in package.json).
+//
+//   node tests/cedar_diff/difftest.mjs RUNNER_PATH
+//
+// Environment: CS_DIFF_CASES (random cases, default 10000), CS_DIFF_SEED (default
+// 20261121), CS_DIFF_HAND=0 to skip the hand-written cases in cases/*.json,
+// CS_DIFF_MINIMIZE (mismatches to shrink, default 3).
+//
+// Every random case is generated from its own seed (printed with any mismatch), run
+// through cedar-wasm and through the C runner, and the satisfied / not satisfied /
+// error verdict of every policy on every request must be identical, as must the
+// three-outcome decision. The run fails when any verdict class or any construct of
+// the supported language was never exercised.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let ref, CaseGenerator, runEngine;
+try {
+  ref = await import('./lib/reference.mjs');
+} catch (e) {
+  console.error('difftest: cannot load @cedar-policy/cedar-wasm (run `npm ci` or `make deps` at the repository root)');
+  console.error(String(e.message || e));
+  process.exit(2);
+}
+({ CaseGenerator } = await import('./lib/gen.mjs'));
+({ runEngine } = await import('./lib/runner.mjs'));
+const { VERDICT } = ref;
+
+const runner = process.argv[2];
+if (!runner || !fs.existsSync(runner)) {
+  console.error(`usage: difftest.mjs RUNNER_PATH (runner ${runner || '(none)'} not found)`);
+  process.exit(2);
+}
+const N = Number(process.env.CS_DIFF_CASES ?? 10000);
+const SEED = Number(process.env.CS_DIFF_SEED ?? 20261121);
+const HAND = process.env.CS_DIFF_HAND !== '0';
+const MINIMIZE = Number(process.env.CS_DIFF_MINIMIZE ?? 3);
+const VNAME = ['false', 'true', 'error'];
+
+// Constructs that must each appear at least once in a random run of normal size.
+const REQUIRED = [
+  'scope:principal_eq', 'scope:principal_in', 'scope:principal_is', 'scope:principal_is_in',
+  'scope:action_eq', 'scope:action_in', 'scope:action_list',
+  'scope:resource_eq', 'scope:resource_in', 'scope:resource_is', 'scope:resource_is_in',
+  'clause:when', 'clause:unless',
+  'expr:and', 'expr:or', 'expr:not', 'expr:if_then_else', 'expr:lt', 'expr:le', 'expr:gt', 'expr:ge',
+  'expr:eq', 'expr:ne', 'expr:add', 'expr:sub', 'expr:mul', 'expr:neg', 'expr:long_near_limit',
+  'expr:dot_access', 'expr:bracket_access', 'expr:has', 'expr:has_nested', 'expr:has_string',
+  'expr:like', 'expr:like_wildcard', 'expr:like_escaped_star', 'expr:in_entity', 'expr:in_set',
+  'expr:is', 'expr:is_in', 'expr:set_literal', 'expr:record_literal', 'expr:contains',
+  'expr:containsAll', 'expr:containsAny', 'expr:isEmpty', 'expr:hasTag', 'expr:getTag',
+  'expr:ip', 'expr:isIpv4', 'expr:isIpv6', 'expr:isLoopback', 'expr:isMulticast', 'expr:isInRange',
+  'expr:decimal', 'expr:lessThan', 'expr:lessThanOrEqual', 'expr:greaterThan',
+  'expr:greaterThanOrEqual', 'expr:entity_literal', 'expr:namespaced_entity', 'expr:string_escape',
+  'annotation:id', 'annotation:approval', 'annotation:other', 'gen:ill_typed',
+  'json:uid_entity_escape', 'json:entity_escape', 'json:extn_escape', 'json:tags',
+  'data:slash_resources', 'data:dag_depth>=3',
+  ...['Bool', 'Long', 'String', 'Entity', 'Set<Long>', 'Set<String>', 'Set<Entity>', 'Record',
+    'ipaddr', 'decimal'].flatMap((t) => [`json:context:${t}`, `json:attr:${t}`]),
+];
+// Kinds of evaluation errors the reference reported; each must occur.
+const ERROR_KINDS = [
+  ['overflow', /overflow while attempting/],
+  ['type', /type error/],
+  ['missing attribute', /does not have the (attribute|required attribute)|does not have the attribute/],
+  ['unknown entity', /does not exist/],
+  ['missing tag', /does not have the tag/],
+  ['extension', /extension function/],
+];
+
+/** A per-case seed, so that any case can be regenerated alone. */
+const caseSeed = (i) => (Math.imul(SEED ^ 0x5bd1e995, 0x01000193) + Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+
+const mismatches = [];
+const verdictCounts = [0, 0, 0];
+const decisionCounts = { allowed: 0, denied: 0, pending: 0 };
+const coverage = new Map(); // construct -> [false, true, error] counts
+const errorKinds = new Map(ERROR_KINDS.map(([k]) => [k, 0]));
+let otherErrors = 0;
+let refRejected = 0;
+const sampleOther = [];
+
+function cover(name, v) {
+  if (!coverage.has(name)) coverage.set(name, [0, 0, 0]);
+  coverage.get(name)[v]++;
+}
+
+function classifyError(msg) {
+  for (const [k, re] of ERROR_KINDS) if (re.test(msg)) { errorKinds.set(k, errorKinds.get(k) + 1); return; }
+  otherErrors++;
+  if (sampleOther.length < 5) sampleOther.push(msg);
+}
+
+/** Evaluates a case with the reference: {ok, prep, results: [{verdicts, decision}]}. */
+function reference(c) {
+  const prep = c.meta ? ref.prepareGenerated(c.meta.policies) : ref.preparePolicies(c.policies);
+  if (!prep.ok) return { ok: false, error: prep.error };
+  const results = c.requests.map((rq) => {
+    const r = ref.verdicts(prep, c.entities, rq);
+    if (r.error) return { error: r.error };
+    return { verdicts: r.verdicts, messages: r.messages, decision: ref.decide(prep.effects, prep.approvals, r.verdicts) };
+  });
+  return { ok: true, prep, results };
+}
+
+/** Compares reference and engine on one case; returns a list of differences. */
+function compare(c, R, E) {
+  const diffs = [];
+  if (!E) return [{ kind: 'missing', what: 'runner gave no answer' }];
+  if (R.ok !== E.ok) {
+    return [{ kind: 'parse', what: `reference ${R.ok ? 'accepts' : 'rejects: ' + R.error}; engine ${E.ok ? 'accepts' : 'rejects: ' + E.error}` }];
+  }
+  if (!R.ok) return diffs;
+  if (JSON.stringify(R.prep.ids) !== JSON.stringify(E.ids)) {
+    diffs.push({ kind: 'ids', what: `policy ids: reference ${JSON.stringify(R.prep.ids)}, engine ${JSON.stringify(E.ids)}` });
+    return diffs;
+  }
+  R.results.forEach((rr, qi) => {
+    const er = E.results[qi];
+    if (rr.error || !er || er.error || er.verdicts === undefined) {
+      if (!(rr.error && er && er.error)) {
+        diffs.push({ kind: 'request', qi, what: `reference: ${rr.error || 'ok'}; engine: ${er ? er.error || er.decide_error || 'ok' : 'nothing'}` });
+      }
+      return;
+    }
+    rr.verdicts.forEach((v, pi) => {
+      if (v !== er.verdicts[pi]) {
+        diffs.push({ kind: 'verdict', qi, pi, what: `policy ${R.prep.ids[pi]}: reference ${VNAME[v]}${rr.messages[pi] ? ' (' + rr.messages[pi] + ')' : ''}, engine ${VNAME[er.verdicts[pi]]}` });
+      }
+    });
+    if (rr.decision !== er.decision) {
+      diffs.push({ kind: 'decision', qi, what: `decision: reference ${rr.decision}, engine ${er.decision || er.decide_error}` });
+    }
+  });
+  return diffs;
+}
+
+// ---------------------------------------------------------------- minimization
+
+function stillDiffers(rep) {
+  const c = { id: 'min', policies: rep.policies, entities: rep.entities, requests: [rep.request] };
+  const R = reference(c);
+  let E;
+  try { E = runEngine(runner, [c]).get('min'); } catch { return true; }
+  return compare(c, R, E).some((d) => d.kind !== 'decision' || rep.kind === 'decision');
+}
+
+/** Greedily drops entities, context keys, attributes, tags and parents while the
+ * single-policy case still disagrees. */
+function minimize(rep) {
+  let tries = 0;
+  const attempt = (mut) => {
+    if (tries++ > 400) return false;
+    const cand = structuredClone(rep);
+    if (mut(cand) === false) return false;
+    if (stillDiffers(cand)) { rep = cand; return true; }
+    return false;
+  };
+  for (let i = rep.entities.length - 1; i >= 0; i--) attempt((c) => { c.entities.splice(i, 1); });
+  for (const k of Object.keys(rep.request.context || {})) attempt((c) => { delete c.request.context[k]; });
+  for (let i = 0; i < rep.entities.length; i++) {
+    for (const k of Object.keys(rep.entities[i].attrs || {})) attempt((c) => { delete c.entities[i].attrs[k]; });
+    if (rep.entities[i].tags) {
+      if (!attempt((c) => { delete c.entities[i].tags; })) {
+        for (const k of Object.keys(rep.entities[i].tags)) attempt((c) => { delete c.entities[i].tags[k]; });
+      }
+    }
+    for (let p = (rep.entities[i].parents || []).length - 1; p >= 0; p--) attempt((c) => { c.entities[i].parents.splice(p, 1); });
+  }
+  return rep;
+}
+
+function reportMismatch(c, seed, diffs, R) {
+  console.log(`\nMISMATCH in case ${c.id} (case seed ${seed}):`);
+  for (const d of diffs.slice(0, 10)) console.log(`  - ${d.what}${d.qi !== undefined ? ` [request ${d.qi}]` : ''}`);
+  const d = diffs.find((x) => x.kind === 'verdict') || diffs[0];
+  let rep;
+  if (d.kind === 'verdict' && R.ok) {
+    rep = { kind: 'verdict', policies: R.prep.texts[d.pi], entities: c.entities, request: c.requests[d.qi] };
+    if (!stillDiffers(rep)) rep = { kind: 'verdict', policies: c.policies, entities: c.entities, request: c.requests[d.qi] };
+  } else {
+    rep = { kind: d.kind, policies: c.policies, entities: c.entities, request: c.requests[d.qi ?? 0] };
+  }
+  if (mismatches.length <= MINIMIZE && rep.request) rep = minimize(rep);
+  console.log('  repro:');
+  console.log(`    policies: ${rep.policies.replace(/\n/g, '\n              ')}`);
+  console.log(`    entities: ${JSON.stringify(rep.entities)}`);
+  console.log(`    request:  ${JSON.stringify(rep.request)}`);
+}
+
+// ---------------------------------------------------------------- random cases
+
+function runRandom() {
+  const t0 = Date.now();
+  const cases = [], seeds = [], refs = [];
+  for (let i = 0; i < N; i++) {
+    const seed = caseSeed(i);
+    const c = new CaseGenerator(seed).genCase(i);
+    const R = reference(c);
+    if (!R.ok) refRejected++;
+    cases.push(c); seeds.push(seed); refs.push(R);
+  }
+  const t1 = Date.now();
+  const eng = runEngine(runner, cases);
+  const t2 = Date.now();
+  for (let i = 0; i < N; i++) {
+    const c = cases[i], R = refs[i];
+    const diffs = compare(c, R, eng.get(i));
+    if (diffs.length) { mismatches.push({ id: i }); reportMismatch(c, seeds[i], diffs, R); }
+    if (!R.ok) continue;
+    const meta = c.meta;
+    for (const rr of R.results) {
+      if (rr.error) continue;
+      decisionCounts[rr.decision]++;
+      rr.verdicts.forEach((v, pi) => {
+        verdictCounts[v]++;
+        if (v === VERDICT.ERROR) classifyError(rr.messages[pi]);
+        for (const k of meta.policies[pi].constructs) cover(k, v);
+      });
+    }
+    for (const k of meta.dataConstructs) cover(k, 0);
+  }
+  const nReq = refs.reduce((a, R) => a + (R.ok ? R.results.length : 0), 0);
+  console.log(`random: ${N} cases (seed ${SEED}), ${nReq} requests, ${verdictCounts.reduce((a, b) => a + b)} policy verdicts; `
+    + `reference ${((t1 - t0) / 1000).toFixed(1)} s (with generation), engine ${((t2 - t1) / 1000).toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------- hand-written cases
+
+function expectedVerdicts(prep, expect) {
+  const sat = new Set(expect.satisfied || []);
+  const err = new Set(expect.errors || []);
+  return prep.ids.map((id) => (sat.has(id) ? VERDICT.TRUE : err.has(id) ? VERDICT.ERROR : VERDICT.FALSE));
+}
+
+function runHand() {
+  const dir = path.join(here, 'cases');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+  let nReq = 0, failures = 0;
+  const cases = [];
+  for (const f of files) {
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    for (const [k, hc] of (Array.isArray(doc) ? doc : [doc]).entries()) {
+      cases.push({ ...hc, id: `${f}#${k}`, file: f });
+    }
+  }
+  const eng = runEngine(runner, cases);
+  for (const c of cases) {
+    const R = reference(c);
+    const E = eng.get(c.id);
+    const diffs = compare(c, R, E);
+    const problems = diffs.map((d) => `engine vs reference: ${d.what}${d.qi !== undefined ? ` [request ${c.requests[d.qi].name || d.qi}]` : ''}`);
+    if (!R.ok) problems.push(`reference rejects the policies: ${R.error}`);
+    else {
+      c.requests.forEach((rq, qi) => {
+        nReq++;
+        const rr = R.results[qi];
+        if (!rq.expect) return;
+        if (rr.error) { problems.push(`request ${rq.name || qi}: reference fails: ${rr.error}`); return; }
+        const want = expectedVerdicts(R.prep, rq.expect);
+        R.prep.ids.forEach((id, pi) => {
+          if (want[pi] !== rr.verdicts[pi]) problems.push(`request ${rq.name || qi}: policy ${id}: expected ${VNAME[want[pi]]}, reference says ${VNAME[rr.verdicts[pi]]}`);
+        });
+        if (rq.expect.decision && rq.expect.decision !== rr.decision) problems.push(`request ${rq.name || qi}: expected ${rq.expect.decision}, reference decides ${rr.decision}`);
+        for (const v of rr.verdicts) verdictCounts[v]++;
+      });
+    }
+    if (problems.length) {
+      failures++;
+      mismatches.push({ id: c.id });
+      console.log(`\nHAND CASE ${c.id} (${c.name || ''}) FAILED:`);
+      for (const p of problems) console.log(`  - ${p}`);
+    }
+  }
+  console.log(`hand-written: ${cases.length} cases from ${files.length} files, ${nReq} requests, ${failures} failing`);
+}
+
+// ---------------------------------------------------------------- main
+
+console.log(`difftest: Cedar reference ${ref.cedarVersion()} (cedar-wasm) vs ${runner}`);
+let fatal = false;
+try {
+  if (N > 0) runRandom();
+  if (HAND) runHand();
+} catch (e) {
+  console.log(`\nFATAL: ${e.message}`);
+  fatal = true;
+}
+
+if (N > 0 && !fatal) {
+  console.log(`verdicts: true ${verdictCounts[1]}, false ${verdictCounts[0]}, error ${verdictCounts[2]}`);
+  console.log(`decisions: allowed ${decisionCounts.allowed}, denied ${decisionCounts.denied}, pending ${decisionCounts.pending}`);
+  console.log(`errors by kind: ${[...errorKinds].map(([k, n]) => `${k} ${n}`).join(', ')}, other ${otherErrors}`);
+  if (sampleOther.length) console.log(`  other errors, e.g.: ${sampleOther.join(' | ')}`);
+  if (refRejected) console.log(`reference rejected ${refRejected} generated policy sets (compared as rejections)`);
+  console.log('constructs (policies or cases containing them: false/true/error):');
+  const names = [...new Set([...REQUIRED, ...coverage.keys()])].sort();
+  const cells = names.map((k) => { const c = coverage.get(k) || [0, 0, 0]; return `${k} ${c[0]}/${c[1]}/${c[2]}`; });
+  for (let i = 0; i < cells.length; i += 3) console.log('  ' + cells.slice(i, i + 3).map((s) => s.padEnd(44)).join(''));
+  const missing = REQUIRED.filter((k) => !coverage.has(k));
+  const missingErr = [...errorKinds].filter(([, n]) => n === 0).map(([k]) => k);
+  if (N >= 2000) {
+    if (missing.length) { console.log(`FAIL: constructs never exercised: ${missing.join(', ')}`); fatal = true; }
+    if (missingErr.length) { console.log(`FAIL: error kinds never produced: ${missingErr.join(', ')}`); fatal = true; }
+    for (const [i, n] of verdictCounts.entries()) if (!n) { console.log(`FAIL: no ${VNAME[i]} verdict at all`); fatal = true; }
+    for (const [k, n] of Object.entries(decisionCounts)) if (!n) { console.log(`FAIL: no ${k} decision at all`); fatal = true; }
+  }
+}
+if (mismatches.length) console.log(`FAIL: ${mismatches.length} case(s) where the engine and the reference disagree`);
+const ok = !fatal && mismatches.length === 0;
+console.log(ok ? 'difftest: OK' : 'difftest: FAILED');
+process.exit(ok ? 0 : 1);
