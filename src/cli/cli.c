@@ -12,6 +12,14 @@ typedef struct cli_verb {
 
 static const cli_verb verbs[] = {
     {"policy", cs_cmd_policy, "check or evaluate a policy directory"},
+    {"init", cs_cmd_init, "create a working setup: config, signing key, demo policy and tokens"},
+    {"serve", cs_cmd_serve, "run the gateway (SIGHUP reloads policy)"},
+    {"token", cs_cmd_token, "create or revoke API tokens (admins)"},
+    {"request", cs_cmd_request, "ask the gateway before running an action"},
+    {"approve", cs_cmd_approve, "approve a pending action"},
+    {"deny", cs_cmd_deny, "deny a pending action"},
+    {"list", cs_cmd_list, "list actions"},
+    {"show", cs_cmd_show, "show one action"},
 };
 
 static void usage(FILE *to)

@@ -11,5 +11,15 @@ int cs_cli_main(int argc, char **argv);
 
 /* Each verb: argv[0] is the verb itself. */
 int cs_cmd_policy(int argc, char **argv);
+int cs_cmd_init(int argc, char **argv);
+int cs_cmd_serve(int argc, char **argv);
+int cs_cmd_token(int argc, char **argv);
+int cs_cmd_request(int argc, char **argv);
+int cs_cmd_approve(int argc, char **argv);
+int cs_cmd_deny(int argc, char **argv);
+int cs_cmd_list(int argc, char **argv);
+int cs_cmd_show(int argc, char **argv);
+/* approve and deny share this (vote.c). */
+int cs_cli_vote(int argc, char **argv, const char *verb);
 
 #endif

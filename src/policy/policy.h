@@ -34,9 +34,10 @@ void cs_policy_diags_add(cs_policy_diags *d, const char *file, int line, int col
 
 /* Limits that keep hostile or broken policy files from hurting the process. */
 #define CS_POLICY_MAX_FILE_BYTES (16u * 1024 * 1024)
-#define CS_POLICY_MAX_DEPTH 256 /* nesting of expressions */
+#define CS_POLICY_MAX_DEPTH 256   /* nesting of parentheses, brackets and braces */
+#define CS_POLICY_MAX_HEIGHT 1024 /* height of an expression tree (long && chains) */
 
-/* Loads DIR/*.cedar (in name order) and DIR/entities.json (optional). Returns 0, or a
+/* Loads the .cedar files of DIR (in name order) and DIR/entities.json (optional). Returns 0, or a
  * negative code with every problem listed in diags (which may be NULL). */
 int cs_policy_set_load_dir(const char *dir, cs_policy_set **out, cs_policy_diags *diags);
 

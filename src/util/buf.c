@@ -5,6 +5,7 @@
 #include "util/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cs_buf_init(cs_buf *b, size_t max)

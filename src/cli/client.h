@@ -1,0 +1,19 @@
+/* client.h - the CLI's HTTP client for the gateway API ($COUNTERSIGN_URL with
+ * $COUNTERSIGN_TOKEN), plus the human rendering of actions shared by the verbs. */
+#ifndef CS_CLI_CLIENT_H
+#define CS_CLI_CLIENT_H
+
+#include <jansson.h>
+
+/* Sends a request; *status is the HTTP status and *out the JSON reply (or NULL).
+ * Returns 0, or -1 on a transport error (message printed). */
+int cs_client_call(const char *method, const char *path, const json_t *body, const char *idem_key,
+                   long timeout_s, long *status, json_t **out);
+/* Prints a problem reply to stderr. */
+void cs_client_print_problem(long status, const json_t *problem);
+/* Prints an action for humans, or as JSON. */
+void cs_client_print_action(const json_t *a, int as_json);
+/* Exit code for an action's status (SPEC §4). */
+int cs_client_exit_for(const json_t *a);
+
+#endif

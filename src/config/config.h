@@ -1,0 +1,43 @@
+/* config.h - countersign.yaml (SPEC §7), parsed with libyaml against a table of keys.
+ *
+ * Unknown keys and bad values are errors naming file:line. Relative paths are
+ * resolved against the folder of the file. Secrets are never in the file: keys
+ * ending in _env name environment variables. */
+#ifndef CS_CONFIG_CONFIG_H
+#define CS_CONFIG_CONFIG_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+typedef struct cs_config {
+    char *path;
+    char *listen;
+    char *public_url;
+    char *data_dir;    /* resolved */
+    char *storage;     /* "sqlite" or a postgres:// URL */
+    char *database;    /* sqlite file, resolved (default data_dir/countersign.db) */
+    char *policy_dir;  /* resolved */
+    char *signing_key; /* resolved (default data_dir/signing.key) */
+    long long default_timeout_s;
+    long long hold_budget_s;
+    long long receipt_ttl_s;
+    long long max_wait_s;
+    char *audit_origin;
+    long long http_threads;
+    long long http_max_connections;
+    char *slack_api_url;
+    char *slack_bot_token_env;
+    char *slack_signing_secret_env;
+    json_t *teams_webhooks; /* {route: env var name} */
+    json_t *webhooks;       /* [{name, url, secret_env}] */
+    json_t *routes;         /* {route: ["slack:#x", ...]} */
+} cs_config;
+
+/* Fills out with defaults, then what the file says. On error out is left freed. */
+int cs_config_load(const char *path, cs_config *out, cs_err *err);
+void cs_config_free(cs_config *c);
+/* "15m", "50s", "2h", "1d", "300" (seconds) -> seconds. */
+int cs_parse_duration(const char *text, long long *secs);
+
+#endif

@@ -1,0 +1,138 @@
+/* keys.c - the gateway's Ed25519 signing key: generated once by `init`, loaded once
+ * at start, and used only through cs_signer_sign(). */
+#include "crypto/crypto.h"
+
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KEY_MAGIC "countersign-ed25519-seed-v1 "
+
+struct cs_signer {
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+};
+
+int cs_crypto_init(void)
+{
+    return sodium_init() < 0 ? CS_EINTERNAL : 0;
+}
+
+int cs_signing_key_generate(const char *path, cs_err *err)
+{
+    unsigned char seed[crypto_sign_SEEDBYTES];
+    randombytes_buf(seed, sizeof seed);
+    char *b64 = cs_b64url_encode(seed, sizeof seed);
+    sodium_memzero(seed, sizeof seed);
+    int rc = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        rc = cs_err_set(err, CS_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    char line[128];
+    int n = snprintf(line, sizeof line, "%s%s\n", KEY_MAGIC, b64);
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
+        rc = cs_err_set(err, CS_EIO, "%s: %s", path, strerror(errno));
+    sodium_memzero(line, sizeof line);
+    close(fd);
+out:
+    sodium_memzero(b64, strlen(b64));
+    free(b64);
+    return rc;
+}
+
+int cs_signing_key_load(const char *path, cs_signer **out, cs_err *err)
+{
+    int rc = 0;
+    char line[256] = {0};
+    unsigned char seed[64];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return cs_err_set(err, CS_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
+        rc = cs_err_set(err, CS_EPERM, "%s: signing key must have mode 0600", path);
+        goto out;
+    }
+    if (fgets(line, sizeof line, f) == NULL || strncmp(line, KEY_MAGIC, strlen(KEY_MAGIC)) != 0) {
+        rc = cs_err_set(err, CS_EPARSE, "%s: not a countersign signing key", path);
+        goto out;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    if (cs_b64url_decode(line + strlen(KEY_MAGIC), seed, sizeof seed) != crypto_sign_SEEDBYTES) {
+        rc = cs_err_set(err, CS_EPARSE, "%s: bad key encoding", path);
+        goto out;
+    }
+    cs_signer *s = sodium_malloc(sizeof *s);
+    if (s == NULL) abort();
+    crypto_sign_seed_keypair(s->pk, s->sk, seed);
+    *out = s;
+out:
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(line, sizeof line);
+    fclose(f);
+    return rc;
+}
+
+void cs_signer_free(cs_signer *s)
+{
+    if (s) sodium_free(s);
+}
+
+const unsigned char *cs_signer_public(const cs_signer *s)
+{
+    return s->pk;
+}
+
+void cs_signer_sign(const cs_signer *s, const void *msg, size_t len, unsigned char sig[CS_SIG_BYTES])
+{
+    crypto_sign_detached(sig, NULL, msg, len, s->sk);
+}
+
+int cs_ed25519_verify(const unsigned char pub[CS_PUBKEY_BYTES], const void *msg, size_t len,
+                      const unsigned char sig[CS_SIG_BYTES])
+{
+    return crypto_sign_verify_detached(sig, msg, len, pub) == 0;
+}
+
+void cs_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+char *cs_b64url_encode(const void *data, size_t len)
+{
+    size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *s = cs_malloc(n);
+    sodium_bin2base64(s, n, data, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return s;
+}
+
+long cs_b64url_decode(const char *text, unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *end = NULL;
+    if (sodium_base642bin(out, cap, text, strlen(text), NULL, &n, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        (end && *end))
+        return -1;
+    return (long)n;
+}
+
+char *cs_random_id(const char *prefix, size_t n)
+{
+    unsigned char raw[32];
+    if (n > sizeof raw) n = sizeof raw;
+    randombytes_buf(raw, n);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, raw, n);
+    return cs_sprintf("%s%s", prefix, hex);
+}

@@ -1,0 +1,604 @@
+/* action.c - submit, vote (with every rule of SPEC §3), cancel, outcome and expiry.
+ *
+ * The policy is evaluated on the calling (HTTP) thread; everything that reads and
+ * changes stored state runs in cs_gw_apply() on the writer thread, inside the
+ * group-commit transaction, so two votes can never race past a rule. */
+#include "gateway/gateway_int.h"
+
+#include "util/alloc.h"
+#include "util/jcs.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const cs_field submit_fields[] = {
+    {"action", JSON_STRING, 1},  {"resource", JSON_STRING, 1},   {"context", JSON_OBJECT, 0},
+    {"purpose", -1, 0},          {"on_behalf_of", -1, 0},        {"receipt", JSON_TRUE, 0},
+    {NULL, 0, 0},
+};
+static const cs_field vote_fields[] = {{"reason", -1, 0}, {NULL, 0, 0}};
+static const cs_field outcome_fields[] = {
+    {"status", JSON_STRING, 1}, {"exit_code", JSON_INTEGER, 0}, {"detail", -1, 0},
+    {"output_sha256", -1, 0},   {"duration_ms", JSON_INTEGER, 0}, {NULL, 0, 0},
+};
+
+char *cs_gw_uid(const json_t *who)
+{
+    if (who == NULL) return cs_strdup("System::\"countersign\"");
+    const char *kind = json_string_value(json_object_get(who, "kind"));
+    const char *name = json_string_value(json_object_get(who, "name"));
+    return cs_sprintf("%s::\"%s\"", kind && !strcmp(kind, "agent") ? "Agent" : "User", name ? name : "");
+}
+
+json_t *cs_gw_public(const json_t *doc)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)doc, k, v) if (k[0] != '_') json_object_set(out, k, v);
+    return out;
+}
+
+int cs_action_is_pending(const json_t *doc)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    return st && !strcmp(st, "pending");
+}
+
+static int name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("._-@", *s))) return 0;
+    return 1;
+}
+
+/* Dotted verbs: segments of [a-z0-9_-], separated by single dots. */
+static int action_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128 || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-", *s))) return 0;
+    return 1;
+}
+
+/* Slash paths: non-empty segments of printable characters. */
+static int resource_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 1024 || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//")) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\') return 0;
+    return 1;
+}
+
+static int field_bad(cs_op *op, const char *field, const char *detail)
+{
+    cs_reply_problem(&op->reply, 400, "invalid-field", detail);
+    json_object_set_new(op->reply.body, "field", json_string(field));
+    return CS_EINVAL;
+}
+
+/* The Cedar context: the request's context plus purpose, source and time (UTC;
+ * weekday 0 = Sunday, as in struct tm). */
+static json_t *policy_context(const json_t *args, long long now_ms)
+{
+    json_t *ctx = json_deep_copy(json_object_get(args, "context"));
+    if (ctx == NULL) ctx = json_object();
+    const char *purpose = json_string_value(json_object_get(args, "purpose"));
+    if (purpose) json_object_set_new(ctx, "purpose", json_string(purpose));
+    json_object_set_new(ctx, "source", json_string("api"));
+    time_t t = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    json_object_set_new(ctx, "time", json_pack("{s:i,s:i}", "hour", tm.tm_hour, "weekday", tm.tm_wday));
+    return ctx;
+}
+
+static json_t *requester_json(const json_t *who)
+{
+    const char *kind = json_string_value(json_object_get(who, "kind"));
+    int agent = kind && !strcmp(kind, "agent");
+    json_t *r = json_pack("{s:s,s:O}", "type", agent ? "Agent" : "User", "id", json_object_get(who, "name"));
+    if (agent) json_object_set(r, "owner", json_object_get(who, "owner"));
+    return r;
+}
+
+static int decide(cs_gateway *gw, cs_op *op, const json_t *who, json_t *ctx, cs_decision *d,
+                  cs_policy_set **set_out)
+{
+    const char *kind = json_string_value(json_object_get(who, "kind"));
+    int agent = kind && !strcmp(kind, "agent");
+    json_t *groups = json_object_get(who, "groups");
+    size_t ng = json_array_size(groups);
+    const char **gv = cs_calloc(ng ? ng : 1, sizeof *gv);
+    for (size_t i = 0; i < ng; i++) gv[i] = json_string_value(json_array_get(groups, i));
+    json_t *attrs = NULL;
+    if (agent && json_is_string(json_object_get(who, "owner")))
+        attrs = json_pack("{s:{s:{s:s,s:O}}}", "owner", "__entity", "type", "User", "id",
+                          json_object_get(who, "owner"));
+    cs_policy_request req = {
+        .principal = {agent ? "Agent" : "User", json_string_value(json_object_get(who, "name"))},
+        .action = {"Action", json_string_value(json_object_get(op->args, "action"))},
+        .resource = {"Resource", json_string_value(json_object_get(op->args, "resource"))},
+        .principal_groups = gv,
+        .n_principal_groups = ng,
+        .principal_attrs = attrs,
+        .context = ctx,
+    };
+    cs_policy_set *set = cs_gw_policy(gw);
+    cs_err err = {0};
+    int rc = cs_policy_decide(set, &req, d, &err);
+    free(gv);
+    json_decref(attrs);
+    if (rc != 0) {
+        cs_policy_set_release(set);
+        cs_reply_problem(&op->reply, 500, "policy-error", err.msg);
+        return rc;
+    }
+    *set_out = set;
+    return 0;
+}
+
+/* The approval block of a pending action: one requirement per @approval policy. */
+static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now_ms, long long *expires)
+{
+    json_t *reqs = json_array(), *all_groups = json_array();
+    long long timeout = -1;
+    int quorum = 1;
+    for (size_t i = 0; i < d->n_approvals; i++) {
+        const cs_approval_req *a = &d->approvals[i];
+        json_t *g = json_array();
+        for (size_t j = 0; j < a->n_groups; j++) {
+            json_array_append_new(g, json_string(a->groups[j]));
+            int seen = 0;
+            for (size_t k = 0; k < json_array_size(all_groups); k++)
+                seen |= !strcmp(json_string_value(json_array_get(all_groups, k)), a->groups[j]);
+            if (!seen) json_array_append_new(all_groups, json_string(a->groups[j]));
+        }
+        json_t *r = json_pack("{s:s,s:o,s:i}", "policy", a->policy_id ? a->policy_id : "", "groups", g,
+                              "quorum", a->quorum < 1 ? 1 : a->quorum);
+        if (a->reason) json_object_set_new(r, "reason", json_string(a->reason));
+        if (a->notify) json_object_set_new(r, "notify", json_string(a->notify));
+        json_array_append_new(reqs, r);
+        long long t = a->timeout_s < 0 ? gw->cfg->default_timeout_s : a->timeout_s;
+        if (timeout < 0 || t < timeout) timeout = t;
+        if (a->quorum > quorum) quorum = a->quorum;
+    }
+    if (timeout < 0) timeout = gw->cfg->default_timeout_s;
+    *expires = now_ms + timeout * 1000;
+    return json_pack("{s:o,s:i,s:o,s:[],s:o}", "groups", all_groups, "quorum", quorum, "requirements",
+                     reqs, "votes", "expires_at", cs_time_json(*expires));
+}
+
+static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
+{
+    json_t *full = cs_decision_to_json(d, set);
+    json_t *p = json_object();
+    json_object_set_new(p, "version", json_string(cs_policy_set_version(set)));
+    const char *k;
+    json_t *v;
+    json_object_foreach(full, k, v) if (strcmp(k, "decision") && strcmp(k, "policy_version"))
+        json_object_set(p, k, v);
+    json_decref(full);
+    return p;
+}
+
+int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
+{
+    if (cs_validate_fields(op->args, submit_fields, &op->reply) != 0) return CS_EINVAL;
+    const char *action = json_string_value(json_object_get(op->args, "action"));
+    const char *resource = json_string_value(json_object_get(op->args, "resource"));
+    const char *obo = json_string_value(json_object_get(op->args, "on_behalf_of"));
+    const char *purpose = json_string_value(json_object_get(op->args, "purpose"));
+    if (!action_ok(action)) return field_bad(op, "action", "field 'action' must be a dotted verb such as db.export");
+    if (!resource_ok(resource)) return field_bad(op, "resource", "field 'resource' must be a slash path such as prod/db/customers");
+    if (obo && !name_ok(obo, 64)) return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
+    if (purpose && strlen(purpose) > 4096) return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
+    json_t *context = json_object_get(op->args, "context");
+    char *canon_ctx = context ? cs_jcs_dumps(context) : NULL;
+    size_t ctx_len = canon_ctx ? strlen(canon_ctx) : 0;
+    free(canon_ctx);
+    if (context && (canon_ctx == NULL || ctx_len > CS_CONTEXT_MAX)) {
+        cs_reply_problem(&op->reply, 413, "context-too-large", "field 'context' is larger than 64 KiB");
+        json_object_set_new(op->reply.body, "field", json_string("context"));
+        return CS_ETOOBIG;
+    }
+    op->now_ms = cs_now_ms();
+    json_t *envelope = json_pack("{s:o,s:s,s:s,s:O,s:O,s:O}", "requester", requester_json(op->who),
+                                 "action", action, "resource", resource, "context",
+                                 context ? context : json_object(), "purpose",
+                                 purpose ? json_object_get(op->args, "purpose") : json_null(),
+                                 "on_behalf_of", obo ? json_object_get(op->args, "on_behalf_of") : json_null());
+    if (!context) json_object_set_new(envelope, "context", json_object());
+    char *canon = cs_jcs_dumps(envelope);
+    char hash[65];
+    cs_sha256_hex(canon, strlen(canon), hash);
+    free(canon);
+
+    json_t *ctx = policy_context(op->args, op->now_ms);
+    cs_decision d;
+    cs_policy_set *set = NULL;
+    int rc = decide(gw, op, op->who, ctx, &d, &set);
+    json_decref(ctx);
+    if (rc != 0) {
+        json_decref(envelope);
+        return rc;
+    }
+    const char *status = d.kind == CS_DECISION_ALLOW ? "allowed" : d.kind == CS_DECISION_PENDING ? "pending" : "denied";
+    json_t *doc = json_object();
+    char *id = cs_random_id("act_", 12);
+    json_object_set_new(doc, "id", json_string(id));
+    free(id);
+    json_object_set_new(doc, "status", json_string(status));
+    json_object_update(doc, envelope);
+    json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
+    json_object_set_new(doc, "policy", policy_json(&d, set));
+    long long expires = 0;
+    if (d.kind == CS_DECISION_PENDING) {
+        json_object_set_new(doc, "approval", approval_json(gw, &d, op->now_ms, &expires));
+        json_object_set_new(doc, "_expires_ms", json_integer(expires));
+    }
+    json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
+    json_object_set_new(doc, "decided_at", d.kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
+    json_object_set_new(doc, "_receipt_wanted", json_boolean(json_is_true(json_object_get(op->args, "receipt"))));
+    op->doc = doc;
+    json_decref(envelope);
+    cs_decision_free(&d);
+    cs_policy_set_release(set);
+    return 0;
+}
+
+int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
+{
+    (void)gw;
+    const cs_field *fields = op->kind == CS_OP_OUTCOME ? outcome_fields : vote_fields;
+    if (op->args == NULL) op->args = json_object();
+    if (cs_validate_fields(op->args, fields, &op->reply) != 0) return CS_EINVAL;
+    const char *reason = json_string_value(json_object_get(op->args, "reason"));
+    if (reason && strlen(reason) > 4096) return field_bad(op, "reason", "field 'reason' is longer than 4096 bytes");
+    if (op->kind == CS_OP_OUTCOME) {
+        const char *st = json_string_value(json_object_get(op->args, "status"));
+        if (strcmp(st, "succeeded") && strcmp(st, "failed"))
+            return field_bad(op, "status", "field 'status' must be succeeded or failed");
+        const char *sha = json_string_value(json_object_get(op->args, "output_sha256"));
+        if (sha && (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
+            return field_bad(op, "output_sha256", "field 'output_sha256' must be 64 lowercase hex digits");
+        const char *det = json_string_value(json_object_get(op->args, "detail"));
+        if (det && strlen(det) > 8192) return field_bad(op, "detail", "field 'detail' is longer than 8192 bytes");
+    }
+    op->now_ms = cs_now_ms();
+    return 0;
+}
+
+int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details, long long *index)
+{
+    char *actor = cs_gw_uid(op->who);
+    const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
+    cs_audit_row row = {type, op->now_ms, actor, op->source, aid, details};
+    int rc = gw->store->ops->audit_append(gw->store, &row, index);
+    free(actor);
+    return rc;
+}
+
+static int put_action(cs_gateway *gw, cs_op *op)
+{
+    json_t *doc = op->doc;
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    char *req = NULL;
+    json_t *r = json_object_get(doc, "requester");
+    req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
+                     json_string_value(json_object_get(r, "id")));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    cs_action_row row = {
+        .id = json_string_value(json_object_get(doc, "id")),
+        .status = status,
+        .requester = req,
+        .idem_key = op->kind == CS_OP_SUBMIT ? op->idem_key : NULL,
+        .expires_at = !strcmp(status, "pending") ? json_integer_value(json_object_get(doc, "_expires_ms")) : 0,
+        .created_at = op->now_ms,
+        .doc = text,
+    };
+    int rc = gw->store->ops->action_put(gw->store, &row);
+    free(text);
+    free(req);
+    op->changed = 1;
+    return rc;
+}
+
+static void set_audit_index(json_t *doc, long long index)
+{
+    json_object_set_new(doc, "audit", json_pack("{s:I}", "index", (json_int_t)index));
+}
+
+static int apply_submit(cs_gateway *gw, cs_op *op)
+{
+    cs_store *s = gw->store;
+    json_t *doc = op->doc;
+    if (op->idem_key) {
+        char *req = cs_gw_uid(op->who), *text = NULL;
+        int rc = s->ops->action_by_idem(s, 1, req, op->idem_key, &text);
+        free(req);
+        if (rc == 0) {
+            json_t *old = json_loads(text, 0, NULL);
+            free(text);
+            if (old == NULL) return CS_EDB;
+            if (json_equal(json_object_get(old, "args_hash"), json_object_get(doc, "args_hash"))) {
+                op->reply = (cs_reply){.status = 201, .body = cs_gw_public(old), .replayed = 1};
+            } else {
+                cs_reply_problem(&op->reply, 422, "idempotency-key-reused",
+                                 "this Idempotency-Key was used for a different request");
+            }
+            json_decref(old);
+            return 0;
+        }
+        if (rc != CS_ENOTFOUND) return rc;
+    }
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!strcmp(status, "allowed") && json_is_true(json_object_get(doc, "_receipt_wanted"))) {
+        char *r = cs_gw_receipt_issue(gw, doc, op->now_ms);
+        json_object_set_new(doc, "receipt", json_string(r));
+        free(r);
+    }
+    json_t *details = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester",
+                                json_object_get(doc, "requester"), "action", json_object_get(doc, "action"),
+                                "resource", json_object_get(doc, "resource"), "context",
+                                json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
+                                "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
+                                json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"),
+                                "policy", json_object_get(doc, "policy"));
+    if (json_object_get(doc, "approval"))
+        json_object_set(details, "approval", json_object_get(doc, "approval"));
+    long long index = 0;
+    int rc = cs_gw_audit(gw, op, "action.requested", details, &index);
+    json_decref(details);
+    if (rc) return rc;
+    set_audit_index(doc, index);
+    if ((rc = put_action(gw, op)) != 0) return rc;
+    op->reply = (cs_reply){.status = 201, .body = cs_gw_public(doc)};
+    return 0;
+}
+
+/* Loads the action into op->doc; 404 problem when unknown. */
+static int load(cs_gateway *gw, cs_op *op)
+{
+    char *text = NULL;
+    int rc = gw->store->ops->action_get(gw->store, 1, op->id, &text);
+    if (rc == CS_ENOTFOUND) {
+        cs_reply_problem(&op->reply, 404, "not-found", "no action with this id");
+        return CS_ENOTFOUND;
+    }
+    if (rc) return rc;
+    op->doc = json_loads(text, 0, NULL);
+    free(text);
+    return op->doc ? 0 : CS_EDB;
+}
+
+/* Records a terminal state and its audit entry. */
+static int finish_action(cs_gateway *gw, cs_op *op, const char *status, const char *type, json_t *details)
+{
+    json_object_set_new(op->doc, "status", json_string(status));
+    json_object_set_new(op->doc, "decided_at", cs_time_json(op->now_ms));
+    json_object_set(details, "status", json_string(status));
+    json_object_set(details, "args_hash", json_object_get(op->doc, "args_hash"));
+    long long index = 0;
+    int rc = cs_gw_audit(gw, op, type, details, &index);
+    if (rc) return rc;
+    set_audit_index(op->doc, index);
+    return 0;
+}
+
+/* Pending and past its deadline: expire it now (fail closed, SPEC §3 rule 7). */
+static int expire_if_due(cs_gateway *gw, cs_op *op, int *expired)
+{
+    *expired = 0;
+    if (!cs_action_is_pending(op->doc)) return 0;
+    if (json_integer_value(json_object_get(op->doc, "_expires_ms")) > op->now_ms) return 0;
+    json_t *saved_who = op->who;
+    op->who = NULL; /* the system expires it, whoever triggered the check */
+    json_t *details = json_object();
+    int rc = finish_action(gw, op, "expired", "action.expired", details);
+    json_decref(details);
+    op->who = saved_who;
+    if (rc == 0) rc = put_action(gw, op);
+    *expired = 1;
+    return rc;
+}
+
+static int refuse_vote(cs_gateway *gw, cs_op *op, int http, const char *type, const char *detail)
+{
+    json_t *details = json_pack("{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny",
+                                "refusal", type, "reason",
+                                json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
+    int rc = cs_gw_audit(gw, op, "vote.refused", details, NULL);
+    json_decref(details);
+    cs_reply_problem(&op->reply, http, type, detail);
+    return rc;
+}
+
+static int has_group(const json_t *groups, const char *g)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(groups, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), g)) return 1;
+    return 0;
+}
+
+/* The voter's groups that appear among the approver groups. */
+static json_t *eligible_groups(const json_t *who, const json_t *approval)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(who, "groups"), i, g)
+        if (has_group(json_object_get(approval, "groups"), json_string_value(g))) json_array_append(out, g);
+    return out;
+}
+
+/* Every requirement met: its quorum of distinct approvers from its groups. */
+static int quorum_met(const json_t *approval)
+{
+    size_t i, j, k;
+    json_t *req, *vote, *g;
+    json_array_foreach(json_object_get(approval, "requirements"), i, req) {
+        json_int_t have = 0;
+        json_array_foreach(json_object_get(approval, "votes"), j, vote) {
+            if (strcmp(json_string_value(json_object_get(vote, "vote")), "approve")) continue;
+            int counts = 0;
+            json_array_foreach(json_object_get(vote, "groups"), k, g)
+                counts |= has_group(json_object_get(req, "groups"), json_string_value(g));
+            have += counts;
+        }
+        if (have < json_integer_value(json_object_get(req, "quorum"))) return 0;
+    }
+    return 1;
+}
+
+static int apply_vote(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op), expired = 0;
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    const char *voter = json_string_value(json_object_get(op->who, "name"));
+    const char *kind = json_string_value(json_object_get(op->who, "kind"));
+    json_t *requester = json_object_get(op->doc, "requester");
+    const char *rtype = json_string_value(json_object_get(requester, "type"));
+    const char *rid = json_string_value(json_object_get(requester, "id"));
+    const char *owner = json_string_value(json_object_get(requester, "owner"));
+    const char *obo = json_string_value(json_object_get(op->doc, "on_behalf_of"));
+    json_t *approval = json_object_get(op->doc, "approval");
+
+    if (strcmp(kind, "user") != 0)
+        return refuse_vote(gw, op, 403, "agent-cannot-approve", "agents can never approve or deny actions");
+    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
+    if (!cs_action_is_pending(op->doc))
+        return refuse_vote(gw, op, 409, "not-pending", "the action is no longer pending");
+    if ((!strcmp(rtype, "User") && !strcmp(rid, voter)) || (obo && !strcmp(obo, voter)))
+        return refuse_vote(gw, op, 403, "self-approval", "nobody votes on an action they requested or that was requested on their behalf");
+    if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter))
+        return refuse_vote(gw, op, 403, "owner-approval", "nobody votes on an action requested by an agent they own");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(approval, "votes"), i, v)
+        if (!strcmp(json_string_value(json_object_get(v, "voter")), voter))
+            return refuse_vote(gw, op, 409, "duplicate-vote", "you have already voted on this action");
+    json_t *groups = eligible_groups(op->who, approval);
+    if (json_array_size(groups) == 0) {
+        json_decref(groups);
+        return refuse_vote(gw, op, 403, "not-in-approver-group", "you are not in any approver group of this action");
+    }
+    const char *what = op->kind == CS_OP_APPROVE ? "approve" : "deny";
+    json_t *reason = json_object_get(op->args, "reason");
+    json_t *vote = json_pack("{s:s,s:s,s:O,s:o,s:o}", "voter", voter, "vote", what, "reason",
+                             reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
+    json_array_append_new(json_object_get(approval, "votes"), vote);
+    long long index = 0;
+    if ((rc = cs_gw_audit(gw, op, "vote.cast", vote, &index)) != 0) return rc;
+    if (op->kind == CS_OP_DENY) {
+        json_t *d = json_pack("{s:s}", "by", voter);
+        rc = finish_action(gw, op, "denied", "action.denied", d);
+        json_decref(d);
+    } else if (quorum_met(approval)) {
+        json_t *d = json_pack("{s:O}", "votes", json_object_get(approval, "votes"));
+        rc = finish_action(gw, op, "approved", "action.approved", d);
+        json_decref(d);
+        if (rc == 0) {
+            char *r = cs_gw_receipt_issue(gw, op->doc, op->now_ms);
+            json_object_set_new(op->doc, "receipt", json_string(r));
+            free(r);
+        }
+    }
+    if (rc == 0) rc = put_action(gw, op);
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    return rc;
+}
+
+static int apply_cancel(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op), expired = 0;
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    json_t *requester = json_object_get(op->doc, "requester");
+    char *mine = cs_gw_uid(op->who);
+    char *theirs = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(requester, "type")),
+                              json_string_value(json_object_get(requester, "id")));
+    int same = !strcmp(mine, theirs);
+    free(mine);
+    free(theirs);
+    if (!same) {
+        cs_reply_problem(&op->reply, 403, "not-requester", "only the requester may cancel an action");
+        return 0;
+    }
+    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
+    if (!cs_action_is_pending(op->doc)) {
+        cs_reply_problem(&op->reply, 409, "not-pending", "the action is no longer pending");
+        return 0;
+    }
+    json_t *d = json_pack("{s:O}", "reason", json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
+    rc = finish_action(gw, op, "cancelled", "action.cancelled", d);
+    json_decref(d);
+    if (rc == 0) rc = put_action(gw, op);
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    return rc;
+}
+
+static int apply_outcome(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op);
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    json_t *requester = json_object_get(op->doc, "requester");
+    const char *name = json_string_value(json_object_get(op->who, "name"));
+    if (strcmp(json_string_value(json_object_get(requester, "id")), name) != 0 &&
+        !json_is_true(json_object_get(op->who, "admin"))) {
+        cs_reply_problem(&op->reply, 403, "not-requester", "only the requester reports an outcome");
+        return 0;
+    }
+    const char *st = json_string_value(json_object_get(op->doc, "status"));
+    if (strcmp(st, "allowed") && strcmp(st, "approved")) {
+        cs_reply_problem(&op->reply, 409, "not-runnable", "outcomes are reported for allowed or approved actions only");
+        return 0;
+    }
+    if (json_object_get(op->doc, "outcome")) {
+        cs_reply_problem(&op->reply, 409, "outcome-exists", "an outcome was already reported");
+        return 0;
+    }
+    json_t *out = json_deep_copy(op->args);
+    json_object_set_new(out, "reported_at", cs_time_json(op->now_ms));
+    json_object_set_new(op->doc, "outcome", out);
+    long long index = 0;
+    if ((rc = cs_gw_audit(gw, op, "action.outcome", out, &index)) != 0) return rc;
+    if ((rc = put_action(gw, op)) != 0) return rc;
+    op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    return 0;
+}
+
+static int apply_expire(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op), expired = 0;
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    rc = expire_if_due(gw, op, &expired);
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    return rc;
+}
+
+int cs_gw_apply(cs_store *s, cs_write_job *job)
+{
+    (void)s;
+    cs_op *op = (cs_op *)job;
+    cs_gateway *gw = op->gw;
+    switch (op->kind) {
+    case CS_OP_SUBMIT: return apply_submit(gw, op);
+    case CS_OP_APPROVE:
+    case CS_OP_DENY: return apply_vote(gw, op);
+    case CS_OP_CANCEL: return apply_cancel(gw, op);
+    case CS_OP_OUTCOME: return apply_outcome(gw, op);
+    case CS_OP_EXPIRE: return apply_expire(gw, op);
+    case CS_OP_CONSUME: return cs_gw_apply_consume(gw, op);
+    case CS_OP_TOKEN_CREATE:
+    case CS_OP_TOKEN_REVOKE: return cs_gw_apply_token(gw, op);
+    }
+    return CS_EINTERNAL;
+}

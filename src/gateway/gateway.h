@@ -1,0 +1,106 @@
+/* gateway.h - the action lifecycle (SPEC §1, §3): submit -> policy decision ->
+ * allowed | denied | pending -> approved | denied | expired | cancelled, votes with
+ * every separation-of-duties rule, outcomes, receipts, tokens and idempotency.
+ *
+ * Every channel (HTTP API, CLI through the API, later Slack and the dashboard) goes
+ * through these functions, so the rules hold for all of them. State-changing
+ * operations are asynchronous: cs_gateway_run() hands an op to the store's writer
+ * and op->complete() is called once the change and its audit entry are durable. */
+#ifndef CS_GATEWAY_GATEWAY_H
+#define CS_GATEWAY_GATEWAY_H
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "gateway/watch.h"
+#include "store/writer.h"
+#include "util/error.h"
+
+typedef struct cs_gateway cs_gateway;
+
+/* What an operation answers: an HTTP status and a JSON body (an action, or an
+ * RFC 9457 problem when problem is 1). */
+typedef struct cs_reply {
+    int status;
+    json_t *body;
+    int problem;
+    int replayed; /* idempotent replay of an earlier submission */
+} cs_reply;
+
+enum cs_op_kind {
+    CS_OP_SUBMIT, CS_OP_APPROVE, CS_OP_DENY, CS_OP_CANCEL, CS_OP_OUTCOME, CS_OP_CONSUME,
+    CS_OP_TOKEN_CREATE, CS_OP_TOKEN_REVOKE, CS_OP_EXPIRE
+};
+
+typedef struct cs_op cs_op;
+struct cs_op {
+    cs_write_job job; /* first member: the writer sees the op as a job */
+    cs_gateway *gw;
+    int kind;
+    json_t *who;  /* the authenticated identity */
+    char *source; /* client address, for the audit entry */
+    char *id;     /* action id or token name */
+    json_t *args; /* validated request body */
+    char *idem_key;
+    json_t *doc; /* prepared action (submit) */
+    char *token; /* new token (token create) */
+    long long now_ms;
+    int changed;   /* the action's state changed: wake its waiters after the commit */
+    char hash[65]; /* token hash (token ops) */
+    cs_reply reply;
+    void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
+    void *ctx;
+};
+
+int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err);
+/* Starts the writer and the reaper (expiry, long-poll deadlines). */
+int cs_gateway_start(cs_gateway *gw, cs_err *err);
+/* Fires every waiter and finishes in-flight writes. */
+void cs_gateway_stop(cs_gateway *gw);
+void cs_gateway_free(cs_gateway *gw);
+int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err);
+const cs_config *cs_gateway_config(cs_gateway *gw);
+cs_watchers *cs_gateway_watchers(cs_gateway *gw);
+int cs_gateway_stopping(cs_gateway *gw);
+
+/* Resolves a bearer token to its identity (new reference), or NULL. */
+json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);
+
+/* Builds an op; `args` and `who` are borrowed (a reference is taken). */
+cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id,
+                 json_t *args);
+void cs_op_free(cs_op *op);
+/* Validates and decides what can be decided without the store (policy evaluation
+ * for a submit). Returns 0 and queues the op for the writer, or fills op->reply
+ * with a problem and returns a negative code without queueing. */
+int cs_gateway_run(cs_gateway *gw, cs_op *op);
+/* Runs an op synchronously without the writer thread (init, tests). */
+int cs_gateway_run_now(cs_gateway *gw, cs_op *op);
+
+/* Reads: each fills reply. */
+void cs_gateway_get(cs_gateway *gw, const char *id, cs_reply *reply);
+void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, const char *limit,
+                     const char *cursor, cs_reply *reply);
+void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply);
+void cs_gateway_whoami(json_t *who, cs_reply *reply);
+/* 1 when the action document's status is pending. */
+int cs_action_is_pending(const json_t *doc);
+
+/* RFC 9457 problem document. type is a short name such as "self-approval". */
+json_t *cs_problem(int status, const char *type, const char *title, const char *detail);
+void cs_reply_problem(cs_reply *r, int status, const char *type, const char *detail);
+void cs_reply_clear(cs_reply *r);
+
+/* Request-body schema checks shared by every channel (validate.c). */
+typedef struct cs_field {
+    const char *name;
+    int type; /* json_type, or -1 for "string or null" */
+    int required;
+} cs_field;
+int cs_validate_fields(const json_t *body, const cs_field *fields, cs_reply *bad);
+
+long long cs_now_ms(void);
+/* RFC 3339 UTC with milliseconds. */
+json_t *cs_time_json(long long ms);
+
+#endif

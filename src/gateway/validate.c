@@ -1,0 +1,129 @@
+/* validate.c - request body checks: missing, mistyped and unknown fields are 400s
+ * naming the field, before anything acts on the body. */
+#include "gateway/gateway.h"
+
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static const char *type_name(int t)
+{
+    switch (t) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE: return "a boolean";
+    case -1: return "a string or null";
+    }
+    return "a value";
+}
+
+static int type_ok(const json_t *v, int t)
+{
+    if (t == JSON_TRUE) return json_is_boolean(v);
+    if (t == -1) return json_is_string(v) || json_is_null(v);
+    if (t == JSON_INTEGER) return json_is_integer(v);
+    return (int)json_typeof(v) == t;
+}
+
+int cs_validate_fields(const json_t *body, const cs_field *fields, cs_reply *bad)
+{
+    char detail[256];
+    if (!json_is_object(body)) {
+        cs_reply_problem(bad, 400, "invalid-body", "the request body must be a JSON object");
+        return CS_EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v) {
+        const cs_field *f = fields;
+        while (f->name && strcmp(f->name, k)) f++;
+        if (f->name == NULL) {
+            snprintf(detail, sizeof detail, "unknown field '%.100s'", k);
+            cs_reply_problem(bad, 400, "unknown-field", detail);
+            json_object_set_new(bad->body, "field", json_string(k));
+            return CS_EINVAL;
+        }
+        if (!type_ok(v, f->type)) {
+            snprintf(detail, sizeof detail, "field '%s' must be %s", k, type_name(f->type));
+            cs_reply_problem(bad, 400, "invalid-field", detail);
+            json_object_set_new(bad->body, "field", json_string(k));
+            return CS_EINVAL;
+        }
+    }
+    for (const cs_field *f = fields; f->name; f++) {
+        if (f->required && json_object_get(body, f->name) == NULL) {
+            snprintf(detail, sizeof detail, "field '%s' is required", f->name);
+            cs_reply_problem(bad, 400, "missing-field", detail);
+            json_object_set_new(bad->body, "field", json_string(f->name));
+            return CS_EINVAL;
+        }
+    }
+    return 0;
+}
+
+json_t *cs_problem(int status, const char *type, const char *title, const char *detail)
+{
+    json_t *p = json_pack("{s:s,s:s,s:i}", "type", type, "title", title ? title : type, "status", status);
+    if (detail) json_object_set_new(p, "detail", json_string(detail));
+    return p;
+}
+
+static const char *title_for(const char *type)
+{
+    static const struct {
+        const char *type, *title;
+    } titles[] = {
+        {"self-approval", "You cannot approve an action you requested or that was requested on your behalf"},
+        {"owner-approval", "You cannot approve an action requested by an agent you own"},
+        {"agent-cannot-approve", "Agents cannot approve or deny actions"},
+        {"not-in-approver-group", "You are not in an approver group of this action"},
+        {"duplicate-vote", "You have already voted on this action"},
+        {"not-pending", "The action is no longer pending"},
+        {"unauthenticated", "Missing, unknown or revoked bearer token"},
+        {"not-found", "No such object"},
+        {"payload-too-large", "Request body too large"},
+        {"unsupported-media-type", "Unsupported content type"},
+        {"malformed-json", "The body is not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+        if (!strcmp(titles[i].type, type)) return titles[i].title;
+    return NULL;
+}
+
+void cs_reply_problem(cs_reply *r, int status, const char *type, const char *detail)
+{
+    json_decref(r->body);
+    r->status = status;
+    r->problem = 1;
+    r->body = cs_problem(status, type, title_for(type), detail);
+}
+
+void cs_reply_clear(cs_reply *r)
+{
+    json_decref(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+long long cs_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+json_t *cs_time_json(long long ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char s[96];
+    snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(s);
+}

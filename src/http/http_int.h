@@ -1,0 +1,45 @@
+/* http_int.h - shared between the HTTP server's files. */
+#ifndef CS_HTTP_INT_H
+#define CS_HTTP_INT_H
+
+#include "http/http.h"
+
+#include "gateway/watch.h"
+#include "util/buf.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+struct cs_http {
+    struct MHD_Daemon *d;
+    cs_gateway *gw;
+    atomic_long requests;
+};
+
+enum req_state { RS_READ, RS_WAIT_OP, RS_WAIT_POLL, RS_DONE };
+
+typedef struct cs_req {
+    cs_http *http;
+    struct MHD_Connection *conn;
+    int state;
+    const char *method;
+    char *url;
+    cs_buf body;
+    int too_big;
+    json_t *who;
+    cs_op *op;
+    cs_watch watch;
+    char addr[80];
+    cs_reply reply;
+} cs_req;
+
+/* routes.c: decides what to answer; may start an async op or a long-poll. */
+void cs_http_route(cs_req *r);
+/* After a resume: turns the finished op or poll into r->reply. */
+void cs_http_resumed(cs_req *r);
+/* sse.c: starts an event stream for an action (queues the response itself). */
+enum MHD_Result cs_http_sse(cs_req *r, const char *id);
+
+enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+
+#endif

@@ -1,0 +1,175 @@
+/* server.c - libmicrohttpd daemon, request lifecycle and capped body reading. */
+#include "http/http_int.h"
+
+#include "util/alloc.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
+{
+    char *text = reply->body ? json_dumps(reply->body, JSON_COMPACT) : cs_strdup("{}");
+    size_t len = strlen(text);
+    text = cs_realloc(text, len + 2);
+    text[len++] = '\n';
+    text[len] = '\0';
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            reply->problem ? "application/problem+json" : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (reply->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (reply->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)reply->status, resp);
+    MHD_destroy_response(resp);
+    r->state = RS_DONE;
+    return ret;
+}
+
+static enum MHD_Result send_problem(cs_req *r, int status, const char *type, const char *detail)
+{
+    cs_reply rep = {0};
+    cs_reply_problem(&rep, status, type, detail);
+    enum MHD_Result ret = cs_http_send(r, &rep);
+    cs_reply_clear(&rep);
+    return ret;
+}
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL) return;
+    char host[64] = "";
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, host, sizeof host);
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, host, sizeof host);
+    snprintf(out, n, "api:%s", host);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    cs_http *h = cls;
+    cs_req *r = *con_cls;
+    if (r == NULL) {
+        r = cs_calloc(1, sizeof *r);
+        r->http = h;
+        r->conn = conn;
+        r->method = method;
+        r->url = cs_strdup(url);
+        cs_buf_init(&r->body, CS_HTTP_BODY_MAX);
+        client_addr(conn, r->addr, sizeof r->addr);
+        *con_cls = r;
+        atomic_fetch_add(&h->requests, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > CS_HTTP_BODY_MAX)
+            return send_problem(r, 413, "payload-too-large", "the request body is larger than 1 MiB");
+        return MHD_YES;
+    }
+    if (r->state == RS_DONE) {
+        /* A response went out early (413); drop whatever the client still sends. */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!r->too_big && cs_buf_append(&r->body, upload, *upload_size) != 0) r->too_big = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->state == RS_READ) {
+        if (r->too_big) return send_problem(r, 413, "payload-too-large", "the request body is larger than 1 MiB");
+        cs_http_route(r);
+        if (r->state == RS_READ) {
+            enum MHD_Result ret = cs_http_send(r, &r->reply);
+            cs_reply_clear(&r->reply);
+            return ret;
+        }
+        return MHD_YES; /* suspended, or the route queued its own response */
+    }
+    if (r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) {
+        cs_http_resumed(r);
+        enum MHD_Result ret = cs_http_send(r, &r->reply);
+        cs_reply_clear(&r->reply);
+        return ret;
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    cs_req *r = *con_cls;
+    if (r == NULL) return;
+    cs_buf_free(&r->body);
+    json_decref(r->who);
+    cs_op_free(r->op);
+    cs_reply_clear(&r->reply);
+    free(r->url);
+    free(r);
+    *con_cls = NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, cs_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+        return cs_err_set(err, CS_EINVAL, "listen address '%s' must be host:port", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *h = host;
+    if (h[0] == '[') {
+        h++;
+        h[strlen(h) - 1] = '\0';
+    }
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &res) != 0 || res == NULL)
+        return cs_err_set(err, CS_EINVAL, "cannot resolve listen address '%s'", listen);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out, cs_err *err)
+{
+    struct sockaddr_storage ss;
+    int rc = parse_listen(listen, &ss, err);
+    if (rc) return rc;
+    cs_http *h = cs_calloc(1, sizeof *h);
+    h->gw = gw;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    if (h->d == NULL) {
+        free(h);
+        return cs_err_set(err, CS_EIO, "cannot listen on %s", listen);
+    }
+    *out = h;
+    return 0;
+}
+
+void cs_http_stop(cs_http *h)
+{
+    if (h == NULL) return;
+    MHD_quiesce_daemon(h->d);
+    /* Answers every waiter and finishes queued writes; their connections resume. */
+    cs_gateway_stop(h->gw);
+    for (int i = 0; i < 300; i++) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (di == NULL || di->num_connections == 0) break;
+        usleep(10000);
+    }
+    MHD_stop_daemon(h->d);
+    free(h);
+}

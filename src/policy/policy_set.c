@@ -1,0 +1,424 @@
+/* policy_set.c - loading a policy directory (*.cedar + entities.json), validating the
+ * countersign annotations (@id, @approval, @quorum, @timeout, @notify, @reason),
+ * versioning, and the scope index that keeps evaluation from growing linearly with the
+ * number of policies. */
+#include "policy/policy_set.h"
+
+#include "util/alloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t bucket_hash(const cs_uid *a, const cs_uid *r)
+{
+    uint64_t h = a ? a->hash : 0x1234567;
+    return (h * 0x9e3779b97f4a7c15ULL) ^ (r ? r->hash : 0x7654321);
+}
+
+static bool opt_uid_eq(const cs_uid *a, const cs_uid *b)
+{
+    if (a == NULL || b == NULL) return a == b;
+    return cs_uid_eq(a, b);
+}
+
+const cs_index_bucket *cs_policy_index_find(const cs_policy_set *set, const cs_uid *action,
+                                            const cs_uid *resource)
+{
+    if (set->n_buckets_cap == 0) return NULL;
+    size_t mask = set->n_buckets_cap - 1, i = bucket_hash(action, resource) & mask;
+    while (set->buckets[i].idx) {
+        const cs_index_bucket *b = &set->buckets[i];
+        if (opt_uid_eq(b->action, action) && opt_uid_eq(b->resource, resource)) return b;
+        i = (i + 1) & mask;
+    }
+    return NULL;
+}
+
+static void index_add(cs_policy_set *set, const cs_uid *action, const cs_uid *resource, uint32_t idx)
+{
+    size_t mask = set->n_buckets_cap - 1, i = bucket_hash(action, resource) & mask;
+    while (set->buckets[i].idx) {
+        cs_index_bucket *b = &set->buckets[i];
+        if (opt_uid_eq(b->action, action) && opt_uid_eq(b->resource, resource)) break;
+        i = (i + 1) & mask;
+    }
+    cs_index_bucket *b = &set->buckets[i];
+    if (b->idx == NULL) {
+        b->action = action;
+        b->resource = resource;
+    }
+    b->idx = cs_grow(b->idx, &b->cap, b->n + 1, sizeof *b->idx);
+    b->idx[b->n++] = idx;
+}
+
+static const cs_uid *scope_key(const cs_scope *s)
+{
+    return (s->op == CS_SCOPE_EQ || s->op == CS_SCOPE_IN || s->op == CS_SCOPE_IS_IN) ? s->uid : NULL;
+}
+
+static void build_index(cs_policy_set *set)
+{
+    size_t keys = 0;
+    for (size_t i = 0; i < set->policies.n; i++) {
+        const cs_policy *p = set->policies.items[i];
+        keys += p->action.op == CS_SCOPE_IN_LIST ? p->action.n_list : 1;
+    }
+    size_t cap = 16;
+    while (cap < keys * 2) cap *= 2;
+    set->buckets = cs_calloc(cap, sizeof *set->buckets);
+    set->n_buckets_cap = cap;
+    for (size_t i = 0; i < set->policies.n; i++) {
+        const cs_policy *p = set->policies.items[i];
+        const cs_uid *r = scope_key(&p->resource);
+        if (p->action.op == CS_SCOPE_IN_LIST) {
+            for (size_t k = 0; k < p->action.n_list; k++) {
+                /* A list naming the same action twice must not list the policy twice. */
+                bool dup = false;
+                for (size_t j = 0; j < k; j++) dup |= cs_uid_eq(p->action.list[j], p->action.list[k]);
+                if (!dup) index_add(set, p->action.list[k], r, (uint32_t)i);
+            }
+        } else {
+            index_add(set, scope_key(&p->action), r, (uint32_t)i);
+        }
+    }
+}
+
+int cs_policy_parse_duration(const char *s, long long *seconds)
+{
+    long long total = 0;
+    const char *p = s;
+    if (*p == '\0') return CS_EINVAL;
+    while (*p) {
+        if (*p < '0' || *p > '9') return CS_EINVAL;
+        long long v = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (v > 100000000LL) return CS_EINVAL;
+            v = v * 10 + (*p++ - '0');
+        }
+        long long unit;
+        switch (*p++) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        default: return CS_EINVAL;
+        }
+        total += v * unit;
+        if (total > 366LL * 86400) return CS_EINVAL;
+    }
+    *seconds = total;
+    return 0;
+}
+
+static const char *annotation(const cs_policy *p, const char *key)
+{
+    for (size_t i = 0; i < p->n_annotations; i++)
+        if (cs_str_eq(p->annotations[i].key, cs_str_c(key))) return p->annotations[i].value.p;
+    return NULL;
+}
+
+/* Splits "a, b,c" into trimmed, non-empty names. */
+static int split_groups(cs_arena *a, const char *s, char ***out, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *q = s; *q; q++) cap += *q == ',';
+    char **g = cs_arena_alloc(a, cap * sizeof *g);
+    size_t k = 0;
+    const char *q = s;
+    for (;;) {
+        const char *end = strchr(q, ',');
+        if (end == NULL) end = q + strlen(q);
+        const char *b = q, *e = end;
+        while (b < e && (*b == ' ' || *b == '\t')) b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (b == e) return CS_EINVAL;
+        g[k++] = cs_arena_strndup(a, b, (size_t)(e - b));
+        if (*end == '\0') break;
+        q = end + 1;
+    }
+    *out = g;
+    *n = k;
+    return 0;
+}
+
+static int check_meta(cs_policy_set *set, size_t i, cs_policy_diags *diags)
+{
+    const cs_policy *p = set->policies.items[i];
+    cs_policy_meta *m = &set->meta[i];
+    const char *id = annotation(p, "id");
+    m->id = id ? id : cs_arena_strndup(&set->arena, "", 0);
+    if (id == NULL || *id == '\0') {
+        char buf[32];
+        snprintf(buf, sizeof buf, "policy%zu", i);
+        m->id = cs_arena_strndup(&set->arena, buf, strlen(buf));
+    }
+    m->reason = annotation(p, "reason");
+    m->notify = annotation(p, "notify");
+    m->quorum = 1;
+    m->timeout_s = -1;
+    int rc = 0;
+    const char *approval = annotation(p, "approval");
+    const char *quorum = annotation(p, "quorum"), *timeout = annotation(p, "timeout");
+    if (approval && split_groups(&set->arena, approval, &m->groups, &m->n_groups) < 0) {
+        cs_policy_diags_add(diags, p->file, p->line, p->col,
+                            "@approval needs a comma-separated list of group names, got \"%s\"", approval);
+        rc = CS_EINVAL;
+    }
+    if (approval && p->effect == CS_EFFECT_FORBID) {
+        cs_policy_diags_add(diags, p->file, p->line, p->col, "@approval only makes sense on a permit policy");
+        rc = CS_EINVAL;
+    }
+    if (quorum) {
+        char *end;
+        errno = 0;
+        long q = strtol(quorum, &end, 10);
+        if (*quorum < '0' || *quorum > '9' || *end || errno || q < 1 || q > 100) {
+            cs_policy_diags_add(diags, p->file, p->line, p->col, "@quorum must be a number from 1 to 100, got \"%s\"", quorum);
+            rc = CS_EINVAL;
+        } else {
+            m->quorum = (int)q;
+        }
+        if (!approval) {
+            cs_policy_diags_add(diags, p->file, p->line, p->col, "@quorum without @approval");
+            rc = CS_EINVAL;
+        }
+    }
+    if (timeout && (cs_policy_parse_duration(timeout, &m->timeout_s) < 0 || m->timeout_s <= 0)) {
+        cs_policy_diags_add(diags, p->file, p->line, p->col,
+                            "@timeout must be a duration such as \"30m\", \"45s\", \"2h\", got \"%s\"", timeout);
+        rc = CS_EINVAL;
+    }
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(set->meta[j].id, m->id)) {
+            cs_policy_diags_add(diags, p->file, p->line, p->col, "duplicate policy id \"%s\"", m->id);
+            rc = CS_EINVAL;
+        }
+    return rc;
+}
+
+static cs_policy_set *set_new(void)
+{
+    cs_policy_set *set = cs_calloc(1, sizeof *set);
+    set->refs = 1;
+    cs_arena_init(&set->arena, 64 * 1024);
+    cs_entities_init(&set->entities);
+    return set;
+}
+
+static void set_free(cs_policy_set *set)
+{
+    for (size_t i = 0; i < set->n_buckets_cap; i++) free(set->buckets[i].idx);
+    free(set->buckets);
+    free(set->policies.items);
+    free(set->meta);
+    cs_entities_free(&set->entities);
+    cs_arena_free(&set->arena);
+    free(set);
+}
+
+cs_policy_set *cs_policy_set_retain(cs_policy_set *set)
+{
+    __atomic_add_fetch(&set->refs, 1, __ATOMIC_RELAXED);
+    return set;
+}
+
+void cs_policy_set_release(cs_policy_set *set)
+{
+    if (set && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0) set_free(set);
+}
+
+/* Validates annotations, builds the index and finishes the entity store. */
+static int set_finish(cs_policy_set *set, EVP_MD_CTX *md, cs_policy_diags *diags)
+{
+    int rc = 0;
+    set->meta = cs_calloc(set->policies.n + 1, sizeof *set->meta);
+    for (size_t i = 0; i < set->policies.n; i++)
+        if (check_meta(set, i, diags) < 0) rc = CS_EINVAL;
+    cs_entities_finish(&set->entities, &set->arena);
+    build_index(set);
+    unsigned char digest[32];
+    unsigned dlen = 0;
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    memcpy(set->version, "sha256:", 7);
+    for (unsigned i = 0; i < 32; i++) snprintf(set->version + 7 + 2 * i, 3, "%02x", digest[i]);
+    return rc;
+}
+
+static void hash_part(EVP_MD_CTX *md, const char *name, const char *text, size_t len)
+{
+    /* Length-prefixed so that moving bytes between files changes the version. */
+    char hdr[64];
+    int n = snprintf(hdr, sizeof hdr, "%zu:%zu:", strlen(name), len);
+    EVP_DigestUpdate(md, hdr, (size_t)n);
+    EVP_DigestUpdate(md, name, strlen(name));
+    EVP_DigestUpdate(md, text, len);
+}
+
+int cs_policy_set_parse(const char *text, size_t len, const char *filename,
+                        const char *entities_json, cs_policy_set **out, cs_policy_diags *diags)
+{
+    cs_policy_set *set = set_new();
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    const char *file = cs_arena_strndup(&set->arena, filename ? filename : "<input>",
+                                        strlen(filename ? filename : "<input>"));
+    int rc = 0;
+    if (text) {
+        hash_part(md, "policies", text, len);
+        rc = cs_cedar_parse(&set->arena, text, len, file, &set->policies, diags);
+    }
+    if (entities_json && *entities_json) {
+        hash_part(md, "entities", entities_json, strlen(entities_json));
+        int erc = cs_entities_load_json(&set->entities, &set->arena, entities_json,
+                                        strlen(entities_json), "entities.json", diags);
+        if (erc < 0 && rc == 0) rc = erc;
+    }
+    int frc = set_finish(set, md, diags);
+    if (frc < 0 && rc == 0) rc = frc;
+    EVP_MD_CTX_free(md);
+    if (rc < 0) {
+        set_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
+static int read_file(const char *path, char **data, size_t *len, cs_policy_diags *diags)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        cs_policy_diags_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+        return CS_EIO;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || (size_t)st.st_size > CS_POLICY_MAX_FILE_BYTES) {
+        cs_policy_diags_add(diags, path, 0, 0, "file too large (limit %u bytes)", CS_POLICY_MAX_FILE_BYTES);
+        fclose(f);
+        return CS_ETOOBIG;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = cs_malloc(n + 1);
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    if (got != n) {
+        free(buf);
+        cs_policy_diags_add(diags, path, 0, 0, "short read");
+        return CS_EIO;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int cedar_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 6 && !strcmp(d->d_name + n - 6, ".cedar");
+}
+
+int cs_policy_set_load_dir(const char *dir, cs_policy_set **out, cs_policy_diags *diags)
+{
+    struct dirent **names = NULL;
+    int count = scandir(dir, &names, cedar_filter, alphasort);
+    if (count < 0) {
+        cs_policy_diags_add(diags, dir, 0, 0, "cannot read policy directory: %s", strerror(errno));
+        return CS_EIO;
+    }
+    cs_policy_set *set = set_new();
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    int rc = 0;
+    for (int i = 0; i < count; i++) {
+        char *path = cs_sprintf("%s/%s", dir, names[i]->d_name);
+        char *data;
+        size_t len;
+        if (read_file(path, &data, &len, diags) == 0) {
+            hash_part(md, names[i]->d_name, data, len);
+            const char *file = cs_arena_strndup(&set->arena, path, strlen(path));
+            if (cs_cedar_parse(&set->arena, data, len, file, &set->policies, diags) < 0) rc = CS_EPARSE;
+            free(data);
+        } else {
+            rc = CS_EIO;
+        }
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    char *epath = cs_sprintf("%s/entities.json", dir);
+    struct stat st;
+    if (stat(epath, &st) == 0) {
+        char *data;
+        size_t len;
+        if (read_file(epath, &data, &len, diags) == 0) {
+            hash_part(md, "entities.json", data, len);
+            if (cs_entities_load_json(&set->entities, &set->arena, data, len, epath, diags) < 0)
+                rc = CS_EINVAL;
+            free(data);
+        } else {
+            rc = CS_EIO;
+        }
+    }
+    free(epath);
+    if (set_finish(set, md, diags) < 0 && rc == 0) rc = CS_EINVAL;
+    EVP_MD_CTX_free(md);
+    if (rc < 0) {
+        set_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
+const char *cs_policy_set_version(const cs_policy_set *set)
+{
+    return set->version;
+}
+
+size_t cs_policy_set_count(const cs_policy_set *set)
+{
+    return set->policies.n;
+}
+
+const char *cs_policy_set_id(const cs_policy_set *set, size_t i)
+{
+    return i < set->policies.n ? set->meta[i].id : NULL;
+}
+
+int cs_uid_parse(const char *text, char **type, char **id, cs_err *err)
+{
+    /* Type::"id" where Type is IDENT(::IDENT)*; the id is a Cedar string literal. */
+    const char *q = strstr(text, "::\"");
+    size_t tlen = q ? (size_t)(q - text) : 0;
+    if (q == NULL || tlen == 0)
+        return cs_err_set(err, CS_EINVAL, "expected an entity such as Agent::\"name\", got '%s'", text);
+    for (size_t i = 0; i < tlen; i++) {
+        char c = text[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9' && i > 0) ||
+                  (c == ':' && i + 1 < tlen && text[i + 1] == ':' && i > 0) || (c == ':' && i > 0 && text[i - 1] == ':');
+        if (!ok) return cs_err_set(err, CS_EINVAL, "bad entity type in '%s'", text);
+    }
+    const char *body = q + 3;
+    size_t blen = strlen(body);
+    if (blen == 0 || body[blen - 1] != '"')
+        return cs_err_set(err, CS_EINVAL, "entity id must end with '\"' in '%s'", text);
+    cs_arena a;
+    cs_arena_init(&a, 256);
+    cs_str s;
+    const char *why = NULL;
+    int rc = cs_cedar_unescape(&a, body, blen - 1, &s, &why);
+    if (rc == 0) {
+        *type = cs_strndup(text, tlen);
+        *id = cs_strndup(s.p, s.n);
+    } else {
+        rc = cs_err_set(err, CS_EINVAL, "bad entity id in '%s': %s", text, why);
+    }
+    cs_arena_free(&a);
+    return rc;
+}

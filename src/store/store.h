@@ -1,0 +1,85 @@
+/* store.h - durable state behind a small vtable (SQLite now, PostgreSQL later).
+ *
+ * Two sides. The write side (begin/commit, *_put, audit_append) is used only by the
+ * single writer thread (writer.h), which group-commits batches. The read side may be
+ * called from any thread. Documents are JSON text owned by the gateway; the store
+ * keeps the few columns it must index next to them. Audit entries get gapless
+ * indexes 0,1,2,... assigned here, in commit order. */
+#ifndef CS_STORE_STORE_H
+#define CS_STORE_STORE_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+typedef struct cs_store cs_store;
+
+/* The indexed columns of an action, next to its JSON document. */
+typedef struct cs_action_row {
+    const char *id;
+    const char *status;
+    const char *requester; /* principal uid text, e.g. Agent::"demo-agent" */
+    const char *idem_key;  /* NULL when none */
+    long long expires_at;  /* ms, 0 when not pending */
+    long long created_at;  /* ms */
+    const char *doc;       /* JSON */
+} cs_action_row;
+
+typedef struct cs_audit_row {
+    const char *type;
+    long long time_ms;
+    const char *actor;
+    const char *source;
+    const char *action_id; /* may be NULL */
+    const json_t *details;
+} cs_audit_row;
+
+typedef struct cs_list_query {
+    const char *status;    /* NULL: any */
+    const char *requester; /* NULL: any */
+    long long before_seq;  /* 0: from the newest */
+    int limit;
+} cs_list_query;
+
+typedef struct cs_store_ops {
+    const char *name;
+    int (*open)(cs_store *s, const char *location, cs_err *err);
+    void (*close)(cs_store *s);
+    /* write side */
+    int (*begin)(cs_store *s);
+    int (*commit)(cs_store *s);
+    int (*rollback)(cs_store *s);
+    int (*savepoint)(cs_store *s);
+    int (*release)(cs_store *s);
+    int (*rollback_to)(cs_store *s);
+    int (*action_put)(cs_store *s, const cs_action_row *row);
+    int (*audit_append)(cs_store *s, const cs_audit_row *row, long long *index);
+    int (*token_put)(cs_store *s, const char *name, const char *hash, const char *doc, int revoked);
+    /* read side; `w` = 1 reads through the writer's open transaction */
+    int (*action_get)(cs_store *s, int w, const char *id, char **doc);
+    int (*action_by_idem)(cs_store *s, int w, const char *requester, const char *key, char **doc);
+    int (*action_list)(cs_store *s, const cs_list_query *q, json_t **docs, long long *next);
+    int (*expired)(cs_store *s, long long now_ms, json_t **ids);
+    int (*next_expiry)(cs_store *s, long long *ms);
+    int (*tokens)(cs_store *s, json_t **rows); /* [{name, hash, doc, revoked}] */
+    int (*audit_count)(cs_store *s, long long *n);
+    /* entries [from, from+max) in index order: [{index, entry}] (entry: canonical JSON text) */
+    int (*audit_range)(cs_store *s, long long from, int max, json_t **rows);
+} cs_store_ops;
+
+struct cs_store {
+    const cs_store_ops *ops;
+    void *impl;
+};
+
+extern const cs_store_ops cs_store_sqlite_ops;
+
+/* Picks the backend from `storage` ("sqlite" uses `path`). */
+int cs_store_open(const char *storage, const char *path, cs_store **out, cs_err *err);
+void cs_store_close(cs_store *s);
+
+/* The audit entry as it is stored and later hashed: canonical JSON of
+ * {index, type, time, actor, source, action_id, details}. */
+char *cs_audit_entry_json(long long index, const cs_audit_row *row);
+
+#endif

@@ -1,0 +1,480 @@
+/* store_sqlite.c - the embedded SQLite backend: WAL mode, synchronous=FULL, one
+ * writer connection (used only by the writer thread) and a pool of readers. */
+#include "store/store.h"
+
+#include "util/alloc.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#define READER_POOL_MAX 32
+
+enum {
+    W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_ROLLBACK_TO, W_ACTION_PUT, W_AUDIT, W_TOKEN,
+    W_GET, W_IDEM, W_COUNT
+};
+
+static const char *const wsql[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVE] = "SAVEPOINT job",
+    [W_RELEASE] = "RELEASE job",
+    [W_ROLLBACK_TO] = "ROLLBACK TO job",
+    [W_ACTION_PUT] = "INSERT INTO actions(id,status,requester,idem_key,expires_at,created_at,doc) "
+                     "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(id) DO UPDATE SET "
+                     "status=?2, expires_at=?5, doc=?7",
+    [W_AUDIT] = "INSERT INTO audit(idx,type,time_ms,actor,source,action_id,entry) VALUES(?,?,?,?,?,?,?)",
+    [W_TOKEN] = "INSERT INTO tokens(name,hash,doc,revoked) VALUES(?1,?2,?3,?4) ON CONFLICT(name) "
+                "DO UPDATE SET hash=?2, doc=?3, revoked=?4",
+    [W_GET] = "SELECT doc FROM actions WHERE id=?",
+    [W_IDEM] = "SELECT doc FROM actions WHERE requester=? AND idem_key=?",
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS actions("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
+    " requester TEXT NOT NULL, idem_key TEXT, expires_at INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS actions_idem ON actions(requester, idem_key)"
+    " WHERE idem_key IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS actions_status ON actions(status, expires_at);"
+    "CREATE TABLE IF NOT EXISTS audit(idx INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, action_id TEXT,"
+    " entry TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_action ON audit(action_id);"
+    "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+    " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
+
+typedef struct sq {
+    char *path;
+    sqlite3 *w;
+    sqlite3_stmt *ws[W_COUNT];
+    long long next_audit, saved_audit, txn_audit;
+    pthread_mutex_t lock; /* guards the reader pool */
+    sqlite3 *pool[READER_POOL_MAX];
+    int n_pool;
+} sq;
+
+static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        int rc = cs_err_set(err, CS_EDB, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = cs_err_set(err, CS_EDB, "%s: %s", path, msg ? msg : "pragma failed");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+static long long scalar_ll(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int sq_open(cs_store *s, const char *location, cs_err *err)
+{
+    sq *q = cs_calloc(1, sizeof *q);
+    q->path = cs_strdup(location);
+    pthread_mutex_init(&q->lock, NULL);
+    s->impl = q;
+    int rc = open_conn(location, 1, &q->w, err);
+    if (rc) goto fail;
+    char *msg = NULL;
+    if (sqlite3_exec(q->w, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        rc = cs_err_set(err, CS_EDB, "%s: schema: %s", location, msg);
+        sqlite3_free(msg);
+        goto fail;
+    }
+    for (int i = 0; i < W_COUNT; i++) {
+        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) != SQLITE_OK) {
+            rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->w));
+            goto fail;
+        }
+    }
+    q->next_audit = scalar_ll(q->w, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
+    return 0;
+fail:
+    s->ops->close(s);
+    s->impl = NULL;
+    return rc;
+}
+
+static void sq_close(cs_store *s)
+{
+    sq *q = s->impl;
+    if (q == NULL) return;
+    for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(q->ws[i]);
+    sqlite3_close(q->w);
+    for (int i = 0; i < q->n_pool; i++) sqlite3_close(q->pool[i]);
+    pthread_mutex_destroy(&q->lock);
+    free(q->path);
+    free(q);
+}
+
+static int step_done(sq *q, sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) {
+        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+static int sq_begin(cs_store *s)
+{
+    sq *q = s->impl;
+    q->txn_audit = q->next_audit;
+    return step_done(q, q->ws[W_BEGIN]);
+}
+
+static int sq_commit(cs_store *s)
+{
+    sq *q = s->impl;
+    int rc = step_done(q, q->ws[W_COMMIT]);
+    if (rc) {
+        sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
+        q->next_audit = q->txn_audit;
+    }
+    return rc;
+}
+
+static int sq_rollback(cs_store *s)
+{
+    sq *q = s->impl;
+    q->next_audit = q->txn_audit;
+    return step_done(q, q->ws[W_ROLLBACK]);
+}
+
+static int sq_savepoint(cs_store *s)
+{
+    sq *q = s->impl;
+    q->saved_audit = q->next_audit;
+    return step_done(q, q->ws[W_SAVE]);
+}
+
+static int sq_release(cs_store *s)
+{
+    sq *q = s->impl;
+    return step_done(q, q->ws[W_RELEASE]);
+}
+
+static int sq_rollback_to(cs_store *s)
+{
+    sq *q = s->impl;
+    q->next_audit = q->saved_audit;
+    int rc = step_done(q, q->ws[W_ROLLBACK_TO]);
+    return rc ? rc : step_done(q, q->ws[W_RELEASE]);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static int sq_action_put(cs_store *s, const cs_action_row *r)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_ACTION_PUT];
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->status);
+    bind_text(st, 3, r->requester);
+    bind_text(st, 4, r->idem_key);
+    sqlite3_bind_int64(st, 5, r->expires_at);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    bind_text(st, 7, r->doc);
+    return step_done(q, st);
+}
+
+static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
+{
+    sq *q = s->impl;
+    long long idx = q->next_audit;
+    char *entry = cs_audit_entry_json(idx, r);
+    if (entry == NULL) return CS_EINVAL;
+    sqlite3_stmt *st = q->ws[W_AUDIT];
+    sqlite3_bind_int64(st, 1, idx);
+    bind_text(st, 2, r->type);
+    sqlite3_bind_int64(st, 3, r->time_ms);
+    bind_text(st, 4, r->actor ? r->actor : "");
+    bind_text(st, 5, r->source ? r->source : "");
+    bind_text(st, 6, r->action_id);
+    bind_text(st, 7, entry);
+    int rc = step_done(q, st);
+    free(entry);
+    if (rc == 0) {
+        q->next_audit = idx + 1;
+        if (index) *index = idx;
+    }
+    return rc;
+}
+
+static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc, int revoked)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_TOKEN];
+    bind_text(st, 1, name);
+    bind_text(st, 2, hash);
+    bind_text(st, 3, doc);
+    sqlite3_bind_int(st, 4, revoked);
+    return step_done(q, st);
+}
+
+/* Reader connections come from a pool so that any HTTP thread can read while the
+ * writer holds its transaction (WAL lets them see the last commit). */
+static sqlite3 *reader_get(sq *q)
+{
+    sqlite3 *db = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->n_pool > 0) db = q->pool[--q->n_pool];
+    pthread_mutex_unlock(&q->lock);
+    if (db == NULL && open_conn(q->path, 0, &db, NULL) != 0) return NULL;
+    return db;
+}
+
+static void reader_put(sq *q, sqlite3 *db)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->n_pool < READER_POOL_MAX) {
+        q->pool[q->n_pool++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (db) sqlite3_close(db);
+}
+
+/* Runs one statement on the writer connection (w) or a reader, collecting the first
+ * text column of the first row. */
+static int get_one(sq *q, int w, int which, const char *a, const char *b, char **out)
+{
+    sqlite3 *db = w ? q->w : reader_get(q);
+    if (db == NULL) return CS_EDB;
+    sqlite3_stmt *st = NULL;
+    int rc = CS_ENOTFOUND;
+    if (w) st = q->ws[which];
+    else if (sqlite3_prepare_v3(db, wsql[which], -1, 0, &st, NULL) != SQLITE_OK) {
+        rc = CS_EDB;
+        goto out;
+    }
+    bind_text(st, 1, a);
+    if (b) bind_text(st, 2, b);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *out = cs_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else if (r != SQLITE_DONE) {
+        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        rc = CS_EDB;
+    }
+out:
+    if (w) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+        reader_put(q, db);
+    }
+    return rc;
+}
+
+static int sq_action_get(cs_store *s, int w, const char *id, char **doc)
+{
+    return get_one(s->impl, w, W_GET, id, NULL, doc);
+}
+
+static int sq_action_by_idem(cs_store *s, int w, const char *requester, const char *key, char **doc)
+{
+    return get_one(s->impl, w, W_IDEM, requester, key, doc);
+}
+
+/* Runs a read query and hands each row to fn. */
+static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *), const void *arg,
+                    void (*fn)(sqlite3_stmt *, void *), void *ctx)
+{
+    sqlite3 *db = reader_get(q);
+    if (db == NULL) return CS_EDB;
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        rc = CS_EDB;
+        goto out;
+    }
+    if (bind) bind(st, arg);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) fn(st, ctx);
+    if (r != SQLITE_DONE) {
+        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        rc = CS_EDB;
+    }
+out:
+    sqlite3_finalize(st);
+    reader_put(q, db);
+    return rc;
+}
+
+static void bind_list(sqlite3_stmt *st, const void *arg)
+{
+    const cs_list_query *lq = arg;
+    bind_text(st, 1, lq->status);
+    bind_text(st, 2, lq->requester);
+    sqlite3_bind_int64(st, 3, lq->before_seq > 0 ? lq->before_seq : (1LL << 62));
+    sqlite3_bind_int(st, 4, lq->limit + 1);
+}
+
+typedef struct list_ctx {
+    json_t *docs;
+    long long last_seq;
+    int limit, more;
+} list_ctx;
+
+static void row_list(sqlite3_stmt *st, void *ctx)
+{
+    list_ctx *l = ctx;
+    if ((int)json_array_size(l->docs) >= l->limit) {
+        l->more = 1;
+        return;
+    }
+    json_t *d = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+    if (d) json_array_append_new(l->docs, d);
+    l->last_seq = sqlite3_column_int64(st, 0);
+}
+
+static int sq_action_list(cs_store *s, const cs_list_query *lq, json_t **docs, long long *next)
+{
+    list_ctx l = {.docs = json_array(), .limit = lq->limit};
+    int rc = each_row(s->impl,
+                      "SELECT seq, doc FROM actions WHERE (?1 IS NULL OR status=?1) AND "
+                      "(?2 IS NULL OR requester=?2) AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+                      bind_list, lq, row_list, &l);
+    if (rc) {
+        json_decref(l.docs);
+        return rc;
+    }
+    *docs = l.docs;
+    *next = l.more ? l.last_seq : 0;
+    return 0;
+}
+
+static void bind_now(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int64(st, 1, *(const long long *)arg);
+}
+
+static void row_id(sqlite3_stmt *st, void *ctx)
+{
+    json_array_append_new(ctx, json_string((const char *)sqlite3_column_text(st, 0)));
+}
+
+static int sq_expired(cs_store *s, long long now_ms, json_t **ids)
+{
+    *ids = json_array();
+    return each_row(s->impl,
+                    "SELECT id FROM actions WHERE status='pending' AND expires_at <= ?1 "
+                    "ORDER BY expires_at LIMIT 1000",
+                    bind_now, &now_ms, row_id, *ids);
+}
+
+static void row_ll(sqlite3_stmt *st, void *ctx)
+{
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) *(long long *)ctx = sqlite3_column_int64(st, 0);
+}
+
+static int sq_next_expiry(cs_store *s, long long *ms)
+{
+    *ms = 0;
+    return each_row(s->impl, "SELECT MIN(expires_at) FROM actions WHERE status='pending'", NULL,
+                    NULL, row_ll, ms);
+}
+
+static void row_token(sqlite3_stmt *st, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:b}", "name", sqlite3_column_text(st, 0),
+                                         "hash", sqlite3_column_text(st, 1), "doc",
+                                         sqlite3_column_text(st, 2), "revoked",
+                                         sqlite3_column_int(st, 3)));
+}
+
+static int sq_tokens(cs_store *s, json_t **rows)
+{
+    *rows = json_array();
+    return each_row(s->impl, "SELECT name, hash, doc, revoked FROM tokens", NULL, NULL, row_token, *rows);
+}
+
+static int sq_audit_count(cs_store *s, long long *n)
+{
+    *n = 0;
+    int rc = each_row(s->impl, "SELECT COUNT(*) FROM audit", NULL, NULL, row_ll, n);
+    return rc;
+}
+
+typedef struct range_arg {
+    long long from;
+    int max;
+} range_arg;
+
+static void bind_range(sqlite3_stmt *st, const void *arg)
+{
+    const range_arg *r = arg;
+    sqlite3_bind_int64(st, 1, r->from);
+    sqlite3_bind_int(st, 2, r->max);
+}
+
+static void row_audit(sqlite3_stmt *st, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:I,s:s}", "index", (json_int_t)sqlite3_column_int64(st, 0),
+                                         "entry", sqlite3_column_text(st, 1)));
+}
+
+static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
+{
+    range_arg r = {from, max};
+    *rows = json_array();
+    return each_row(s->impl, "SELECT idx, entry FROM audit WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
+                    bind_range, &r, row_audit, *rows);
+}
+
+const cs_store_ops cs_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .action_put = sq_action_put,
+    .audit_append = sq_audit_append,
+    .token_put = sq_token_put,
+    .action_get = sq_action_get,
+    .action_by_idem = sq_action_by_idem,
+    .action_list = sq_action_list,
+    .expired = sq_expired,
+    .next_expiry = sq_next_expiry,
+    .tokens = sq_tokens,
+    .audit_count = sq_audit_count,
+    .audit_range = sq_audit_range,
+};

@@ -1,0 +1,34 @@
+/* writer.h - the one writer thread: group commit of state changes and audit rows.
+ *
+ * Jobs are queued from any thread. The writer takes every queued job (up to a
+ * batch limit), opens one transaction, runs each job's apply() inside its own
+ * savepoint (a job that fails at the storage level is rolled back alone), commits
+ * once (one fsync), and only then calls each job's done(). So whatever done()
+ * reports to a client is durable. */
+#ifndef CS_STORE_WRITER_H
+#define CS_STORE_WRITER_H
+
+#include "store/store.h"
+
+typedef struct cs_write_job cs_write_job;
+struct cs_write_job {
+    /* Runs on the writer thread inside the transaction. Returns 0, or CS_EDB (or any
+     * negative code) to roll back this job's writes. Logical refusals that still
+     * write an audit entry return 0 and record the refusal in the job. */
+    int (*apply)(cs_store *s, cs_write_job *job);
+    /* Runs on the writer thread after the commit; rc is 0 when durable. */
+    void (*done)(cs_write_job *job, int rc);
+    cs_write_job *next;
+};
+
+typedef struct cs_writer cs_writer;
+
+int cs_writer_start(cs_store *s, cs_writer **out, cs_err *err);
+void cs_writer_submit(cs_writer *w, cs_write_job *job);
+/* Finishes every queued job, then stops the thread. */
+void cs_writer_stop(cs_writer *w);
+/* Runs one job synchronously on the calling thread (only when no writer runs,
+ * e.g. in `init`). */
+int cs_writer_run_now(cs_store *s, cs_write_job *job);
+
+#endif

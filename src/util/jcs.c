@@ -1,0 +1,202 @@
+/* jcs.c - RFC 8785 canonical JSON: sorted keys (by UTF-16 code units), ECMAScript
+ * number formatting, minimal string escaping, no whitespace. */
+#include "util/jcs.h"
+
+#include "util/alloc.h"
+#include "util/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Decodes one UTF-8 sequence (jansson guarantees valid UTF-8) and returns its code
+ * point, advancing *p. */
+static unsigned next_cp(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    unsigned cp;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        *p += 1;
+    } else if ((s[0] & 0xe0) == 0xc0) {
+        cp = ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
+        *p += 2;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        cp = ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
+        *p += 3;
+    } else {
+        cp = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) |
+             (s[3] & 0x3fu);
+        *p += 4;
+    }
+    return cp;
+}
+
+/* The UTF-16 code unit at position `half` (0 or 1) of a code point. */
+static unsigned unit(unsigned cp, int half)
+{
+    if (cp < 0x10000) return cp;
+    cp -= 0x10000;
+    return half ? 0xdc00 + (cp & 0x3ff) : 0xd800 + (cp >> 10);
+}
+
+static int utf16_cmp(const char *a, const char *b)
+{
+    const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+    unsigned ca = 0, cb = 0;
+    int ha = 2, hb = 2; /* which half of the current code point is next; 2 = fetch new */
+    for (;;) {
+        if (ha == 2) {
+            if (!*pa) ca = 0xffffffffu;
+            else ca = next_cp(&pa);
+            ha = 0;
+        }
+        if (hb == 2) {
+            if (!*pb) cb = 0xffffffffu;
+            else cb = next_cp(&pb);
+            hb = 0;
+        }
+        if (ca == 0xffffffffu || cb == 0xffffffffu) {
+            if (ca == cb) return 0;
+            return ca == 0xffffffffu ? -1 : 1;
+        }
+        unsigned ua = unit(ca, ha), ub = unit(cb, hb);
+        if (ua != ub) return ua < ub ? -1 : 1;
+        ha = (ca >= 0x10000 && ha == 0) ? 1 : 2;
+        hb = (cb >= 0x10000 && hb == 0) ? 1 : 2;
+    }
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+    return utf16_cmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static int write_string(const char *s, size_t n, cs_buf *out)
+{
+    int rc = cs_buf_putc(out, '"');
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': rc = cs_buf_puts(out, "\\\""); break;
+        case '\\': rc = cs_buf_puts(out, "\\\\"); break;
+        case '\b': rc = cs_buf_puts(out, "\\b"); break;
+        case '\f': rc = cs_buf_puts(out, "\\f"); break;
+        case '\n': rc = cs_buf_puts(out, "\\n"); break;
+        case '\r': rc = cs_buf_puts(out, "\\r"); break;
+        case '\t': rc = cs_buf_puts(out, "\\t"); break;
+        default:
+            if (c < 0x20) rc = cs_buf_printf(out, "\\u%04x", c);
+            else rc = cs_buf_putc(out, (char)c);
+        }
+    }
+    return rc ? rc : cs_buf_putc(out, '"');
+}
+
+/* ECMAScript Number::toString for finite doubles: the shortest digits that round
+ * trip, in plain notation for exponents in [-6, 21), else d.ddde+N. */
+static int write_double(double d, cs_buf *out)
+{
+    if (!isfinite(d)) return CS_EINVAL;
+    if (d == 0) return cs_buf_putc(out, '0');
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    /* tmp is [-]D[.DDD]e[+-]XX: collect the digits and the decimal exponent. */
+    char digits[24];
+    int nd = 0, neg = 0;
+    const char *p = tmp;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = '\0';
+    int n = exp + 1; /* position of the decimal point relative to the digits */
+    int rc = neg ? cs_buf_putc(out, '-') : 0;
+    if (rc) return rc;
+    if (nd <= n && n <= 21) {
+        rc = cs_buf_append(out, digits, (size_t)nd);
+        for (int i = nd; i < n && rc == 0; i++) rc = cs_buf_putc(out, '0');
+    } else if (0 < n && n <= 21) {
+        rc = cs_buf_append(out, digits, (size_t)n);
+        if (!rc) rc = cs_buf_putc(out, '.');
+        if (!rc) rc = cs_buf_append(out, digits + n, (size_t)(nd - n));
+    } else if (-6 < n && n <= 0) {
+        rc = cs_buf_puts(out, "0.");
+        for (int i = 0; i < -n && rc == 0; i++) rc = cs_buf_putc(out, '0');
+        if (!rc) rc = cs_buf_append(out, digits, (size_t)nd);
+    } else {
+        rc = cs_buf_putc(out, digits[0]);
+        if (!rc && nd > 1) {
+            rc = cs_buf_putc(out, '.');
+            if (!rc) rc = cs_buf_append(out, digits + 1, (size_t)(nd - 1));
+        }
+        if (!rc) rc = cs_buf_printf(out, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+    }
+    return rc;
+}
+
+static int write_object(const json_t *v, cs_buf *out)
+{
+    size_t n = json_object_size(v), i = 0;
+    const char **keys = cs_calloc(n ? n : 1, sizeof *keys);
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)v, k, val) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, key_cmp);
+    int rc = cs_buf_putc(out, '{');
+    for (i = 0; i < n && rc == 0; i++) {
+        if (i) rc = cs_buf_putc(out, ',');
+        if (!rc) rc = write_string(keys[i], strlen(keys[i]), out);
+        if (!rc) rc = cs_buf_putc(out, ':');
+        if (!rc) rc = cs_jcs_write(json_object_get(v, keys[i]), out);
+    }
+    free(keys);
+    return rc ? rc : cs_buf_putc(out, '}');
+}
+
+int cs_jcs_write(const json_t *v, cs_buf *out)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return write_object(v, out);
+    case JSON_ARRAY: {
+        int rc = cs_buf_putc(out, '[');
+        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+            if (i) rc = cs_buf_putc(out, ',');
+            if (!rc) rc = cs_jcs_write(json_array_get(v, i), out);
+        }
+        return rc ? rc : cs_buf_putc(out, ']');
+    }
+    case JSON_STRING: return write_string(json_string_value(v), json_string_length(v), out);
+    case JSON_INTEGER: {
+        json_int_t x = json_integer_value(v);
+        /* Integers beyond 2^53 are not exact IEEE doubles: format them as ES would. */
+        if (x > (1LL << 53) || x < -(1LL << 53)) return write_double((double)x, out);
+        return cs_buf_printf(out, "%lld", (long long)x);
+    }
+    case JSON_REAL: return write_double(json_real_value(v), out);
+    case JSON_TRUE: return cs_buf_puts(out, "true");
+    case JSON_FALSE: return cs_buf_puts(out, "false");
+    case JSON_NULL: return cs_buf_puts(out, "null");
+    }
+    return CS_EINVAL;
+}
+
+char *cs_jcs_dumps(const json_t *v)
+{
+    cs_buf b;
+    cs_buf_init(&b, (size_t)1 << 30);
+    if (cs_jcs_write(v, &b) != 0) {
+        cs_buf_free(&b);
+        return NULL;
+    }
+    return cs_buf_steal(&b);
+}

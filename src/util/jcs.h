@@ -1,0 +1,18 @@
+/* jcs.h - RFC 8785 JSON Canonicalization Scheme over jansson values.
+ *
+ * Used for args_hash (SHA-256 of the canonical decision envelope) and for audit
+ * entry details, whose canonical bytes become Merkle leaves. */
+#ifndef CS_UTIL_JCS_H
+#define CS_UTIL_JCS_H
+
+#include <jansson.h>
+
+#include "util/buf.h"
+
+/* Appends the canonical form of v to out. Fails with CS_EINVAL on values RFC 8785
+ * cannot represent (NaN, infinities) and CS_ETOOBIG when out's cap is reached. */
+int cs_jcs_write(const json_t *v, cs_buf *out);
+/* Returns a freshly allocated NUL-terminated canonical string, or NULL on error. */
+char *cs_jcs_dumps(const json_t *v);
+
+#endif

@@ -1,0 +1,501 @@
+/* test_gateway_api.c - the HTTP API of a real daemon: decisions, every SoD rule of
+ * SPEC §3 with its error type and audit entry, quorum 1 and 2, deny veto, expiry,
+ * cancel, idempotency, long-poll wake-up, SSE, receipts, outcomes, tokens, and bad
+ * input (problem+json, no state change). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static int setup(void **state)
+{
+    td *d = calloc(1, sizeof *d);
+    td_start(d);
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    td_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+static td_resp vote(td *d, const char *who, const char *id, const char *verb)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/actions/%s/%s", id, verb);
+    return td_req(d, "POST", path, who, NULL, NULL, NULL);
+}
+
+static void expect_problem(td_resp *r, long status, const char *type)
+{
+    if (r->status != status) fprintf(stderr, "got %ld %s\n", r->status, r->text);
+    assert_int_equal(r->status, status);
+    assert_non_null(strstr(r->headers, "application/problem+json"));
+    assert_string_equal(td_str(r->json, "type"), type);
+    td_resp_free(r);
+}
+
+static void expect_status(td *d, const char *id, const char *status)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/actions/%s", id);
+    td_resp r = td_req(d, "GET", path, "admin", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), status);
+    td_resp_free(&r);
+}
+
+static void test_decisions(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/customers");
+    assert_string_equal(td_str(a, "status"), "allowed");
+    assert_non_null(json_object_get(json_object_get(a, "audit"), "index"));
+    assert_int_equal(strncmp(td_str(a, "args_hash"), "sha256:", 7), 0);
+    assert_string_equal(td_str(a, "requester.owner"), "alice");
+    json_decref(a);
+    a = td_submit(d, "demo-agent", "iam.role.update", "prod/iam/roles");
+    assert_string_equal(td_str(a, "status"), "denied");
+    json_decref(a);
+    a = td_submit(d, "demo-agent", "shell.exec", "staging/host1"); /* no policy: default deny */
+    assert_string_equal(td_str(a, "status"), "denied");
+    json_decref(a);
+    a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
+    assert_string_equal(td_str(a, "status"), "pending");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "approval"), "quorum")), 2);
+    assert_non_null(td_str(a, "approval.expires_at"));
+    json_decref(a);
+    /* Same arguments, same hash; different arguments, different hash. */
+    json_t *x = td_submit(d, "demo-agent", "db.read", "prod/db/a");
+    json_t *y = td_submit(d, "demo-agent", "db.read", "prod/db/a");
+    json_t *z = td_submit(d, "demo-agent", "db.read", "prod/db/b");
+    assert_string_equal(td_str(x, "args_hash"), td_str(y, "args_hash"));
+    assert_string_not_equal(td_str(x, "args_hash"), td_str(z, "args_hash"));
+    json_decref(x);
+    json_decref(y);
+    json_decref(z);
+}
+
+static void test_sod_rules(void **state)
+{
+    td *d = *state;
+    /* dave: a user outside every approver group; admin2: an admin in dba who asks himself. */
+    td_resp r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"dave\"}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    json_object_set(d->tokens, "dave", json_object_get(r.json, "token"));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"admin\":true}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    json_object_set(d->tokens, "erin", json_object_get(r.json, "token"));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"dba-bot\",\"owner\":\"dave\",\"groups\":[\"dba\"]}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    json_object_set(d->tokens, "dba-bot", json_object_get(r.json, "token"));
+    td_resp_free(&r);
+
+    json_t *a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
+    const char *id = td_str(a, "id");
+    r = vote(d, "alice", id, "approve"); /* owns demo-agent */
+    expect_problem(&r, 403, "owner-approval");
+    r = vote(d, "demo-agent", id, "approve");
+    expect_problem(&r, 403, "agent-cannot-approve");
+    r = vote(d, "dba-bot", id, "approve"); /* an agent in the approver group */
+    expect_problem(&r, 403, "agent-cannot-approve");
+    r = vote(d, "dave", id, "approve");
+    expect_problem(&r, 403, "not-in-approver-group");
+    r = vote(d, "bob", id, "approve");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "pending");
+    td_resp_free(&r);
+    r = vote(d, "bob", id, "approve");
+    expect_problem(&r, 409, "duplicate-vote");
+    r = vote(d, "carol", id, "approve");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "approved");
+    td_resp_free(&r);
+    r = vote(d, "erin", id, "approve");
+    expect_problem(&r, 409, "not-pending");
+    /* Every refusal is an audit entry (rule 8). */
+    assert_int_equal(td_audit_count(d, "vote.refused", id), 6);
+    assert_int_equal(td_audit_count(d, "vote.cast", id), 2);
+    assert_int_equal(td_audit_count(d, "action.approved", id), 1);
+    json_decref(a);
+
+    /* Self-approval: erin (admin, dba) requests, then votes. */
+    a = td_submit(d, "erin", "db.export", "prod/db/orders");
+    assert_string_equal(td_str(a, "status"), "pending");
+    r = vote(d, "erin", td_str(a, "id"), "approve");
+    expect_problem(&r, 403, "self-approval");
+    json_decref(a);
+    /* On behalf of: an agent asks on bob's behalf; bob may not vote. */
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.export\",\"resource\":\"prod/db/x\",\"on_behalf_of\":\"bob\"}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    char oid[80];
+    snprintf(oid, sizeof oid, "%s", td_str(r.json, "id"));
+    td_resp_free(&r);
+    r = vote(d, "bob", oid, "approve");
+    expect_problem(&r, 403, "self-approval");
+    r = vote(d, "bob", oid, "deny"); /* the rules hold for deny votes too */
+    expect_problem(&r, 403, "self-approval");
+    expect_status(d, oid, "pending");
+}
+
+static void test_quorum_one_and_deny_veto(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "deploy.apply", "prod/web");
+    assert_string_equal(td_str(a, "status"), "pending");
+    td_resp r = vote(d, "carol", td_str(a, "id"), "approve");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "approved");
+    assert_non_null(td_str(r.json, "receipt"));
+    assert_non_null(td_str(r.json, "decided_at"));
+    td_resp_free(&r);
+    json_decref(a);
+
+    a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
+    r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp_free(&r);
+    r = vote(d, "carol", td_str(a, "id"), "deny");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "denied");
+    assert_null(json_object_get(r.json, "receipt"));
+    td_resp_free(&r);
+    expect_status(d, td_str(a, "id"), "denied");
+    json_decref(a);
+}
+
+static void test_expiry_and_cancel(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "test.expire", "anything");
+    assert_string_equal(td_str(a, "status"), "pending");
+    char path[160];
+    snprintf(path, sizeof path, "/v1/actions/%s?wait=30", td_str(a, "id"));
+    td_resp r = td_req(d, "GET", path, "demo-agent", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "expired");
+    td_resp_free(&r);
+    r = vote(d, "bob", td_str(a, "id"), "approve");
+    expect_problem(&r, 409, "not-pending");
+    assert_int_equal(td_audit_count(d, "action.expired", td_str(a, "id")), 1);
+    json_decref(a);
+
+    a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
+    const char *id = td_str(a, "id");
+    r = vote(d, "bob", id, "cancel"); /* not the requester */
+    expect_problem(&r, 403, "not-requester");
+    r = vote(d, "demo-agent", id, "cancel");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "cancelled");
+    td_resp_free(&r);
+    r = vote(d, "demo-agent", id, "cancel");
+    expect_problem(&r, 409, "not-pending");
+    r = vote(d, "bob", id, "approve");
+    expect_problem(&r, 409, "not-pending");
+    json_decref(a);
+}
+
+static void test_idempotency(void **state)
+{
+    td *d = *state;
+    const char *body = "{\"action\":\"db.export\",\"resource\":\"prod/db/customers\"}";
+    td_resp r1 = td_req(d, "POST", "/v1/actions", "demo-agent", body, NULL, "Idempotency-Key: k-1");
+    td_resp r2 = td_req(d, "POST", "/v1/actions", "demo-agent", body, NULL, "Idempotency-Key: k-1");
+    assert_int_equal(r1.status, 201);
+    assert_int_equal(r2.status, 201);
+    assert_string_equal(td_str(r1.json, "id"), td_str(r2.json, "id"));
+    assert_non_null(strcasestr(r2.headers, "Idempotent-Replayed: true"));
+    assert_int_equal(td_audit_count(d, "action.requested", td_str(r1.json, "id")), 1);
+    /* Another principal's key space is separate. */
+    td_resp r3 = td_req(d, "POST", "/v1/actions", "bob", body, NULL, "Idempotency-Key: k-1");
+    assert_int_equal(r3.status, 201);
+    assert_string_not_equal(td_str(r1.json, "id"), td_str(r3.json, "id"));
+    /* Same key, different request. */
+    td_resp r4 = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.export\",\"resource\":\"prod/db/other\"}",
+                        NULL, "Idempotency-Key: k-1");
+    expect_problem(&r4, 422, "idempotency-key-reused");
+    td_resp_free(&r1);
+    td_resp_free(&r2);
+    td_resp_free(&r3);
+}
+
+typedef struct bg {
+    td *d;
+    char path[200];
+    const char *who;
+    td_resp r;
+} bg;
+
+static void *bg_get(void *arg)
+{
+    bg *b = arg;
+    b->r = td_req(b->d, "GET", b->path, b->who, NULL, NULL, NULL);
+    return NULL;
+}
+
+static long waiters(td *d)
+{
+    td_resp r = td_req(d, "GET", "/metrics", NULL, NULL, NULL, NULL);
+    const char *p = strstr(r.text, "\ncountersign_waiters ");
+    long n = p ? strtol(p + 21, NULL, 10) : -1;
+    td_resp_free(&r);
+    return n;
+}
+
+static void test_longpoll_wakeup(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "deploy.apply", "prod/api");
+    bg b = {.d = d, .who = "demo-agent"};
+    /* wait=300: if the approval did not wake the poll, the request would hit the
+     * client's 120 s timeout and the test would fail on the status. */
+    snprintf(b.path, sizeof b.path, "/v1/actions/%s?wait=300", td_str(a, "id"));
+    pthread_t t;
+    pthread_create(&t, NULL, bg_get, &b);
+    while (waiters(d) < 1) usleep(5000);
+    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    assert_int_equal(r.status, 200);
+    td_resp_free(&r);
+    pthread_join(t, NULL);
+    assert_int_equal(b.r.status, 200);
+    assert_string_equal(td_str(b.r.json, "status"), "approved");
+    td_resp_free(&b.r);
+    /* wait out of range */
+    snprintf(b.path, sizeof b.path, "/v1/actions/%s?wait=301", td_str(a, "id"));
+    r = td_req(d, "GET", b.path, "demo-agent", NULL, NULL, NULL);
+    expect_problem(&r, 400, "invalid-parameter");
+    json_decref(a);
+}
+
+static void test_sse(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
+    bg b = {.d = d, .who = "demo-agent"};
+    snprintf(b.path, sizeof b.path, "/v1/actions/%s/events", td_str(a, "id"));
+    pthread_t t;
+    pthread_create(&t, NULL, bg_get, &b);
+    while (waiters(d) < 1) usleep(5000);
+    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp_free(&r);
+    r = vote(d, "carol", td_str(a, "id"), "approve");
+    td_resp_free(&r);
+    pthread_join(t, NULL); /* the stream ends after the final status */
+    assert_int_equal(b.r.status, 200);
+    assert_non_null(strstr(b.r.headers, "text/event-stream"));
+    const char *p1 = strstr(b.r.text, "\"status\":\"pending\"");
+    const char *p2 = strstr(b.r.text, "\"status\":\"approved\"");
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_true(p1 < p2);
+    assert_non_null(strstr(b.r.text, "event: status\ndata: {"));
+    td_resp_free(&b.r);
+    json_decref(a);
+}
+
+static void test_receipts(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "deploy.apply", "prod/web");
+    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    char body[4096];
+    snprintf(body, sizeof body, "{\"receipt\":\"%s\"}", td_str(r.json, "receipt"));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/receipts/verify", "demo-agent", body, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "valid")));
+    assert_string_equal(td_str(r.json, "action_id"), td_str(a, "id"));
+    assert_string_equal(td_str(r.json, "args_hash"), td_str(a, "args_hash"));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/receipts/consume", "demo-agent", body, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/receipts/consume", "demo-agent", body, NULL, NULL);
+    expect_problem(&r, 409, "receipt-consumed");
+    r = td_req(d, "POST", "/v1/receipts/verify", "demo-agent", body, NULL, NULL);
+    assert_true(json_is_true(json_object_get(r.json, "consumed")));
+    td_resp_free(&r);
+    /* A forged receipt: flip one character of the signature. */
+    char *dot = strrchr(body, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    r = td_req(d, "POST", "/v1/receipts/verify", "demo-agent", body, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_false(json_is_true(json_object_get(r.json, "valid")));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/receipts/consume", "demo-agent", body, NULL, NULL);
+    expect_problem(&r, 400, "invalid-receipt");
+    json_decref(a);
+    /* Allowed actions get one on request only. */
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"prod/db/a\",\"receipt\":true}", NULL, NULL);
+    assert_non_null(td_str(r.json, "receipt"));
+    td_resp_free(&r);
+    a = td_submit(d, "demo-agent", "db.read", "prod/db/a");
+    assert_null(json_object_get(a, "receipt"));
+    json_decref(a);
+}
+
+static void test_outcome(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/a");
+    char path[160];
+    snprintf(path, sizeof path, "/v1/actions/%s/outcome", td_str(a, "id"));
+    td_resp r = td_req(d, "POST", path, "demo-agent", "{\"status\":\"succeeded\",\"exit_code\":0}", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "outcome.status"), "succeeded");
+    td_resp_free(&r);
+    r = td_req(d, "POST", path, "demo-agent", "{\"status\":\"failed\"}", NULL, NULL);
+    expect_problem(&r, 409, "outcome-exists");
+    r = td_req(d, "POST", path, "demo-agent", "{\"status\":\"maybe\"}", NULL, NULL);
+    expect_problem(&r, 400, "invalid-field");
+    json_decref(a);
+}
+
+static void test_tokens(void **state)
+{
+    td *d = *state;
+    td_resp r = td_req(d, "POST", "/v1/tokens", "bob", "{\"kind\":\"user\",\"name\":\"mallory\"}", NULL, NULL);
+    expect_problem(&r, 403, "not-admin");
+    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"bot\"}", NULL, NULL);
+    expect_problem(&r, 400, "invalid-field");
+    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"frank\",\"groups\":[\"ops\"]}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    json_object_set(d->tokens, "frank", json_object_get(r.json, "token"));
+    td_resp_free(&r);
+    r = td_req(d, "GET", "/v1/whoami", "frank", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "name"), "frank");
+    td_resp_free(&r);
+    r = td_req(d, "DELETE", "/v1/tokens/frank", "admin", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    td_resp_free(&r);
+    r = td_req(d, "GET", "/v1/whoami", "frank", NULL, NULL, NULL);
+    expect_problem(&r, 401, "unauthenticated");
+    r = td_req(d, "DELETE", "/v1/tokens/nobody", "admin", NULL, NULL, NULL);
+    expect_problem(&r, 404, "not-found");
+    assert_int_equal(td_audit_count(d, "token.revoked", NULL), 1);
+}
+
+static long count_actions(td *d)
+{
+    td_resp r = td_req(d, "GET", "/v1/actions?limit=500", "admin", NULL, NULL, NULL);
+    long n = (long)json_array_size(json_object_get(r.json, "items"));
+    td_resp_free(&r);
+    return n;
+}
+
+static void test_bad_input(void **state)
+{
+    td *d = *state;
+    long before = count_actions(d);
+    td_resp r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":", NULL, NULL);
+    expect_problem(&r, 400, "malformed-json");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\xff\"}", NULL, NULL);
+    expect_problem(&r, 400, "malformed-json");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\"}", NULL, NULL);
+    assert_string_equal(td_str(r.json, "field"), "resource");
+    expect_problem(&r, 400, "missing-field");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":1,\"resource\":\"a\"}", NULL, NULL);
+    assert_string_equal(td_str(r.json, "field"), "action");
+    expect_problem(&r, 400, "invalid-field");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\",\"x\":1}", NULL, NULL);
+    assert_string_equal(td_str(r.json, "field"), "x");
+    expect_problem(&r, 400, "unknown-field");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":[]}", NULL, NULL);
+    expect_problem(&r, 400, "invalid-field");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "[1,2]", NULL, NULL);
+    expect_problem(&r, 400, "invalid-body");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\"}", "text/plain", NULL);
+    expect_problem(&r, 415, "unsupported-media-type");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"DB READ\",\"resource\":\"a\"}", NULL, NULL);
+    expect_problem(&r, 400, "invalid-field");
+    /* Context over 64 KiB (body under 1 MiB) and a body over 1 MiB. */
+    size_t n = 70 * 1024;
+    char *big = malloc(n + 200);
+    int k = snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
+    memset(big + k, 'x', n);
+    strcpy(big + k + n, "\"}}");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
+    assert_string_equal(td_str(r.json, "field"), "context");
+    expect_problem(&r, 413, "context-too-large");
+    free(big);
+    n = 1100 * 1024;
+    big = malloc(n + 200);
+    k = snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
+    memset(big + k, 'x', n);
+    strcpy(big + k + n, "\"}}");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
+    expect_problem(&r, 413, "payload-too-large");
+    free(big);
+    r = td_req(d, "GET", "/v1/actions/act_nope", "demo-agent", NULL, NULL, NULL);
+    expect_problem(&r, 404, "not-found");
+    r = vote(d, "bob", "act_nope", "approve");
+    expect_problem(&r, 404, "not-found");
+    r = td_req(d, "GET", "/v1/actions", "not-a-token", NULL, NULL, NULL);
+    expect_problem(&r, 401, "unauthenticated");
+    r = td_req(d, "GET", "/v1/actions", NULL, NULL, NULL, NULL);
+    expect_problem(&r, 401, "unauthenticated");
+    r = td_req(d, "GET", "/v1/actions?limit=abc", "bob", NULL, NULL, NULL);
+    expect_problem(&r, 400, "invalid-parameter");
+    r = td_req(d, "GET", "/v1/nothing", "bob", NULL, NULL, NULL);
+    expect_problem(&r, 404, "not-found");
+    assert_int_equal(count_actions(d), before);
+    r = td_req(d, "GET", "/healthz", NULL, NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    td_resp_free(&r);
+}
+
+static void test_list_pagination(void **state)
+{
+    td *d = *state;
+    for (int i = 0; i < 5; i++) json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/a"));
+    json_decref(td_submit(d, "demo-agent", "db.export", "prod/db/a"));
+    td_resp r = td_req(d, "GET", "/v1/actions?limit=2", "bob", NULL, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/actions?limit=10&cursor=%s", td_str(r.json, "next_cursor"));
+    td_resp_free(&r);
+    r = td_req(d, "GET", path, "bob", NULL, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "items")), 4);
+    assert_true(json_is_null(json_object_get(r.json, "next_cursor")));
+    td_resp_free(&r);
+    r = td_req(d, "GET", "/v1/actions?status=pending", "bob", NULL, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+    td_resp_free(&r);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sod_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_one_and_deny_veto, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longpoll_wakeup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
