@@ -196,38 +196,44 @@ function reportMismatch(c, seed, diffs, R) {
 // ---------------------------------------------------------------- random cases
 
 function runRandom() {
-  const t0 = Date.now();
-  const cases = [], seeds = [], refs = [];
-  for (let i = 0; i < N; i++) {
-    const seed = caseSeed(i);
-    const c = new CaseGenerator(seed).genCase(i);
-    const R = reference(c);
-    if (!R.ok) refRejected++;
-    cases.push(c); seeds.push(seed); refs.push(R);
-  }
-  const t1 = Date.now();
-  const eng = runEngine(runner, cases);
-  const t2 = Date.now();
-  for (let i = 0; i < N; i++) {
-    const c = cases[i], R = refs[i];
-    const diffs = compare(c, R, eng.get(i));
-    if (diffs.length) { mismatches.push({ id: i }); reportMismatch(c, seeds[i], diffs, R); }
-    if (!R.ok) continue;
-    const meta = c.meta;
-    for (const rr of R.results) {
-      if (rr.error) continue;
-      decisionCounts[rr.decision]++;
-      rr.verdicts.forEach((v, pi) => {
-        verdictCounts[v]++;
-        if (v === VERDICT.ERROR) classifyError(rr.messages[pi]);
-        for (const k of meta.policies[pi].constructs) cover(k, v);
-      });
+  // In chunks, so that a long run (make difftest-long) keeps little in memory.
+  const CHUNK = 2000;
+  let nReq = 0, tRef = 0, tEng = 0;
+  for (let base = 0; base < N; base += CHUNK) {
+    const t0 = Date.now();
+    const cases = [], seeds = [], refs = [];
+    for (let i = base; i < Math.min(N, base + CHUNK); i++) {
+      const seed = caseSeed(i);
+      const c = new CaseGenerator(seed).genCase(i);
+      const R = reference(c);
+      if (!R.ok) refRejected++;
+      cases.push(c); seeds.push(seed); refs.push(R);
     }
-    for (const k of meta.dataConstructs) cover(k, 0);
+    const t1 = Date.now();
+    const eng = runEngine(runner, cases);
+    const t2 = Date.now();
+    tRef += t1 - t0; tEng += t2 - t1;
+    cases.forEach((c, k) => {
+      const R = refs[k];
+      const diffs = compare(c, R, eng.get(c.id));
+      if (diffs.length) { mismatches.push({ id: c.id }); reportMismatch(c, seeds[k], diffs, R); }
+      if (!R.ok) return;
+      nReq += R.results.length;
+      for (const rr of R.results) {
+        if (rr.error) continue;
+        decisionCounts[rr.decision]++;
+        rr.verdicts.forEach((v, pi) => {
+          verdictCounts[v]++;
+          if (v === VERDICT.ERROR) classifyError(rr.messages[pi]);
+          for (const name of c.meta.policies[pi].constructs) cover(name, v);
+        });
+      }
+      for (const name of c.meta.dataConstructs) cover(name, 0);
+    });
+    if (N > CHUNK) process.stderr.write(`difftest: ${Math.min(N, base + CHUNK)}/${N} cases, ${mismatches.length} mismatching\n`);
   }
-  const nReq = refs.reduce((a, R) => a + (R.ok ? R.results.length : 0), 0);
   console.log(`random: ${N} cases (seed ${SEED}), ${nReq} requests, ${verdictCounts.reduce((a, b) => a + b)} policy verdicts; `
-    + `reference ${((t1 - t0) / 1000).toFixed(1)} s (with generation), engine ${((t2 - t1) / 1000).toFixed(1)} s`);
+    + `reference ${(tRef / 1000).toFixed(1)} s (with generation), engine ${(tEng / 1000).toFixed(1)} s`);
 }
 
 // ---------------------------------------------------------------- hand-written cases

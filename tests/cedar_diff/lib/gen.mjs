@@ -11,6 +11,14 @@
 
 import { Rng } from './rng.mjs';
 
+// Known engine disagreements (tests/cedar_diff/FINDINGS.md) that the generator
+// steers around while they are open, so that other differences still show. Set
+// CS_DIFF_KNOWN_BUGS=none to generate everything; the driver prints what is
+// excluded on every run.
+export const KNOWN_BUG_SWITCHES = ['ipv4_embedded_ipv6'];
+export const KNOWN_BUGS = new Set(process.env.CS_DIFF_KNOWN_BUGS === 'none' ? []
+  : (process.env.CS_DIFF_KNOWN_BUGS ? process.env.CS_DIFF_KNOWN_BUGS.split(',') : KNOWN_BUG_SWITCHES));
+
 // Types of values. R2 is the record nested inside R.
 const T = { B: 'Bool', L: 'Long', S: 'String', E: 'Entity', SL: 'Set<Long>', SS: 'Set<String>',
   SE: 'Set<Entity>', R: 'Record', R2: 'Record2', IP: 'ipaddr', D: 'decimal' };
@@ -34,9 +42,10 @@ const STRINGS = ['', 'a', 'ab', 'abc', 'alice', 'prod', 'prod/db', 'prod/db/cust
 const IPS = ['10.0.0.1', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/24', '10.0.0.1/24', '192.168.1.7',
   '192.168.0.0/16', '127.0.0.1', '127.0.0.2', '127.0.0.0/8', '224.0.0.5', '239.255.255.255',
   '0.0.0.0/0', '255.255.255.255', '8.8.8.8', '::1', '::', '::/0', 'fe80::1', 'ff02::1',
-  'ff00::/8', '2001:db8::1', '2001:db8::/32', '2001:db8::/64', '::ffff:10.0.0.1',
-  '::ffff:127.0.0.1', '1.2.3.4/32', '10.0.0.1/32'];
-const BAD_IPS = ['300.1.1.1', '10.0.0.1/33', '::1/129', 'not-an-ip', '', '1.2.3', '10.0.0.01'];
+  'ff00::/8', '2001:db8::1', '2001:db8::/32', '2001:db8::/64', '1.2.3.4/32', '10.0.0.1/32'];
+// Cedar refuses IPv4-embedded IPv6 (::ffff:a.b.c.d) and leading zeros.
+const BAD_IPS = ['300.1.1.1', '10.0.0.1/33', '::1/129', 'not-an-ip', '', '1.2.3', '10.0.0.01',
+  ...(KNOWN_BUGS.has('ipv4_embedded_ipv6') ? [] : ['::ffff:10.0.0.1', '::ffff:127.0.0.1'])];
 const DECIMALS = ['0.0', '1.0', '1.5', '-1.5', '2.25', '0.0001', '-0.0001', '3.1415',
   '100.0', '12.3400', '922337203685477.5807', '-922337203685477.5808', '1.23', '-3.0', '7.5'];
 const BAD_DECIMALS = ['1', '1.23456', 'abc', '922337203685477.5808', '.5', '1.', '--1.0', ''];
