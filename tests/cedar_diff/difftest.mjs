@@ -27,7 +27,8 @@ try {
   console.error(String(e.message || e));
   process.exit(2);
 }
-({ CaseGenerator } = await import('./lib/gen.mjs'));
+const gen = await import('./lib/gen.mjs');
+({ CaseGenerator } = gen);
 ({ runEngine } = await import('./lib/runner.mjs'));
 const { VERDICT } = ref;
 
@@ -289,6 +290,10 @@ function runHand() {
 // ---------------------------------------------------------------- main
 
 console.log(`difftest: Cedar reference ${ref.cedarVersion()} (cedar-wasm) vs ${runner}`);
+if (gen.KNOWN_BUGS.size && N > 0) {
+  console.log(`NOTE: generator steers around known engine bugs (FINDINGS.md): ${[...gen.KNOWN_BUGS].join(', ')}; `
+    + 'CS_DIFF_KNOWN_BUGS=none includes them');
+}
 let fatal = false;
 try {
   if (N > 0) runRandom();

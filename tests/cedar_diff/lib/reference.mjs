@@ -39,21 +39,32 @@ export function preparePolicies(text) {
   const parts = cedar.policySetTextToParts(text);
   if (parts.type !== 'success') return { ok: false, error: parts.errors.map((e) => e.message).join('; ') };
   if (parts.policy_templates.length) return { ok: false, error: 'templates are not supported' };
+  // policySetTextToParts does not keep source order; put the parts back in it.
+  const used = new Set();
+  const at = (t) => {
+    for (let from = 0; ;) {
+      const k = text.indexOf(t, from);
+      if (k < 0) return Infinity;
+      if (!used.has(k)) { used.add(k); return k; }
+      from = k + 1;
+    }
+  };
+  const ordered = parts.policies.map((t) => [at(t), t]).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
   const ids = [], effects = [], approvals = [], texts = [], permitSet = {};
-  for (let i = 0; i < parts.policies.length; i++) {
-    const t = parts.policies[i];
+  for (let i = 0; i < ordered.length; i++) {
+    const t = ordered[i];
     const js = cedar.policyToJson(t);
     if (js.type !== 'success') return { ok: false, error: js.errors.map((e) => e.message).join('; ') };
     const annots = js.json.annotations || {};
     const id = Object.prototype.hasOwnProperty.call(annots, 'id') ? annots.id : `policy${i}`;
     if (Object.prototype.hasOwnProperty.call(permitSet, id)) return { ok: false, error: `duplicate policy id ${id}` };
-    const at = effectOffset(t);
-    if (at < 0 || !t.startsWith(js.json.effect, at)) return { ok: false, error: `cannot find the effect of ${id}` };
+    const eff = effectOffset(t);
+    if (eff < 0 || !t.startsWith(js.json.effect, eff)) return { ok: false, error: `cannot find the effect of ${id}` };
     ids.push(id);
     effects.push(js.json.effect);
     approvals.push(Object.prototype.hasOwnProperty.call(annots, 'approval'));
     texts.push(t);
-    permitSet[id] = t.slice(0, at) + 'permit' + t.slice(at + js.json.effect.length);
+    permitSet[id] = t.slice(0, eff) + 'permit' + t.slice(eff + js.json.effect.length);
   }
   return { ok: true, ids, effects, approvals, texts, permitSet };
 }
