@@ -47,11 +47,23 @@ const IPS = ['10.0.0.1', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/24', '10.0.0.1/24',
 const BAD_IPS = ['300.1.1.1', '10.0.0.1/33', '::1/129', 'not-an-ip', '', '1.2.3', '10.0.0.01',
   ...(KNOWN_BUGS.has('ipv4_embedded_ipv6') ? [] : ['::ffff:10.0.0.1', '::ffff:127.0.0.1'])];
 const DECIMALS = ['0.0', '1.0', '1.5', '-1.5', '2.25', '0.0001', '-0.0001', '3.1415',
-  '100.0', '12.3400', '922337203685477.5807', '-922337203685477.5808', '1.23', '-3.0', '7.5'];
+  '100.0', '12.3400', '922337203685477.5807', '-922337203685477.5808', '1.23', '-3.0', '7.5',
+  '1.00', '1.5000', '-0.0', '12.34', '0.1'];
 const BAD_DECIMALS = ['1', '1.23456', 'abc', '922337203685477.5808', '.5', '1.', '--1.0', ''];
 const NEAR_LIMITS = ['9223372036854775807', '9223372036854775806', '-9223372036854775808',
   '-9223372036854775807', '4611686018427387904', '-4611686018427387904', '3037000500',
   '-3037000500', '2147483648', '4294967296'];
+
+// Clauses that make a policy invalid (the set must then be refused by both), and
+// two that Cedar accepts but the engine refused while its bugs were open.
+const BAD_CLAUSES = ['when { 1 < 2 < 3 }', 'when { 1 == 1 == 1 }', 'when { foo(1) }',
+  'when { context.x.foo() }', 'when { "\\q" == "" }', 'when { 9223372036854775808 > 0 }',
+  'when { -9223372036854775809 < 0 }', 'when { principal.if == 1 }', 'when { principal has in }',
+  'when { [].contains() }', 'when {  }', 'when { !!!!!true }', 'when { -----1 == -1 }',
+  'when { principal is User::"a" }', 'when { {a: 1, a: 2} == {} }', 'when { "a" like principal }',
+  'when { 1.5 > 1 }', 'when { if true then 1 }', 'when { principal.like == 1 }',
+  'when { __cedar::ip("1.2.3.4").isIpv4() }', 'when { "\\*" == "*" }', 'when { [1].containsAll(1, 2) }'];
+const ODD_CLAUSES = { extension_arity_at_parse: 'when { ip("1.2.3.4", "x").isIpv4() }' };
 
 const ACTIONS = ['view', 'edit', 'delete', 'comment'];
 const ACTION_GROUPS = { view: ['read'], comment: ['read'], edit: ['write'], delete: ['write', 'admin'],
@@ -67,7 +79,10 @@ const P = { IF: 1, OR: 2, AND: 3, REL: 4, ADD: 5, MUL: 6, UNARY: 7, MEMBER: 8 };
 export function cedarString(s, rng) {
   let out = '"';
   for (const ch of s) {
-    if (ch === '"') out += '\\"';
+    if (ch === '\0') out += '\\0';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === "'" && rng && rng.chance(0.5)) out += "\\'";
+    else if (ch === '"') out += '\\"';
     else if (ch === '\\') out += '\\\\';
     else if (ch === '\n') out += '\\n';
     else if (ch === '\t') out += '\\t';
@@ -115,7 +130,10 @@ export class CaseGenerator {
     for (let i = 0, n = r.range(1, 3); i < n; i++) {
       const u = this.uid('User', names[(i + r.int(3)) % names.length] + (i ? i : ''));
       users.push(u);
-      ents.push({ u, parents: r.subset(groups, 0.35).slice(0, 3) });
+      // A parent need not exist in the store: it is an ancestor all the same.
+      const parents = r.subset(groups, 0.35).slice(0, 3);
+      if (r.chance(0.1)) { parents.push(this.uid('Group', 'nogroup')); this.mark('data:parent_not_in_store'); }
+      ents.push({ u, parents });
     }
     const albums = [];
     for (let i = 0, n = r.range(1, 3); i < n; i++) {
@@ -319,6 +337,8 @@ export class CaseGenerator {
   }
 
   stringLit(s) {
+    // Policy text may hold characters JSON data here never does (NUL).
+    if (s === undefined && this.rng.chance(0.03)) s = this.rng.pick(['nul\0char', 'cr\rlf', "it's", 'nul\0']);
     const t = cedarString(s === undefined ? this.string() : s, this.rng);
     if (/\\/.test(t)) this.mark('expr:string_escape');
     return { t, p: P.MEMBER };
@@ -364,6 +384,8 @@ export class CaseGenerator {
           const key = r.chance(0.2) ? cedarString(k) : k;
           parts.push(`${key}: ${this.expr(ft, d - 1).t}`);
         }
+        // Key order never matters to record equality.
+        if (parts.length > 1 && r.chance(0.3)) parts.reverse();
         return { t: `{${parts.join(', ')}}`, p: P.MEMBER };
       }
       case T.IP: return this.ipLit();
@@ -706,6 +728,24 @@ export class CaseGenerator {
     return { id, effect, approval: annots.some((a) => a.startsWith('@approval')), text, constructs };
   }
 
+  /** Turns a valid policy into one the grammar refuses (or, for open engine bugs
+   * not excluded, one Cedar accepts that the engine refused). */
+  mutate(p) {
+    const r = this.rng;
+    const k = r.weighted({ clause: 6, annotation: 1, semicolon: 1, scope: 1, odd: 1 });
+    let text = p.text;
+    if (k === 'annotation') text = `@reason("a")\n@reason("b")\n${text}`;
+    else if (k === 'semicolon') text = text.replace(/;$/, '');
+    else if (k === 'scope' && !KNOWN_BUGS.has('action_list_non_action_type')) {
+      text = text.replace(/action(?=[,\s])/, 'action in [User::"x"]');
+    } else if (k === 'odd' && !KNOWN_BUGS.has('extension_arity_at_parse')) {
+      text = text.replace(/;$/, ` ${ODD_CLAUSES.extension_arity_at_parse};`);
+    } else {
+      text = text.replace(/;$/, ` ${r.pick(BAD_CLAUSES)};`);
+    }
+    return { ...p, text, constructs: [...p.constructs, 'gen:syntax_mutation'] };
+  }
+
   /** One whole case: graph, policies, requests. */
   genCase(caseId) {
     const r = this.rng;
@@ -719,6 +759,10 @@ export class CaseGenerator {
     this.reqs = requests;
     const policies = Array.from({ length: r.range(1, 7) }, (_, i) => this.genPolicy(i));
     this.reqs = null;
+    if (r.chance(0.02)) {
+      const k = r.int(policies.length);
+      policies[k] = this.mutate(policies[k]);
+    }
     const text = policies.map((p) => p.text).join(r.chance(0.1) ? '\n// a comment\n' : '\n');
     return { id: caseId, policies: text, entities, requests, meta: { policies, dataConstructs: [...dataConstructs] } };
   }
