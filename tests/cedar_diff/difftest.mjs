@@ -113,8 +113,9 @@ function classifyError(msg) {
 function reference(c) {
   const prep = c.meta ? ref.prepareGenerated(c.meta.policies) : ref.preparePolicies(c.policies);
   if (!prep.ok) return { ok: false, error: prep.error };
+  const entities = typeof c.entities === 'string' ? JSON.parse(c.entities) : c.entities;
   const results = c.requests.map((rq) => {
-    const r = ref.verdicts(prep, c.entities, rq);
+    const r = ref.verdicts(prep, entities, rq);
     if (r.error) return { error: r.error };
     return { verdicts: r.verdicts, messages: r.messages, decision: ref.decide(prep.effects, prep.approvals, r.verdicts) };
   });
@@ -125,6 +126,9 @@ function reference(c) {
 function compare(c, R, E) {
   const diffs = [];
   if (!E) return [{ kind: 'missing', what: 'runner gave no answer' }];
+  // Entities the reference refuses make every request fail there; the engine
+  // refuses them when the set loads. Both refusing is agreement.
+  if (R.ok && !E.ok && R.results.length && R.results.every((r) => r.error)) return diffs;
   if (R.ok !== E.ok) {
     return [{ kind: 'parse', what: `reference ${R.ok ? 'accepts' : 'rejects: ' + R.error}; engine ${E.ok ? 'accepts' : 'rejects: ' + E.error}` }];
   }
@@ -296,6 +300,10 @@ function runHand() {
         nReq++;
         const rr = R.results[qi];
         if (!rq.expect) return;
+        if (rq.expect.refused) {
+          if (!rr.error) problems.push(`request ${rq.name || qi}: expected the reference to refuse the request; it evaluates it`);
+          return;
+        }
         if (rr.error) { problems.push(`request ${rq.name || qi}: reference fails: ${rr.error}`); return; }
         const want = expectedVerdicts(R.prep, rq.expect);
         R.prep.ids.forEach((id, pi) => {
