@@ -4,7 +4,10 @@
  * Reads cases as JSON lines on stdin, one policy set per line:
  *   {"id": ..., "policies": "<cedar text>", "entities": [...] or "<json text>",
  *    "requests": [{"principal": {"type","id"}, "action": {...}, "resource": {...},
- *                  "context": {...}}, ...]}
+ *                  "context": {...}, "principal_groups": ["g", ...]?,
+ *                  "principal_attrs": {...}?}, ...]}
+ * (principal_groups/principal_attrs exercise the gateway's way of passing the
+ * caller's groups and attributes with the request instead of entities.json).
  * and writes one JSON line per case on stdout:
  *   {"id": ..., "ok": true, "ids": ["policy0", ...],
  *    "results": [{"verdicts": [0|1|2, ...], "decision": "allowed"|"denied"|"pending"}]}
@@ -36,15 +39,29 @@ static int uid_from_json(json_t *v, cs_uid_ref *ref, cs_err *err)
     return 0;
 }
 
-static int request_from_json(json_t *r, cs_policy_request *req, cs_err *err)
+/* Fills req from the JSON request r; *groups receives an array the caller frees. */
+static int request_from_json(json_t *r, cs_policy_request *req, const char ***groups, cs_err *err)
 {
     memset(req, 0, sizeof(*req));
+    *groups = NULL;
     int rc = uid_from_json(json_object_get(r, "principal"), &req->principal, err);
     if (rc == 0) rc = uid_from_json(json_object_get(r, "action"), &req->action, err);
     if (rc == 0) rc = uid_from_json(json_object_get(r, "resource"), &req->resource, err);
     if (rc != 0) return rc;
     json_t *ctx = json_object_get(r, "context");
     req->context = json_is_object(ctx) ? ctx : NULL;
+    json_t *pg = json_object_get(r, "principal_groups");
+    if (json_is_array(pg)) {
+        size_t n = json_array_size(pg);
+        *groups = cs_calloc(n ? n : 1, sizeof **groups);
+        for (size_t i = 0; i < n; i++) {
+            (*groups)[i] = json_string_value(json_array_get(pg, i));
+            if ((*groups)[i] == NULL) return cs_err_set(err, CS_EINVAL, "principal_groups: not a string");
+        }
+        req->principal_groups = *groups;
+        req->n_principal_groups = n;
+    }
+    req->principal_attrs = json_object_get(r, "principal_attrs");
     return 0;
 }
 
@@ -67,10 +84,12 @@ static json_t *eval_request(const cs_policy_set *set, json_t *r)
 {
     json_t *out = json_object();
     cs_policy_request req;
+    const char **groups = NULL;
     cs_err err;
     cs_err_clear(&err);
-    if (request_from_json(r, &req, &err) != 0) {
+    if (request_from_json(r, &req, &groups, &err) != 0) {
         json_object_set_new(out, "error", json_string(err.msg));
+        free(groups);
         return out;
     }
     size_t n = cs_policy_set_count(set);
@@ -94,6 +113,7 @@ static json_t *eval_request(const cs_policy_set *set, json_t *r)
     else
         json_object_set_new(out, "decision", json_string(cs_decision_kind_name(d.kind)));
     cs_decision_free(&d);
+    free(groups);
     return out;
 }
 

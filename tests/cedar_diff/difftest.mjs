@@ -73,6 +73,7 @@ const REQUIRED = [
   'annotation:id', 'annotation:approval', 'annotation:other', 'gen:ill_typed',
   'json:uid_entity_escape', 'json:entity_escape', 'json:extn_escape', 'json:tags',
   'data:slash_resources', 'data:dag_depth>=3', 'data:parent_not_in_store', 'gen:invalid_set_refused',
+  'gen:principal_via_request',
   ...['Bool', 'Long', 'String', 'Entity', 'Set<Long>', 'Set<String>', 'Set<Entity>', 'Record',
     'ipaddr', 'decimal'].flatMap((t) => [`json:context:${t}`, `json:attr:${t}`]),
 ];
@@ -212,6 +213,29 @@ function reportMismatch(c, seed, diffs, R) {
 
 // ---------------------------------------------------------------- random cases
 
+/** The gateway passes the caller's groups and attributes with the request rather
+ * than in entities.json. For some cases, a variant of request 0 does that: the
+ * principal leaves the entity list and comes back as principal_groups and
+ * principal_attrs; the engine must then say what the reference said about the
+ * original. Only done when nothing else names the principal (a literal, another
+ * entity's attribute, the context), and when its parents are all groups and it
+ * has no tags, since those cannot travel with the request. */
+function viaRequestVariant(c) {
+  const rq = c.requests[0];
+  const P = rq.principal;
+  const ents = c.entities;
+  const k = ents.findIndex((e) => { const u = e.uid.__entity || e.uid; return u.type === P.type && u.id === P.id; });
+  if (k < 0) return null;
+  const e = ents[k];
+  const parents = e.parents.map((p) => p.__entity || p);
+  if (parents.some((p) => p.type !== 'Group') || (e.tags && Object.keys(e.tags).length)) return null;
+  const idStr = JSON.stringify(P.id);
+  const others = ents.filter((_, i) => i !== k);
+  if (c.policies.includes(idStr) || JSON.stringify(others).includes(idStr) || JSON.stringify(rq).split(idStr).length > 2) return null;
+  return { id: `${c.id}/via-request`, policies: c.policies, entities: others,
+    requests: [{ ...rq, principal_groups: parents.map((p) => p.id), principal_attrs: e.attrs }] };
+}
+
 async function runRandom() {
   // In chunks, so that a long run (make difftest-long) keeps little in memory; the
   // runner works on a chunk while this process asks the reference about it.
@@ -225,7 +249,8 @@ async function runRandom() {
       cases.push(new CaseGenerator(seed).genCase(i));
       seeds.push(seed);
     }
-    const engine = runnerLib.runEngineAsync(runner, cases);
+    const variants = cases.map(viaRequestVariant);
+    const engine = runnerLib.runEngineAsync(runner, [...cases, ...variants.filter(Boolean)]);
     engine.catch(() => {}); // awaited below
     for (const c of cases) {
       const R = reference(c);
@@ -240,6 +265,19 @@ async function runRandom() {
       const R = refs[k];
       const diffs = compare(c, R, eng.get(c.id));
       if (diffs.length) { mismatches.push({ id: c.id }); reportMismatch(c, seeds[k], diffs, R); }
+      const v = variants[k];
+      if (v && R.ok) {
+        const Rv = { ...R, results: R.results.slice(0, 1) };
+        const vd = compare(v, Rv, eng.get(v.id));
+        if (vd.length) {
+          mismatches.push({ id: v.id });
+          console.log(`\nMISMATCH in case ${v.id} (case seed ${seeds[k]}): principal's groups and attributes passed with the request`);
+          for (const d of vd.slice(0, 10)) console.log(`  - ${d.what}`);
+          console.log(`    policies: ${v.policies.replace(/\n/g, '\n              ')}`);
+          console.log(`    entities: ${JSON.stringify(v.entities)}`);
+          console.log(`    request:  ${JSON.stringify(v.requests[0])}`);
+        } else if (!diffs.length) cover('gen:principal_via_request', 0);
+      }
       if (!R.ok) {
         // Only mutated (invalid) policies should be refused; the comparison above
         // has already checked that the engine refused them too.
