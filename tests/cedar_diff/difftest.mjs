@@ -16,8 +16,10 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -87,8 +89,8 @@ const ERROR_KINDS = [
   ['extension', /extension function/],
 ];
 
-/** A per-case seed, so that any case can be regenerated alone. */
-const caseSeed = (i) => (Math.imul(SEED ^ 0x5bd1e995, 0x01000193) + Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+const caseSeed = (i) => gen.caseSeed(SEED, i);
+const JOBS = Math.max(1, Number(process.env.CS_DIFF_JOBS ?? Math.min(4, os.availableParallelism())));
 
 const mismatches = [];
 const verdictCounts = [0, 0, 0];
@@ -110,18 +112,7 @@ function classifyError(msg) {
   if (sampleOther.length < 5) sampleOther.push(msg);
 }
 
-/** Evaluates a case with the reference: {ok, prep, results: [{verdicts, decision}]}. */
-function reference(c) {
-  const prep = c.meta ? ref.prepareGenerated(c.meta.policies) : ref.preparePolicies(c.policies);
-  if (!prep.ok) return { ok: false, error: prep.error };
-  const entities = typeof c.entities === 'string' ? JSON.parse(c.entities) : c.entities;
-  const results = c.requests.map((rq) => {
-    const r = ref.verdicts(prep, entities, rq);
-    if (r.error) return { error: r.error };
-    return { verdicts: r.verdicts, messages: r.messages, decision: ref.decide(prep.effects, prep.approvals, r.verdicts) };
-  });
-  return { ok: true, prep, results };
-}
+const reference = (c) => ref.evaluateCase(c);
 
 /** Compares reference and engine on one case; returns a list of differences. */
 function compare(c, R, E) {
@@ -236,31 +227,47 @@ function viaRequestVariant(c) {
     requests: [{ ...rq, principal_groups: parents.map((p) => p.id), principal_attrs: e.attrs }] };
 }
 
+/** Worker threads that generate cases and ask the reference about them (the
+ * reference is the slow part, and each thread has its own cedar-wasm). */
+function startWorkers() {
+  return Array.from({ length: JOBS }, () => {
+    const w = new Worker(new URL('./lib/worker.mjs', import.meta.url), { workerData: { seed: SEED } });
+    w.unref();
+    return w;
+  });
+}
+
+function produce(workers, from, to) {
+  const per = Math.ceil((to - from) / workers.length);
+  return Promise.all(workers.map((w, j) => new Promise((resolve, reject) => {
+    const lo = Math.min(to, from + j * per), hi = Math.min(to, lo + per);
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.postMessage({ from: lo, to: hi });
+  }))).then((parts) => ({ cases: parts.flatMap((p) => p.cases), refs: parts.flatMap((p) => p.refs) }));
+}
+
 async function runRandom() {
-  // In chunks, so that a long run (make difftest-long) keeps little in memory; the
-  // runner works on a chunk while this process asks the reference about it.
+  // In chunks, so that a long run (make difftest-long) keeps little in memory. While
+  // the runner decides chunk k, the workers already generate and evaluate chunk k+1.
   const CHUNK = 2000;
   let nReq = 0, tRef = 0, tWait = 0;
+  const workers = startWorkers();
+  let t0 = Date.now();
+  let next = produce(workers, 0, Math.min(N, CHUNK));
   for (let base = 0; base < N; base += CHUNK) {
-    const t0 = Date.now();
-    const cases = [], seeds = [], refs = [];
-    for (let i = base; i < Math.min(N, base + CHUNK); i++) {
-      const seed = caseSeed(i);
-      cases.push(new CaseGenerator(seed).genCase(i));
-      seeds.push(seed);
-    }
+    const { cases, refs } = await next;
+    const seeds = cases.map((c) => caseSeed(c.id));
+    for (const R of refs) if (!R.ok) refRejected++;
     const variants = cases.map(viaRequestVariant);
     const engine = runnerLib.runEngineAsync(runner, [...cases, ...variants.filter(Boolean)]);
     engine.catch(() => {}); // awaited below
-    for (const c of cases) {
-      const R = reference(c);
-      if (!R.ok) refRejected++;
-      refs.push(R);
-    }
     const t1 = Date.now();
+    tRef += t1 - t0;
+    if (base + CHUNK < N) next = produce(workers, base + CHUNK, Math.min(N, base + 2 * CHUNK));
     const eng = await engine;
-    const t2 = Date.now();
-    tRef += t1 - t0; tWait += t2 - t1;
+    t0 = Date.now();
+    tWait += t0 - t1;
     cases.forEach((c, k) => {
       const R = refs[k];
       const diffs = compare(c, R, eng.get(c.id));
@@ -300,7 +307,8 @@ async function runRandom() {
     if (N > CHUNK) process.stderr.write(`difftest: ${Math.min(N, base + CHUNK)}/${N} cases, ${mismatches.length} mismatching\n`);
   }
   console.log(`random: ${N} cases (seed ${SEED}), ${nReq} requests, ${verdictCounts.reduce((a, b) => a + b)} policy verdicts; `
-    + `generation and reference ${(tRef / 1000).toFixed(1)} s, then waiting for the engine ${(tWait / 1000).toFixed(1)} s`);
+    + `waiting for generation and reference (${JOBS} threads) ${(tRef / 1000).toFixed(1)} s, for the engine ${(tWait / 1000).toFixed(1)} s`);
+  await Promise.all(workers.map((w) => w.terminate()));
 }
 
 // ---------------------------------------------------------------- hand-written cases

@@ -94,6 +94,10 @@ export function cedarString(s, rng) {
   return out + '"';
 }
 
+/** The seed of case i of a run seeded with `seed`, so that any case can be
+ * regenerated alone. */
+export const caseSeed = (seed, i) => (Math.imul(seed ^ 0x5bd1e995, 0x01000193) + Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+
 export class CaseGenerator {
   constructor(seed) {
     this.rng = new Rng(seed);

@@ -104,3 +104,17 @@ export function decide(effects, approvals, v) {
   }
   return pending ? 'pending' : allowed ? 'allowed' : 'denied';
 }
+
+/** Evaluates a whole case (policies, entities, requests) with the reference:
+ * {ok, error} or {ok, prep, results: [{verdicts, messages, decision} | {error}]}. */
+export function evaluateCase(c) {
+  const prep = c.meta ? prepareGenerated(c.meta.policies) : preparePolicies(c.policies);
+  if (!prep.ok) return { ok: false, error: prep.error };
+  const entities = typeof c.entities === 'string' ? JSON.parse(c.entities) : c.entities;
+  const results = c.requests.map((rq) => {
+    const r = verdicts(prep, entities, rq);
+    if (r.error) return { error: r.error };
+    return { verdicts: r.verdicts, messages: r.messages, decision: decide(prep.effects, prep.approvals, r.verdicts) };
+  });
+  return { ok: true, prep, results };
+}
