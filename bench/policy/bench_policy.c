@@ -123,7 +123,8 @@ int main(int argc, char **argv)
     char *letters = cs_malloc((size_t)n);
     uint64_t *lat = cs_malloc((size_t)n * sizeof *lat);
 
-    for (long i = 0; i < n && i < 20000; i++) decide_one(set, &reqs[i].req); /* warm-up */
+    for (long i = 0; i < n && i < 20000; i++)
+        decide_one(set, &reqs[i].req); /* warm-up */
     uint64_t t0 = now_ns();
     for (long i = 0; i < n; i++) {
         uint64_t a = now_ns();
@@ -152,7 +153,8 @@ int main(int argc, char **argv)
            (unsigned long long)lat[(size_t)(0.99 * (double)n)], (unsigned long long)lat[n - 1],
            counts[0], counts[1], counts[2]);
 
-    for (long i = 0; i < n; i++) json_decref(reqs[i].doc);
+    for (long i = 0; i < n; i++)
+        json_decref(reqs[i].doc);
     free(reqs);
     free(letters);
     free(lat);

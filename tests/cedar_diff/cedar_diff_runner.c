@@ -56,7 +56,8 @@ static int request_from_json(json_t *r, cs_policy_request *req, const char ***gr
         *groups = cs_calloc(n ? n : 1, sizeof **groups);
         for (size_t i = 0; i < n; i++) {
             (*groups)[i] = json_string_value(json_array_get(pg, i));
-            if ((*groups)[i] == NULL) return cs_err_set(err, CS_EINVAL, "principal_groups: not a string");
+            if ((*groups)[i] == NULL)
+                return cs_err_set(err, CS_EINVAL, "principal_groups: not a string");
         }
         req->principal_groups = *groups;
         req->n_principal_groups = n;
@@ -99,7 +100,8 @@ static json_t *eval_request(const cs_policy_set *set, json_t *r)
         json_object_set_new(out, "error", json_sprintf("eval_each: %s", err.msg));
     } else {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_integer(verdicts[i]));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_integer(verdicts[i]));
         json_object_set_new(out, "verdicts", arr);
     }
     free(verdicts);
