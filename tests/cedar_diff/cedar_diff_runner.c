@@ -10,7 +10,8 @@
  * caller's groups and attributes with the request instead of entities.json).
  * and writes one JSON line per case on stdout:
  *   {"id": ..., "ok": true, "ids": ["policy0", ...],
- *    "results": [{"verdicts": [0|1|2, ...], "decision": "allowed"|"denied"|"pending"}]}
+ *    "results": [{"verdicts": [0|1|2, ...], "decision": "allowed"|"denied"|"pending",
+ *                 "satisfied": [ids], "errored": [ids]}]}
  * or {"id": ..., "ok": false, "error": "<diagnostics>"} when the set does not load.
  * Verdicts are enum cs_verdict (0 false, 1 true, 2 error). The Node driver
  * (difftest.mjs) compares them with what @cedar-policy/cedar-wasm says. */
@@ -112,8 +113,18 @@ static json_t *eval_request(const cs_policy_set *set, json_t *r)
     rc = cs_policy_decide(set, &req, &d, &err);
     if (rc != 0)
         json_object_set_new(out, "decide_error", json_string(err.msg));
-    else
+    else {
         json_object_set_new(out, "decision", json_string(cs_decision_kind_name(d.kind)));
+        /* What the decision says was satisfied and errored: through the scope index,
+         * so a candidate the index misses shows up here. */
+        json_t *sat = json_array(), *errs = json_array();
+        for (size_t i = 0; i < d.n_satisfied; i++)
+            json_array_append_new(sat, json_string(d.satisfied[i].id));
+        for (size_t i = 0; i < d.n_errors; i++)
+            json_array_append_new(errs, json_string(d.errors[i].id));
+        json_object_set_new(out, "satisfied", sat);
+        json_object_set_new(out, "errored", errs);
+    }
     cs_decision_free(&d);
     free(groups);
     return out;

@@ -145,6 +145,16 @@ function compare(c, R, E) {
     if (rr.decision !== er.decision) {
       diffs.push({ kind: 'decision', qi, what: `decision: reference ${rr.decision}, engine ${er.decision || er.decide_error}` });
     }
+    // The decision's own lists come through the scope index: they must name the
+    // same policies as the per-policy verdicts of the reference.
+    const want = (v) => R.prep.ids.filter((_, pi) => rr.verdicts[pi] === v).sort().join(', ');
+    const got = (a) => (a || []).slice().sort().join(', ');
+    if (er.satisfied && want(VERDICT.TRUE) !== got(er.satisfied)) {
+      diffs.push({ kind: 'decision', qi, what: `decision's satisfied policies: reference [${want(VERDICT.TRUE)}], engine [${got(er.satisfied)}]` });
+    }
+    if (er.errored && want(VERDICT.ERROR) !== got(er.errored)) {
+      diffs.push({ kind: 'decision', qi, what: `decision's errored policies: reference [${want(VERDICT.ERROR)}], engine [${got(er.errored)}]` });
+    }
   });
   return diffs;
 }
