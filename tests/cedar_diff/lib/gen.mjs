@@ -29,7 +29,7 @@ const ALL_TYPES = Object.values(T);
 // The shared "schema" of the generated data. It is not given to either engine; it
 // only steers the generator towards well-typed expressions.
 const ENTITY_ATTRS = { name: T.S, level: T.L, active: T.B, owner: T.E, labels: T.SS, nums: T.SL,
-  friends: T.SE, info: T.R, addr: T.IP, score: T.D, path: T.S };
+  friends: T.SE, info: T.R, addr: T.IP, score: T.D, path: T.S, team_2: T.S, _n: T.L };
 const CONTEXT_ATTRS = { authenticated: T.B, amount: T.L, ip: T.IP, budget: T.D, who: T.E,
   list: T.SS, ids: T.SL, rec: T.R, str: T.S, grp: T.SE };
 const RECORD_FIELDS = { dept: T.S, rank: T.L, ok: T.B, nested: T.R2 };
@@ -442,7 +442,7 @@ export class CaseGenerator {
     }
     // Now and then ask for an attribute that is never there.
     const attr = r.chance(0.04) ? 'missing' : name;
-    const bracket = r.chance(0.2) || !/^[a-z]+$/.test(attr);
+    const bracket = r.chance(0.2) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(attr);
     this.mark(bracket ? 'expr:bracket_access' : 'expr:dot_access');
     const sel = bracket ? `[${cedarString(attr)}]` : `.${attr}`;
     return { t: `${this.wrap(base, P.MEMBER)}${sel}`, p: P.MEMBER };
@@ -727,7 +727,9 @@ export class CaseGenerator {
       this.mark(`clause:${kind}`);
       clauses.push(`${kind} { ${this.boolExpr(r.weighted({ 1: 3, 2: 3, 3: 2, 4: 1 }) | 0).t} }`);
     }
-    const sep = r.chance(0.2) ? '\n  ' : ' ';
+    // Whitespace and comments between the parts, as people write them.
+    const sep = r.pick([' ', ' ', ' ', '\n  ', '\r\n\t', ' // note: "quoted" \\ and */ here\n  ']);
+    if (sep.includes('//')) this.mark('gen:comment_inside_policy');
     const text = `${annots.map((a) => a + '\n').join('')}${effect} (${scope.join(`,${sep}`)})${clauses.length ? sep : ''}${clauses.join(sep)};`;
     const constructs = [...this.cov];
     this.cov = null;
@@ -769,7 +771,7 @@ export class CaseGenerator {
       const k = r.int(policies.length);
       policies[k] = this.mutate(policies[k]);
     }
-    const text = policies.map((p) => p.text).join(r.chance(0.1) ? '\n// a comment\n' : '\n');
+    const text = policies.map((p) => p.text).join(r.pick(['\n', '\n', '\n\n', '\r\n', '\n// a comment\n', ' ']));
     return { id: caseId, policies: text, entities, requests, meta: { policies, dataConstructs: [...dataConstructs] } };
   }
 }
