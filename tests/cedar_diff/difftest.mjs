@@ -412,6 +412,10 @@ if (N > 0 && !fatal) {
     if (missing.length) { console.log(`FAIL: constructs never exercised: ${missing.join(', ')}`); fatal = true; }
     if (missingErr.length) { console.log(`FAIL: error kinds never produced: ${missingErr.join(', ')}`); fatal = true; }
     for (const [i, n] of verdictCounts.entries()) if (!n) { console.log(`FAIL: no ${VNAME[i]} verdict at all`); fatal = true; }
+    if (coverage.has('gen:valid_set_refused_by_reference(generator bug)')) {
+      console.log('FAIL: the reference refused policy sets the generator meant to be valid (a generator bug)');
+      fatal = true;
+    }
     for (const [k, n] of Object.entries(decisionCounts)) if (!n) { console.log(`FAIL: no ${k} decision at all`); fatal = true; }
   }
 }
