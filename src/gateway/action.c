@@ -354,7 +354,7 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
     long long index = 0;
-    int rc = cs_gw_audit(gw, op, "action.requested", details, &index);
+    int rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
@@ -414,7 +414,7 @@ static int refuse_vote(cs_gateway *gw, cs_op *op, int http, const char *type, co
     json_t *details = json_pack("{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny",
                                 "refusal", type, "reason",
                                 json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
-    int rc = cs_gw_audit(gw, op, "vote.refused", details, NULL);
+    int rc = cs_gw_audit(gw, op, "action.vote_refused", details, NULL);
     json_decref(details);
     cs_reply_problem(&op->reply, http, type, detail);
     return rc;
@@ -496,7 +496,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
                              reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
     json_array_append_new(json_object_get(approval, "votes"), vote);
     long long index = 0;
-    if ((rc = cs_gw_audit(gw, op, "vote.cast", vote, &index)) != 0) return rc;
+    if ((rc = cs_gw_audit(gw, op, "action.vote", vote, &index)) != 0) return rc;
     if (op->kind == CS_OP_DENY) {
         json_t *d = json_pack("{s:s}", "by", voter);
         rc = finish_action(gw, op, "denied", "action.denied", d);
