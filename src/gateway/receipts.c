@@ -9,7 +9,7 @@
 
 static const cs_field receipt_fields[] = {{"receipt", JSON_STRING, 1}, {"args_hash", JSON_STRING, 0}, {NULL, 0, 0}};
 
-char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
+static char *receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
 {
     json_t *r = json_object_get(doc, "requester");
     char *uid = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
@@ -26,6 +26,23 @@ char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
     free(uid);
     free(jti);
     return out;
+}
+
+int cs_gw_receipt_issue(cs_gateway *gw, cs_op *op)
+{
+    char *r = receipt_issue(gw, op->doc, op->now_ms);
+    json_t *claims = NULL;
+    int rc = cs_receipt_open(cs_signer_public(gw->signer), r, &claims, NULL);
+    json_object_set_new(op->doc, "receipt", json_string(r));
+    free(r);
+    if (rc) return CS_EINTERNAL;
+    json_t *d = json_pack("{s:O,s:O,s:O,s:O}", "jti", json_object_get(claims, "jti"), "args_hash",
+                          json_object_get(claims, "args_hash"), "policy_version",
+                          json_object_get(claims, "policy_version"), "not_after", json_object_get(claims, "not_after"));
+    rc = cs_gw_audit(gw, op, "receipt.issued", d, NULL);
+    json_decref(d);
+    json_decref(claims);
+    return rc;
 }
 
 /* Opens and checks a presented receipt; fills reply with a problem on failure. */
