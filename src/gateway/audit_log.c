@@ -354,3 +354,11 @@ int cs_audit_log_consistency(cs_audit_log *l, uint64_t from, uint64_t to, json_t
     pthread_mutex_unlock(&l->lock);
     return rc;
 }
+
+int cs_audit_log_entries(cs_audit_log *l, const cs_audit_scan *q, cs_audit_row_fn fn, void *ctx)
+{
+    cs_audit_scan b = *q;
+    long long size = (long long)cs_audit_log_size(l);
+    if (b.to < 0 || b.to > size) b.to = size;
+    return l->store->ops->audit_scan(l->store, 0, &b, fn, ctx);
+}

@@ -39,6 +39,8 @@ int cs_audit_log_tile(cs_audit_log *l, const char *path, size_t len, cs_buf *out
  * {index, tree_size, leaf_hash, hashes[], entry, checkpoint, tlog_proof} (base64 hashes).
  * CS_ENOTFOUND when index is not covered by the checkpoint. */
 int cs_audit_log_proof(cs_audit_log *l, uint64_t index, json_t **out, cs_err *err);
+/* Committed entries in index order, bounded by the published checkpoint's size. */
+int cs_audit_log_entries(cs_audit_log *l, const cs_audit_scan *q, cs_audit_row_fn fn, void *ctx);
 /* Consistency proof from size `from` to size `to` (0 = the published size):
  * {from, to, from_root, to_root, hashes[], checkpoint}. */
 int cs_audit_log_consistency(cs_audit_log *l, uint64_t from, uint64_t to, json_t **out, cs_err *err);

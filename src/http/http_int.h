@@ -48,5 +48,7 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */
+void cs_http_audit(cs_req *r);
 
 #endif
