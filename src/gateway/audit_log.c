@@ -177,9 +177,10 @@ static int restore(cs_audit_log *l, cs_err *err)
         goto out;
     }
     if (size > 0) {
-        if ((rc = cs_audit_tree_restore(l->tree, (uint64_t)size, err)) != 0) {
-            cs_err_set(err, rc, "audit: cannot restore the tree of %lld entries (entries or tiles are missing): %s",
-                       size, err->msg);
+        cs_err why = {0};
+        if ((rc = cs_audit_tree_restore(l->tree, (uint64_t)size, &why)) != 0) {
+            cs_err_set(err, rc, "audit: cannot restore the tree of the last checkpoint (%lld entries): entries or tiles "
+                       "are missing%s%s; run `countersign audit verify`", size, why.msg[0] ? ": " : "", why.msg);
             goto out;
         }
         if ((rc = check_restored(l, note, (uint64_t)size, err)) != 0) goto out;
