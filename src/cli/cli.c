@@ -21,6 +21,7 @@ static const cli_verb verbs[] = {
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
     {"audit", cs_cmd_audit, "verify the audit log, export tiles, proofs and evidence"},
+    {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
 };
 
 static void usage(FILE *to)
