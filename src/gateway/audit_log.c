@@ -164,6 +164,31 @@ static int check_restored(cs_audit_log *l, const char *note, uint64_t size, cs_e
     return 0;
 }
 
+static int count_row(void *ctx, long long index, long long time_ms, const char *entry, size_t len)
+{
+    ++*(long long *)ctx;
+    return 0;
+}
+
+/* Rows after the last checkpoint were never committed with it: someone added them. A
+ * log without any checkpoint or tile is a database from before the log was wired; its
+ * rows are appended (and signed) by the first batch. */
+static int check_tail(cs_audit_log *l, long long size, cs_err *err)
+{
+    long long extra = 0;
+    uint8_t tile[CS_AUDIT_TILE_BYTES];
+    cs_audit_scan q = {.from = size, .to = -1, .limit = 1};
+    int rc = l->store->ops->audit_scan(l->store, 0, &q, count_row, &extra);
+    if (rc || extra == 0) return rc;
+    if (size > 0 || l->store->ops->audit_tile_get(l->store, 0, 0, 0, tile, sizeof tile) != CS_ENOTFOUND)
+        return cs_err_set(err, CS_EAUTH,
+                          "audit: entries from index %lld were added after the last checkpoint, outside countersign; "
+                          "run `countersign audit verify`", size);
+    cs_warn("audit: the log has entries but no checkpoint (a database from before the Merkle log): the first "
+            "commit adds them to the tree and signs them");
+    return 0;
+}
+
 /* Rebuilds the committed tree: the last checkpoint's size, its tiles, and the entries
  * of its incomplete tile. Entries stored after it (a database written before the log
  * was wired) are appended by the first batch. */
@@ -189,6 +214,7 @@ static int restore(cs_audit_log *l, cs_err *err)
         rc = cs_audit_checkpoint_make(&l->key, l->tree, &l->note, NULL, err);
     }
     l->note_size = (uint64_t)size;
+    if (rc == 0) rc = check_tail(l, size, err);
 out:
     free(note);
     return rc;

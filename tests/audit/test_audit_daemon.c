@@ -332,7 +332,29 @@ static void test_refuses_changed_tail(void **state)
     refuses(d, "DELETE FROM audit WHERE idx = (SELECT MAX(idx) FROM audit)");
     refuses(d, "UPDATE audit_tiles SET data = zeroblob(8192) WHERE level = 0 AND idx = 0");
     refuses(d, "DELETE FROM audit_tiles");
+    refuses(d, "INSERT INTO audit(idx, type, time_ms, actor, source, action_id, entry) SELECT MAX(idx) + 1, type, "
+               "time_ms, actor, source, action_id, entry FROM audit");
+    refuses(d, "DELETE FROM audit_head");
     td_serve(d);
+}
+
+/* A database from before the Merkle log (entries, no tiles, no checkpoint) is taken
+ * over: the first commit adds every entry, and the log verifies. */
+static void test_legacy_catch_up(void **state)
+{
+    td *d = *state;
+    json_t *rep = NULL;
+    assert_int_equal(verify(d, NULL, &rep), 0);
+    long long size = jint(rep, "size");
+    json_decref(rep);
+    td_stop(d);
+    db_exec(d, "DELETE FROM audit_tiles; DELETE FROM audit_head;");
+    td_serve(d);
+    json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/legacy"));
+    assert_int_equal(verify(d, NULL, &rep), 0);
+    assert_true(jint(rep, "size") > size);
+    assert_int_equal(jint(rep, "entries_checked"), jint(rep, "size"));
+    json_decref(rep);
 }
 
 /* An older backup put back (rollback) fails against the checkpoint trusted before. */
@@ -409,7 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workload_verifies), cmocka_unit_test(test_proof), cmocka_unit_test(test_restart_consistent),
         cmocka_unit_test(test_exports),           cmocka_unit_test(test_tamper), cmocka_unit_test(test_refuses_changed_tail),
-        cmocka_unit_test(test_rollback),          cmocka_unit_test(test_key_swap),
+        cmocka_unit_test(test_legacy_catch_up),   cmocka_unit_test(test_rollback),          cmocka_unit_test(test_key_swap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
