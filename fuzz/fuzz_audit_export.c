@@ -19,7 +19,8 @@ static void check_json_line(const cs_buf *b)
 static void check_csv_row(const cs_buf *b)
 {
     size_t quotes = 0;
-    for (size_t i = 0; i < b->len; i++) quotes += b->data[i] == '"';
+    for (size_t i = 0; i < b->len; i++)
+        quotes += b->data[i] == '"';
     if (b->len < 2 || memcmp(b->data + b->len - 2, "\r\n", 2) != 0 || quotes % 2 != 0) abort();
 }
 
@@ -35,8 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cs_err err = {0};
         cs_buf_init(&b, 1 << 24);
         if (cs_audit_export_record(formats[i], 42, (const char *)data, size, &b, &err) == 0) {
-            if (formats[i] == CS_AUDIT_CSV) check_csv_row(&b);
-            else check_json_line(&b);
+            if (formats[i] == CS_AUDIT_CSV)
+                check_csv_row(&b);
+            else
+                check_json_line(&b);
         }
         cs_buf_free(&b);
     }

@@ -33,10 +33,11 @@ void cs_audit_controls_for(const char *event, cs_audit_controls *c);
 int cs_audit_export_begin(cs_audit_format f, cs_buf *out);
 /* Appends the record of entry `index` (its canonical JSON text) with a trailing newline
  * (CRLF for CSV). CS_EPARSE when the entry is not a JSON object. */
-int cs_audit_export_record(cs_audit_format f, uint64_t index, const char *entry, size_t len, cs_buf *out,
-                           cs_err *err);
+int cs_audit_export_record(cs_audit_format f, uint64_t index, const char *entry, size_t len,
+                           cs_buf *out, cs_err *err);
 /* An OCSF Detection Finding (2004) for a failed verification, one line. */
-int cs_audit_export_finding(const cs_audit_report *report, const char *source, long long time_ms, cs_buf *out);
+int cs_audit_export_finding(const cs_audit_report *report, const char *source, long long time_ms,
+                            cs_buf *out);
 
 /* "2026-11-21", "2026-11-21T03:00:00Z", "2026-11-21T03:00:00.123Z" (UTC) or integer
  * milliseconds since the epoch -> ms. Returns 0 or CS_EINVAL. */

@@ -28,10 +28,12 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign audit verify [--url URL | --dir DIR] [--key VKEY] [--trusted FILE] [--json|--ocsf]\n"
+    fprintf(stderr, "usage: countersign audit verify [--url URL | --dir DIR] [--key VKEY] "
+                    "[--trusted FILE] [--json|--ocsf]\n"
                     "       countersign audit export-tiles DIR [--url URL] [--key VKEY]\n"
                     "       countersign audit proof INDEX [-o FILE] [--key VKEY]\n"
-                    "       countersign audit export --format jsonl|csv|ocsf [--since T] [--until T] [-o FILE]\n");
+                    "       countersign audit export --format jsonl|csv|ocsf [--since T] [--until "
+                    "T] [-o FILE]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -75,12 +77,14 @@ static char *load_key(const char *arg)
 static void trim(char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) s[--n] = '\0';
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        s[--n] = '\0';
 }
 
 static void hex(const uint8_t *h, char out[65])
 {
-    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 static void print_report(const cs_audit_report *r, int ok, int as_json)
@@ -88,11 +92,13 @@ static void print_report(const cs_audit_report *r, int ok, int as_json)
     char root[65];
     hex(r->root, root);
     if (as_json) {
-        json_t *o = json_pack("{s:b,s:s,s:I,s:s,s:I,s:I,s:I,s:s}", "ok", ok, "origin", r->origin, "size",
-                              (json_int_t)r->size, "root_sha256_hex", root, "entries_checked",
-                              (json_int_t)r->entries_checked, "tiles_checked", (json_int_t)r->tiles_checked,
-                              "first_bad_index", (json_int_t)r->first_bad_index, "problem", r->problem);
-        if (r->trusted) json_object_set_new(o, "trusted_size", json_integer((json_int_t)r->trusted_size));
+        json_t *o =
+            json_pack("{s:b,s:s,s:I,s:s,s:I,s:I,s:I,s:s}", "ok", ok, "origin", r->origin, "size",
+                      (json_int_t)r->size, "root_sha256_hex", root, "entries_checked",
+                      (json_int_t)r->entries_checked, "tiles_checked", (json_int_t)r->tiles_checked,
+                      "first_bad_index", (json_int_t)r->first_bad_index, "problem", r->problem);
+        if (r->trusted)
+            json_object_set_new(o, "trusted_size", json_integer((json_int_t)r->trusted_size));
         char *t = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", t);
         free(t);
@@ -102,7 +108,9 @@ static void print_report(const cs_audit_report *r, int ok, int as_json)
     if (ok) {
         printf("audit log OK: %s, %llu entries and %llu tiles checked, root %s\n", r->origin,
                (unsigned long long)r->entries_checked, (unsigned long long)r->tiles_checked, root);
-        if (r->trusted) printf("consistent with the trusted checkpoint of size %llu\n", (unsigned long long)r->trusted_size);
+        if (r->trusted)
+            printf("consistent with the trusted checkpoint of size %llu\n",
+                   (unsigned long long)r->trusted_size);
         return;
     }
     printf("audit log FAILED: %s\n", r->problem);
@@ -111,28 +119,39 @@ static void print_report(const cs_audit_report *r, int ok, int as_json)
 
 static int verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"url", required_argument, 0, 'u'},  {"dir", required_argument, 0, 'd'},
-                                         {"key", required_argument, 0, 'k'},  {"trusted", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},       {"ocsf", no_argument, 0, 'o'},
+    static const struct option opts[] = {{"url", required_argument, 0, 'u'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"trusted", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"ocsf", no_argument, 0, 'o'},
                                          {0, 0, 0, 0}};
     const char *url = NULL, *dir = NULL, *key_arg = NULL, *trusted = NULL;
     int as_json = 0, ocsf = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'u') url = optarg;
-        else if (c == 'd') dir = optarg;
-        else if (c == 'k') key_arg = optarg;
-        else if (c == 't') trusted = optarg;
-        else if (c == 'j') as_json = 1;
-        else if (c == 'o') ocsf = 1;
-        else return usage();
+        if (c == 'u')
+            url = optarg;
+        else if (c == 'd')
+            dir = optarg;
+        else if (c == 'k')
+            key_arg = optarg;
+        else if (c == 't')
+            trusted = optarg;
+        else if (c == 'j')
+            as_json = 1;
+        else if (c == 'o')
+            ocsf = 1;
+        else
+            return usage();
     }
     if (optind != argc || (url && dir) || (as_json && ocsf)) return usage();
     char *key = load_key(key_arg);
     if (key_arg && key == NULL) return CS_EXIT_USAGE;
     trim(key);
     if (key == NULL)
-        fprintf(stderr, "countersign: no --key: checking the log against its own key, which proves only that it "
+        fprintf(stderr, "countersign: no --key: checking the log against its own key, which proves "
+                        "only that it "
                         "is self-consistent; pass the key you trust\n");
     cs_audit_report rep;
     cs_err err = {0};
@@ -147,13 +166,15 @@ static int verify(int argc, char **argv)
         cs_audit_http_free(h);
     }
     int code = rc == 0 ? CS_EXIT_OK : rc == CS_EAUTH ? CS_EXIT_DENIED : CS_EXIT_USAGE;
-    if (code == CS_EXIT_USAGE) fprintf(stderr, "countersign: audit verify: %s\n", err.msg);
+    if (code == CS_EXIT_USAGE)
+        fprintf(stderr, "countersign: audit verify: %s\n", err.msg);
     else if (ocsf && code == CS_EXIT_DENIED) {
         cs_buf b;
         cs_buf_init(&b, 64 * 1024);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        cs_audit_export_finding(&rep, dir ? dir : base, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b);
+        cs_audit_export_finding(&rep, dir ? dir : base,
+                                (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b);
         fputs(b.data ? b.data : "", stdout);
         cs_buf_free(&b);
     } else if (!ocsf) {
@@ -175,7 +196,8 @@ static int remote_tile(void *ctx, unsigned level, uint64_t index, unsigned width
     cs_buf_init(&path, 256);
     cs_buf_init(&data, CS_AUDIT_TILE_BYTES);
     int rc = cs_audit_tile_path(&path, &ref);
-    if (rc == 0) rc = src->fetch(src->ctx, path.data, (size_t)width * CS_AUDIT_HASH_LEN, &data, &err);
+    if (rc == 0)
+        rc = src->fetch(src->ctx, path.data, (size_t)width * CS_AUDIT_HASH_LEN, &data, &err);
     if (rc == 0 && data.len != (size_t)width * CS_AUDIT_HASH_LEN) rc = CS_EPARSE;
     if (rc == 0) memcpy(out, data.data, data.len);
     cs_buf_free(&path);
@@ -197,7 +219,8 @@ static int remote_bundle(void *ctx, uint64_t start, unsigned count, cs_buf *bund
     return rc;
 }
 
-static int mirror(const char *dir, const cs_audit_source *src, const char *vkey, const char *note, cs_err *err)
+static int mirror(const char *dir, const cs_audit_source *src, const char *vkey, const char *note,
+                  cs_err *err)
 {
     cs_audit_verifier v;
     cs_audit_checkpoint cp;
@@ -217,14 +240,18 @@ static int mirror(const char *dir, const cs_audit_source *src, const char *vkey,
 
 static int export_tiles(int argc, char **argv)
 {
-    static const struct option opts[] = {{"url", required_argument, 0, 'u'}, {"key", required_argument, 0, 'k'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"url", required_argument, 0, 'u'}, {"key", required_argument, 0, 'k'}, {0, 0, 0, 0}};
     const char *url = NULL, *key_arg = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'u') url = optarg;
-        else if (c == 'k') key_arg = optarg;
-        else return usage();
+        if (c == 'u')
+            url = optarg;
+        else if (c == 'k')
+            key_arg = optarg;
+        else
+            return usage();
     }
     if (optind != argc - 1) return usage();
     char *base = log_url(url), *key = load_key(key_arg);
@@ -240,8 +267,10 @@ static int export_tiles(int argc, char **argv)
         trim(keytext.data);
         rc = mirror(argv[optind], &src, keytext.data, note.data, &err);
     }
-    if (rc) fprintf(stderr, "countersign: audit export-tiles: %s\n", err.msg);
-    else printf("wrote %s (checkpoint, key, tile/)\n", argv[optind]);
+    if (rc)
+        fprintf(stderr, "countersign: audit export-tiles: %s\n", err.msg);
+    else
+        printf("wrote %s (checkpoint, key, tile/)\n", argv[optind]);
     cs_buf_free(&keytext);
     cs_buf_free(&note);
     cs_audit_http_free(h);
@@ -264,7 +293,10 @@ static int check_proof(const char *file, const char *entry, const char *vkey, cs
     } else {
         cs_audit_checkpoint cp;
         rc = cs_audit_checkpoint_open(p.checkpoint, p.checkpoint_len, &v, &cp, err);
-        if (rc == 0) fprintf(stderr, "countersign: the entry is not shown to agents; its inclusion was not checked\n");
+        if (rc == 0)
+            fprintf(
+                stderr,
+                "countersign: the entry is not shown to agents; its inclusion was not checked\n");
     }
     cs_audit_proof_free(&p);
     return rc;
@@ -279,7 +311,8 @@ static int fetch_key(char **key)
     cs_err err = {0};
     cs_buf_init(&b, KEY_MAX);
     int rc = src.fetch(src.ctx, "key", KEY_MAX, &b, &err);
-    if (rc) fprintf(stderr, "countersign: %s\n", err.msg);
+    if (rc)
+        fprintf(stderr, "countersign: %s\n", err.msg);
     else {
         trim(b.data);
         *key = cs_buf_steal(&b);
@@ -301,16 +334,22 @@ static int write_out(const char *path, const char *text)
 
 static int proof(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"key", required_argument, 0, 'k'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"key", required_argument, 0, 'k'}, {0, 0, 0, 0}};
     const char *out_path = NULL, *key_arg = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        if (c == 'o') out_path = optarg;
-        else if (c == 'k') key_arg = optarg;
-        else return usage();
+        if (c == 'o')
+            out_path = optarg;
+        else if (c == 'k')
+            key_arg = optarg;
+        else
+            return usage();
     }
-    if (optind != argc - 1 || strspn(argv[optind], "0123456789") != strlen(argv[optind]) || !*argv[optind]) return usage();
+    if (optind != argc - 1 || strspn(argv[optind], "0123456789") != strlen(argv[optind]) ||
+        !*argv[optind])
+        return usage();
     char *key = load_key(key_arg), *path = cs_sprintf("/v1/audit/proof/%s", argv[optind]);
     trim(key);
     long status = 0;
@@ -325,8 +364,10 @@ static int proof(int argc, char **argv)
     if (key == NULL && fetch_key(&key) != 0) goto out;
     const char *file = json_string_value(json_object_get(reply, "tlog_proof"));
     cs_err err = {0};
-    if (file == NULL || check_proof(file, json_string_value(json_object_get(reply, "entry")), key, &err) != 0) {
-        fprintf(stderr, "countersign: the gateway's proof does not verify: %s\n", file ? err.msg : "no proof");
+    if (file == NULL ||
+        check_proof(file, json_string_value(json_object_get(reply, "entry")), key, &err) != 0) {
+        fprintf(stderr, "countersign: the gateway's proof does not verify: %s\n",
+                file ? err.msg : "no proof");
         code = CS_EXIT_DENIED;
         goto out;
     }
@@ -360,8 +401,8 @@ static char *export_path(const char *format, const char *since, const char *unti
     CURL *c = curl_easy_init();
     char *f = curl_easy_escape(c, format, 0), *s = since ? curl_easy_escape(c, since, 0) : NULL;
     char *u = until ? curl_easy_escape(c, until, 0) : NULL;
-    char *path = cs_sprintf("%s/v1/audit/export?format=%s%s%s%s%s", gateway_url(), f, s ? "&since=" : "", s ? s : "",
-                            u ? "&until=" : "", u ? u : "");
+    char *path = cs_sprintf("%s/v1/audit/export?format=%s%s%s%s%s", gateway_url(), f,
+                            s ? "&since=" : "", s ? s : "", u ? "&until=" : "", u ? u : "");
     curl_free(f);
     curl_free(s);
     curl_free(u);
@@ -402,8 +443,10 @@ static int run_export(const char *url, FILE *out)
 
 static int export(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"since", required_argument, 0, 's'},
-                                         {"until", required_argument, 0, 'u'},  {"output", required_argument, 0, 'o'},
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"since", required_argument, 0, 's'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"output", required_argument, 0, 'o'},
                                          {0, 0, 0, 0}};
     const char *format = NULL, *since = NULL, *until = NULL, *out_path = NULL;
     int c;
@@ -411,13 +454,19 @@ static int export(int argc, char **argv)
     long long ms;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        if (c == 'f') format = optarg;
-        else if (c == 's') since = optarg;
-        else if (c == 'u') until = optarg;
-        else if (c == 'o') out_path = optarg;
-        else return usage();
+        if (c == 'f')
+            format = optarg;
+        else if (c == 's')
+            since = optarg;
+        else if (c == 'u')
+            until = optarg;
+        else if (c == 'o')
+            out_path = optarg;
+        else
+            return usage();
     }
-    if (optind != argc || cs_audit_format_parse(format, &f) != 0 || (since && cs_audit_time_parse(since, &ms) != 0) ||
+    if (optind != argc || cs_audit_format_parse(format, &f) != 0 ||
+        (since && cs_audit_time_parse(since, &ms) != 0) ||
         (until && cs_audit_time_parse(until, &ms) != 0))
         return usage();
     FILE *out = out_path ? fopen(out_path, "w") : stdout;

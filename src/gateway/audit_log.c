@@ -72,7 +72,8 @@ static int read_tile(void *ctx, unsigned level, uint64_t index, unsigned width, 
 static int store_tile(void *ctx, unsigned level, uint64_t index, const uint8_t *hashes)
 {
     cs_audit_log *l = ctx;
-    return l->store->ops->audit_tile_put(l->store, level, (long long)index, hashes, CS_AUDIT_TILE_BYTES);
+    return l->store->ops->audit_tile_put(l->store, level, (long long)index, hashes,
+                                         CS_AUDIT_TILE_BYTES);
 }
 
 typedef struct feed_ctx {
@@ -140,7 +141,8 @@ static void after_commit(void *ctx, int rc)
 static int parse_stored(const char *note, cs_audit_checkpoint *cp, cs_err *err)
 {
     const char *end = strstr(note, "\n\n");
-    if (end == NULL) return cs_err_set(err, CS_EPARSE, "audit: the stored checkpoint is not a signed note");
+    if (end == NULL)
+        return cs_err_set(err, CS_EPARSE, "audit: the stored checkpoint is not a signed note");
     return cs_audit_checkpoint_parse(note, (size_t)(end - note) + 1, cp, err);
 }
 
@@ -152,15 +154,18 @@ static int check_restored(cs_audit_log *l, const char *note, uint64_t size, cs_e
     uint8_t root[CS_AUDIT_HASH_LEN];
     int rc = parse_stored(note, &cp, err);
     if (rc) return rc;
-    if (cp.size != size) return cs_err_set(err, CS_EAUTH, "audit: the stored checkpoint disagrees with its size");
+    if (cp.size != size)
+        return cs_err_set(err, CS_EAUTH, "audit: the stored checkpoint disagrees with its size");
     if ((rc = cs_audit_tree_root(l->tree, size, root, err)) != 0) return rc;
     if (sodium_memcmp(root, cp.root, sizeof root) != 0)
-        return cs_err_set(err, CS_EAUTH,
-                          "audit: the stored entries no longer match the last checkpoint (size %llu): the "
-                          "database was changed outside countersign; run `countersign audit verify`",
-                          (unsigned long long)size);
+        return cs_err_set(
+            err, CS_EAUTH,
+            "audit: the stored entries no longer match the last checkpoint (size %llu): the "
+            "database was changed outside countersign; run `countersign audit verify`",
+            (unsigned long long)size);
     if (strcmp(cp.origin, l->key.name) != 0)
-        cs_warn("audit: origin changed from %s to %s; verifiers need the new key", cp.origin, l->key.name);
+        cs_warn("audit: origin changed from %s to %s; verifiers need the new key", cp.origin,
+                l->key.name);
     return 0;
 }
 
@@ -180,11 +185,15 @@ static int check_tail(cs_audit_log *l, long long size, cs_err *err)
     cs_audit_scan q = {.from = size, .to = -1, .limit = 1};
     int rc = l->store->ops->audit_scan(l->store, 0, &q, count_row, &extra);
     if (rc || extra == 0) return rc;
-    if (size > 0 || l->store->ops->audit_tile_get(l->store, 0, 0, 0, tile, sizeof tile) != CS_ENOTFOUND)
+    if (size > 0 ||
+        l->store->ops->audit_tile_get(l->store, 0, 0, 0, tile, sizeof tile) != CS_ENOTFOUND)
         return cs_err_set(err, CS_EAUTH,
-                          "audit: entries from index %lld were added after the last checkpoint, outside countersign; "
-                          "run `countersign audit verify`", size);
-    cs_warn("audit: the log has entries but no checkpoint (a database from before the Merkle log): the first "
+                          "audit: entries from index %lld were added after the last checkpoint, "
+                          "outside countersign; "
+                          "run `countersign audit verify`",
+                          size);
+    cs_warn("audit: the log has entries but no checkpoint (a database from before the Merkle log): "
+            "the first "
             "commit adds them to the tree and signs them");
     return 0;
 }
@@ -204,8 +213,11 @@ static int restore(cs_audit_log *l, cs_err *err)
     if (size > 0) {
         cs_err why = {0};
         if ((rc = cs_audit_tree_restore(l->tree, (uint64_t)size, &why)) != 0) {
-            cs_err_set(err, rc, "audit: cannot restore the tree of the last checkpoint (%lld entries): entries or tiles "
-                       "are missing%s%s; run `countersign audit verify`", size, why.msg[0] ? ": " : "", why.msg);
+            cs_err_set(err, rc,
+                       "audit: cannot restore the tree of the last checkpoint (%lld entries): "
+                       "entries or tiles "
+                       "are missing%s%s; run `countersign audit verify`",
+                       size, why.msg[0] ? ": " : "", why.msg);
             goto out;
         }
         if ((rc = check_restored(l, note, (uint64_t)size, err)) != 0) goto out;
@@ -220,7 +232,8 @@ out:
     return rc;
 }
 
-int cs_audit_log_open(cs_store *s, const cs_signer *key, const char *origin, cs_audit_log **out, cs_err *err)
+int cs_audit_log_open(cs_store *s, const cs_signer *key, const char *origin, cs_audit_log **out,
+                      cs_err *err)
 {
     cs_audit_log *l = cs_calloc(1, sizeof *l);
     l->store = s;
@@ -229,7 +242,8 @@ int cs_audit_log_open(cs_store *s, const cs_signer *key, const char *origin, cs_
     cs_buf_init(&l->next_note, NOTE_MAX);
     l->r_committed = (log_reader){l, 0};
     l->r_work = (log_reader){l, 1};
-    cs_audit_tile_reader rc_reader = {read_tile, &l->r_committed}, rw_reader = {read_tile, &l->r_work};
+    cs_audit_tile_reader rc_reader = {read_tile, &l->r_committed},
+                         rw_reader = {read_tile, &l->r_work};
     l->tree = cs_audit_tree_new(&rc_reader, store_tile, l);
     l->work = cs_audit_tree_new(&rw_reader, store_tile, l);
     int rc = cs_signer_audit(key, origin, &l->key, err);
@@ -313,7 +327,8 @@ static json_t *b64(const uint8_t *data, size_t len)
 static json_t *b64_list(const uint8_t *hashes, size_t count)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < count; i++) json_array_append_new(a, b64(hashes + i * CS_AUDIT_HASH_LEN, CS_AUDIT_HASH_LEN));
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(a, b64(hashes + i * CS_AUDIT_HASH_LEN, CS_AUDIT_HASH_LEN));
     return a;
 }
 
@@ -329,21 +344,24 @@ static int proof_locked(cs_audit_log *l, uint64_t index, json_t **out, cs_err *e
     uint8_t hashes[CS_AUDIT_PROOF_MAX * CS_AUDIT_HASH_LEN], leaf[CS_AUDIT_HASH_LEN];
     size_t count = 0;
     if (index >= l->note_size)
-        return cs_err_set(err, CS_ENOTFOUND, "entry %llu is not in the latest checkpoint (size %llu)",
+        return cs_err_set(err, CS_ENOTFOUND,
+                          "entry %llu is not in the latest checkpoint (size %llu)",
                           (unsigned long long)index, (unsigned long long)l->note_size);
     int rc = cs_audit_tree_inclusion_proof(l->tree, index, l->note_size, hashes, &count, err);
     if (rc) return rc;
     json_t *entry = NULL;
     cs_audit_scan q = {.from = (long long)index, .to = (long long)index + 1, .limit = 1};
     if ((rc = l->store->ops->audit_scan(l->store, 0, &q, entry_row, &entry)) != 0 || entry == NULL)
-        return cs_err_set(err, rc ? rc : CS_ENOTFOUND, "entry %llu cannot be read", (unsigned long long)index);
+        return cs_err_set(err, rc ? rc : CS_ENOTFOUND, "entry %llu cannot be read",
+                          (unsigned long long)index);
     cs_audit_leaf_hash(json_string_value(entry), json_string_length(entry), leaf);
     cs_buf file;
     cs_buf_init(&file, CS_AUDIT_PROOF_FILE_MAX);
     rc = cs_audit_proof_format(&file, index, hashes, count, NULL, 0, l->note.data, l->note.len);
     *out = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s}", "index", (json_int_t)index, "tree_size",
-                     (json_int_t)l->note_size, "leaf_hash", b64(leaf, sizeof leaf), "hashes", b64_list(hashes, count),
-                     "entry", entry, "checkpoint", l->note.data, "tlog_proof", file.data ? file.data : "");
+                     (json_int_t)l->note_size, "leaf_hash", b64(leaf, sizeof leaf), "hashes",
+                     b64_list(hashes, count), "entry", entry, "checkpoint", l->note.data,
+                     "tlog_proof", file.data ? file.data : "");
     cs_buf_free(&file);
     return rc;
 }
@@ -356,21 +374,24 @@ int cs_audit_log_proof(cs_audit_log *l, uint64_t index, json_t **out, cs_err *er
     return rc;
 }
 
-static int consistency_locked(cs_audit_log *l, uint64_t from, uint64_t to, json_t **out, cs_err *err)
+static int consistency_locked(cs_audit_log *l, uint64_t from, uint64_t to, json_t **out,
+                              cs_err *err)
 {
-    uint8_t hashes[CS_AUDIT_PROOF_MAX * CS_AUDIT_HASH_LEN], r1[CS_AUDIT_HASH_LEN], r2[CS_AUDIT_HASH_LEN];
+    uint8_t hashes[CS_AUDIT_PROOF_MAX * CS_AUDIT_HASH_LEN], r1[CS_AUDIT_HASH_LEN],
+        r2[CS_AUDIT_HASH_LEN];
     size_t count = 0;
     if (to == 0) to = l->note_size;
     if (from == 0 || from > to || to > l->note_size)
-        return cs_err_set(err, CS_EINVAL, "need 0 < from <= to <= %llu (the latest checkpoint's size)",
+        return cs_err_set(err, CS_EINVAL,
+                          "need 0 < from <= to <= %llu (the latest checkpoint's size)",
                           (unsigned long long)l->note_size);
     int rc = cs_audit_tree_consistency_proof(l->tree, from, to, hashes, &count, err);
     if (rc == 0) rc = cs_audit_tree_root(l->tree, from, r1, err);
     if (rc == 0) rc = cs_audit_tree_root(l->tree, to, r2, err);
     if (rc) return rc;
-    *out = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s}", "from", (json_int_t)from, "to", (json_int_t)to, "from_root",
-                     b64(r1, sizeof r1), "to_root", b64(r2, sizeof r2), "hashes", b64_list(hashes, count),
-                     "checkpoint", l->note.data);
+    *out = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s}", "from", (json_int_t)from, "to", (json_int_t)to,
+                     "from_root", b64(r1, sizeof r1), "to_root", b64(r2, sizeof r2), "hashes",
+                     b64_list(hashes, count), "checkpoint", l->note.data);
     return 0;
 }
 

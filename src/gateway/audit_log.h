@@ -43,6 +43,7 @@ int cs_audit_log_proof(cs_audit_log *l, uint64_t index, json_t **out, cs_err *er
 int cs_audit_log_entries(cs_audit_log *l, const cs_audit_scan *q, cs_audit_row_fn fn, void *ctx);
 /* Consistency proof from size `from` to size `to` (0 = the published size):
  * {from, to, from_root, to_root, hashes[], checkpoint}. */
-int cs_audit_log_consistency(cs_audit_log *l, uint64_t from, uint64_t to, json_t **out, cs_err *err);
+int cs_audit_log_consistency(cs_audit_log *l, uint64_t from, uint64_t to, json_t **out,
+                             cs_err *err);
 
 #endif

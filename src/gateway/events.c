@@ -9,7 +9,8 @@
 
 int cs_gateway_record(cs_gateway *gw, const char *event, json_t *details)
 {
-    json_t *args = json_pack("{s:s,s:o}", "event", event, "details", details ? details : json_object());
+    json_t *args =
+        json_pack("{s:s,s:o}", "event", event, "details", details ? details : json_object());
     cs_op *op = cs_op_new(gw, CS_OP_EVENT, NULL, "system", NULL, args);
     json_decref(args);
     op->complete = cs_op_free;
@@ -25,12 +26,12 @@ void cs_gw_record_start(cs_gateway *gw)
 {
     cs_policy_set *set = cs_gw_policy(gw);
     cs_gateway_record(gw, "server.started",
-                      json_pack("{s:I,s:s,s:s,s:I}", "pid", (json_int_t)getpid(), "listen", gw->cfg->listen,
-                                "audit_origin", gw->cfg->audit_origin, "audit_size",
-                                (json_int_t)cs_audit_log_size(gw->audit)));
+                      json_pack("{s:I,s:s,s:s,s:I}", "pid", (json_int_t)getpid(), "listen",
+                                gw->cfg->listen, "audit_origin", gw->cfg->audit_origin,
+                                "audit_size", (json_int_t)cs_audit_log_size(gw->audit)));
     cs_gateway_record(gw, "policy.loaded",
-                      json_pack("{s:s,s:s,s:s}", "policy_version", cs_policy_set_version(set), "policy_dir",
-                                gw->cfg->policy_dir, "trigger", "start"));
+                      json_pack("{s:s,s:s,s:s}", "policy_version", cs_policy_set_version(set),
+                                "policy_dir", gw->cfg->policy_dir, "trigger", "start"));
     cs_policy_set_release(set);
 }
 

@@ -27,8 +27,10 @@ static void problem(cs_req *r, int status, const char *type, const char *detail)
 /* The normal bearer-token path; `human` also refuses agents. */
 static int allowed(cs_req *r, int human)
 {
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && !strncasecmp(auth, "Bearer ", 7)) r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
+    const char *auth =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && !strncasecmp(auth, "Bearer ", 7))
+        r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
     if (r->who == NULL) {
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return 0;
@@ -40,9 +42,11 @@ static int allowed(cs_req *r, int human)
     return 1;
 }
 
-static void send_bytes(cs_req *r, int status, const char *ctype, const char *cache, const void *data, size_t len)
+static void send_bytes(cs_req *r, int status, const char *ctype, const char *cache,
+                       const void *data, size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -58,8 +62,10 @@ static void text_resource(cs_req *r, int key)
     cs_buf_init(&b, 1024 * 1024);
     int rc = key ? cs_audit_log_vkey(log, &b) : cs_audit_log_checkpoint(log, &b);
     if (rc == 0 && key) rc = cs_buf_putc(&b, '\n');
-    if (rc) problem(r, 503, "audit-unavailable", "cannot read the audit log");
-    else send_bytes(r, 200, "text/plain; charset=utf-8", "no-cache", b.data, b.len);
+    if (rc)
+        problem(r, 503, "audit-unavailable", "cannot read the audit log");
+    else
+        send_bytes(r, 200, "text/plain; charset=utf-8", "no-cache", b.data, b.len);
     cs_buf_free(&b);
 }
 
@@ -70,10 +76,14 @@ static void tile(cs_req *r, const char *path)
     cs_buf_init(&b, TILE_MAX);
     int rc = cs_audit_log_tile(cs_gateway_audit_log(r->http->gw), path, strlen(path), &b, &err);
     /* Full tiles never change; a partial one is replaced by a wider or full one. */
-    const char *cache = strstr(path, ".p/") ? "private, no-cache" : "private, max-age=31536000, immutable";
-    if (rc == 0) send_bytes(r, 200, "application/octet-stream", cache, b.data ? b.data : "", b.len);
-    else if (rc == CS_EPARSE || rc == CS_ENOTFOUND) problem(r, 404, "not-found", err.msg[0] ? err.msg : "no such tile");
-    else problem(r, 503, "audit-unavailable", err.msg[0] ? err.msg : "cannot read the audit log");
+    const char *cache =
+        strstr(path, ".p/") ? "private, no-cache" : "private, max-age=31536000, immutable";
+    if (rc == 0)
+        send_bytes(r, 200, "application/octet-stream", cache, b.data ? b.data : "", b.len);
+    else if (rc == CS_EPARSE || rc == CS_ENOTFOUND)
+        problem(r, 404, "not-found", err.msg[0] ? err.msg : "no such tile");
+    else
+        problem(r, 503, "audit-unavailable", err.msg[0] ? err.msg : "cannot read the audit log");
     cs_buf_free(&b);
 }
 
@@ -90,12 +100,14 @@ static void proof(cs_req *r, const char *index)
     unsigned long long i;
     cs_err err = {0};
     json_t *body = NULL;
-    if (parse_u64(index, &i) != 0) return problem(r, 400, "invalid-parameter", "the index must be a decimal number");
+    if (parse_u64(index, &i) != 0)
+        return problem(r, 400, "invalid-parameter", "the index must be a decimal number");
     int rc = cs_audit_log_proof(cs_gateway_audit_log(r->http->gw), i, &body, &err);
     if (rc == CS_ENOTFOUND) return problem(r, 404, "not-found", err.msg);
     if (rc) return problem(r, 503, "audit-unavailable", err.msg);
     /* The entry says who did what: users see it, agents get the hashes only. */
-    if (strcmp(json_string_value(json_object_get(r->who, "kind")), "user") != 0) json_object_del(body, "entry");
+    if (strcmp(json_string_value(json_object_get(r->who, "kind")), "user") != 0)
+        json_object_del(body, "entry");
     r->reply = (cs_reply){.status = 200, .body = body};
 }
 
@@ -104,8 +116,10 @@ static void consistency(cs_req *r)
     unsigned long long from = 0, to = 0;
     cs_err err = {0};
     json_t *body = NULL;
-    if (parse_u64(query(r, "from"), &from) != 0 || (query(r, "to") && parse_u64(query(r, "to"), &to) != 0))
-        return problem(r, 400, "invalid-parameter", "from (and optionally to) must be decimal tree sizes");
+    if (parse_u64(query(r, "from"), &from) != 0 ||
+        (query(r, "to") && parse_u64(query(r, "to"), &to) != 0))
+        return problem(r, 400, "invalid-parameter",
+                       "from (and optionally to) must be decimal tree sizes");
     int rc = cs_audit_log_consistency(cs_gateway_audit_log(r->http->gw), from, to, &body, &err);
     if (rc == CS_EINVAL) return problem(r, 400, "invalid-parameter", err.msg);
     if (rc) return problem(r, 503, "audit-unavailable", err.msg);
@@ -137,7 +151,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *out, size_t max)
         cs_buf_reset(&x->buf);
         x->off = 0;
         long long before = x->q.from;
-        if (cs_audit_log_entries(x->log, &x->q, export_row, x) != 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (cs_audit_log_entries(x->log, &x->q, export_row, x) != 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         if (x->q.from == before) x->done = 1;
     }
     if (x->off == x->buf.len) return MHD_CONTENT_READER_END_OF_STREAM;
@@ -159,7 +174,8 @@ static int time_param(cs_req *r, const char *name, long long *ms)
     const char *v = query(r, name);
     if (v == NULL) return 0;
     if (cs_audit_time_parse(v, ms) == 0) return 0;
-    problem(r, 400, "invalid-parameter", "since and until are RFC 3339 UTC times (2026-11-21T03:00:00Z), dates or epoch ms");
+    problem(r, 400, "invalid-parameter",
+            "since and until are RFC 3339 UTC times (2026-11-21T03:00:00Z), dates or epoch ms");
     json_object_set_new(r->reply.body, "field", json_string(name));
     return -1;
 }
@@ -175,11 +191,15 @@ static void export(cs_req *r)
     x->log = cs_gateway_audit_log(r->http->gw);
     x->fmt = fmt;
     /* Only what the published checkpoint covers: an export is always verifiable. */
-    x->q = (cs_audit_scan){.from = 0, .to = (long long)cs_audit_log_size(cs_gateway_audit_log(r->http->gw)),
-                           .since_ms = since, .until_ms = until, .limit = EXPORT_PAGE};
+    x->q = (cs_audit_scan){.from = 0,
+                           .to = (long long)cs_audit_log_size(cs_gateway_audit_log(r->http->gw)),
+                           .since_ms = since,
+                           .until_ms = until,
+                           .limit = EXPORT_PAGE};
     cs_buf_init(&x->buf, 64 * 1024 * 1024);
     cs_audit_export_begin(fmt, &x->buf);
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, x, export_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, x, export_free);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, cs_audit_format_media_type(fmt));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_queue_response(r->conn, 200, resp);

@@ -77,8 +77,11 @@ static int verify(td *d, const char *trusted, json_t **report)
 {
     char url[128];
     snprintf(url, sizeof url, "%s/v1/audit", d->url);
-    const char *argv[] = {"audit", "verify", "--url", url, "--key", path_in(d, "vkey"), "--json",
-                          trusted ? "--trusted" : NULL, trusted, NULL};
+    const char *argv[] = {"audit",  "verify",
+                          "--url",  url,
+                          "--key",  path_in(d, "vkey"),
+                          "--json", trusted ? "--trusted" : NULL,
+                          trusted,  NULL};
     char *out = NULL;
     int code = exit_code(td_cli(d, "admin", &out, argv));
     *report = json_loads(out ? out : "", 0, NULL);
@@ -112,9 +115,11 @@ static char *vote_path(const json_t *a, const char *verb)
 /* Every kind of event of the catalogue that the API can cause. */
 static void workload(td *d)
 {
-    json_t *a = post(d, "demo-agent", "/v1/actions", "{\"action\":\"db.read\",\"resource\":\"prod/db/x\",\"receipt\":true}", 201);
+    json_t *a = post(d, "demo-agent", "/v1/actions",
+                     "{\"action\":\"db.read\",\"resource\":\"prod/db/x\",\"receipt\":true}", 201);
     json_decref(a);
-    json_t *p = post(d, "demo-agent", "/v1/actions", "{\"action\":\"deploy.apply\",\"resource\":\"prod/web\"}", 201);
+    json_t *p = post(d, "demo-agent", "/v1/actions",
+                     "{\"action\":\"deploy.apply\",\"resource\":\"prod/web\"}", 201);
     json_decref(post(d, "demo-agent", vote_path(p, "approve"), "{}", 403)); /* agent */
     json_decref(post(d, "alice", vote_path(p, "approve"), "{}", 403));      /* owner of the agent */
     json_t *ok = post(d, "bob", vote_path(p, "approve"), "{\"reason\":\"fine\"}", 200);
@@ -123,19 +128,25 @@ static void workload(td *d)
     snprintf(body, sizeof body, "{\"receipt\":\"%s\"}", td_str(ok, "receipt"));
     json_decref(post(d, "demo-agent", "/v1/receipts/consume", body, 200));
     json_decref(post(d, "demo-agent", "/v1/receipts/consume", body, 409));
-    json_decref(post(d, "demo-agent", vote_path(p, "outcome"), "{\"status\":\"succeeded\",\"exit_code\":0}", 200));
+    json_decref(post(d, "demo-agent", vote_path(p, "outcome"),
+                     "{\"status\":\"succeeded\",\"exit_code\":0}", 200));
     json_decref(ok);
     json_decref(p);
-    json_t *c = post(d, "demo-agent", "/v1/actions", "{\"action\":\"db.export\",\"resource\":\"prod/db/x\"}", 201);
+    json_t *c = post(d, "demo-agent", "/v1/actions",
+                     "{\"action\":\"db.export\",\"resource\":\"prod/db/x\"}", 201);
     json_decref(post(d, "demo-agent", vote_path(c, "cancel"), "{}", 200));
     json_decref(c);
-    json_decref(post(d, "demo-agent", "/v1/actions", "{\"action\":\"iam.role.update\",\"resource\":\"prod/iam\"}", 201));
-    json_decref(post(d, "admin", "/v1/tokens", "{\"kind\":\"user\",\"name\":\"dave\",\"groups\":[\"dba\"]}", 201));
+    json_decref(post(d, "demo-agent", "/v1/actions",
+                     "{\"action\":\"iam.role.update\",\"resource\":\"prod/iam\"}", 201));
+    json_decref(post(d, "admin", "/v1/tokens",
+                     "{\"kind\":\"user\",\"name\":\"dave\",\"groups\":[\"dba\"]}", 201));
     td_resp r = td_req(d, "DELETE", "/v1/tokens/dave", "admin", NULL, NULL, NULL);
     assert_int_equal(r.status, 200);
     td_resp_free(&r);
-    json_t *e = post(d, "demo-agent", "/v1/actions", "{\"action\":\"test.expire\",\"resource\":\"x\"}", 201);
-    for (int i = 0; i < 100 && td_audit_count(d, "action.expired", td_str(e, "id")) == 0; i++) usleep(50000);
+    json_t *e = post(d, "demo-agent", "/v1/actions",
+                     "{\"action\":\"test.expire\",\"resource\":\"x\"}", 201);
+    for (int i = 0; i < 100 && td_audit_count(d, "action.expired", td_str(e, "id")) == 0; i++)
+        usleep(50000);
     json_decref(e);
 }
 
@@ -143,10 +154,12 @@ static void test_workload_verifies(void **state)
 {
     td *d = *state;
     workload(d);
-    static const char *const events[] = {"action.submitted", "action.vote", "action.vote_refused", "action.approved",
-                                         "action.cancelled", "action.expired", "action.outcome", "receipt.issued",
-                                         "receipt.consumed", "receipt.refused", "token.created", "token.revoked",
-                                         "server.started", "policy.loaded", NULL};
+    static const char *const events[] = {
+        "action.submitted", "action.vote",      "action.vote_refused",
+        "action.approved",  "action.cancelled", "action.expired",
+        "action.outcome",   "receipt.issued",   "receipt.consumed",
+        "receipt.refused",  "token.created",    "token.revoked",
+        "server.started",   "policy.loaded",    NULL};
     for (int i = 0; events[i]; i++) {
         if (td_audit_count(d, events[i], NULL) == 0) fprintf(stderr, "no %s entry\n", events[i]);
         assert_true(td_audit_count(d, events[i], NULL) > 0);
@@ -174,7 +187,8 @@ static void test_proof(void **state)
 {
     td *d = *state;
     json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/y");
-    long long idx = (long long)json_integer_value(json_object_get(json_object_get(a, "audit"), "index"));
+    long long idx =
+        (long long)json_integer_value(json_object_get(json_object_get(a, "audit"), "index"));
     char path[64];
     snprintf(path, sizeof path, "/v1/audit/proof/%lld", idx);
     td_resp r = td_req(d, "GET", path, "alice", NULL, NULL, NULL);
@@ -246,18 +260,23 @@ static void test_restart_consistent(void **state)
     assert_true(after.size > before.size);
     assert_true(td_audit_count(d, "server.stopped", NULL) >= 1);
     char path[128];
-    snprintf(path, sizeof path, "/v1/audit/consistency?from=%llu&to=%llu", (unsigned long long)before.size,
-             (unsigned long long)after.size);
+    snprintf(path, sizeof path, "/v1/audit/consistency?from=%llu&to=%llu",
+             (unsigned long long)before.size, (unsigned long long)after.size);
     td_resp r = td_req(d, "GET", path, "demo-agent", NULL, NULL, NULL);
     assert_int_equal(r.status, 200);
     uint8_t hashes[CS_AUDIT_PROOF_MAX * 32];
     size_t n = 0;
     json_t *h;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "hashes"), i, h) assert_int_equal(b64dec(json_string_value(h), hashes + 32 * n++), 32);
-    assert_int_equal(cs_audit_verify_consistency(before.size, before.root, after.size, after.root, hashes, n), 0);
+    json_array_foreach(json_object_get(r.json, "hashes"), i, h)
+        assert_int_equal(b64dec(json_string_value(h), hashes + 32 * n++), 32);
+    assert_int_equal(
+        cs_audit_verify_consistency(before.size, before.root, after.size, after.root, hashes, n),
+        0);
     hashes[0] ^= 1;
-    assert_int_not_equal(cs_audit_verify_consistency(before.size, before.root, after.size, after.root, hashes, n), 0);
+    assert_int_not_equal(
+        cs_audit_verify_consistency(before.size, before.root, after.size, after.root, hashes, n),
+        0);
     td_resp_free(&r);
     save_key(d);
     json_t *rep = NULL;
@@ -282,7 +301,8 @@ static void tamper(td *d, const char *sql, long long bad)
     td_serve(d);
     json_t *rep = NULL;
     assert_int_equal(verify(d, NULL, &rep), 1);
-    fprintf(stderr, "tamper '%s': %s (index %lld)\n", sql, td_str(rep, "problem"), jint(rep, "first_bad_index"));
+    fprintf(stderr, "tamper '%s': %s (index %lld)\n", sql, td_str(rep, "problem"),
+            jint(rep, "first_bad_index"));
     if (bad >= 0) assert_int_equal(jint(rep, "first_bad_index"), bad);
     json_decref(rep);
     td_stop(d);
@@ -295,7 +315,8 @@ static void tamper(td *d, const char *sql, long long bad)
 static void test_tamper(void **state)
 {
     td *d = *state;
-    for (int i = 0; i < 260; i++) json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/bulk"));
+    for (int i = 0; i < 260; i++)
+        json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/bulk"));
     save_key(d);
     json_t *rep = NULL;
     assert_int_equal(verify(d, NULL, &rep), 0);
@@ -303,9 +324,11 @@ static void test_tamper(void **state)
     json_decref(rep);
     tamper(d, "UPDATE audit SET entry = replace(entry, 'bulk', 'bulK') WHERE idx = 200", 200);
     tamper(d, "DELETE FROM audit WHERE idx = 180", 180);
-    tamper(d, "UPDATE audit SET entry = CASE idx WHEN 190 THEN (SELECT entry FROM audit WHERE idx = 191) "
-              "ELSE (SELECT entry FROM audit WHERE idx = 190) END WHERE idx IN (190, 191)",
-           190);
+    tamper(
+        d,
+        "UPDATE audit SET entry = CASE idx WHEN 190 THEN (SELECT entry FROM audit WHERE idx = 191) "
+        "ELSE (SELECT entry FROM audit WHERE idx = 190) END WHERE idx IN (190, 191)",
+        190);
     assert_int_equal(verify(d, NULL, &rep), 0); /* put back */
     json_decref(rep);
 }
@@ -316,7 +339,8 @@ static void refuses(td *d, const char *sql)
 {
     copy_file(path_in(d, "data/countersign.db"), path_in(d, "pristine.db"));
     db_exec(d, sql);
-    const char *argv[] = {"serve", "--config", path_in(d, "data/countersign.yaml"), "--check", NULL};
+    const char *argv[] = {"serve", "--config", path_in(d, "data/countersign.yaml"), "--check",
+                          NULL};
     char *out = NULL;
     int code = exit_code(td_cli(d, NULL, &out, argv));
     free(out);
@@ -328,11 +352,13 @@ static void test_refuses_changed_tail(void **state)
 {
     td *d = *state;
     td_stop(d);
-    refuses(d, "UPDATE audit SET entry = replace(entry, '\"v\":1', '\"v\":2') WHERE idx = (SELECT MAX(idx) FROM audit)");
+    refuses(d, "UPDATE audit SET entry = replace(entry, '\"v\":1', '\"v\":2') WHERE idx = (SELECT "
+               "MAX(idx) FROM audit)");
     refuses(d, "DELETE FROM audit WHERE idx = (SELECT MAX(idx) FROM audit)");
     refuses(d, "UPDATE audit_tiles SET data = zeroblob(8192) WHERE level = 0 AND idx = 0");
     refuses(d, "DELETE FROM audit_tiles");
-    refuses(d, "INSERT INTO audit(idx, type, time_ms, actor, source, action_id, entry) SELECT MAX(idx) + 1, type, "
+    refuses(d, "INSERT INTO audit(idx, type, time_ms, actor, source, action_id, entry) SELECT "
+               "MAX(idx) + 1, type, "
                "time_ms, actor, source, action_id, entry FROM audit");
     refuses(d, "DELETE FROM audit_head");
     td_serve(d);
@@ -364,7 +390,8 @@ static void test_rollback(void **state)
     td_stop(d);
     copy_file(path_in(d, "data/countersign.db"), path_in(d, "old.db"));
     td_serve(d);
-    for (int i = 0; i < 10; i++) json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/later"));
+    for (int i = 0; i < 10; i++)
+        json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/later"));
     json_t *rep = NULL;
     unlink(path_in(d, "trusted2"));
     assert_int_equal(verify(d, path_in(d, "trusted2"), &rep), 0);
@@ -388,7 +415,8 @@ static void test_key_swap(void **state)
     save_key(d);
     td_stop(d);
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && '%s' init --dir '%s' >/dev/null && cp '%s/signing.key' '%s'",
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && '%s' init --dir '%s' >/dev/null && cp '%s/signing.key' '%s'",
              path_in(d, "other"), getenv("CS_BINARY"), path_in(d, "other"), path_in(d, "other"),
              path_in(d, "data/signing.key"));
     assert_int_equal(system(cmd), 0);
@@ -409,8 +437,9 @@ static void test_exports(void **state)
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "export.%s", formats[i]);
-        const char *argv[] = {"audit", "export", "--format", formats[i], "--since", "2020-01-01T00:00:00Z", "-o",
-                              path_in(d, name), NULL};
+        const char *argv[] = {"audit",    "export",         "--format",
+                              formats[i], "--since",        "2020-01-01T00:00:00Z",
+                              "-o",       path_in(d, name), NULL};
         assert_int_equal(exit_code(td_cli(d, "alice", NULL, argv)), 0);
     }
     const char *bad[] = {"audit", "export", "--format", "xml", NULL};
@@ -418,10 +447,12 @@ static void test_exports(void **state)
     const char *agent[] = {"audit", "export", "--format", "csv", NULL};
     assert_int_equal(exit_code(td_cli(d, "demo-agent", NULL, agent)), 1);
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "python3 '%s/tests/audit/check_export.py' '%s' '%s' '%s'", getenv("CS_SOURCE_DIR"),
-             path_in(d, "export.jsonl"), path_in(d, "export.csv"), path_in(d, "export.ocsf"));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/audit/check_export.py' '%s' '%s' '%s'",
+             getenv("CS_SOURCE_DIR"), path_in(d, "export.jsonl"), path_in(d, "export.csv"),
+             path_in(d, "export.ocsf"));
     assert_int_equal(system(cmd), 0);
-    td_resp r = td_req(d, "GET", "/v1/audit/export?format=csv&until=yesterday", "alice", NULL, NULL, NULL);
+    td_resp r =
+        td_req(d, "GET", "/v1/audit/export?format=csv&until=yesterday", "alice", NULL, NULL, NULL);
     assert_int_equal(r.status, 400);
     td_resp_free(&r);
 }
@@ -429,9 +460,15 @@ static void test_exports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_workload_verifies), cmocka_unit_test(test_proof), cmocka_unit_test(test_restart_consistent),
-        cmocka_unit_test(test_exports),           cmocka_unit_test(test_tamper), cmocka_unit_test(test_refuses_changed_tail),
-        cmocka_unit_test(test_legacy_catch_up),   cmocka_unit_test(test_rollback),          cmocka_unit_test(test_key_swap),
+        cmocka_unit_test(test_workload_verifies),
+        cmocka_unit_test(test_proof),
+        cmocka_unit_test(test_restart_consistent),
+        cmocka_unit_test(test_exports),
+        cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_refuses_changed_tail),
+        cmocka_unit_test(test_legacy_catch_up),
+        cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_key_swap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
