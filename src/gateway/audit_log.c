@@ -281,6 +281,14 @@ uint64_t cs_audit_log_size(cs_audit_log *l)
     return n;
 }
 
+uint64_t cs_audit_log_published(cs_audit_log *l, cs_buf *out)
+{
+    pthread_mutex_lock(&l->lock);
+    uint64_t n = cs_buf_append(out, l->note.data ? l->note.data : "", l->note.len) == 0 ? l->note_size : 0;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
 int cs_audit_log_checkpoint(cs_audit_log *l, cs_buf *out)
 {
     pthread_mutex_lock(&l->lock);
@@ -409,4 +417,9 @@ int cs_audit_log_entries(cs_audit_log *l, const cs_audit_scan *q, cs_audit_row_f
     long long size = (long long)cs_audit_log_size(l);
     if (b.to < 0 || b.to > size) b.to = size;
     return l->store->ops->audit_scan(l->store, 0, &b, fn, ctx);
+}
+
+int cs_audit_log_timestamp(cs_audit_log *l, json_t **out)
+{
+    return l->store->ops->audit_stamp_get(l->store, out);
 }

@@ -28,6 +28,8 @@ void cs_audit_log_free(cs_audit_log *l);
 
 /* Tree size of the published checkpoint. */
 uint64_t cs_audit_log_size(cs_audit_log *l);
+/* Appends the published note and returns its tree size (one consistent pair). */
+uint64_t cs_audit_log_published(cs_audit_log *l, cs_buf *out);
 /* Appends the published signed checkpoint note. */
 int cs_audit_log_checkpoint(cs_audit_log *l, cs_buf *out);
 /* Appends the verifier key "<origin>+<hex8 id>+<base64>" (no newline). */
@@ -39,6 +41,9 @@ int cs_audit_log_tile(cs_audit_log *l, const char *path, size_t len, cs_buf *out
  * {index, tree_size, leaf_hash, hashes[], entry, checkpoint, tlog_proof} (base64 hashes).
  * CS_ENOTFOUND when index is not covered by the checkpoint. */
 int cs_audit_log_proof(cs_audit_log *l, uint64_t index, json_t **out, cs_err *err);
+/* The newest RFC 3161 time-stamp: {tree_size, checkpoint, gen_time, token (base64 DER
+ * TimeStampResp)}; CS_ENOTFOUND when there is none. */
+int cs_audit_log_timestamp(cs_audit_log *l, json_t **out);
 /* Committed entries in index order, bounded by the published checkpoint's size. */
 int cs_audit_log_entries(cs_audit_log *l, const cs_audit_scan *q, cs_audit_row_fn fn, void *ctx);
 /* Consistency proof from size `from` to size `to` (0 = the published size):

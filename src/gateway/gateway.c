@@ -108,7 +108,7 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");
     gw->reaper_started = 1;
     cs_gw_record_start(gw);
-    return 0;
+    return cs_timestamper_start(gw, &gw->tsa, err);
 }
 
 void cs_gateway_stop(cs_gateway *gw)
@@ -124,6 +124,8 @@ void cs_gateway_stop(cs_gateway *gw)
         pthread_join(gw->reaper, NULL);
         gw->reaper_started = 0;
     }
+    cs_timestamper_stop(gw->tsa);
+    gw->tsa = NULL;
     cs_watch_fire_all(gw->watchers);
     cs_writer_stop(gw->writer);
     gw->writer = NULL;

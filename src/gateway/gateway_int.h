@@ -24,6 +24,7 @@ struct cs_gateway {
     cs_writer *writer;
     cs_signer *signer;
     cs_audit_log *audit;
+    struct cs_timestamper *tsa; /* RFC 3161 stamps of checkpoints, when audit.tsa_url is set */
     pthread_mutex_t policy_lock;
     cs_policy_set *policy;
     pthread_rwlock_t tok_lock;
@@ -62,6 +63,11 @@ void cs_gw_token_committed(cs_gateway *gw, cs_op *op);
 int cs_gw_receipt_issue(cs_gateway *gw, cs_op *op);
 int cs_gw_prepare_consume(cs_gateway *gw, cs_op *op);
 int cs_gw_apply_consume(cs_gateway *gw, cs_op *op);
+
+/* timestamper.c */
+typedef struct cs_timestamper cs_timestamper;
+int cs_timestamper_start(cs_gateway *gw, cs_timestamper **out, cs_err *err);
+void cs_timestamper_stop(cs_timestamper *t);
 
 /* events.c */
 int cs_gw_apply_event(cs_gateway *gw, cs_op *op);

@@ -207,6 +207,15 @@ static void export(cs_req *r)
     r->state = RS_DONE;
 }
 
+static void timestamp(cs_req *r)
+{
+    json_t *body = NULL;
+    int rc = cs_audit_log_timestamp(cs_gateway_audit_log(r->http->gw), &body);
+    if (rc == CS_ENOTFOUND) return problem(r, 404, "not-found", "no checkpoint has been time-stamped (audit.tsa_url)");
+    if (rc) return problem(r, 503, "audit-unavailable", "cannot read the time-stamp");
+    r->reply = (cs_reply){.status = 200, .body = body};
+}
+
 void cs_http_audit(cs_req *r)
 {
     const char *p = r->url + strlen("/v1/audit/");
@@ -214,6 +223,7 @@ void cs_http_audit(cs_req *r)
         return problem(r, 405, "method-not-allowed", "use GET");
     if (!strcmp(p, "checkpoint")) return text_resource(r, 0);
     if (!strcmp(p, "key")) return text_resource(r, 1);
+    if (!strcmp(p, "timestamp")) return timestamp(r);
     if (!strncmp(p, "tile/entries/", 13)) return allowed(r, 1) ? tile(r, p) : (void)0;
     if (!strcmp(p, "export")) return allowed(r, 1) ? export(r) : (void)0;
     if (!allowed(r, 0)) return;

@@ -81,6 +81,9 @@ typedef struct cs_store_ops {
      * hash tiles (8192 bytes, never rewritten) and the signed checkpoint of `size`. */
     int (*audit_tile_put)(cs_store *s, unsigned level, long long index, const void *data, size_t len);
     int (*audit_head_put)(cs_store *s, long long size, const char *note);
+    /* An RFC 3161 time-stamp (DER TimeStampResp) of the checkpoint `note` of `size`. */
+    int (*audit_stamp_put)(cs_store *s, long long size, const char *note, const char *gen_time, const void *token,
+                           size_t len);
     /* read side; `w` = 1 reads through the writer's open transaction */
     int (*action_get)(cs_store *s, int w, const char *id, char **doc);
     int (*action_by_idem)(cs_store *s, int w, const char *requester, const char *key, char **doc);
@@ -96,6 +99,8 @@ typedef struct cs_store_ops {
     int (*audit_tile_get)(cs_store *s, int w, unsigned level, long long index, void *out, size_t len);
     /* The last stored checkpoint (note malloc'd); size 0 and note NULL when none. */
     int (*audit_head_get)(cs_store *s, long long *size, char **note);
+    /* The newest time-stamp as JSON {tree_size, checkpoint, gen_time, token (base64)}; CS_ENOTFOUND when none. */
+    int (*audit_stamp_get)(cs_store *s, json_t **out);
 } cs_store_ops;
 
 struct cs_store {

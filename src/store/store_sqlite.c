@@ -6,6 +6,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_ROLLBACK_TO, W_ACTION_PUT, W_AUDIT, W_TOKEN,
-    W_GET, W_IDEM, W_TILE_PUT, W_HEAD_PUT, W_COUNT
+    W_GET, W_IDEM, W_TILE_PUT, W_HEAD_PUT, W_STAMP_PUT, W_COUNT
 };
 
 static const char *const wsql[W_COUNT] = {
@@ -34,6 +35,7 @@ static const char *const wsql[W_COUNT] = {
     [W_TILE_PUT] = "INSERT INTO audit_tiles(level,idx,data) VALUES(?,?,?)",
     [W_HEAD_PUT] = "INSERT INTO audit_head(id,size,note) VALUES(1,?1,?2) ON CONFLICT(id) DO UPDATE "
                    "SET size=?1, note=?2",
+    [W_STAMP_PUT] = "INSERT OR REPLACE INTO audit_stamps(size,note,gen_time,token) VALUES(?,?,?,?)",
 };
 
 static const char schema[] =
@@ -52,6 +54,8 @@ static const char schema[] =
     " data BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1),"
     " size INTEGER NOT NULL, note TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_stamps(size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+    " gen_time TEXT NOT NULL, token BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
     " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
 
@@ -482,6 +486,18 @@ static int sq_audit_head_put(cs_store *s, long long size, const char *note)
     return step_done(q, st);
 }
 
+static int sq_audit_stamp_put(cs_store *s, long long size, const char *note, const char *gen_time, const void *token,
+                             size_t len)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_STAMP_PUT];
+    sqlite3_bind_int64(st, 1, size);
+    bind_text(st, 2, note);
+    bind_text(st, 3, gen_time);
+    sqlite3_bind_blob(st, 4, token, (int)len, SQLITE_STATIC);
+    return step_done(q, st);
+}
+
 /* Prepares sql on the writer connection (w) or a pooled reader; *db says which. */
 static int prepare_on(sq *q, int w, const char *sql, sqlite3 **db, sqlite3_stmt **st)
 {
@@ -562,6 +578,30 @@ static int sq_audit_head_get(cs_store *s, long long *size, char **note)
     return rc;
 }
 
+static int sq_audit_stamp_get(cs_store *s, json_t **out)
+{
+    sq *q = s->impl;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int rc = prepare_on(q, 0, "SELECT size, note, gen_time, token FROM audit_stamps ORDER BY size DESC LIMIT 1", &db,
+                        &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 3);
+        char *b64 = cs_malloc(sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL));
+        sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL), sqlite3_column_blob(st, 3),
+                          n, sodium_base64_VARIANT_ORIGINAL);
+        *out = json_pack("{s:I,s:s,s:s,s:s}", "tree_size", (json_int_t)sqlite3_column_int64(st, 0), "checkpoint",
+                         sqlite3_column_text(st, 1), "gen_time", sqlite3_column_text(st, 2), "token", b64);
+        free(b64);
+    } else {
+        rc = r == SQLITE_DONE ? CS_ENOTFOUND : CS_EDB;
+    }
+    finish_on(q, 0, db, st);
+    return rc;
+}
+
 const cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -577,6 +617,7 @@ const cs_store_ops cs_store_sqlite_ops = {
     .token_put = sq_token_put,
     .audit_tile_put = sq_audit_tile_put,
     .audit_head_put = sq_audit_head_put,
+    .audit_stamp_put = sq_audit_stamp_put,
     .action_get = sq_action_get,
     .action_by_idem = sq_action_by_idem,
     .action_list = sq_action_list,
@@ -588,4 +629,5 @@ const cs_store_ops cs_store_sqlite_ops = {
     .audit_scan = sq_audit_scan,
     .audit_tile_get = sq_audit_tile_get,
     .audit_head_get = sq_audit_head_get,
+    .audit_stamp_get = sq_audit_stamp_get,
 };
