@@ -168,7 +168,8 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     cs_http *h = cs_calloc(1, sizeof *h);
     h->gw = gw;
     pthread_mutex_init(&h->shared_lock, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
