@@ -62,6 +62,16 @@ typedef struct cs_commit_hooks {
     void (*after_commit)(void *ctx, int rc);
     void *ctx;
 } cs_commit_hooks;
+/* A notification waiting in the outbox (SPEC §4 Notifications). Written by the
+ * gateway in the same transaction as the event it announces. */
+typedef struct cs_outbox_row {
+    const char *msg_id;    /* stable across retries (webhook-id) */
+    const char *target;    /* slack:#x, teams:NAME, webhook:NAME */
+    const char *action_id;
+    const char *event;     /* action.pending, action.voted, action.approved, ... */
+    const char *payload;   /* JSON: the action as it was at the event */
+    long long created_at;  /* ms */
+} cs_outbox_row;
 
 typedef struct cs_store_ops {
     const char *name;
@@ -84,6 +94,12 @@ typedef struct cs_store_ops {
     /* An RFC 3161 time-stamp (DER TimeStampResp) of the checkpoint `note` of `size`. */
     int (*audit_stamp_put)(cs_store *s, long long size, const char *note, const char *gen_time, const void *token,
                            size_t len);
+    /* notification outbox (writer side); state is pending | done | dead */
+    int (*outbox_add)(cs_store *s, const cs_outbox_row *row);
+    int (*outbox_set)(cs_store *s, long long id, const char *state, int attempts, long long next_at,
+                      const char *last_error);
+    /* What a channel remembers about its message for an action (Slack: channel and ts). */
+    int (*notify_ref_put)(cs_store *s, const char *action_id, const char *target, const char *ref);
     /* read side; `w` = 1 reads through the writer's open transaction */
     int (*action_get)(cs_store *s, int w, const char *id, char **doc);
     int (*action_by_idem)(cs_store *s, int w, const char *requester, const char *key, char **doc);
@@ -101,6 +117,12 @@ typedef struct cs_store_ops {
     int (*audit_head_get)(cs_store *s, long long *size, char **note);
     /* The newest time-stamp as JSON {tree_size, checkpoint, gen_time, token (base64)}; CS_ENOTFOUND when none. */
     int (*audit_stamp_get)(cs_store *s, json_t **out);
+    /* Pending outbox rows due by now_ms, only the oldest per (action, target) so that
+     * a channel sees its events in order: [{id, msg_id, target, action_id, event,
+     * payload, attempts, created_at, ref}] (ref null when none). */
+    int (*outbox_due)(cs_store *s, long long now_ms, int max, json_t **rows);
+    /* Outbox rows per state: {"pending": n, "done": n, "dead": n} (states with rows). */
+    int (*outbox_counts)(cs_store *s, json_t **counts);
 } cs_store_ops;
 
 struct cs_store {
