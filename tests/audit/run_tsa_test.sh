@@ -70,7 +70,8 @@ if openssl ts -verify -data checkpoint -in checkpoint.tsr -CAfile tsa.pem >/dev/
   exit 1
 fi
 # A reply signed by a TSA the configuration does not trust is not stored.
-kill "$serve_pid"; wait "$serve_pid" || true
+kill "$serve_pid"
+wait "$serve_pid" || { echo "the server did not exit cleanly (sanitizer report?)" >&2; cat serve.log >&2; exit 1; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem -days 2 \
   -subj /CN=someone-else 2>/dev/null
 sed -i "s|tsa_ca_file: .*|tsa_ca_file: $work/other.pem|" d/countersign.yaml
