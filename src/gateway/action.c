@@ -188,7 +188,8 @@ static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
     return p;
 }
 
-int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
+/* Checks the request's fields beyond their JSON types. */
+static int validate_submit(cs_op *op)
 {
     if (cs_validate_fields(op->args, submit_fields, &op->reply) != 0) return CS_EINVAL;
     const char *action = json_string_value(json_object_get(op->args, "action"));
@@ -200,35 +201,39 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     if (obo && !name_ok(obo, 64)) return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
     if (purpose && strlen(purpose) > 4096) return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
     json_t *context = json_object_get(op->args, "context");
-    char *canon_ctx = context ? cs_jcs_dumps(context) : NULL;
-    size_t ctx_len = canon_ctx ? strlen(canon_ctx) : 0;
-    free(canon_ctx);
-    if (context && (canon_ctx == NULL || ctx_len > CS_CONTEXT_MAX)) {
+    if (context == NULL) return 0;
+    char *canon = cs_jcs_dumps(context);
+    int too_big = canon == NULL || strlen(canon) > CS_CONTEXT_MAX;
+    free(canon);
+    if (too_big) {
         cs_reply_problem(&op->reply, 413, "context-too-large", "field 'context' is larger than 64 KiB");
         json_object_set_new(op->reply.body, "field", json_string("context"));
         return CS_ETOOBIG;
     }
-    op->now_ms = cs_now_ms();
-    json_t *envelope = json_pack("{s:o,s:s,s:s,s:o,s:O,s:O}", "requester", requester_json(op->who),
-                                 "action", action, "resource", resource, "context",
-                                 context ? json_incref(context) : json_object(), "purpose",
-                                 purpose ? json_object_get(op->args, "purpose") : json_null(),
-                                 "on_behalf_of", obo ? json_object_get(op->args, "on_behalf_of") : json_null());
-    char *canon = cs_jcs_dumps(envelope);
-    char hash[65];
+    return 0;
+}
+
+/* What the requester asks, as reviewers and the log see it; hash is the hex
+ * SHA-256 of its RFC 8785 form (args_hash). */
+static json_t *envelope_json(const cs_op *op, char hash[65])
+{
+    json_t *args = op->args, *context = json_object_get(args, "context");
+    json_t *purpose = json_object_get(args, "purpose"), *obo = json_object_get(args, "on_behalf_of");
+    json_t *env = json_pack("{s:o,s:O,s:O,s:o,s:O,s:O}", "requester", requester_json(op->who), "action",
+                            json_object_get(args, "action"), "resource", json_object_get(args, "resource"),
+                            "context", context ? json_incref(context) : json_object(), "purpose",
+                            purpose ? purpose : json_null(), "on_behalf_of", obo ? obo : json_null());
+    char *canon = cs_jcs_dumps(env);
     cs_sha256_hex(canon, strlen(canon), hash);
     free(canon);
+    return env;
+}
 
-    json_t *ctx = policy_context(op->args, op->now_ms);
-    cs_decision d;
-    cs_policy_set *set = NULL;
-    int rc = decide(gw, op, op->who, ctx, &d, &set);
-    json_decref(ctx);
-    if (rc != 0) {
-        json_decref(envelope);
-        return rc;
-    }
-    const char *status = d.kind == CS_DECISION_ALLOW ? "allowed" : d.kind == CS_DECISION_PENDING ? "pending" : "denied";
+/* The new action: envelope, hash, decision and, when pending, what it waits for. */
+static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, const char *hash,
+                          const cs_decision *d, const cs_policy_set *set)
+{
+    const char *status = d->kind == CS_DECISION_ALLOW ? "allowed" : d->kind == CS_DECISION_PENDING ? "pending" : "denied";
     json_t *doc = json_object();
     char *id = cs_random_id("act_", 12);
     json_object_set_new(doc, "id", json_string(id));
@@ -236,19 +241,34 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
-    json_object_set_new(doc, "policy", policy_json(&d, set));
+    json_object_set_new(doc, "policy", policy_json(d, set));
     long long expires = 0;
-    if (d.kind == CS_DECISION_PENDING) {
-        json_object_set_new(doc, "approval", approval_json(gw, &d, op->now_ms, &expires));
-    }
+    if (d->kind == CS_DECISION_PENDING) json_object_set_new(doc, "approval", approval_json(gw, d, op->now_ms, &expires));
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
-    json_object_set_new(doc, "decided_at", d.kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
+    json_object_set_new(doc, "decided_at", d->kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
+    return doc;
+}
+
+int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
+{
+    int rc = validate_submit(op);
+    if (rc != 0) return rc;
+    op->now_ms = cs_now_ms();
     op->receipt_wanted = json_is_true(json_object_get(op->args, "receipt"));
-    op->doc = doc;
+    char hash[65];
+    json_t *envelope = envelope_json(op, hash);
+    json_t *ctx = policy_context(op->args, op->now_ms);
+    cs_decision d;
+    cs_policy_set *set = NULL;
+    rc = decide(gw, op, op->who, ctx, &d, &set);
+    json_decref(ctx);
+    if (rc == 0) {
+        op->doc = action_doc(gw, op, envelope, hash, &d, set);
+        cs_decision_free(&d);
+        cs_policy_set_release(set);
+    }
     json_decref(envelope);
-    cs_decision_free(&d);
-    cs_policy_set_release(set);
-    return 0;
+    return rc;
 }
 
 int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
@@ -465,50 +485,59 @@ static int quorum_met(const json_t *approval)
     return 1;
 }
 
-static int apply_vote(cs_gateway *gw, cs_op *op)
+typedef struct refusal {
+    int http;
+    const char *type, *detail;
+} refusal;
+
+static const refusal R_AGENT = {403, "agent-cannot-approve", "agents can never approve or deny actions"};
+static const refusal R_PENDING = {409, "not-pending", "the action is no longer pending"};
+static const refusal R_SELF = {403, "self-approval", "nobody votes on an action they requested or that was requested on their behalf"};
+static const refusal R_OWNER = {403, "owner-approval", "nobody votes on an action requested by an agent they own"};
+static const refusal R_DUP = {409, "duplicate-vote", "you have already voted on this action"};
+static const refusal R_GROUP = {403, "not-in-approver-group", "you are not in any approver group of this action"};
+
+/* SPEC §3 rules 6, 2 and 3, then membership (rule 4, with the voter's groups as
+ * they are now): the first one this vote breaks, or NULL with *groups set to the
+ * voter's groups that count. Rule 1 (agents) is checked before. */
+static const refusal *vote_refusal(const cs_op *op, json_t **groups)
 {
-    int rc = load(gw, op), expired = 0;
-    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
     const char *voter = json_string_value(json_object_get(op->who, "name"));
-    const char *kind = json_string_value(json_object_get(op->who, "kind"));
     json_t *requester = json_object_get(op->doc, "requester");
     const char *rtype = json_string_value(json_object_get(requester, "type"));
     const char *rid = json_string_value(json_object_get(requester, "id"));
     const char *owner = json_string_value(json_object_get(requester, "owner"));
     const char *obo = json_string_value(json_object_get(op->doc, "on_behalf_of"));
     json_t *approval = json_object_get(op->doc, "approval");
-
-    if (strcmp(kind, "user") != 0)
-        return refuse_vote(gw, op, 403, "agent-cannot-approve", "agents can never approve or deny actions");
-    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
-    if (!cs_action_is_pending(op->doc))
-        return refuse_vote(gw, op, 409, "not-pending", "the action is no longer pending");
-    if ((!strcmp(rtype, "User") && !strcmp(rid, voter)) || (obo && !strcmp(obo, voter)))
-        return refuse_vote(gw, op, 403, "self-approval", "nobody votes on an action they requested or that was requested on their behalf");
-    if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter))
-        return refuse_vote(gw, op, 403, "owner-approval", "nobody votes on an action requested by an agent they own");
+    if (!cs_action_is_pending(op->doc)) return &R_PENDING;
+    if ((!strcmp(rtype, "User") && !strcmp(rid, voter)) || (obo && !strcmp(obo, voter))) return &R_SELF;
+    if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter)) return &R_OWNER;
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(approval, "votes"), i, v)
-        if (!strcmp(json_string_value(json_object_get(v, "voter")), voter))
-            return refuse_vote(gw, op, 409, "duplicate-vote", "you have already voted on this action");
-    json_t *groups = eligible_groups(op->who, approval);
-    if (json_array_size(groups) == 0) {
-        json_decref(groups);
-        return refuse_vote(gw, op, 403, "not-in-approver-group", "you are not in any approver group of this action");
-    }
-    const char *what = op->kind == CS_OP_APPROVE ? "approve" : "deny";
+        if (!strcmp(json_string_value(json_object_get(v, "voter")), voter)) return &R_DUP;
+    *groups = eligible_groups(op->who, approval);
+    if (json_array_size(*groups) > 0) return NULL;
+    json_decref(*groups);
+    *groups = NULL;
+    return &R_GROUP;
+}
+
+/* Records an accepted vote and, when it decides the action, the decision. */
+static int record_vote(cs_gateway *gw, cs_op *op, json_t *groups)
+{
+    json_t *approval = json_object_get(op->doc, "approval");
     json_t *reason = json_object_get(op->args, "reason");
-    json_t *vote = json_pack("{s:s,s:s,s:O,s:o,s:o}", "voter", voter, "vote", what, "reason",
-                             reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
+    json_t *vote = json_pack("{s:O,s:s,s:O,s:o,s:o}", "voter", json_object_get(op->who, "name"), "vote",
+                             op->kind == CS_OP_APPROVE ? "approve" : "deny", "reason", reason ? reason : json_null(),
+                             "groups", groups, "at", cs_time_json(op->now_ms));
     json_array_append_new(json_object_get(approval, "votes"), vote);
-    long long index = 0;
-    if ((rc = cs_gw_audit(gw, op, "action.vote", vote, &index)) != 0) return rc;
-    if (op->kind == CS_OP_DENY) {
-        json_t *d = json_pack("{s:s}", "by", voter);
+    int rc = cs_gw_audit(gw, op, "action.vote", vote, NULL);
+    if (rc == 0 && op->kind == CS_OP_DENY) { /* rule 5: one deny decides */
+        json_t *d = json_pack("{s:O}", "by", json_object_get(op->who, "name"));
         rc = finish_action(gw, op, "denied", "action.denied", d);
         json_decref(d);
-    } else if (quorum_met(approval)) {
+    } else if (rc == 0 && quorum_met(approval)) {
         json_t *d = json_pack("{s:O}", "votes", json_object_get(approval, "votes"));
         rc = finish_action(gw, op, "approved", "action.approved", d);
         json_decref(d);
@@ -518,6 +547,20 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
             free(r);
         }
     }
+    return rc;
+}
+
+static int apply_vote(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op), expired = 0;
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    if (strcmp(json_string_value(json_object_get(op->who, "kind")), "user") != 0)
+        return refuse_vote(gw, op, R_AGENT.http, R_AGENT.type, R_AGENT.detail);
+    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
+    json_t *groups = NULL;
+    const refusal *no = vote_refusal(op, &groups);
+    if (no) return refuse_vote(gw, op, no->http, no->type, no->detail);
+    rc = record_vote(gw, op, groups);
     if (rc == 0) rc = put_action(gw, op);
     if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
