@@ -10,12 +10,8 @@
 #include <string.h>
 
 static const cs_field token_fields[] = {
-    {"kind", JSON_STRING, 1},
-    {"name", JSON_STRING, 1},
-    {"owner", JSON_STRING, 0},
-    {"groups", JSON_ARRAY, 0},
-    {"slack_id", JSON_STRING, 0},
-    {"admin", JSON_TRUE, 0},
+    {"kind", JSON_STRING, 1}, {"name", JSON_STRING, 1},     {"owner", JSON_STRING, 0},
+    {"groups", JSON_ARRAY, 0}, {"slack_id", JSON_STRING, 0}, {"admin", JSON_TRUE, 0},
     {NULL, 0, 0},
 };
 
@@ -36,12 +32,10 @@ int cs_gw_tokens_load(cs_gateway *gw, cs_err *err)
     gw->tokens = json_object();
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row)
-    {
+    json_array_foreach(rows, i, row) {
         if (json_is_true(json_object_get(row, "revoked"))) continue;
         json_t *id = json_loads(json_string_value(json_object_get(row, "doc")), 0, NULL);
-        if (id)
-            json_object_set_new(gw->tokens, json_string_value(json_object_get(row, "hash")), id);
+        if (id) json_object_set_new(gw->tokens, json_string_value(json_object_get(row, "hash")), id);
     }
     json_decref(rows);
     return 0;
@@ -64,6 +58,24 @@ json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token)
     return id;
 }
 
+json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id)
+{
+    json_t *found = NULL;
+    pthread_rwlock_rdlock(&gw->tok_lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(gw->tokens, k, v) {
+        const char *sid = json_string_value(json_object_get(v, "slack_id"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        if (sid && kind && !strcmp(kind, "user") && !strcmp(sid, slack_id)) {
+            found = json_incref(v);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&gw->tok_lock);
+    return found;
+}
+
 /* The current hash of a named identity ("" when none). */
 static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **doc)
 {
@@ -72,8 +84,7 @@ static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **
     pthread_rwlock_rdlock(&gw->tok_lock);
     const char *k;
     json_t *v;
-    json_object_foreach(gw->tokens, k, v)
-    {
+    json_object_foreach(gw->tokens, k, v) {
         if (!strcmp(json_string_value(json_object_get(v, "name")), name)) {
             strcpy(hash, k);
             *doc = json_incref(v);
@@ -81,6 +92,19 @@ static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **
         }
     }
     pthread_rwlock_unlock(&gw->tok_lock);
+}
+
+/* Slack user ids are upper-case letters and digits; agents never get one, so a
+ * Slack click can only ever act as a human (SPEC §3 rule 1). */
+static int slack_id_ok(const json_t *args, const char *kind)
+{
+    const char *s = json_string_value(json_object_get(args, "slack_id"));
+    if (s == NULL) return 1;
+    size_t n = strlen(s);
+    if (strcmp(kind, "user") != 0 || n == 0 || n > 32) return 0;
+    for (; *s; s++)
+        if (!(isupper((unsigned char)*s) || isdigit((unsigned char)*s))) return 0;
+    return 1;
 }
 
 int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
@@ -97,34 +121,36 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
     const char *name = json_string_value(json_object_get(op->args, "name"));
     const char *owner = json_string_value(json_object_get(op->args, "owner"));
     const char *bad = NULL, *detail = NULL;
-    if (strcmp(kind, "agent") && strcmp(kind, "user"))
-        bad = "kind", detail = "field 'kind' must be agent or user";
-    else if (!ident_ok(name))
-        bad = "name", detail = "field 'name' must be 1-64 of [A-Za-z0-9._-@]";
-    else if (!strcmp(kind, "agent") && (!owner || !ident_ok(owner)))
-        bad = "owner", detail = "agents need an 'owner' (a user name)";
-    else if (!strcmp(kind, "user") && owner)
-        bad = "owner", detail = "users have no owner";
-    else if (!strcmp(kind, "agent") && json_is_true(json_object_get(op->args, "admin")))
-        bad = "admin", detail = "agents cannot be admins";
+    if (strcmp(kind, "agent") && strcmp(kind, "user")) bad = "kind", detail = "field 'kind' must be agent or user";
+    else if (!ident_ok(name)) bad = "name", detail = "field 'name' must be 1-64 of [A-Za-z0-9._-@]";
+    else if (!strcmp(kind, "agent") && (!owner || !ident_ok(owner))) bad = "owner", detail = "agents need an 'owner' (a user name)";
+    else if (!strcmp(kind, "user") && owner) bad = "owner", detail = "users have no owner";
+    else if (!strcmp(kind, "agent") && json_is_true(json_object_get(op->args, "admin"))) bad = "admin", detail = "agents cannot be admins";
+    else if (!slack_id_ok(op->args, kind)) bad = "slack_id", detail = "field 'slack_id' is a Slack user id (such as U0123ABC) and only users have one";
     size_t i;
     json_t *g;
-    json_array_foreach(json_object_get(op->args, "groups"), i,
-                       g) if (!bad && (!json_is_string(g) || !ident_ok(json_string_value(g))))
-        bad = "groups",
-        detail = "field 'groups' must be a list of group names";
+    json_array_foreach(json_object_get(op->args, "groups"), i, g)
+        if (!bad && (!json_is_string(g) || !ident_ok(json_string_value(g)))) bad = "groups", detail = "field 'groups' must be a list of group names";
     if (bad) {
         cs_reply_problem(&op->reply, 400, "invalid-field", detail);
         json_object_set_new(op->reply.body, "field", json_string(bad));
         return CS_EINVAL;
+    }
+    /* One Slack account, one countersign user: a click must map to exactly one human. */
+    const char *slack = json_string_value(json_object_get(op->args, "slack_id"));
+    json_t *holder = slack ? cs_gateway_find_slack_user(gw, slack) : NULL;
+    int taken = holder && strcmp(json_string_value(json_object_get(holder, "name")), name) != 0;
+    json_decref(holder);
+    if (taken) {
+        cs_reply_problem(&op->reply, 409, "slack-id-taken", "another user already has this slack_id");
+        return CS_ECONFLICT;
     }
     json_t *groups = json_object_get(op->args, "groups");
     json_t *doc = json_pack("{s:s,s:s,s:o,s:b}", "kind", kind, "name", name, "groups",
                             groups ? json_deep_copy(groups) : json_array(), "admin",
                             json_is_true(json_object_get(op->args, "admin")));
     if (owner) json_object_set_new(doc, "owner", json_string(owner));
-    if (json_object_get(op->args, "slack_id"))
-        json_object_set(doc, "slack_id", json_object_get(op->args, "slack_id"));
+    if (json_object_get(op->args, "slack_id")) json_object_set(doc, "slack_id", json_object_get(op->args, "slack_id"));
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
     op->doc = doc;
     op->token = cs_token_new();
@@ -138,10 +164,7 @@ int cs_gw_apply_token(cs_gateway *gw, cs_op *op)
     cs_store *s = gw->store;
     char old[65];
     json_t *old_doc = NULL;
-    find_name(gw,
-              op->kind == CS_OP_TOKEN_REVOKE ? op->id
-                                             : json_string_value(json_object_get(op->doc, "name")),
-              old, &old_doc);
+    find_name(gw, op->kind == CS_OP_TOKEN_REVOKE ? op->id : json_string_value(json_object_get(op->doc, "name")), old, &old_doc);
     int rc = 0;
     if (op->kind == CS_OP_TOKEN_REVOKE) {
         if (old_doc == NULL) {
@@ -155,16 +178,13 @@ int cs_gw_apply_token(cs_gateway *gw, cs_op *op)
         if (rc == 0) rc = cs_gw_audit(gw, op, "token.revoked", d, NULL);
         json_decref(d);
         strcpy(op->hash, old);
-        if (rc == 0)
-            op->reply = (cs_reply){.status = 200,
-                                   .body = json_pack("{s:s,s:b}", "name", op->id, "revoked", 1)};
+        if (rc == 0) op->reply = (cs_reply){.status = 200, .body = json_pack("{s:s,s:b}", "name", op->id, "revoked", 1)};
         json_decref(old_doc);
         return rc;
     }
     json_decref(old_doc);
     char *text = json_dumps(op->doc, JSON_COMPACT);
-    rc = s->ops->token_put(s, json_string_value(json_object_get(op->doc, "name")), op->hash, text,
-                           0);
+    rc = s->ops->token_put(s, json_string_value(json_object_get(op->doc, "name")), op->hash, text, 0);
     free(text);
     json_t *d = json_deep_copy(op->doc);
     json_object_set_new(d, "rotated", json_boolean(old[0] != '\0'));
@@ -186,14 +206,11 @@ int cs_gw_apply_token(cs_gateway *gw, cs_op *op)
 void cs_gw_token_committed(cs_gateway *gw, cs_op *op)
 {
     pthread_rwlock_wrlock(&gw->tok_lock);
-    const char *name = op->kind == CS_OP_TOKEN_REVOKE
-                           ? op->id
-                           : json_string_value(json_object_get(op->doc, "name"));
+    const char *name = op->kind == CS_OP_TOKEN_REVOKE ? op->id : json_string_value(json_object_get(op->doc, "name"));
     const char *k;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe(gw->tokens, tmp, k,
-                             v) if (!strcmp(json_string_value(json_object_get(v, "name")), name))
+    json_object_foreach_safe(gw->tokens, tmp, k, v) if (!strcmp(json_string_value(json_object_get(v, "name")), name))
         json_object_del(gw->tokens, k);
     if (op->kind == CS_OP_TOKEN_CREATE) json_object_set(gw->tokens, op->hash, op->doc);
     pthread_rwlock_unlock(&gw->tok_lock);

@@ -2,6 +2,7 @@
  * and JSON parsing before any handler sees the body. */
 #include "http/http_int.h"
 
+#include "notify/notify.h"
 #include "util/alloc.h"
 
 #include <stdlib.h>
@@ -27,8 +28,7 @@ static const char *query(cs_req *r, const char *name)
 static int authenticate(cs_req *r)
 {
     const char *auth = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && !strncasecmp(auth, "Bearer ", 7))
-        r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
+    if (auth && !strncasecmp(auth, "Bearer ", 7)) r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
     if (r->who == NULL) {
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return -1;
@@ -42,14 +42,12 @@ static json_t *body_json(cs_req *r, int empty_ok)
     if (r->body.len == 0 && empty_ok) return json_object();
     const char *ct = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     size_t n = strlen("application/json");
-    if (ct == NULL || strncasecmp(ct, "application/json", n) != 0 ||
-        (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')) {
+    if (ct == NULL || strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')) {
         problem(r, 415, "unsupported-media-type", "send the body as application/json");
         return NULL;
     }
     json_error_t je;
-    json_t *v =
-        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (v == NULL) {
         char detail[300];
         snprintf(detail, sizeof detail, "line %d column %d: %s", je.line, je.column, je.text);
@@ -82,11 +80,9 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
         if (key) {
             size_t n = strlen(key);
             int ok = n > 0 && n <= 255;
-            for (size_t i = 0; i < n && ok; i++)
-                ok = key[i] > 0x20 && key[i] < 0x7f;
+            for (size_t i = 0; i < n && ok; i++) ok = key[i] > 0x20 && key[i] < 0x7f;
             if (!ok) {
-                problem(r, 400, "invalid-header",
-                        "Idempotency-Key must be 1-255 visible ASCII characters");
+                problem(r, 400, "invalid-header", "Idempotency-Key must be 1-255 visible ASCII characters");
                 cs_op_free(op);
                 return;
             }
@@ -124,9 +120,7 @@ static void get_action(cs_req *r, const char *id)
         }
     }
     cs_gateway_get(gw, id, &r->reply);
-    if (secs == 0 || r->reply.status != 200 || !cs_action_is_pending(r->reply.body) ||
-        cs_gateway_stopping(gw))
-        return;
+    if (secs == 0 || r->reply.status != 200 || !cs_action_is_pending(r->reply.body) || cs_gateway_stopping(gw)) return;
     cs_reply_clear(&r->reply);
     /* Suspend first, then register, then look again: a change between the first
      * read and the registration is caught by the second read. */
@@ -181,14 +175,14 @@ static void with_body(cs_req *r, int kind, const char *id, int empty_ok)
 /* Prometheus text format: a few gauges and counters. */
 static void metrics(cs_req *r)
 {
+    char *notify = cs_notify_metrics(cs_gateway_notify(r->http->gw));
     char *text = cs_sprintf("# TYPE countersign_http_requests_total counter\n"
                             "countersign_http_requests_total %ld\n"
                             "# TYPE countersign_waiters gauge\n"
-                            "countersign_waiters %ld\n",
-                            atomic_load(&r->http->requests),
-                            cs_watch_count(cs_gateway_watchers(r->http->gw)));
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+                            "countersign_waiters %ld\n%s",
+                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify);
+    free(notify);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
@@ -207,8 +201,8 @@ static void route_actions(cs_req *r)
     if (!strcmp(r->url, "/v1/actions")) {
         if (method_is(r, "POST")) return with_body(r, CS_OP_SUBMIT, NULL, 0);
         if (method_is(r, "GET"))
-            return cs_gateway_list(r->http->gw, query(r, "status"), query(r, "requester"),
-                                   query(r, "limit"), query(r, "cursor"), &r->reply);
+            return cs_gateway_list(r->http->gw, query(r, "status"), query(r, "requester"), query(r, "limit"),
+                                   query(r, "cursor"), &r->reply);
         return problem(r, 405, "method-not-allowed", "use GET or POST");
     }
     if (!action_path(r->url, id, &verb)) return problem(r, 404, "not-found", "no such resource");
@@ -224,10 +218,7 @@ static void route_actions(cs_req *r)
     static const struct {
         const char *verb;
         int kind;
-    } verbs[] = {{"approve", CS_OP_APPROVE},
-                 {"deny", CS_OP_DENY},
-                 {"cancel", CS_OP_CANCEL},
-                 {"outcome", CS_OP_OUTCOME}};
+    } verbs[] = {{"approve", CS_OP_APPROVE}, {"deny", CS_OP_DENY}, {"cancel", CS_OP_CANCEL}, {"outcome", CS_OP_OUTCOME}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(verb, verbs[i].verb)) continue;
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
@@ -240,26 +231,22 @@ void cs_http_route(cs_req *r)
 {
     const char *u = r->url;
     if (!strcmp(u, "/healthz") || !strcmp(u, "/readyz")) {
-        r->reply =
-            (cs_reply){.status = cs_gateway_stopping(r->http->gw) ? 503 : 200,
-                       .body = json_pack("{s:s}", "status",
-                                         cs_gateway_stopping(r->http->gw) ? "stopping" : "ok")};
+        r->reply = (cs_reply){.status = cs_gateway_stopping(r->http->gw) ? 503 : 200,
+                              .body = json_pack("{s:s}", "status", cs_gateway_stopping(r->http->gw) ? "stopping" : "ok")};
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
+    if (!strcmp(u, "/integrations/slack/interactions")) return cs_http_slack(r);
     if (authenticate(r) != 0) return;
-    if (cs_gateway_stopping(r->http->gw))
-        return problem(r, 503, "stopping", "the gateway is shutting down");
+    if (cs_gateway_stopping(r->http->gw)) return problem(r, 503, "stopping", "the gateway is shutting down");
     if (!strcmp(u, "/v1/whoami")) return cs_gateway_whoami(r->who, &r->reply);
     if (!strcmp(u, "/v1/actions") || !strncmp(u, "/v1/actions/", 12)) return route_actions(r);
     if (!strcmp(u, "/v1/receipts/verify") || !strcmp(u, "/v1/receipts/consume")) {
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
         json_t *args = body_json(r, 0);
         if (args == NULL) return;
-        if (!strcmp(u, "/v1/receipts/verify"))
-            cs_gateway_receipt_verify(r->http->gw, args, &r->reply);
-        else
-            start_op(r, CS_OP_CONSUME, NULL, args);
+        if (!strcmp(u, "/v1/receipts/verify")) cs_gateway_receipt_verify(r->http->gw, args, &r->reply);
+        else start_op(r, CS_OP_CONSUME, NULL, args);
         json_decref(args);
         return;
     }
@@ -267,8 +254,7 @@ void cs_http_route(cs_req *r)
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
         return with_body(r, CS_OP_TOKEN_CREATE, NULL, 0);
     }
-    if (!strncmp(u, "/v1/tokens/", 11) && strlen(u) > 11 && strlen(u) < 11 + ID_MAX &&
-        !strchr(u + 11, '/')) {
+    if (!strncmp(u, "/v1/tokens/", 11) && strlen(u) > 11 && strlen(u) < 11 + ID_MAX && !strchr(u + 11, '/')) {
         if (!method_is(r, "DELETE")) return problem(r, 405, "method-not-allowed", "use DELETE");
         return start_op(r, CS_OP_TOKEN_REVOKE, u + 11, NULL);
     }
