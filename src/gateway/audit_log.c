@@ -284,7 +284,8 @@ uint64_t cs_audit_log_size(cs_audit_log *l)
 uint64_t cs_audit_log_published(cs_audit_log *l, cs_buf *out)
 {
     pthread_mutex_lock(&l->lock);
-    uint64_t n = cs_buf_append(out, l->note.data ? l->note.data : "", l->note.len) == 0 ? l->note_size : 0;
+    uint64_t n =
+        cs_buf_append(out, l->note.data ? l->note.data : "", l->note.len) == 0 ? l->note_size : 0;
     pthread_mutex_unlock(&l->lock);
     return n;
 }

@@ -211,7 +211,8 @@ static void timestamp(cs_req *r)
 {
     json_t *body = NULL;
     int rc = cs_audit_log_timestamp(cs_gateway_audit_log(r->http->gw), &body);
-    if (rc == CS_ENOTFOUND) return problem(r, 404, "not-found", "no checkpoint has been time-stamped (audit.tsa_url)");
+    if (rc == CS_ENOTFOUND)
+        return problem(r, 404, "not-found", "no checkpoint has been time-stamped (audit.tsa_url)");
     if (rc) return problem(r, 503, "audit-unavailable", "cannot read the time-stamp");
     r->reply = (cs_reply){.status = 200, .body = body};
 }
