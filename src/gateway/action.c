@@ -397,13 +397,13 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         }
         if (rc != CS_ENOTFOUND) return rc;
     }
-    json_t *details = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester",
-                                json_object_get(doc, "requester"), "action", json_object_get(doc, "action"),
-                                "resource", json_object_get(doc, "resource"), "context",
-                                json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
-                                "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
-                                json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"),
-                                "policy", json_object_get(doc, "policy"));
+    json_t *details = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
+        "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
+        "context", json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
+        "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
+        json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"), "policy",
+        json_object_get(doc, "policy"));
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
     long long index = 0;
