@@ -117,7 +117,12 @@ static void print_report(const cs_audit_report *r, int ok, int as_json)
     if (r->first_bad_index >= 0) printf("first bad index: %lld\n", (long long)r->first_bad_index);
 }
 
-static int verify(int argc, char **argv)
+typedef struct verify_opts {
+    const char *url, *dir, *key_arg, *trusted;
+    int as_json, ocsf;
+} verify_opts;
+
+static int verify_args(int argc, char **argv, verify_opts *o)
 {
     static const struct option opts[] = {{"url", required_argument, 0, 'u'},
                                          {"dir", required_argument, 0, 'd'},
@@ -126,60 +131,76 @@ static int verify(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"ocsf", no_argument, 0, 'o'},
                                          {0, 0, 0, 0}};
-    const char *url = NULL, *dir = NULL, *key_arg = NULL, *trusted = NULL;
-    int as_json = 0, ocsf = 0, c;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'u')
-            url = optarg;
-        else if (c == 'd')
-            dir = optarg;
-        else if (c == 'k')
-            key_arg = optarg;
-        else if (c == 't')
-            trusted = optarg;
-        else if (c == 'j')
-            as_json = 1;
-        else if (c == 'o')
-            ocsf = 1;
-        else
-            return usage();
+        switch (c) {
+        case 'u':
+            o->url = optarg;
+            break;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 'k':
+            o->key_arg = optarg;
+            break;
+        case 't':
+            o->trusted = optarg;
+            break;
+        case 'j':
+            o->as_json = 1;
+            break;
+        case 'o':
+            o->ocsf = 1;
+            break;
+        default:
+            return -1;
+        }
     }
-    if (optind != argc || (url && dir) || (as_json && ocsf)) return usage();
-    char *key = load_key(key_arg);
-    if (key_arg && key == NULL) return CS_EXIT_USAGE;
+    return optind != argc || (o->url && o->dir) || (o->as_json && o->ocsf) ? -1 : 0;
+}
+
+/* --ocsf: a failed verification as an OCSF Detection Finding for a SIEM. */
+static void print_finding(const cs_audit_report *rep, const char *where)
+{
+    cs_buf b;
+    struct timespec ts;
+    cs_buf_init(&b, 64 * 1024);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cs_audit_export_finding(rep, where, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b);
+    fputs(b.data ? b.data : "", stdout);
+    cs_buf_free(&b);
+}
+
+static int verify(int argc, char **argv)
+{
+    verify_opts o = {0};
+    if (verify_args(argc, argv, &o) != 0) return usage();
+    char *key = load_key(o.key_arg);
+    if (o.key_arg && key == NULL) return CS_EXIT_USAGE;
     trim(key);
     if (key == NULL)
-        fprintf(stderr, "countersign: no --key: checking the log against its own key, which proves "
-                        "only that it "
-                        "is self-consistent; pass the key you trust\n");
+        fprintf(stderr, "countersign: no --key: the log is checked against its own key, which "
+                        "proves only that it is self-consistent; pass the key you trust\n");
     cs_audit_report rep;
     cs_err err = {0};
-    char *base = dir ? NULL : log_url(url);
+    char *base = o.dir ? NULL : log_url(o.url);
     int rc;
-    if (dir) {
-        rc = cs_audit_verify_dir(dir, key, trusted, &rep, &err);
+    if (o.dir) {
+        rc = cs_audit_verify_dir(o.dir, key, o.trusted, &rep, &err);
     } else {
         cs_audit_source src;
         cs_audit_http *h = http_source(base, &src);
-        rc = cs_audit_verify_source(&src, key, trusted, &rep, &err);
+        rc = cs_audit_verify_source(&src, key, o.trusted, &rep, &err);
         cs_audit_http_free(h);
     }
     int code = rc == 0 ? CS_EXIT_OK : rc == CS_EAUTH ? CS_EXIT_DENIED : CS_EXIT_USAGE;
     if (code == CS_EXIT_USAGE)
         fprintf(stderr, "countersign: audit verify: %s\n", err.msg);
-    else if (ocsf && code == CS_EXIT_DENIED) {
-        cs_buf b;
-        cs_buf_init(&b, 64 * 1024);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        cs_audit_export_finding(&rep, dir ? dir : base,
-                                (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b);
-        fputs(b.data ? b.data : "", stdout);
-        cs_buf_free(&b);
-    } else if (!ocsf) {
-        print_report(&rep, rc == 0, as_json);
-    }
+    else if (o.ocsf && code == CS_EXIT_DENIED)
+        print_finding(&rep, o.dir ? o.dir : base);
+    else if (!o.ocsf)
+        print_report(&rep, rc == 0, o.as_json);
     free(base);
     free(key);
     return code;
