@@ -239,6 +239,16 @@ static void test_export_tiles(void **state)
     free(out);
     assert_true(jint(rep, "first_bad_index") >= 0);
     json_decref(rep);
+    /* The same failure as an OCSF Detection Finding. */
+    const char *ocsf[] = {"audit", "verify",           "--dir",  path_in(d, "mirror"),
+                          "--key", path_in(d, "vkey"), "--ocsf", NULL};
+    assert_int_equal(exit_code(td_cli(d, NULL, &out, ocsf)), 1);
+    json_t *finding = json_loads(out, 0, NULL);
+    free(out);
+    assert_int_equal(jint(finding, "class_uid"), 2004);
+    assert_int_equal(jint(finding, "type_uid"), 200401);
+    assert_true(jint(json_object_get(finding, "unmapped"), "first_bad_index") >= 0);
+    json_decref(finding);
     const char *bad[] = {"audit", "verify", "--url", "http://x", "--dir", "y", NULL};
     assert_int_equal(exit_code(td_cli(d, NULL, NULL, bad)), 2);
     const char *nokey[] = {"audit", "verify", "--url", "http://127.0.0.1:1/v1/audit", NULL};
