@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -180,6 +181,28 @@ static void test_workload_verifies(void **state)
     r = td_req(d, "GET", "/v1/audit/tile/entries/000.p/1", "demo-agent", NULL, NULL, NULL);
     assert_int_equal(r.status, 403);
     td_resp_free(&r);
+}
+
+static void wait_count(td *d, const char *event, long want)
+{
+    for (int i = 0; i < 200 && td_audit_count(d, event, NULL) < want; i++)
+        usleep(20000);
+    assert_int_equal(td_audit_count(d, event, NULL), want);
+}
+
+/* SIGHUP reloads are entries too: a good policy with its version, a bad one refused. */
+static void test_policy_events(void **state)
+{
+    td *d = *state;
+    long loaded = td_audit_count(d, "policy.loaded", NULL);
+    kill(d->pid, SIGHUP);
+    wait_count(d, "policy.loaded", loaded + 1);
+    FILE *f = fopen(path_in(d, "data/policy/broken.cedar"), "w");
+    fputs("permit (principal, action, resource) when { nonsense", f);
+    fclose(f);
+    kill(d->pid, SIGHUP);
+    wait_count(d, "policy.load_refused", 1);
+    unlink(path_in(d, "data/policy/broken.cedar"));
 }
 
 /* Inclusion proof of the decision's entry, checked with the library and the CLI. */
@@ -499,6 +522,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workload_verifies),
+        cmocka_unit_test(test_policy_events),
         cmocka_unit_test(test_proof),
         cmocka_unit_test(test_export_tiles),
         cmocka_unit_test(test_restart_consistent),
