@@ -24,6 +24,12 @@ static void problem(cs_req *r, int status, const char *type, const char *detail)
     cs_reply_problem(&r->reply, status, type, detail);
 }
 
+static int is_user(const json_t *who)
+{
+    const char *kind = json_string_value(json_object_get(who, "kind"));
+    return kind && !strcmp(kind, "user");
+}
+
 /* The normal bearer-token path; `human` also refuses agents. */
 static int allowed(cs_req *r, int human)
 {
@@ -35,7 +41,7 @@ static int allowed(cs_req *r, int human)
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return 0;
     }
-    if (human && strcmp(json_string_value(json_object_get(r->who, "kind")), "user") != 0) {
+    if (human && !is_user(r->who)) {
         problem(r, 403, "forbidden", "audit entries are readable by users, not agents");
         return 0;
     }
@@ -106,7 +112,7 @@ static void proof(cs_req *r, const char *index)
     if (rc == CS_ENOTFOUND) return problem(r, 404, "not-found", err.msg);
     if (rc) return problem(r, 503, "audit-unavailable", err.msg);
     /* The entry says who did what: users see it, agents get the hashes only. */
-    if (strcmp(json_string_value(json_object_get(r->who, "kind")), "user") != 0)
+    if (!is_user(r->who))
         json_object_del(body, "entry");
     r->reply = (cs_reply){.status = 200, .body = body};
 }
