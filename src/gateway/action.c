@@ -259,9 +259,11 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
                          : d->kind == CS_DECISION_PENDING ? "pending"
                                                           : "denied";
     json_t *doc = json_object();
-    char *id = cs_random_id("act_", 12);
-    json_object_set_new(doc, "id", json_string(id));
-    free(id);
+    /* Time first, then randomness: ids sort by creation, so the store's id index
+     * grows at its right edge instead of dirtying a random page per insert. */
+    char *rnd = cs_random_id("", 8);
+    json_object_set_new(doc, "id", json_sprintf("act_%012llx%s", (unsigned long long)op->now_ms, rnd));
+    free(rnd);
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
