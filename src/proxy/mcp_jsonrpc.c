@@ -38,13 +38,13 @@ static int id_ok(const json_t *id)
 static int classify(cs_rpc_msg *m)
 {
     json_t *o = m->root;
-    const char *v = json_string_value(json_object_get(o, "jsonrpc"));
-    if (v == NULL || strcmp(v, "2.0") != 0) return invalid(m, "\"jsonrpc\" must be \"2.0\"");
     json_t *method = json_object_get(o, "method");
     json_t *id = json_object_get(o, "id");
     if (id && !id_ok(id)) return invalid(m, "\"id\" must be a string or an integer");
     if (id && cs_rpc_id_key(id, m->id_key, sizeof m->id_key) != 0) return invalid(m, "\"id\" is too long");
-    m->id = id;
+    m->id = id; /* from here on, an error answer can name the request */
+    const char *v = json_string_value(json_object_get(o, "jsonrpc"));
+    if (v == NULL || strcmp(v, "2.0") != 0) return invalid(m, "\"jsonrpc\" must be \"2.0\"");
     if (method) {
         if (!json_is_string(method) || json_string_length(method) == 0)
             return invalid(m, "\"method\" must be a non-empty string");
@@ -68,7 +68,7 @@ int cs_rpc_parse(const char *data, size_t len, cs_rpc_msg *m)
     json_error_t je;
     /* Duplicate keys are refused: the proxy and the server must not read two
      * different messages out of the same bytes. */
-    m->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    m->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (m->root == NULL) {
         m->parse_error = 1;
         snprintf(m->why, sizeof m->why, "not valid JSON: %.120s (column %d)", je.text, je.column);

@@ -1,0 +1,291 @@
+// stdio.test.mjs - countersign mcp-proxy in stdio mode, driven by the official MCP SDK
+// client against the official reference servers (@modelcontextprotocol/server-everything
+// and server-filesystem), with a real gateway deciding.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Gateway, stdioClient, everything, filesystem, RawProxy, mcpDir, sleep } from './lib/harness.mjs';
+
+let gw;
+before(async () => {
+  gw = await new Gateway().start();
+});
+after(async () => {
+  await gw.stop();
+});
+
+const ev = [everything, 'stdio'];
+
+async function pendingFor(tool, args) {
+  return gw.waitFor(async () => (await gw.actions('pending')).find((a) => a.context.tool === tool && JSON.stringify(a.context.arguments) === JSON.stringify(args)), `pending ${tool}`);
+}
+
+test('initialize and listing through the proxy are exactly what the server says directly', async () => {
+  const d = await stdioClient(null, ev, { proxy: false, stderr: 'ignore' });
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    assert.deepEqual(p.client.getServerVersion(), d.client.getServerVersion());
+    assert.deepEqual(p.client.getServerCapabilities(), d.client.getServerCapabilities());
+    assert.equal(p.client.getInstructions(), d.client.getInstructions());
+    assert.deepEqual(await p.client.listTools(), await d.client.listTools());
+    assert.deepEqual(await p.client.listPrompts(), await d.client.listPrompts());
+    assert.deepEqual(await p.client.listResources(), await d.client.listResources());
+    assert.deepEqual(await p.client.listResourceTemplates(), await d.client.listResourceTemplates());
+    assert.deepEqual(await p.client.getPrompt({ name: 'simple-prompt' }), await d.client.getPrompt({ name: 'simple-prompt' }));
+    await p.client.ping();
+  } finally {
+    await d.client.close();
+    await p.client.close();
+  }
+});
+
+test('messages that are not gated pass through byte for byte, both ways', async () => {
+  const rec = path.join(os.tmpdir(), `cs-rec-${process.pid}.log`);
+  fs.writeFileSync(rec, '');
+  const server = path.join(mcpDir, 'lib', 'recorder-server.mjs');
+  const gwEnv = { env: () => ({ ...gw.env(), RECORD_FILE: rec }) };
+  const p = new RawProxy(gwEnv, [process.execPath, server], { name: 'rec' });
+  try {
+    const odd = [
+      '{"method":"initialize", "jsonrpc":"2.0","id":1,"params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}',
+      '{ "jsonrpc" : "2.0" , "method" : "notifications/initialized" }',
+      '{"jsonrpc":"2.0","id":"a\\u0062","method":"resources/list","params":{"cursor":"\\u00e9","n":1.0e1}}',
+    ];
+    for (const l of odd) p.send(l + '\n');
+    const r1 = await p.next((m) => m && m.id === 1);
+    assert.equal(r1, '{ "result" : {"protocolVersion":"2025-06-18", "capabilities":{"tools":{}},"serverInfo":{"name":"rec","version":"0"}}, "id" : 1, "jsonrpc":"2.0" }');
+    const r2 = await p.next((m) => m && m.id === 'ab');
+    assert.equal(r2, '{ "jsonrpc":"2.0","id" : "ab" ,"result":{ "echo" : "\\u00e9\\n", "n": 1e2 }}');
+    assert.deepEqual(fs.readFileSync(rec, 'utf8').split('\n').filter(Boolean), odd);
+  } finally {
+    await p.close();
+    fs.rmSync(rec, { force: true });
+  }
+});
+
+test('an allowed call returns exactly what the direct call returns, and its outcome is recorded', async () => {
+  const d = await stdioClient(null, ev, { proxy: false, stderr: 'ignore' });
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    for (const [name, args] of [['echo', { message: 'hello über' }], ['get-tiny-image', {}], ['get-structured-content', { location: 'New York' }]]) {
+      assert.deepEqual(await p.client.callTool({ name, arguments: args }), await d.client.callTool({ name, arguments: args }));
+    }
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === 'echo' && x.outcome), 'outcome of echo');
+    assert.equal(a.status, 'allowed');
+    assert.equal(a.resource, 'mcp/everything/echo');
+    assert.equal(a.source, 'mcp');
+    assert.deepEqual(a.context, { tool: 'echo', arguments: { message: 'hello über' } });
+    assert.equal(a.outcome.status, 'succeeded');
+  } finally {
+    await d.client.close();
+    await p.client.close();
+  }
+});
+
+test('a forbidden call returns an error result with the policy reason and never reaches the server', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const r = await p.client.callTool({ name: 'get-env', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(r.content[0].text, /denied by policy/);
+    assert.match(r.content[0].text, /Environment variables may hold secrets/);
+    const a = (await gw.actions('denied')).find((x) => x.context.tool === 'get-env');
+    assert.ok(a, 'a denied action was recorded');
+    assert.ok(r.content[0].text.includes(a.id), 'the result names the request');
+    assert.ok(!JSON.stringify(r).includes('PATH'), 'the server did not run the tool');
+  } finally {
+    await p.client.close();
+  }
+});
+
+test('a held call completes after an approval, with progress naming approvers and the link', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const progress = [];
+    const args = { a: 20, b: 22 };
+    const call = p.client.callTool({ name: 'get-sum', arguments: args }, undefined, { onprogress: (x) => progress.push(x) });
+    const pend = await pendingFor('get-sum', args);
+    await gw.waitFor(async () => progress.length > 0, 'a progress notification');
+    assert.match(progress[0].message, /dba/);
+    assert.match(progress[0].message, /0 of 1 approvals/);
+    assert.ok(progress[0].message.includes(`${gw.url}/a/${pend.id}`), progress[0].message);
+    // Other traffic flows while the call is held.
+    await p.client.ping();
+    assert.equal((await p.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } })).content[0].text, 'Echo: meanwhile');
+    const v = await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', { reason: 'fine' });
+    assert.equal(v.json.status, 'approved');
+    assert.deepEqual(await call, { content: [{ type: 'text', text: 'The sum of 20 and 22 is 42.' }] });
+    const a = await gw.waitFor(async () => {
+      const x = (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json;
+      return x.outcome ? x : null;
+    }, 'outcome');
+    assert.ok(a.receipt_consumed_at, 'the approval was used (receipt consumed)');
+    assert.equal(a.outcome.status, 'succeeded');
+  } finally {
+    await p.client.close();
+  }
+});
+
+test('a held call that a human denies returns an error result saying who denied it', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const args = { a: 1, b: -1 };
+    const call = p.client.callTool({ name: 'get-sum', arguments: args });
+    const pend = await pendingFor('get-sum', args);
+    await gw.api('POST', `/v1/actions/${pend.id}/deny`, 'carol', { reason: 'not today' });
+    const r = await call;
+    assert.equal(r.isError, true);
+    assert.match(r.content[0].text, /denied by carol: not today/);
+  } finally {
+    await p.client.close();
+  }
+});
+
+test('after the hold budget the call names the pending request; the identical retry runs once after approval', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore', proxyArgs: ['--hold-budget', '1s'] });
+  try {
+    const args = { a: 2, b: 3 };
+    const r1 = await p.client.callTool({ name: 'get-sum', arguments: args });
+    assert.equal(r1.isError, true);
+    const first = await pendingFor('get-sum', args);
+    assert.ok(r1.content[0].text.includes(first.id), r1.content[0].text);
+    assert.match(r1.content[0].text, /retry the same call/);
+    // Different arguments are a new request.
+    const r2 = await p.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 4 } });
+    const other = await pendingFor('get-sum', { a: 2, b: 4 });
+    assert.notEqual(other.id, first.id);
+    assert.ok(r2.content[0].text.includes(other.id));
+    // A retry before the approval is still the same request.
+    const r3 = await p.client.callTool({ name: 'get-sum', arguments: { b: 3, a: 2 } });
+    assert.ok(r3.content[0].text.includes(first.id), 'same tool and arguments (any key order) -> same request');
+    await gw.api('POST', `/v1/actions/${first.id}/approve`, 'bob', {});
+    const r4 = await p.client.callTool({ name: 'get-sum', arguments: args });
+    assert.deepEqual(r4, { content: [{ type: 'text', text: 'The sum of 2 and 3 is 5.' }] });
+    // The approval is used once: the next identical call is a new request.
+    const r5 = await p.client.callTool({ name: 'get-sum', arguments: args });
+    assert.equal(r5.isError, true);
+    assert.ok(!r5.content[0].text.includes(first.id), r5.content[0].text);
+    const again = await pendingFor('get-sum', args);
+    assert.notEqual(again.id, first.id);
+    const used = (await gw.api('GET', `/v1/actions/${first.id}`, 'admin')).json;
+    assert.ok(used.receipt_consumed_at);
+  } finally {
+    await p.client.close();
+  }
+});
+
+test('notifications/cancelled from the client cancels the pending request', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const args = { a: 7, b: 7 };
+    const ac = new AbortController();
+    const call = p.client.callTool({ name: 'get-sum', arguments: args }, undefined, { signal: ac.signal });
+    const pend = await pendingFor('get-sum', args);
+    ac.abort('changed my mind');
+    await assert.rejects(call);
+    const a = await gw.waitFor(async () => {
+      const x = (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json;
+      return x.status === 'cancelled' ? x : null;
+    }, 'cancelled status');
+    assert.equal(a.status, 'cancelled');
+    await p.client.ping();
+  } finally {
+    await p.client.close();
+  }
+});
+
+test('bad input gets clear JSON-RPC errors and the proxy keeps going', async () => {
+  const p = new RawProxy(gw, [process.execPath, everything, 'stdio'], { proxyArgs: ['--max-message', '4096'] });
+  try {
+    await p.initialize();
+    p.send('{"jsonrpc":"2.0","id":5,"method":\n');
+    let e = JSON.parse(await p.next((m) => m && m.error && m.id === null));
+    assert.equal(e.error.code, -32700);
+    p.send('{"jsonrpc":"1.0","id":6,"method":"ping"}\n');
+    e = JSON.parse(await p.next((m) => m && m.id === 6));
+    assert.equal(e.error.code, -32600);
+    p.send('[1,2]\n{"jsonrpc":"2.0","id":true,"method":"ping"}\n');
+    p.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(10000) } } }) + '\n');
+    e = JSON.parse(await p.next((m) => m && m.error && /larger than 4096/.test(m.error.message)));
+    assert.equal(e.error.code, -32600);
+    p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{}}}\n');
+    e = JSON.parse(await p.next((m) => m && m.id === 8));
+    assert.equal(e.error.code, -32602);
+    p.send('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"a\\"b/c"}}\n');
+    e = JSON.parse(await p.next((m) => m && m.id === 9));
+    assert.equal(e.result.isError, true);
+    p.send('{"jsonrpc":"2.0","id":10,"id":11,"method":"ping"}\n');
+    e = JSON.parse(await p.next((m) => m && m.error && /duplicate/.test(m.error.message)));
+    p.send('[{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo","arguments":{"message":"b"}}}]\n');
+    e = JSON.parse(await p.next((m) => Array.isArray(m)));
+    assert.equal(e[0].id, 12);
+    assert.equal(e[0].error.code, -32600);
+    p.send('{"jsonrpc":"2.0","id":13,"method":"ping"}\n');
+    assert.deepEqual((await p.response(13)).result, {});
+  } finally {
+    const { code } = await p.close();
+    assert.equal(code, 0);
+  }
+});
+
+test('a server that dies: pending requests get errors, the child is reaped, the proxy exits', async () => {
+  const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
+  await p.initialize();
+  // An allowed long-running call is outstanding at the server when it dies.
+  p.send(JSON.stringify({ jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } } }) + '\n');
+  await gw.waitFor(async () => (await gw.actions('allowed')).find((a) => a.context.tool === 'trigger-long-running-operation'), 'the call to be allowed');
+  await sleep(300);
+  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  assert.ok(child > 0);
+  process.kill(child, 'SIGKILL');
+  const e = await p.response('long');
+  assert.equal(e.error.code, -32000);
+  assert.match(e.error.message, /exited/);
+  const { code } = await p.exited;
+  assert.equal(code, 1);
+  assert.match(p.stderr, /exited \(code 137\)/);
+});
+
+test('a server that cannot start is a clear error, not a hang', async () => {
+  const p = new RawProxy(gw, ['/nonexistent/mcp-server']);
+  const { code } = await p.exited;
+  assert.equal(code, 1);
+  assert.match(p.stderr, /cannot start \/nonexistent\/mcp-server/);
+});
+
+test('closing the client stops the server and the proxy exits 0', async () => {
+  const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
+  await p.initialize();
+  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const { code } = await p.close();
+  assert.equal(code, 0);
+  assert.throws(() => process.kill(child, 0), 'the server process is gone');
+});
+
+test('filesystem server: reads pass as directly, a write waits for approval and happens once', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-fs-'));
+  const real = fs.realpathSync(root);
+  fs.writeFileSync(path.join(real, 'a.txt'), 'alpha\n');
+  const d = await stdioClient(null, [filesystem, real], { proxy: false, stderr: 'ignore' });
+  const p = await stdioClient(gw, [filesystem, real], { name: 'files', stderr: 'ignore' });
+  try {
+    assert.deepEqual(await p.client.listTools(), await d.client.listTools());
+    const args = { path: path.join(real, 'a.txt') };
+    assert.deepEqual(await p.client.callTool({ name: 'read_text_file', arguments: args }), await d.client.callTool({ name: 'read_text_file', arguments: args }));
+    const wargs = { path: path.join(real, 'b.txt'), content: 'written via countersign\n' };
+    const call = p.client.callTool({ name: 'write_file', arguments: wargs });
+    const pend = await pendingFor('write_file', wargs);
+    assert.equal(fs.existsSync(path.join(real, 'b.txt')), false, 'nothing written before the approval');
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'carol', {});
+    const r = await call;
+    assert.notEqual(r.isError, true);
+    assert.equal(fs.readFileSync(path.join(real, 'b.txt'), 'utf8'), 'written via countersign\n');
+  } finally {
+    await d.client.close();
+    await p.client.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
