@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,14 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
     cs_mcp_gate_cfg gc = {.name = default_name(&a, namebuf, sizeof namebuf), .hold_budget_ms = a.budget_ms,
                           .progress_ms = a.progress_ms, .public_url = a.public_url};
     cs_mcp_opts o = {.max_client_msg = a.max_msg, .max_server_msg = a.max_msg * 16, .stop_grace_ms = 2000};
+    if (a.listen) {
+        /* HTTP mode takes SIGINT/SIGTERM with sigwait(): block them before any thread starts. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
     cs_err err = {0};
     cs_mcp_gw *gw = NULL;
     cs_mcp_gate *gate = NULL;

@@ -205,3 +205,52 @@ export class RawProxy {
     return this.exited;
   }
 }
+
+// A reference server in Streamable HTTP mode on a free port.
+export async function httpServer(script = everything) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [script, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => (err += d));
+  await waitListening(port, () => err);
+  return { url: `http://127.0.0.1:${port}/mcp`, port, proc, stop: () => stopProc(proc) };
+}
+
+// countersign mcp-proxy --listen in front of an upstream URL.
+export async function httpProxy(gw, upstream, { name = 'everything', proxyArgs = [] } = {}) {
+  const port = await freePort();
+  const proc = spawn(binary, ['mcp-proxy', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--name', name, ...proxyArgs], { env: gw.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => (err += d));
+  await waitListening(port, () => err);
+  return { url: `http://127.0.0.1:${port}/mcp`, port, proc, stderr: () => err, stop: () => stopProc(proc) };
+}
+
+async function waitListening(port, log) {
+  for (let i = 0; i < 500; i++) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(20);
+  }
+  throw new Error(`nothing listening on ${port}: ${log()}`);
+}
+
+export async function stopProc(proc, signal = 'SIGTERM') {
+  if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, signal: proc.signalCode };
+  const done = new Promise((r) => proc.once('exit', (code, sig) => r({ code, signal: sig })));
+  proc.kill(signal);
+  return done;
+}
+
+export async function httpClient(url) {
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  const client = new Client({ name: 'countersign-test', version: '1.0.0' }, { capabilities: {} });
+  await client.connect(transport);
+  return { client, transport };
+}
