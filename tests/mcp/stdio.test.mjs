@@ -38,7 +38,7 @@ test('initialize and listing through the proxy are exactly what the server says 
     await p.client.ping();
   } finally {
     await d.client.close();
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -81,7 +81,7 @@ test('an allowed call returns exactly what the direct call returns, and its outc
     assert.equal(a.outcome.status, 'succeeded');
   } finally {
     await d.client.close();
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -97,7 +97,7 @@ test('a forbidden call returns an error result with the policy reason and never 
     assert.ok(r.content[0].text.includes(a.id), 'the result names the request');
     assert.ok(!JSON.stringify(r).includes('PATH'), 'the server did not run the tool');
   } finally {
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -125,7 +125,7 @@ test('a held call completes after an approval, with progress naming approvers an
     assert.ok(a.receipt_consumed_at, 'the approval was used (receipt consumed)');
     assert.equal(a.outcome.status, 'succeeded');
   } finally {
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -140,7 +140,7 @@ test('a held call that a human denies returns an error result saying who denied 
     assert.equal(r.isError, true);
     assert.match(r.content[0].text, /denied by carol: not today/);
   } finally {
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -173,7 +173,7 @@ test('after the hold budget the call names the pending request; the identical re
     const used = (await gw.api('GET', `/v1/actions/${first.id}`, 'admin')).json;
     assert.ok(used.receipt_consumed_at);
   } finally {
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -193,7 +193,7 @@ test('notifications/cancelled from the client cancels the pending request', asyn
     assert.equal(a.status, 'cancelled');
     await p.client.ping();
   } finally {
-    await p.client.close();
+    await p.close();
   }
 });
 
@@ -247,6 +247,7 @@ test('a server that dies: pending requests get errors, the child is reaped, the 
   const { code } = await p.exited;
   assert.equal(code, 1);
   assert.match(p.stderr, /exited \(code 137\)/);
+  assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
 });
 
 test('a server that cannot start is a clear error, not a hang', async () => {
@@ -254,6 +255,7 @@ test('a server that cannot start is a clear error, not a hang', async () => {
   const { code } = await p.exited;
   assert.equal(code, 1);
   assert.match(p.stderr, /cannot start \/nonexistent\/mcp-server/);
+  assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
 });
 
 test('closing the client stops the server and the proxy exits 0', async () => {
@@ -285,7 +287,7 @@ test('filesystem server: reads pass as directly, a write waits for approval and 
     assert.equal(fs.readFileSync(path.join(real, 'b.txt'), 'utf8'), 'written via countersign\n');
   } finally {
     await d.client.close();
-    await p.client.close();
+    await p.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

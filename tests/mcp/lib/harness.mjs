@@ -134,10 +134,17 @@ export class Gateway {
 export async function stdioClient(gw, serverArgs, { proxy = true, name = 'everything', proxyArgs = [], stderr = 'inherit' } = {}) {
   const command = proxy ? binary : process.execPath;
   const args = proxy ? ['mcp-proxy', '--name', name, ...proxyArgs, '--', process.execPath, ...serverArgs] : serverArgs;
-  const transport = new StdioClientTransport({ command, args, env: gw ? gw.env() : process.env, stderr });
+  // The proxy's stderr is kept: a sanitizer report there fails the test at close().
+  const transport = new StdioClientTransport({ command, args, env: gw ? gw.env() : process.env, stderr: proxy ? 'pipe' : stderr });
+  let log = '';
+  if (proxy) transport.stderr.on('data', (d) => (log += d));
   const client = new Client({ name: 'countersign-test', version: '1.0.0' }, { capabilities: {} });
   await client.connect(transport);
-  return { client, transport };
+  const close = async () => {
+    await client.close();
+    if (/Sanitizer|runtime error:/.test(log)) throw new Error(`sanitizer report from mcp-proxy:\n${log}`);
+  };
+  return { client, transport, close, stderr: () => log };
 }
 
 // The proxy spoken to with raw bytes: send() writes, next() returns the next line.
@@ -202,7 +209,9 @@ export class RawProxy {
   }
   async close() {
     this.proc.stdin.end();
-    return this.exited;
+    const st = await this.exited;
+    if (/Sanitizer|runtime error:/.test(this.stderr)) throw new Error(`sanitizer report from mcp-proxy:\n${this.stderr}`);
+    return st;
   }
 }
 
@@ -223,7 +232,12 @@ export async function httpProxy(gw, upstream, { name = 'everything', proxyArgs =
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
   await waitListening(port, () => err);
-  return { url: `http://127.0.0.1:${port}/mcp`, port, proc, stderr: () => err, stop: () => stopProc(proc) };
+  const stop = async () => {
+    const st = await stopProc(proc);
+    if (/Sanitizer|runtime error:/.test(err)) throw new Error(`sanitizer report from mcp-proxy:\n${err}`);
+    return st;
+  };
+  return { url: `http://127.0.0.1:${port}/mcp`, port, proc, stderr: () => err, stop };
 }
 
 async function waitListening(port, log) {
