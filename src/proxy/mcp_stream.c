@@ -158,18 +158,18 @@ static void maybe_outcome(cs_mcp_stream *s, const char *data, size_t len)
     cs_rpc_msg_clear(&m);
 }
 
-/* Walks the SSE events of text; each event's data lines, joined, may be the answer. */
-static void find_in_sse(cs_mcp_stream *s, const char *p, size_t n)
+int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len), void *ctx)
 {
     cs_buf data;
     cs_buf_init(&data, n + 1);
     const char *end = p + n;
-    while (p < end && s->action_id[0]) {
+    int stop = 0;
+    while (p < end && !stop) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
         size_t ll = l && p[l - 1] == '\r' ? l - 1 : l;
         if (ll == 0) {
-            if (data.len) maybe_outcome(s, data.data, data.len);
+            if (data.len) stop = fn(ctx, data.data, data.len);
             cs_buf_reset(&data);
         } else if (ll >= 5 && !strncmp(p, "data:", 5)) {
             size_t skip = ll > 5 && p[5] == ' ' ? 6 : 5;
@@ -178,14 +178,22 @@ static void find_in_sse(cs_mcp_stream *s, const char *p, size_t n)
         }
         p += l + (nl != NULL);
     }
-    if (data.len && s->action_id[0]) maybe_outcome(s, data.data, data.len);
+    if (data.len && !stop) stop = fn(ctx, data.data, data.len);
     cs_buf_free(&data);
+    return stop;
+}
+
+static int outcome_in_event(void *ctx, const char *data, size_t len)
+{
+    cs_mcp_stream *s = ctx;
+    maybe_outcome(s, data, len);
+    return s->action_id[0] == '\0';
 }
 
 static void report_outcome(cs_mcp_stream *s)
 {
     if (!s->action_id[0] || s->seen.len == 0) return;
-    if (is_sse(s->up_ctype)) find_in_sse(s, s->seen.data, s->seen.len);
+    if (is_sse(s->up_ctype)) cs_mcp_sse_each(s->seen.data, s->seen.len, outcome_in_event, s);
     else maybe_outcome(s, s->seen.data, s->seen.len);
     if (s->action_id[0]) cs_warn("mcp-proxy: no answer to the forwarded call of %s was seen", s->action_id);
 }

@@ -59,4 +59,8 @@ long cs_mcp_stream_read(cs_mcp_stream *s, char *buf, size_t max, int client_fd);
 /* The client went away (or the proxy stops): the worker ends soon after. */
 void cs_mcp_stream_abandon(cs_mcp_stream *s);
 
+/* Calls fn with the data of each event in an SSE text (data lines joined by "\n"),
+ * until fn returns non-zero (which is then returned). */
+int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len), void *ctx);
+
 #endif
