@@ -88,6 +88,10 @@ static enum MHD_Result respond_line(struct MHD_Connection *conn, unsigned status
     return rc;
 }
 
+static void live_add(httpd *h, cs_mcp_stream *s);
+static void live_del(httpd *h, cs_mcp_stream *s);
+
+/* Every stream is listed until its client side lets go, so that stopping reaches it. */
 static cs_mcp_stream *new_stream(httpd *h, struct MHD_Connection *conn, const char *method, const hreq *r)
 {
     cs_mcp_stream *s = cs_mcp_stream_new(h->upstream, method, h->o->max_server_msg);
@@ -97,7 +101,14 @@ static cs_mcp_stream *new_stream(httpd *h, struct MHD_Connection *conn, const ch
         s->body = cs_strndup(r->body.data, r->body.len);
         s->body_len = r->body.len;
     }
+    live_add(h, s);
     return s;
+}
+
+static void client_release(httpd *h, cs_mcp_stream *s)
+{
+    live_del(h, s);
+    cs_mcp_stream_release(s);
 }
 
 static void live_add(httpd *h, cs_mcp_stream *s)
@@ -201,8 +212,7 @@ static void free_stream(void *cls)
 {
     reader_ctx *rc = cls;
     cs_mcp_stream_abandon(rc->s); /* ends the upstream side if it is still running */
-    live_del(rc->h, rc->s);
-    cs_mcp_stream_release(rc->s);
+    client_release(rc->h, rc->s);
     free(rc);
 }
 
@@ -219,12 +229,16 @@ static void add_headers(struct MHD_Response *r, const struct curl_slist *hs)
     }
 }
 
-static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s, unsigned status)
+static int client_fd(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s, unsigned status)
+{
     reader_ctx *rc = cs_calloc(1, sizeof *rc);
-    *rc = (reader_ctx){h, s, ci ? ci->connect_fd : -1};
-    live_add(h, s);
+    *rc = (reader_ctx){h, s, client_fd(conn)};
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, rc, free_stream);
     pthread_mutex_lock(&s->mu);
     if (s->wrap_sse) {
@@ -243,12 +257,16 @@ static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_
 static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s, const json_t *id)
 {
     start_worker(h, s, fetch_worker);
+    int fd = client_fd(conn);
+    if (cs_mcp_stream_wait(s, 0, fd) != 0) {
+        client_release(h, s);
+        return MHD_NO;
+    }
     pthread_mutex_lock(&s->mu);
-    while (!s->headers_done) pthread_cond_wait(&s->cv, &s->mu);
     if (s->failed && s->up_status == 0) {
         char *why = cs_sprintf("countersign mcp-proxy: the MCP server could not be reached: %s", s->err);
         pthread_mutex_unlock(&s->mu);
-        cs_mcp_stream_release(s);
+        client_release(h, s);
         enum MHD_Result rc = respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
         free(why);
         return rc;
@@ -259,13 +277,18 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
         pthread_mutex_unlock(&s->mu);
         return queue_streamed(h, conn, s, (unsigned)status);
     }
-    while (!s->done) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (cs_mcp_stream_wait(s, 1, fd) != 0) {
+        client_release(h, s);
+        return MHD_NO;
+    }
+    pthread_mutex_lock(&s->mu);
     struct MHD_Response *r = MHD_create_response_from_buffer(s->out.len, s->out.data ? s->out.data : "",
                                                              MHD_RESPMEM_MUST_COPY);
     add_headers(r, s->up_headers);
     long status = s->failed ? 502 : s->up_status;
     pthread_mutex_unlock(&s->mu);
-    cs_mcp_stream_release(s);
+    client_release(h, s);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return rc;

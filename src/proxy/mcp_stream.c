@@ -258,17 +258,33 @@ void cs_mcp_stream_fetch(cs_mcp_stream *s)
     cs_mcp_stream_finish(s);
 }
 
+/* Waits on the stream (mu held) for up to a second; 1 when the client has hung up
+ * meanwhile, which is how a client that leaves a quiet stream is noticed. */
+static int wait_or_hangup(cs_mcp_stream *s, int client_fd)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0 || client_fd < 0) return 0;
+    struct pollfd p = {.fd = client_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd)
+{
+    int hup = 0;
+    pthread_mutex_lock(&s->mu);
+    while (!(until_done ? s->done : s->headers_done) && !atomic_load(&s->gone) && !hup) hup = wait_or_hangup(s, client_fd);
+    pthread_mutex_unlock(&s->mu);
+    if (hup) cs_mcp_stream_abandon(s);
+    return atomic_load(&s->gone) ? -1 : 0;
+}
+
 long cs_mcp_stream_read(cs_mcp_stream *s, char *buf, size_t max, int client_fd)
 {
     pthread_mutex_lock(&s->mu);
     while (s->out.len == s->out_pos && !s->done && !atomic_load(&s->gone)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0 || client_fd < 0) continue;
-        /* Nothing to send for a while: has the client hung up? */
-        struct pollfd p = {.fd = client_fd, .events = POLLRDHUP};
-        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        if (wait_or_hangup(s, client_fd)) {
             pthread_mutex_unlock(&s->mu);
             cs_mcp_stream_abandon(s);
             return -1;

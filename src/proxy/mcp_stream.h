@@ -56,6 +56,9 @@ void cs_mcp_stream_finish(cs_mcp_stream *s);
 /* Client side: copies up to max bytes; blocks while nothing is there. Returns the
  * count, 0 at the end, -1 when the stream failed or the client is gone. */
 long cs_mcp_stream_read(cs_mcp_stream *s, char *buf, size_t max, int client_fd);
+/* Client side: waits for the upstream headers (or the whole answer when until_done)
+ * while watching the client; -1 when the client hung up or the proxy stops. */
+int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd);
 /* The client went away (or the proxy stops): the worker ends soon after. */
 void cs_mcp_stream_abandon(cs_mcp_stream *s);
 

@@ -102,7 +102,7 @@ test('a forbidden call returns an error result with the policy reason and never 
 });
 
 test('a held call completes after an approval, with progress naming approvers and the link', async () => {
-  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  const p = await stdioClient(gw, ev, { stderr: 'ignore', proxyArgs: ['--progress-interval', '200ms'] });
   try {
     const progress = [];
     const args = { a: 20, b: 22 };
@@ -112,6 +112,9 @@ test('a held call completes after an approval, with progress naming approvers an
     assert.match(progress[0].message, /dba/);
     assert.match(progress[0].message, /0 of 1 approvals/);
     assert.ok(progress[0].message.includes(`${gw.url}/a/${pend.id}`), progress[0].message);
+    // Progress keeps coming while the call is held, with increasing values.
+    await gw.waitFor(async () => progress.length >= 2, 'a second progress notification');
+    assert.ok(progress[1].progress > progress[0].progress);
     // Other traffic flows while the call is held.
     await p.client.ping();
     assert.equal((await p.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } })).content[0].text, 'Echo: meanwhile');
@@ -290,4 +293,28 @@ test('filesystem server: reads pass as directly, a write waits for approval and 
     await p.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('without a reachable gateway tools/call fails closed with a JSON-RPC error; other traffic still flows', async () => {
+  const dead = { env: () => ({ ...gw.env(), COUNTERSIGN_URL: 'http://127.0.0.1:9' }) };
+  const p = new RawProxy(dead, [process.execPath, everything, 'stdio']);
+  try {
+    await p.initialize();
+    p.send(JSON.stringify({ jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'echo', arguments: { message: 'x' } } }) + '\n');
+    const e = await p.response('c');
+    assert.equal(e.error.code, -32603);
+    assert.match(e.error.message, /cannot reach the gateway/);
+    p.send('{"jsonrpc":"2.0","id":"l","method":"tools/list"}\n');
+    assert.ok((await p.response('l')).result.tools.length > 0);
+  } finally {
+    assert.equal((await p.close()).code, 0);
+  }
+});
+
+test('a proxy without an agent token refuses to start', async () => {
+  const none = { env: () => ({ ...gw.env(), COUNTERSIGN_TOKEN: '' }) };
+  const p = new RawProxy(none, [process.execPath, everything, 'stdio']);
+  const { code } = await p.exited;
+  assert.equal(code, 2);
+  assert.match(p.stderr, /COUNTERSIGN_TOKEN is not set/);
 });
