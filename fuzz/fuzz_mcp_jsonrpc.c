@@ -13,13 +13,15 @@
 static void one(const char *p, size_t n)
 {
     cs_rpc_msg m;
-    if (cs_rpc_parse(p, n, &m) == 0 && m.kind == CS_RPC_REQUEST && !strcmp(m.method, "tools/call")) {
+    if (cs_rpc_parse(p, n, &m) == 0 && m.kind == CS_RPC_REQUEST &&
+        !strcmp(m.method, "tools/call")) {
         cs_mcp_call *c = NULL;
         char *line = NULL;
         if (cs_mcp_call_new(&m, "s", &c, &line) == 0) cs_mcp_call_free(c);
         free(line);
     } else if (m.kind == CS_RPC_INVALID) {
-        free(cs_rpc_error_line(m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST, m.why));
+        free(cs_rpc_error_line(m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST,
+                               m.why));
     }
     cs_rpc_msg_clear(&m);
 }

@@ -25,10 +25,13 @@ typedef struct mp_args {
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign mcp-proxy [--name NAME] [--hold-budget DUR] [--progress-interval DUR]\n"
-                    "         [--config FILE] [--public-url URL] [--max-message BYTES] -- CMD [ARG...]\n"
-                    "       countersign mcp-proxy --listen ADDR --upstream URL [same options]\n"
-                    "DUR is like 500ms, 2s, 1m. The gateway is $COUNTERSIGN_URL, the agent token $COUNTERSIGN_TOKEN.\n");
+    fprintf(
+        stderr,
+        "usage: countersign mcp-proxy [--name NAME] [--hold-budget DUR] [--progress-interval DUR]\n"
+        "         [--config FILE] [--public-url URL] [--max-message BYTES] -- CMD [ARG...]\n"
+        "       countersign mcp-proxy --listen ADDR --upstream URL [same options]\n"
+        "DUR is like 500ms, 2s, 1m. The gateway is $COUNTERSIGN_URL, the agent token "
+        "$COUNTERSIGN_TOKEN.\n");
     return CS_EXIT_USAGE;
 }
 
@@ -50,29 +53,49 @@ static int parse_ms(const char *s, long long *ms)
 static int parse_args(int argc, char **argv, mp_args *a)
 {
     static const struct option opts[] = {
-        {"name", required_argument, 0, 'n'},        {"listen", required_argument, 0, 'l'},
-        {"upstream", required_argument, 0, 'u'},    {"hold-budget", required_argument, 0, 'b'},
-        {"progress-interval", required_argument, 0, 'p'}, {"config", required_argument, 0, 'c'},
-        {"public-url", required_argument, 0, 'U'},  {"max-message", required_argument, 0, 'm'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        {"name", required_argument, 0, 'n'},
+        {"listen", required_argument, 0, 'l'},
+        {"upstream", required_argument, 0, 'u'},
+        {"hold-budget", required_argument, 0, 'b'},
+        {"progress-interval", required_argument, 0, 'p'},
+        {"config", required_argument, 0, 'c'},
+        {"public-url", required_argument, 0, 'U'},
+        {"max-message", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': a->name = optarg; break;
-        case 'l': a->listen = optarg; break;
-        case 'u': a->upstream = optarg; break;
-        case 'c': a->config = optarg; break;
-        case 'U': a->public_url = optarg; break;
-        case 'b': if (parse_ms(optarg, &a->budget_ms) != 0) return -1; break;
-        case 'p': if (parse_ms(optarg, &a->progress_ms) != 0 || a->progress_ms < 100) return -1; break;
+        case 'n':
+            a->name = optarg;
+            break;
+        case 'l':
+            a->listen = optarg;
+            break;
+        case 'u':
+            a->upstream = optarg;
+            break;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'U':
+            a->public_url = optarg;
+            break;
+        case 'b':
+            if (parse_ms(optarg, &a->budget_ms) != 0) return -1;
+            break;
+        case 'p':
+            if (parse_ms(optarg, &a->progress_ms) != 0 || a->progress_ms < 100) return -1;
+            break;
         case 'm':
             a->max_msg = strtoull(optarg, &end, 10);
             if (*end || a->max_msg < 1024) return -1;
             break;
-        default: return -1;
+        default:
+            return -1;
         }
     }
     a->cmd = argv + optind;
@@ -123,9 +146,12 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
     if (a.budget_ms < 0) a.budget_ms = 50 * 1000;
     const char *url = getenv("COUNTERSIGN_URL");
     char namebuf[256];
-    cs_mcp_gate_cfg gc = {.name = default_name(&a, namebuf, sizeof namebuf), .hold_budget_ms = a.budget_ms,
-                          .progress_ms = a.progress_ms, .public_url = a.public_url};
-    cs_mcp_opts o = {.max_client_msg = a.max_msg, .max_server_msg = a.max_msg * 16, .stop_grace_ms = 2000};
+    cs_mcp_gate_cfg gc = {.name = default_name(&a, namebuf, sizeof namebuf),
+                          .hold_budget_ms = a.budget_ms,
+                          .progress_ms = a.progress_ms,
+                          .public_url = a.public_url};
+    cs_mcp_opts o = {
+        .max_client_msg = a.max_msg, .max_server_msg = a.max_msg * 16, .stop_grace_ms = 2000};
     if (a.listen) {
         /* HTTP mode takes SIGINT/SIGTERM with sigwait(): block them before any thread starts. */
         sigset_t set;
@@ -137,7 +163,8 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
     cs_err err = {0};
     cs_mcp_gw *gw = NULL;
     cs_mcp_gate *gate = NULL;
-    if (cs_mcp_gw_new(url && *url ? url : "http://127.0.0.1:8080", getenv("COUNTERSIGN_TOKEN"), &gw, &err) != 0 ||
+    if (cs_mcp_gw_new(url && *url ? url : "http://127.0.0.1:8080", getenv("COUNTERSIGN_TOKEN"), &gw,
+                      &err) != 0 ||
         cs_mcp_gate_new(&gc, gw, &gate, &err) != 0) {
         fprintf(stderr, "countersign: %s\n", err.msg);
         cs_mcp_gw_free(gw);
@@ -145,7 +172,8 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
     }
     /* A client or server that goes away must not kill the proxy with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    int rc = a.listen ? cs_mcp_proxy_http(gate, &o, a.listen, a.upstream) : cs_mcp_proxy_stdio(gate, &o, a.cmd);
+    int rc = a.listen ? cs_mcp_proxy_http(gate, &o, a.listen, a.upstream)
+                      : cs_mcp_proxy_stdio(gate, &o, a.cmd);
     cs_mcp_gate_free(gate);
     cs_mcp_gw_free(gw);
     return rc;

@@ -61,8 +61,8 @@ static int check_abort(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return abort && atomic_load(abort) ? 1 : 0;
 }
 
-int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body, long timeout_s,
-                   atomic_int *abort, long *status, json_t **reply, cs_err *err)
+int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+                   long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
     *reply = NULL;
     *status = 0;
@@ -76,9 +76,12 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     CURL *c = take(gw);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (text) curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    else if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    else curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (text)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    else if (!strcmp(method, "POST"))
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    else
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
@@ -107,7 +110,8 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
 static later *next_later(cs_mcp_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
-    while (gw->head == NULL && !gw->stopping) pthread_cond_wait(&gw->cv, &gw->mu);
+    while (gw->head == NULL && !gw->stopping)
+        pthread_cond_wait(&gw->cv, &gw->mu);
     later *l = gw->head;
     if (l) {
         gw->head = l->next;
@@ -130,7 +134,9 @@ static void *reporter(void *arg)
             cs_warn("mcp-proxy: %s: %s", l->path, err.msg);
         else if (status >= 300)
             cs_warn("mcp-proxy: %s: HTTP %ld %s", l->path, status,
-                    json_string_value(json_object_get(reply, "detail")) ? json_string_value(json_object_get(reply, "detail")) : "");
+                    json_string_value(json_object_get(reply, "detail"))
+                        ? json_string_value(json_object_get(reply, "detail"))
+                        : "");
         json_decref(reply);
         json_decref(l->body);
         free(l->path);
@@ -153,13 +159,17 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
 
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err)
 {
-    if (token == NULL || !*token) return cs_err_set(err, CS_EAUTH, "COUNTERSIGN_TOKEN is not set: the proxy needs an agent token");
+    if (token == NULL || !*token)
+        return cs_err_set(err, CS_EAUTH,
+                          "COUNTERSIGN_TOKEN is not set: the proxy needs an agent token");
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return cs_err_set(err, CS_EINVAL, "gateway URL must start with http:// or https://: %s", url);
+        return cs_err_set(err, CS_EINVAL, "gateway URL must start with http:// or https://: %s",
+                          url);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     cs_mcp_gw *gw = cs_calloc(1, sizeof *gw);
     size_t n = strlen(url);
-    while (n && url[n - 1] == '/') n--;
+    while (n && url[n - 1] == '/')
+        n--;
     gw->url = cs_strndup(url, n);
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
     pthread_mutex_init(&gw->mu, NULL);
@@ -183,7 +193,8 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_cond_signal(&gw->cv);
     pthread_mutex_unlock(&gw->mu);
     pthread_join(gw->thread, NULL);
-    for (int i = 0; i < gw->npool; i++) curl_easy_cleanup(gw->pool[i]);
+    for (int i = 0; i < gw->npool; i++)
+        curl_easy_cleanup(gw->pool[i]);
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     memset(gw->auth, 0, strlen(gw->auth));

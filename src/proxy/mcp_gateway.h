@@ -24,8 +24,8 @@ const char *cs_mcp_gw_url(const cs_mcp_gw *gw);
  * ends the transfer within about a second. *status is the HTTP status and *reply
  * the parsed JSON reply (or NULL). Returns 0, or CS_EIO on a transport error (detail
  * in err). */
-int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body, long timeout_s,
-                   atomic_int *abort, long *status, json_t **reply, cs_err *err);
+int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+                   long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err);
 
 /* Queues a POST for the background thread (body is stolen); failures are logged. */
 void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body);

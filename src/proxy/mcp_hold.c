@@ -39,8 +39,10 @@ static const char *str(const json_t *o, const char *k)
 
 int cs_mcp_gate_new(const cs_mcp_gate_cfg *cfg, cs_mcp_gw *gw, cs_mcp_gate **out, cs_err *err)
 {
-    if (cfg->name == NULL || !*cfg->name || strchr(cfg->name, '/') || strchr(cfg->name, '"') || strchr(cfg->name, '\\'))
-        return cs_err_set(err, CS_EINVAL, "--name must be a non-empty name without '/', '\"' or '\\'");
+    if (cfg->name == NULL || !*cfg->name || strchr(cfg->name, '/') || strchr(cfg->name, '"') ||
+        strchr(cfg->name, '\\'))
+        return cs_err_set(err, CS_EINVAL,
+                          "--name must be a non-empty name without '/', '\"' or '\\'");
     cs_mcp_gate *g = cs_calloc(1, sizeof *g);
     g->name = cs_strdup(cfg->name);
     g->public_url = cs_strdup(cfg->public_url ? cfg->public_url : cs_mcp_gw_url(gw));
@@ -69,7 +71,8 @@ static int tool_name_ok(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > TOOL_NAME_MAX) return 0;
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/' || *s == '"' || *s == '\\') return 0;
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/' || *s == '"' || *s == '\\')
+            return 0;
     return 1;
 }
 
@@ -93,17 +96,20 @@ int cs_mcp_call_new(const cs_rpc_msg *m, const char *scope, cs_mcp_call **out, c
     json_t *args = json_object_get(params, "arguments");
     *out = NULL;
     if (!json_is_object(params) || !json_is_string(name)) {
-        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS, "tools/call needs params.name (a string)");
+        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS,
+                                      "tools/call needs params.name (a string)");
         return CS_EINVAL;
     }
     if (args && !json_is_object(args) && !json_is_null(args)) {
-        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS, "tools/call params.arguments must be an object");
+        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS,
+                                      "tools/call params.arguments must be an object");
         return CS_EINVAL;
     }
     if (!tool_name_ok(json_string_value(name))) {
-        *response = cs_rpc_tool_error_line(m->id, "countersign: this tool name cannot be checked against policy "
-                                                  "(1-128 characters without '/', '\"', '\\' or control characters); "
-                                                  "the call was not run.");
+        *response = cs_rpc_tool_error_line(
+            m->id, "countersign: this tool name cannot be checked against policy "
+                   "(1-128 characters without '/', '\"', '\\' or control characters); "
+                   "the call was not run.");
         return CS_EINVAL;
     }
     cs_mcp_call *c = cs_calloc(1, sizeof *c);
@@ -113,7 +119,8 @@ int cs_mcp_call_new(const cs_rpc_msg *m, const char *scope, cs_mcp_call **out, c
     c->tool = cs_strdup(json_string_value(name));
     c->arguments = json_is_object(args) ? json_incref(args) : json_object();
     if (bind_key_of(c->tool, c->arguments, c->bind_key) != 0) {
-        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS, "tools/call arguments cannot be canonicalized");
+        *response = cs_rpc_error_line(m->id, CS_RPC_INVALID_PARAMS,
+                                      "tools/call arguments cannot be canonicalized");
         cs_mcp_call_free(c);
         return CS_EINVAL;
     }
@@ -167,8 +174,10 @@ static void untrack(cs_mcp_gate *g, cs_mcp_call *c)
 static void bind_set(cs_mcp_gate *g, const char *key, const char *aid)
 {
     pthread_mutex_lock(&g->mu);
-    if (aid) json_object_set_new(g->bindings, key, json_string(aid));
-    else json_object_del(g->bindings, key);
+    if (aid)
+        json_object_set_new(g->bindings, key, json_string(aid));
+    else
+        json_object_del(g->bindings, key);
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -187,8 +196,8 @@ static int approvals_so_far(const json_t *doc)
     int n = 0;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(json_object_get(doc, "approval"), "votes"), i, v)
-        n += !strcmp(str(v, "vote"), "approve");
+    json_array_foreach(json_object_get(json_object_get(doc, "approval"), "votes"), i, v) n +=
+        !strcmp(str(v, "vote"), "approve");
     return n;
 }
 
@@ -197,52 +206,66 @@ static int approvals_so_far(const json_t *doc)
 static char *pending_text(cs_mcp_gate *g, const json_t *doc)
 {
     json_t *ap = json_object_get(doc, "approval");
-    return cs_sprintf("countersign request %s is waiting for approval: %s %d of %lld approvals so far. "
-                      "Approve at %s/a/%s",
-                      str(doc, "id"), str(json_object_get(doc, "policy"), "explanation"), approvals_so_far(doc),
-                      (long long)json_integer_value(json_object_get(ap, "quorum")), g->public_url, str(doc, "id"));
+    return cs_sprintf(
+        "countersign request %s is waiting for approval: %s %d of %lld approvals so far. "
+        "Approve at %s/a/%s",
+        str(doc, "id"), str(json_object_get(doc, "policy"), "explanation"), approvals_so_far(doc),
+        (long long)json_integer_value(json_object_get(ap, "quorum")), g->public_url,
+        str(doc, "id"));
 }
 
 static char *denied_text(const json_t *doc)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(json_object_get(doc, "approval"), "votes"), i, v) {
+    json_array_foreach(json_object_get(json_object_get(doc, "approval"), "votes"), i, v)
+    {
         if (strcmp(str(v, "vote"), "deny")) continue;
-        return cs_sprintf("countersign: this call was denied by %s%s%s (request %s). It was not run.", str(v, "voter"),
-                          *str(v, "reason") ? ": " : "", str(v, "reason"), str(doc, "id"));
+        return cs_sprintf(
+            "countersign: this call was denied by %s%s%s (request %s). It was not run.",
+            str(v, "voter"), *str(v, "reason") ? ": " : "", str(v, "reason"), str(doc, "id"));
     }
-    return cs_sprintf("countersign: this call was denied by policy (request %s). %s It was not run.", str(doc, "id"),
-                      str(json_object_get(doc, "policy"), "explanation"));
+    return cs_sprintf(
+        "countersign: this call was denied by policy (request %s). %s It was not run.",
+        str(doc, "id"), str(json_object_get(doc, "policy"), "explanation"));
 }
 
 static void respond_status(cs_mcp_verdict *v, const cs_mcp_call *c, const json_t *doc)
 {
     const char *st = str(doc, "status");
     char *text;
-    if (!strcmp(st, "denied")) text = denied_text(doc);
+    if (!strcmp(st, "denied"))
+        text = denied_text(doc);
     else if (!strcmp(st, "expired"))
-        text = cs_sprintf("countersign: request %s expired without a decision; the call was not run. "
-                          "Call again to ask again.", str(doc, "id"));
+        text =
+            cs_sprintf("countersign: request %s expired without a decision; the call was not run. "
+                       "Call again to ask again.",
+                       str(doc, "id"));
     else
-        text = cs_sprintf("countersign: request %s is %s; the call was not run. Call again to ask again.",
-                          str(doc, "id"), st);
+        text = cs_sprintf(
+            "countersign: request %s is %s; the call was not run. Call again to ask again.",
+            str(doc, "id"), st);
     respond(v, cs_rpc_tool_error_line(c->id, text));
     free(text);
 }
 
 /* A gateway failure: transport errors, 401 and 5xx are JSON-RPC errors (the tool
  * was not reached); other refusals are tool errors the model can read. */
-static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status, const json_t *reply,
-                            const cs_err *err)
+static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status,
+                            const json_t *reply, const cs_err *err)
 {
     char *text;
-    if (status == 0) text = cs_sprintf("countersign: cannot reach the gateway (%s); the call was not run.", err->msg);
+    if (status == 0)
+        text = cs_sprintf("countersign: cannot reach the gateway (%s); the call was not run.",
+                          err->msg);
     else
-        text = cs_sprintf("countersign: the gateway refused to check this call (HTTP %ld %s: %s); it was not run.", status,
-                          str(reply, "type"), str(reply, "detail"));
-    if (status == 0 || status == 401 || status >= 500) respond(v, cs_rpc_error_line(c->id, CS_RPC_INTERNAL_ERROR, text));
-    else respond(v, cs_rpc_tool_error_line(c->id, text));
+        text = cs_sprintf("countersign: the gateway refused to check this call (HTTP %ld %s: %s); "
+                          "it was not run.",
+                          status, str(reply, "type"), str(reply, "detail"));
+    if (status == 0 || status == 401 || status >= 500)
+        respond(v, cs_rpc_error_line(c->id, CS_RPC_INTERNAL_ERROR, text));
+    else
+        respond(v, cs_rpc_tool_error_line(c->id, text));
     free(text);
 }
 
@@ -251,8 +274,9 @@ static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status
 static json_t *submit(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
 {
     char *resource = cs_sprintf("mcp/%s/%s", g->name, c->tool);
-    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:O},s:s}", "action", "mcp.call", "resource", resource, "context",
-                             "tool", c->tool, "arguments", c->arguments, "source", "mcp");
+    json_t *body =
+        json_pack("{s:s,s:s,s:{s:s,s:O},s:s}", "action", "mcp.call", "resource", resource,
+                  "context", "tool", c->tool, "arguments", c->arguments, "source", "mcp");
     free(resource);
     long status = 0;
     json_t *doc = NULL;
@@ -267,12 +291,14 @@ static json_t *submit(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
     return doc;
 }
 
-static json_t *get_action(cs_mcp_gate *g, cs_mcp_call *c, const char *aid, long wait_s, long *status, cs_err *err)
+static json_t *get_action(cs_mcp_gate *g, cs_mcp_call *c, const char *aid, long wait_s,
+                          long *status, cs_err *err)
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/actions/%s?wait=%ld", aid, wait_s);
     json_t *doc = NULL;
-    if (cs_mcp_gw_call(g->gw, "GET", path, NULL, wait_s + 30, &c->stop, status, &doc, err) != 0) *status = 0;
+    if (cs_mcp_gw_call(g->gw, "GET", path, NULL, wait_s + 30, &c->stop, status, &doc, err) != 0)
+        *status = 0;
     return doc;
 }
 
@@ -285,7 +311,8 @@ static int consume(cs_mcp_gate *g, cs_mcp_call *c, const json_t *doc)
     long status = 0;
     json_t *reply = NULL;
     cs_err err = {0};
-    int rc = cs_mcp_gw_call(g->gw, "POST", "/v1/receipts/consume", body, 30, &c->stop, &status, &reply, &err);
+    int rc = cs_mcp_gw_call(g->gw, "POST", "/v1/receipts/consume", body, 30, &c->stop, &status,
+                            &reply, &err);
     json_decref(body);
     json_decref(reply);
     if (rc != 0) return CS_EIO;
@@ -342,13 +369,18 @@ static int use_binding(cs_mcp_gate *g, cs_mcp_call *c, const char *aid, cs_mcp_v
     } else if (!strcmp(st, "approved")) {
         int rc = consume(g, c, doc);
         bind_drop(g, c->bind_key, aid);
-        if (rc == 0) set_action_id(g, c, aid), v->kind = CS_MCP_FORWARD;
-        else if (rc == CS_EIO) respond_gateway(v, c, 0, NULL, &(cs_err){.msg = "consuming the receipt failed"});
-        else done = 0; /* already used: this call asks afresh */
+        if (rc == 0)
+            set_action_id(g, c, aid), v->kind = CS_MCP_FORWARD;
+        else if (rc == CS_EIO)
+            respond_gateway(v, c, 0, NULL, &(cs_err){.msg = "consuming the receipt failed"});
+        else
+            done = 0; /* already used: this call asks afresh */
     } else {
         bind_drop(g, c->bind_key, aid);
-        if (!strcmp(st, "denied")) respond_status(v, c, doc);
-        else done = 0;
+        if (!strcmp(st, "denied"))
+            respond_status(v, c, doc);
+        else
+            done = 0;
     }
     json_decref(doc);
     return done;
@@ -385,8 +417,10 @@ static long wait_seconds(long long ms)
 static void respond_budget(cs_mcp_gate *g, cs_mcp_call *c, const json_t *doc, cs_mcp_verdict *v)
 {
     char *p = pending_text(g, doc);
-    char *text = cs_sprintf("countersign: this call needs approval and was not run yet. %s. When it is approved, "
-                            "retry the same call with the same arguments: it will then run once.", p);
+    char *text = cs_sprintf(
+        "countersign: this call needs approval and was not run yet. %s. When it is approved, "
+        "retry the same call with the same arguments: it will then run once.",
+        p);
     respond(v, cs_rpc_tool_error_line(c->id, text));
     free(text);
     free(p);
@@ -398,19 +432,25 @@ static void held_decided(cs_mcp_gate *g, cs_mcp_call *c, const json_t *doc, cs_m
     if (!strcmp(str(doc, "status"), "approved") && !atomic_load(&c->cancelled)) {
         int rc = consume(g, c, doc);
         bind_drop(g, c->bind_key, c->action_id);
-        if (rc == 0) v->kind = CS_MCP_FORWARD;
+        if (rc == 0)
+            v->kind = CS_MCP_FORWARD;
         else if (rc == CS_ECONFLICT)
-            respond(v, cs_rpc_tool_error_line(c->id, "countersign: the approval for this call was already used by "
-                                                     "an identical call; call again to ask again."));
-        else respond_gateway(v, c, 0, NULL, &(cs_err){.msg = "consuming the receipt failed"});
+            respond(v, cs_rpc_tool_error_line(
+                           c->id, "countersign: the approval for this call was already used by "
+                                  "an identical call; call again to ask again."));
+        else
+            respond_gateway(v, c, 0, NULL, &(cs_err){.msg = "consuming the receipt failed"});
         return;
     }
     bind_drop(g, c->bind_key, c->action_id);
-    if (atomic_load(&c->cancelled)) v->kind = CS_MCP_SILENT;
-    else respond_status(v, c, doc);
+    if (atomic_load(&c->cancelled))
+        v->kind = CS_MCP_SILENT;
+    else
+        respond_status(v, c, doc);
 }
 
-void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx, cs_mcp_verdict *v)
+void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
+                      cs_mcp_verdict *v)
 {
     memset(v, 0, sizeof *v);
     long long deadline = now_ms() + g->budget_ms, last_progress = 0;
@@ -418,15 +458,20 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
     int first = 1;
     while (v->kind == 0) {
         long long left = deadline - now_ms();
-        if (atomic_load(&c->cancelled)) v->kind = CS_MCP_SILENT;
+        if (atomic_load(&c->cancelled))
+            v->kind = CS_MCP_SILENT;
         else if (atomic_load(&c->aborted))
-            respond(v, cs_rpc_error_line(c->id, CS_RPC_SERVER_GONE, "countersign: the proxy is shutting down; "
-                                                                     "the held call was cancelled and not run"));
-        else if (left <= 0 && last) respond_budget(g, c, last, v);
+            respond(v, cs_rpc_error_line(c->id, CS_RPC_SERVER_GONE,
+                                         "countersign: the proxy is shutting down; "
+                                         "the held call was cancelled and not run"));
+        else if (left <= 0 && last)
+            respond_budget(g, c, last, v);
         if (v->kind) break;
         long status = 0;
         cs_err err = {0};
-        long wait = first ? 0 : wait_seconds(c->progress_token && left > g->progress_ms ? g->progress_ms : left);
+        long wait = first ? 0
+                          : wait_seconds(c->progress_token && left > g->progress_ms ? g->progress_ms
+                                                                                    : left);
         json_t *doc = get_action(g, c, c->action_id, wait, &status, &err);
         first = 0;
         if (status != 200) {
@@ -441,7 +486,8 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
         }
         json_decref(last);
         last = doc;
-        if (c->progress_token && notify && (last_progress == 0 || now_ms() - last_progress >= g->progress_ms - 50)) {
+        if (c->progress_token && notify &&
+            (last_progress == 0 || now_ms() - last_progress >= g->progress_ms - 50)) {
             char *text = pending_text(g, doc);
             char *line = cs_rpc_progress_line(c->progress_token, ++c->progress, text);
             notify(ctx, line);
@@ -454,7 +500,8 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
     untrack(g, c);
 }
 
-void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx, cs_mcp_verdict *v)
+void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
+                     cs_mcp_verdict *v)
 {
     cs_mcp_gate_begin(g, c, v);
     if (v->kind == CS_MCP_HOLD) cs_mcp_gate_hold(g, c, notify, ctx, v);
@@ -486,19 +533,21 @@ void cs_mcp_gate_abort_all(cs_mcp_gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response, const char *raw,
-                         size_t len)
+void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response,
+                         const char *raw, size_t len)
 {
     json_t *error = json_object_get(response->root, "error");
     json_t *result = json_object_get(response->root, "result");
     int failed = error != NULL || json_is_true(json_object_get(result, "isError"));
     char sha[65];
     cs_sha256_hex(raw, len, sha);
-    json_t *body = json_pack("{s:s,s:s}", "status", failed ? "failed" : "succeeded", "output_sha256", sha);
+    json_t *body =
+        json_pack("{s:s,s:s}", "status", failed ? "failed" : "succeeded", "output_sha256", sha);
     if (error) {
         const char *m = json_string_value(json_object_get(error, "message"));
-        char *d = cs_sprintf("JSON-RPC error %lld: %.2000s", (long long)json_integer_value(json_object_get(error, "code")),
-                             m ? m : "");
+        char *d =
+            cs_sprintf("JSON-RPC error %lld: %.2000s",
+                       (long long)json_integer_value(json_object_get(error, "code")), m ? m : "");
         json_object_set_new(body, "detail", json_string(d));
         free(d);
     } else if (failed) {

@@ -24,10 +24,10 @@
 #include "proxy/mcp_jsonrpc.h"
 
 typedef struct cs_mcp_gate_cfg {
-    const char *name;           /* server name in the resource mcp/<name>/<tool> */
-    long long hold_budget_ms;   /* how long a call is held before "retry later" */
-    long long progress_ms;      /* interval between progress notifications */
-    const char *public_url;     /* base of approval links: <public_url>/a/<id> */
+    const char *name;         /* server name in the resource mcp/<name>/<tool> */
+    long long hold_budget_ms; /* how long a call is held before "retry later" */
+    long long progress_ms;    /* interval between progress notifications */
+    const char *public_url;   /* base of approval links: <public_url>/a/<id> */
 } cs_mcp_gate_cfg;
 
 typedef struct cs_mcp_gate cs_mcp_gate;
@@ -40,12 +40,12 @@ typedef struct cs_mcp_call {
     json_t *id;
     char *tool;
     json_t *arguments;
-    json_t *progress_token;   /* NULL when the client gave none */
+    json_t *progress_token; /* NULL when the client gave none */
     char bind_key[65];
     char action_id[80];
-    atomic_int cancelled;     /* notifications/cancelled from the client */
-    atomic_int aborted;       /* the transport is going away */
-    atomic_int stop;          /* either of the two: ends gateway calls early */
+    atomic_int cancelled; /* notifications/cancelled from the client */
+    atomic_int aborted;   /* the transport is going away */
+    atomic_int stop;      /* either of the two: ends gateway calls early */
     double progress;
 } cs_mcp_call;
 
@@ -77,9 +77,11 @@ void cs_mcp_call_free(cs_mcp_call *c);
 void cs_mcp_gate_begin(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v);
 /* Holds a pending call until it is decided, cancelled, aborted or out of budget;
  * progress notifications go through notify. The result is FORWARD, RESPOND or SILENT. */
-void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx, cs_mcp_verdict *v);
+void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
+                      cs_mcp_verdict *v);
 /* begin, then hold when needed. */
-void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx, cs_mcp_verdict *v);
+void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
+                     cs_mcp_verdict *v);
 
 /* notifications/cancelled for (scope, id_key): returns 1 when it named a held call
  * (which is then cancelled at the gateway and ends without a response). */
@@ -90,8 +92,8 @@ void cs_mcp_gate_abort_all(cs_mcp_gate *g);
 
 /* Reports the outcome of a forwarded call from the upstream response message
  * (asynchronously): failed when it is a JSON-RPC error or has isError: true. */
-void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response, const char *raw,
-                         size_t len);
+void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response,
+                         const char *raw, size_t len);
 
 void cs_mcp_verdict_clear(cs_mcp_verdict *v);
 

@@ -44,10 +44,16 @@ typedef struct reader_ctx {
 } reader_ctx;
 
 /* Request headers the upstream MCP endpoint needs. */
-static const char *const forwarded[] = {"accept", "content-type", "mcp-session-id", "mcp-protocol-version",
-                                        "last-event-id", "authorization", NULL};
+static const char *const forwarded[] = {"accept",
+                                        "content-type",
+                                        "mcp-session-id",
+                                        "mcp-protocol-version",
+                                        "last-event-id",
+                                        "authorization",
+                                        NULL};
 
-static enum MHD_Result add_forwarded(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result add_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
 {
     cs_mcp_stream *s = cls;
     for (int i = 0; forwarded[i]; i++) {
@@ -70,11 +76,14 @@ static int accepts_sse(struct MHD_Connection *conn)
     return a && strstr(a, "text/event-stream") != NULL;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *text)
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                                    const char *text)
 {
     size_t n = strlen(text);
-    while (n && text[n - 1] == '\n') n--;
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
+    while (n && text[n - 1] == '\n')
+        n--;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     enum MHD_Result rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
@@ -92,7 +101,8 @@ static void live_add(httpd *h, cs_mcp_stream *s);
 static void live_del(httpd *h, cs_mcp_stream *s);
 
 /* Every stream is listed until its client side lets go, so that stopping reaches it. */
-static cs_mcp_stream *new_stream(httpd *h, struct MHD_Connection *conn, const char *method, const hreq *r)
+static cs_mcp_stream *new_stream(httpd *h, struct MHD_Connection *conn, const char *method,
+                                 const hreq *r)
 {
     cs_mcp_stream *s = cs_mcp_stream_new(h->upstream, method, h->o->max_server_msg);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_forwarded, s);
@@ -223,7 +233,8 @@ static void add_headers(struct MHD_Response *r, const struct curl_slist *hs)
         if (colon == NULL) continue;
         char *name = cs_strndup(hs->data, (size_t)(colon - hs->data));
         const char *v = colon + 1;
-        while (*v == ' ') v++;
+        while (*v == ' ')
+            v++;
         MHD_add_response_header(r, name, v);
         free(name);
     }
@@ -231,15 +242,18 @@ static void add_headers(struct MHD_Response *r, const struct curl_slist *hs)
 
 static int client_fd(struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? ci->connect_fd : -1;
 }
 
-static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s, unsigned status)
+static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s,
+                                      unsigned status)
 {
     reader_ctx *rc = cs_calloc(1, sizeof *rc);
     *rc = (reader_ctx){h, s, client_fd(conn)};
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_stream, rc, free_stream);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                               read_stream, rc, free_stream);
     pthread_mutex_lock(&s->mu);
     if (s->wrap_sse) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
@@ -254,7 +268,8 @@ static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_
 }
 
 /* Relays the upstream answer: SSE as it arrives, anything else once complete. */
-static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s, const json_t *id)
+static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s,
+                             const json_t *id)
 {
     start_worker(h, s, fetch_worker);
     int fd = client_fd(conn);
@@ -264,10 +279,12 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
     }
     pthread_mutex_lock(&s->mu);
     if (s->failed && s->up_status == 0) {
-        char *why = cs_sprintf("countersign mcp-proxy: the MCP server could not be reached: %s", s->err);
+        char *why =
+            cs_sprintf("countersign mcp-proxy: the MCP server could not be reached: %s", s->err);
         pthread_mutex_unlock(&s->mu);
         client_release(h, s);
-        enum MHD_Result rc = respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
+        enum MHD_Result rc =
+            respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
         free(why);
         return rc;
     }
@@ -283,8 +300,8 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
         return MHD_NO;
     }
     pthread_mutex_lock(&s->mu);
-    struct MHD_Response *r = MHD_create_response_from_buffer(s->out.len, s->out.data ? s->out.data : "",
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        s->out.len, s->out.data ? s->out.data : "", MHD_RESPMEM_MUST_COPY);
     add_headers(r, s->up_headers);
     long status = s->failed ? 502 : s->up_status;
     pthread_mutex_unlock(&s->mu);
@@ -295,7 +312,8 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
 }
 
 /* A held call: answered at once with an SSE stream the worker fills. */
-static enum MHD_Result hold_streamed(httpd *h, struct MHD_Connection *conn, const hreq *r, cs_mcp_call *c)
+static enum MHD_Result hold_streamed(httpd *h, struct MHD_Connection *conn, const hreq *r,
+                                     cs_mcp_call *c)
 {
     cs_mcp_stream *s = new_stream(h, conn, "POST", r);
     s->wrap_sse = 1;
@@ -305,7 +323,8 @@ static enum MHD_Result hold_streamed(httpd *h, struct MHD_Connection *conn, cons
     return queue_streamed(h, conn, s, 200);
 }
 
-static enum MHD_Result forward_call(httpd *h, struct MHD_Connection *conn, const hreq *r, cs_mcp_call *c)
+static enum MHD_Result forward_call(httpd *h, struct MHD_Connection *conn, const hreq *r,
+                                    cs_mcp_call *c)
 {
     cs_mcp_stream *s = new_stream(h, conn, "POST", r);
     s->gate = h->gate;
@@ -316,7 +335,8 @@ static enum MHD_Result forward_call(httpd *h, struct MHD_Connection *conn, const
     return rc;
 }
 
-static enum MHD_Result gated(httpd *h, struct MHD_Connection *conn, const hreq *r, const cs_rpc_msg *m)
+static enum MHD_Result gated(httpd *h, struct MHD_Connection *conn, const hreq *r,
+                             const cs_rpc_msg *m)
 {
     const char *sid = header(conn, "Mcp-Session-Id");
     cs_mcp_call *c = NULL;
@@ -325,12 +345,15 @@ static enum MHD_Result gated(httpd *h, struct MHD_Connection *conn, const hreq *
     cs_mcp_verdict v;
     cs_mcp_gate_begin(h->gate, c, &v);
     if (v.kind == CS_MCP_HOLD && accepts_sse(conn)) return hold_streamed(h, conn, r, c);
-    if (v.kind == CS_MCP_HOLD) cs_mcp_gate_hold(h->gate, c, NULL, NULL, &v); /* no SSE: no progress */
+    if (v.kind == CS_MCP_HOLD)
+        cs_mcp_gate_hold(h->gate, c, NULL, NULL, &v); /* no SSE: no progress */
     if (v.kind == CS_MCP_FORWARD) return forward_call(h, conn, r, c);
     cs_mcp_call_free(c);
     enum MHD_Result rc;
-    if (v.kind == CS_MCP_RESPOND) rc = respond_text(conn, 200, "application/json", v.response);
-    else rc = respond_text(conn, 202, NULL, ""); /* cancelled by the client: no answer */
+    if (v.kind == CS_MCP_RESPOND)
+        rc = respond_text(conn, 200, "application/json", v.response);
+    else
+        rc = respond_text(conn, 202, NULL, ""); /* cancelled by the client: no answer */
     cs_mcp_verdict_clear(&v);
     return rc;
 }
@@ -339,7 +362,8 @@ static int batch_has_call(const json_t *batch)
 {
     size_t i;
     json_t *el;
-    json_array_foreach(batch, i, el) {
+    json_array_foreach(batch, i, el)
+    {
         const char *method = json_string_value(json_object_get(el, "method"));
         if (method && !strcmp(method, "tools/call")) return 1;
     }
@@ -353,27 +377,36 @@ static enum MHD_Result post_message(httpd *h, struct MHD_Connection *conn, const
     enum MHD_Result rc;
     if (cs_rpc_parse(r->body.data ? r->body.data : "", r->body.len, &m) != 0) {
         char *why = cs_sprintf("countersign mcp-proxy: %s", m.why);
-        rc = respond_line(conn, 400, cs_rpc_error_line(m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST, why));
+        rc = respond_line(
+            conn, 400,
+            cs_rpc_error_line(m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST,
+                              why));
         free(why);
     } else if (m.kind == CS_RPC_REQUEST && !strcmp(m.method, "tools/call")) {
         rc = gated(h, conn, r, &m);
     } else if (m.kind == CS_RPC_BATCH && batch_has_call(m.root)) {
-        rc = respond_line(conn, 400, cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST,
-                                                       "countersign: tools/call cannot be sent inside a batch; send it on its own"));
+        rc = respond_line(
+            conn, 400,
+            cs_rpc_error_line(
+                NULL, CS_RPC_INVALID_REQUEST,
+                "countersign: tools/call cannot be sent inside a batch; send it on its own"));
     } else {
         const char *sid = header(conn, "Mcp-Session-Id");
         char key[160];
         json_t *rid = json_object_get(json_object_get(m.root, "params"), "requestId");
-        int held = m.kind == CS_RPC_NOTIFICATION && !strcmp(m.method, "notifications/cancelled") && rid &&
-                   cs_rpc_id_key(rid, key, sizeof key) == 0 && cs_mcp_gate_cancel(h->gate, sid ? sid : "", key);
-        rc = held ? respond_text(conn, 202, NULL, "") : relay(h, conn, new_stream(h, conn, "POST", r), m.id);
+        int held = m.kind == CS_RPC_NOTIFICATION && !strcmp(m.method, "notifications/cancelled") &&
+                   rid && cs_rpc_id_key(rid, key, sizeof key) == 0 &&
+                   cs_mcp_gate_cancel(h->gate, sid ? sid : "", key);
+        rc = held ? respond_text(conn, 202, NULL, "")
+                  : relay(h, conn, new_stream(h, conn, "POST", r), m.id);
     }
     cs_rpc_msg_clear(&m);
     return rc;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     httpd *h = cls;
     hreq *r = *con_cls;
@@ -389,8 +422,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->too_big) {
-        char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes", h->o->max_client_msg);
-        enum MHD_Result rc = respond_line(conn, 413, cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST, why));
+        char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
+                               h->o->max_client_msg);
+        enum MHD_Result rc =
+            respond_line(conn, 413, cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST, why));
         free(why);
         return rc;
     }
@@ -398,7 +433,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return relay(h, conn, new_stream(h, conn, method, r), NULL);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     hreq *r = *con_cls;
     if (r == NULL) return;
@@ -418,10 +454,12 @@ static struct MHD_Daemon *listen_on(httpd *h, const char *addr)
     if (*hp == '[' && hp[strlen(hp) - 1] == ']') hp[strlen(hp) - 1] = '\0', hp++;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
     if (getaddrinfo(*hp ? hp : NULL, colon + 1, &hints, &ai) != 0) return NULL;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     freeaddrinfo(ai);
     return d;
 }
@@ -433,15 +471,18 @@ static void shutdown_all(httpd *h, struct MHD_Daemon *d)
     MHD_quiesce_daemon(d);
     cs_mcp_gate_abort_all(h->gate);
     pthread_mutex_lock(&h->mu);
-    for (size_t i = 0; i < h->nlive; i++) cs_mcp_stream_abandon(h->live[i]);
+    for (size_t i = 0; i < h->nlive; i++)
+        cs_mcp_stream_abandon(h->live[i]);
     pthread_mutex_unlock(&h->mu);
     MHD_stop_daemon(d);
     pthread_mutex_lock(&h->mu);
-    while (h->workers > 0) pthread_cond_wait(&h->cv, &h->mu);
+    while (h->workers > 0)
+        pthread_cond_wait(&h->cv, &h->mu);
     pthread_mutex_unlock(&h->mu);
 }
 
-int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr, const char *upstream)
+int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
+                      const char *upstream)
 {
     if (strncmp(upstream, "http://", 7) && strncmp(upstream, "https://", 8)) {
         cs_error("mcp-proxy: --upstream must be an http:// or https:// URL");

@@ -15,8 +15,10 @@ int cs_rpc_id_key(const json_t *id, char *key, size_t n)
 {
     char *text = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
     int rc = text && strlen(text) < n ? 0 : CS_ETOOBIG;
-    if (rc == 0) memcpy(key, text, strlen(text) + 1);
-    else if (n) key[0] = '\0';
+    if (rc == 0)
+        memcpy(key, text, strlen(text) + 1);
+    else if (n)
+        key[0] = '\0';
     free(text);
     return rc;
 }
@@ -41,7 +43,8 @@ static int classify(cs_rpc_msg *m)
     json_t *method = json_object_get(o, "method");
     json_t *id = json_object_get(o, "id");
     if (id && !id_ok(id)) return invalid(m, "\"id\" must be a string or an integer");
-    if (id && cs_rpc_id_key(id, m->id_key, sizeof m->id_key) != 0) return invalid(m, "\"id\" is too long");
+    if (id && cs_rpc_id_key(id, m->id_key, sizeof m->id_key) != 0)
+        return invalid(m, "\"id\" is too long");
     m->id = id; /* from here on, an error answer can name the request */
     const char *v = json_string_value(json_object_get(o, "jsonrpc"));
     if (v == NULL || strcmp(v, "2.0") != 0) return invalid(m, "\"jsonrpc\" must be \"2.0\"");
@@ -55,9 +58,12 @@ static int classify(cs_rpc_msg *m)
         m->kind = id ? CS_RPC_REQUEST : CS_RPC_NOTIFICATION;
         return 0;
     }
-    int has_result = json_object_get(o, "result") != NULL, has_error = json_object_get(o, "error") != NULL;
+    int has_result = json_object_get(o, "result") != NULL,
+        has_error = json_object_get(o, "error") != NULL;
     if (id == NULL || has_result == has_error)
-        return invalid(m, "a message needs \"method\", or \"id\" with exactly one of \"result\" and \"error\"");
+        return invalid(
+            m,
+            "a message needs \"method\", or \"id\" with exactly one of \"result\" and \"error\"");
     m->kind = CS_RPC_RESPONSE;
     return 0;
 }
@@ -101,27 +107,30 @@ static char *line_of(json_t *msg)
 
 char *cs_rpc_error_line(const json_t *id, int code, const char *message)
 {
-    json_t *msg = json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
-                            "code", code, "message", message);
+    json_t *msg = json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(),
+                            "error", "code", code, "message", message);
     return line_of(msg);
 }
 
 char *cs_rpc_result_line(const json_t *id, json_t *result)
 {
-    json_t *msg = json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result", result);
+    json_t *msg =
+        json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result", result);
     return line_of(msg);
 }
 
 char *cs_rpc_tool_error_line(const json_t *id, const char *text)
 {
-    json_t *result = json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text, "isError", 1);
+    json_t *result =
+        json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text, "isError", 1);
     return cs_rpc_result_line(id, result);
 }
 
 char *cs_rpc_progress_line(const json_t *token, double progress, const char *message)
 {
-    json_t *msg = json_pack("{s:s,s:s,s:{s:O,s:f,s:s}}", "jsonrpc", "2.0", "method", "notifications/progress",
-                            "params", "progressToken", token, "progress", progress, "message", message);
+    json_t *msg =
+        json_pack("{s:s,s:s,s:{s:O,s:f,s:s}}", "jsonrpc", "2.0", "method", "notifications/progress",
+                  "params", "progressToken", token, "progress", progress, "message", message);
     return line_of(msg);
 }
 
@@ -142,7 +151,8 @@ static int fill(cs_rpc_reader *r)
 {
     for (;;) {
         if (r->wake_fd >= 0) {
-            struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->wake_fd, .events = POLLIN}};
+            struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN},
+                                  {.fd = r->wake_fd, .events = POLLIN}};
             if (poll(p, 2, -1) < 0) {
                 if (errno == EINTR) continue;
                 break;

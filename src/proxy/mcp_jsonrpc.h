@@ -59,11 +59,11 @@ char *cs_rpc_progress_line(const json_t *token, double progress, const char *mes
 /* Newline-delimited framing over a file descriptor with a per-message cap. */
 typedef struct cs_rpc_reader {
     int fd;
-    int wake_fd;     /* when readable, reads end as at end of input (-1: none) */
-    cs_buf line;     /* the message being assembled (capped) */
+    int wake_fd;    /* when readable, reads end as at end of input (-1: none) */
+    cs_buf line;    /* the message being assembled (capped) */
     char in[65536]; /* read buffer */
     size_t in_len, in_pos;
-    int overflow;    /* discarding the rest of an oversized line */
+    int overflow; /* discarding the rest of an oversized line */
     int eof;
 } cs_rpc_reader;
 

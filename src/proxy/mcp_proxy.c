@@ -26,7 +26,8 @@ typedef struct relay {
     pthread_mutex_t child_mu; /* the child's stdin */
     pthread_mutex_t mu;       /* everything below */
     pthread_cond_t cv;
-    json_t *inflight; /* id key -> action id (gated calls) or null: requests the server owes an answer */
+    json_t *inflight; /* id key -> action id (gated calls) or null: requests the server owes an
+                         answer */
     int workers;
     int child_gone;
     int wake[2]; /* the server reader wakes the main thread when the server is gone */
@@ -59,11 +60,13 @@ static void reply_line(relay *r, char *line)
 
 /* Sends raw to the server; the request (when id_key) is recorded first so that a
  * server that dies owes it an error. Returns 0, or CS_EIO when the server is gone. */
-static int to_server(relay *r, const char *id_key, const char *action_id, const char *raw, size_t len)
+static int to_server(relay *r, const char *id_key, const char *action_id, const char *raw,
+                     size_t len)
 {
     pthread_mutex_lock(&r->mu);
     int gone = r->child_gone;
-    if (!gone && id_key) json_object_set_new(r->inflight, id_key, action_id ? json_string(action_id) : json_null());
+    if (!gone && id_key)
+        json_object_set_new(r->inflight, id_key, action_id ? json_string(action_id) : json_null());
     pthread_mutex_unlock(&r->mu);
     if (gone) return CS_EIO;
     pthread_mutex_lock(&r->child_mu);
@@ -81,7 +84,8 @@ static void *gate_worker(void *arg)
     cs_mcp_gate_run(r->gate, j->call, to_client_line, r, &v);
     if (v.kind == CS_MCP_FORWARD) {
         if (to_server(r, j->call->id_key, j->call->action_id, j->raw, j->len) != 0)
-            reply_line(r, cs_rpc_error_line(j->call->id, CS_RPC_SERVER_GONE, "the MCP server has exited"));
+            reply_line(
+                r, cs_rpc_error_line(j->call->id, CS_RPC_SERVER_GONE, "the MCP server has exited"));
     } else if (v.kind == CS_MCP_RESPOND) {
         to_client(r, v.response, strlen(v.response), 0);
     }
@@ -121,19 +125,23 @@ static void client_batch(relay *r, const cs_rpc_msg *m, const char *raw, size_t 
     size_t i;
     json_t *el;
     int gated = 0;
-    json_array_foreach(m->root, i, el) gated |= json_is_string(json_object_get(el, "method")) &&
-                                                  !strcmp(json_string_value(json_object_get(el, "method")), "tools/call");
+    json_array_foreach(m->root, i, el) gated |=
+        json_is_string(json_object_get(el, "method")) &&
+        !strcmp(json_string_value(json_object_get(el, "method")), "tools/call");
     if (!gated) {
         to_server(r, NULL, NULL, raw, len);
         return;
     }
     json_t *errors = json_array();
-    json_array_foreach(m->root, i, el) {
+    json_array_foreach(m->root, i, el)
+    {
         json_t *id = json_object_get(el, "id");
         if (!id || !json_object_get(el, "method")) continue;
-        json_array_append_new(errors, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
-                                                CS_RPC_INVALID_REQUEST, "message",
-                                                "countersign: tools/call cannot be sent inside a batch; send it on its own"));
+        json_array_append_new(
+            errors,
+            json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
+                      CS_RPC_INVALID_REQUEST, "message",
+                      "countersign: tools/call cannot be sent inside a batch; send it on its own"));
     }
     char *text = json_dumps(errors, JSON_COMPACT);
     json_decref(errors);
@@ -146,7 +154,8 @@ static void client_message(relay *r, const char *raw, size_t len)
     cs_rpc_msg m;
     if (cs_rpc_parse(raw, len, &m) != 0) {
         char *why = cs_sprintf("countersign mcp-proxy: %s", m.why);
-        reply_line(r, cs_rpc_error_line(m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST, why));
+        reply_line(r, cs_rpc_error_line(
+                          m.id, m.parse_error ? CS_RPC_PARSE_ERROR : CS_RPC_INVALID_REQUEST, why));
         free(why);
     } else if (m.kind == CS_RPC_BATCH) {
         client_batch(r, &m, raw, len);
@@ -159,8 +168,9 @@ static void client_message(relay *r, const char *raw, size_t len)
         char key[160];
         json_t *rid = json_object_get(json_object_get(m.root, "params"), "requestId");
         /* Cancelling a held call ends it here; the server never saw that request. */
-        int held = m.kind == CS_RPC_NOTIFICATION && !strcmp(m.method, "notifications/cancelled") && rid &&
-                   cs_rpc_id_key(rid, key, sizeof key) == 0 && cs_mcp_gate_cancel(r->gate, "", key);
+        int held = m.kind == CS_RPC_NOTIFICATION && !strcmp(m.method, "notifications/cancelled") &&
+                   rid && cs_rpc_id_key(rid, key, sizeof key) == 0 &&
+                   cs_mcp_gate_cancel(r->gate, "", key);
         if (!held) to_server(r, NULL, NULL, raw, len);
     }
     cs_rpc_msg_clear(&m);
@@ -196,9 +206,11 @@ static void server_gone(relay *r)
     pthread_mutex_unlock(&r->mu);
     const char *key;
     json_t *v;
-    json_object_foreach(owed, key, v) {
+    json_object_foreach(owed, key, v)
+    {
         json_t *id = json_loads(key, JSON_DECODE_ANY, NULL);
-        reply_line(r, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, "the MCP server exited before answering this request"));
+        reply_line(r, cs_rpc_error_line(id, CS_RPC_SERVER_GONE,
+                                        "the MCP server exited before answering this request"));
         json_decref(id);
     }
     json_decref(owed);
@@ -214,8 +226,11 @@ static void *server_reader(void *arg)
     size_t len;
     int rc;
     while ((rc = cs_rpc_read(&rd, &data, &len)) != CS_EIO) {
-        if (rc == CS_ETOOBIG) cs_warn("mcp-proxy: dropped a message from the server larger than %zu bytes", r->o->max_server_msg);
-        else server_message(r, data, len);
+        if (rc == CS_ETOOBIG)
+            cs_warn("mcp-proxy: dropped a message from the server larger than %zu bytes",
+                    r->o->max_server_msg);
+        else
+            server_message(r, data, len);
     }
     cs_rpc_reader_free(&rd);
     server_gone(r);
@@ -233,7 +248,8 @@ static void client_loop(relay *r)
     int rc;
     while ((rc = cs_rpc_read(&rd, &data, &len)) != CS_EIO) {
         if (rc == CS_ETOOBIG) {
-            char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes", r->o->max_client_msg);
+            char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
+                                   r->o->max_client_msg);
             reply_line(r, cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST, why));
             free(why);
             continue;
@@ -246,7 +262,8 @@ static void client_loop(relay *r)
 static void wait_workers(relay *r)
 {
     pthread_mutex_lock(&r->mu);
-    while (r->workers > 0) pthread_cond_wait(&r->cv, &r->mu);
+    while (r->workers > 0)
+        pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
 }
 

@@ -23,6 +23,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
 
 /* Streamable HTTP mode: listens on addr (HOST:PORT) and relays to the upstream URL
  * until SIGINT or SIGTERM. Returns the process exit code. */
-int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr, const char *upstream);
+int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
+                      const char *upstream);
 
 #endif

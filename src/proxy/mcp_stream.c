@@ -16,8 +16,13 @@
 #define BACKLOG_MAX (1024 * 1024) /* unread bytes before the upstream reader waits */
 
 /* Response headers a client of the MCP endpoint needs. */
-static const char *const relayed[] = {"content-type", "mcp-session-id", "mcp-protocol-version", "www-authenticate",
-                                      "cache-control", "last-event-id", NULL};
+static const char *const relayed[] = {"content-type",
+                                      "mcp-session-id",
+                                      "mcp-protocol-version",
+                                      "www-authenticate",
+                                      "cache-control",
+                                      "last-event-id",
+                                      NULL};
 
 cs_mcp_stream *cs_mcp_stream_new(const char *url, const char *method, size_t max_msg)
 {
@@ -56,7 +61,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     cs_mcp_stream *s = ud;
     size_t len = size * n, l = len;
-    while (l && (p[l - 1] == '\r' || p[l - 1] == '\n')) l--;
+    while (l && (p[l - 1] == '\r' || p[l - 1] == '\n'))
+        l--;
     pthread_mutex_lock(&s->mu);
     if (l > 5 && !strncmp(p, "HTTP/", 5)) { /* a status line: start over (1xx) */
         const char *sp = memchr(p, ' ', l);
@@ -75,7 +81,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             s->up_headers = curl_slist_append(s->up_headers, line);
             if (i == 0) {
                 const char *v = line + k + 1;
-                while (*v == ' ') v++;
+                while (*v == ' ')
+                    v++;
                 snprintf(s->up_ctype, sizeof s->up_ctype, "%s", v);
             }
             free(line);
@@ -96,8 +103,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     pthread_mutex_lock(&s->mu);
     int ok = !atomic_load(&s->gone);
-    if (ok && s->action_id[0]) (void)cs_buf_append(&s->seen, p, len); /* past the cap: no outcome detail */
-    if (ok && s->wrap_sse && !is_sse(s->up_ctype)) ok = cs_buf_append(&s->json, p, len) == 0;
+    if (ok && s->action_id[0])
+        (void)cs_buf_append(&s->seen, p, len); /* past the cap: no outcome detail */
+    if (ok && s->wrap_sse && !is_sse(s->up_ctype))
+        ok = cs_buf_append(&s->json, p, len) == 0;
     else if (ok) {
         while (s->streaming && s->out.len - s->out_pos > BACKLOG_MAX && !atomic_load(&s->gone))
             pthread_cond_wait(&s->cv, &s->mu);
@@ -117,10 +126,11 @@ static int check_gone(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_o
 void cs_mcp_stream_event(cs_mcp_stream *s, const char *line)
 {
     size_t n = strlen(line);
-    while (n && line[n - 1] == '\n') n--;
+    while (n && line[n - 1] == '\n')
+        n--;
     pthread_mutex_lock(&s->mu);
-    if (cs_buf_puts(&s->out, "event: message\ndata: ") != 0 || cs_buf_append(&s->out, line, n) != 0 ||
-        cs_buf_puts(&s->out, "\n\n") != 0)
+    if (cs_buf_puts(&s->out, "event: message\ndata: ") != 0 ||
+        cs_buf_append(&s->out, line, n) != 0 || cs_buf_puts(&s->out, "\n\n") != 0)
         s->failed = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -151,14 +161,16 @@ void cs_mcp_stream_abandon(cs_mcp_stream *s)
 static void maybe_outcome(cs_mcp_stream *s, const char *data, size_t len)
 {
     cs_rpc_msg m;
-    if (cs_rpc_parse(data, len, &m) == 0 && m.kind == CS_RPC_RESPONSE && !strcmp(m.id_key, s->id_key)) {
+    if (cs_rpc_parse(data, len, &m) == 0 && m.kind == CS_RPC_RESPONSE &&
+        !strcmp(m.id_key, s->id_key)) {
         cs_mcp_gate_outcome(s->gate, s->action_id, &m, data, len);
         s->action_id[0] = '\0';
     }
     cs_rpc_msg_clear(&m);
 }
 
-int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len), void *ctx)
+int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len),
+                    void *ctx)
 {
     cs_buf data;
     cs_buf_init(&data, n + 1);
@@ -193,9 +205,12 @@ static int outcome_in_event(void *ctx, const char *data, size_t len)
 static void report_outcome(cs_mcp_stream *s)
 {
     if (!s->action_id[0] || s->seen.len == 0) return;
-    if (is_sse(s->up_ctype)) cs_mcp_sse_each(s->seen.data, s->seen.len, outcome_in_event, s);
-    else maybe_outcome(s, s->seen.data, s->seen.len);
-    if (s->action_id[0]) cs_warn("mcp-proxy: no answer to the forwarded call of %s was seen", s->action_id);
+    if (is_sse(s->up_ctype))
+        cs_mcp_sse_each(s->seen.data, s->seen.len, outcome_in_event, s);
+    else
+        maybe_outcome(s, s->seen.data, s->seen.len);
+    if (s->action_id[0])
+        cs_warn("mcp-proxy: no answer to the forwarded call of %s was seen", s->action_id);
 }
 
 /* Held call: the upstream JSON answer (or the failure) as an SSE event. */
@@ -218,8 +233,10 @@ static CURL *prepare(cs_mcp_stream *s)
 {
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, s->url);
-    if (!strcmp(s->method, "GET")) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    else curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, s->method);
+    if (!strcmp(s->method, "GET"))
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    else
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, s->method);
     if (s->body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
@@ -274,7 +291,8 @@ int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd)
 {
     int hup = 0;
     pthread_mutex_lock(&s->mu);
-    while (!(until_done ? s->done : s->headers_done) && !atomic_load(&s->gone) && !hup) hup = wait_or_hangup(s, client_fd);
+    while (!(until_done ? s->done : s->headers_done) && !atomic_load(&s->gone) && !hup)
+        hup = wait_or_hangup(s, client_fd);
     pthread_mutex_unlock(&s->mu);
     if (hup) cs_mcp_stream_abandon(s);
     return atomic_load(&s->gone) ? -1 : 0;

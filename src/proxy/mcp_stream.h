@@ -33,15 +33,15 @@ typedef struct cs_mcp_stream {
     /* bytes for the client: out[out_pos..] */
     cs_buf out;
     size_t out_pos;
-    int streaming; /* the client side reads as it arrives: apply backpressure */
-    int wrap_sse;  /* held call: the client gets SSE; a JSON upstream answer is wrapped */
-    cs_buf json;   /* wrap_sse: a JSON upstream body, assembled */
+    int streaming;   /* the client side reads as it arrives: apply backpressure */
+    int wrap_sse;    /* held call: the client gets SSE; a JSON upstream answer is wrapped */
+    cs_buf json;     /* wrap_sse: a JSON upstream body, assembled */
     atomic_int gone; /* client disconnected or proxy stopping */
     /* outcome reporting for a forwarded tools/call */
     cs_mcp_gate *gate;
     char action_id[80];
     char id_key[160];
-    cs_buf seen; /* copy of the upstream body (capped) to find the call's response */
+    cs_buf seen;       /* copy of the upstream body (capped) to find the call's response */
     cs_mcp_call *call; /* held call run by the worker (NULL otherwise) */
 } cs_mcp_stream;
 
@@ -64,6 +64,7 @@ void cs_mcp_stream_abandon(cs_mcp_stream *s);
 
 /* Calls fn with the data of each event in an SSE text (data lines joined by "\n"),
  * until fn returns non-zero (which is then returned). */
-int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len), void *ctx);
+int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len),
+                    void *ctx);
 
 #endif

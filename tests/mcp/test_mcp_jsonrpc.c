@@ -66,7 +66,8 @@ static void built_messages(void **state)
 {
     json_t *id = json_integer(9);
     char *e = cs_rpc_error_line(id, CS_RPC_PARSE_ERROR, "bad");
-    assert_string_equal(e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":-32700,\"message\":\"bad\"}}\n");
+    assert_string_equal(
+        e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":-32700,\"message\":\"bad\"}}\n");
     free(e);
     char *t = cs_rpc_tool_error_line(id, "no");
     assert_non_null(strstr(t, "\"isError\":true"));
