@@ -318,3 +318,23 @@ test('a proxy without an agent token refuses to start', async () => {
   assert.equal(code, 2);
   assert.match(p.stderr, /COUNTERSIGN_TOKEN is not set/);
 });
+
+test('the hold budget and the approval link base come from countersign.yaml', async () => {
+  const cfg = path.join(path.dirname(gw.config), 'proxy.yaml');
+  const text = fs.readFileSync(gw.config, 'utf8')
+    .replace(/hold_budget:.*/, 'hold_budget: 1s')
+    .replace(/public_url:.*/, 'public_url: https://approvals.example.com');
+  fs.writeFileSync(cfg, text);
+  const p = await stdioClient(gw, ev, { stderr: 'ignore', proxyArgs: ['--config', cfg] });
+  try {
+    const progress = [];
+    const args = { a: 31, b: 11 };
+    const r = await p.client.callTool({ name: 'get-sum', arguments: args }, undefined, { onprogress: (x) => progress.push(x) });
+    const pend = await pendingFor('get-sum', args);
+    assert.equal(r.isError, true);
+    assert.match(r.content[0].text, /retry the same call/);
+    assert.ok(progress[0].message.includes(`https://approvals.example.com/a/${pend.id}`), progress[0].message);
+  } finally {
+    await p.close();
+  }
+});
