@@ -19,6 +19,7 @@ typedef struct later {
     struct later *next;
     char *path;
     json_t *body;
+    struct timespec queued;
 } later;
 
 struct cs_mcp_gw {
@@ -30,8 +31,12 @@ struct cs_mcp_gw {
     pthread_cond_t cv;
     later *head, **tail;
     int stopping;
+    int deciding; /* POSTs an agent is waiting on (submit, consume) */
+    pthread_cond_t idle_cv;
     pthread_t thread;
 };
+
+#define DEFER_MAX_MS 200
 
 static CURL *take(cs_mcp_gw *gw)
 {
@@ -61,7 +66,7 @@ static int check_abort(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return abort && atomic_load(abort) ? 1 : 0;
 }
 
-int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
     *reply = NULL;
@@ -107,6 +112,39 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     return rc;
 }
 
+/* A POST some agent is waiting on counts as deciding; background reports give way
+ * to it (see reporter()). Long-polls do not count: they wait, they do not work. */
+int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+                   long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
+{
+    int counted = !strcmp(method, "POST");
+    if (counted) {
+        pthread_mutex_lock(&gw->mu);
+        gw->deciding++;
+        pthread_mutex_unlock(&gw->mu);
+    }
+    int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
+    if (counted) {
+        pthread_mutex_lock(&gw->mu);
+        if (--gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+        pthread_mutex_unlock(&gw->mu);
+    }
+    return rc;
+}
+
+/* Waits (mu held) while an agent's decision is being asked for, at most
+ * DEFER_MAX_MS after the report was queued, so that the report's durable write
+ * does not compete with the submit the agent is waiting on. */
+static void give_way(cs_mcp_gw *gw, const later *l)
+{
+    struct timespec until = l->queued;
+    until.tv_nsec += DEFER_MAX_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (gw->deciding > 0 && !gw->stopping)
+        if (pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &until) != 0) break;
+}
+
 static later *next_later(cs_mcp_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
@@ -116,6 +154,7 @@ static later *next_later(cs_mcp_gw *gw)
     if (l) {
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
+        give_way(gw, l);
     }
     pthread_mutex_unlock(&gw->mu);
     return l;
@@ -130,7 +169,7 @@ static void *reporter(void *arg)
         long status = 0;
         json_t *reply = NULL;
         cs_err err = {0};
-        if (cs_mcp_gw_call(gw, "POST", l->path, l->body, 10, NULL, &status, &reply, &err) != 0)
+        if (perform(gw, "POST", l->path, l->body, 10, NULL, &status, &reply, &err) != 0)
             cs_warn("mcp-proxy: %s: %s", l->path, err.msg);
         else if (status >= 300)
             cs_warn("mcp-proxy: %s: HTTP %ld %s", l->path, status,
@@ -150,6 +189,7 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     later *l = cs_calloc(1, sizeof *l);
     l->path = cs_strdup(path);
     l->body = body;
+    clock_gettime(CLOCK_REALTIME, &l->queued);
     pthread_mutex_lock(&gw->mu);
     *gw->tail = l;
     gw->tail = &l->next;
@@ -174,6 +214,7 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
+    pthread_cond_init(&gw->idle_cv, NULL);
     gw->tail = &gw->head;
     pthread_create(&gw->thread, NULL, reporter, gw);
     *out = gw;
@@ -197,6 +238,7 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
         curl_easy_cleanup(gw->pool[i]);
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
+    pthread_cond_destroy(&gw->idle_cv);
     memset(gw->auth, 0, strlen(gw->auth));
     free(gw->auth);
     free(gw->url);

@@ -28,12 +28,16 @@ typedef struct relay {
     pthread_cond_t cv;
     json_t *inflight; /* id key -> action id (gated calls) or null: requests the server owes an
                          answer */
-    int workers;
+    struct job *jobs, **jobs_tail; /* gated calls waiting for a pool thread */
+    int njobs, idle, stopping;
+    pthread_t *pool; /* grows so that every gated call has a thread (held calls wait long) */
+    size_t npool, cappool;
     int child_gone;
     int wake[2]; /* the server reader wakes the main thread when the server is gone */
 } relay;
 
 typedef struct job {
+    struct job *next;
     relay *r;
     cs_mcp_call *call;
     char *raw;
@@ -76,9 +80,8 @@ static int to_server(relay *r, const char *id_key, const char *action_id, const 
     return 0; /* a failed write means the server is dying: its reader answers for it */
 }
 
-static void *gate_worker(void *arg)
+static void run_job(job *j)
 {
-    job *j = arg;
     relay *r = j->r;
     cs_mcp_verdict v;
     cs_mcp_gate_run(r->gate, j->call, to_client_line, r, &v);
@@ -93,29 +96,51 @@ static void *gate_worker(void *arg)
     cs_mcp_call_free(j->call);
     free(j->raw);
     free(j);
+}
+
+/* A pool thread: runs gated calls until the relay stops and the queue is empty. */
+static void *pool_thread(void *arg)
+{
+    relay *r = arg;
     pthread_mutex_lock(&r->mu);
-    r->workers--;
-    pthread_cond_broadcast(&r->cv);
+    for (;;) {
+        while (r->jobs == NULL && !r->stopping) {
+            r->idle++;
+            pthread_cond_wait(&r->cv, &r->mu);
+            r->idle--;
+        }
+        job *j = r->jobs;
+        if (j == NULL) break;
+        r->jobs = j->next;
+        if (r->jobs == NULL) r->jobs_tail = &r->jobs;
+        r->njobs--;
+        pthread_mutex_unlock(&r->mu);
+        run_job(j);
+        pthread_mutex_lock(&r->mu);
+    }
     pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
+/* Queues a gated call; starts a thread when no idle one is left for it, so that a
+ * held call never waits behind another. Threads are reused (no create per call). */
 static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t len)
 {
     cs_mcp_call *call = NULL;
     char *err_line = NULL;
     if (cs_mcp_call_new(m, "", &call, &err_line) != 0) return reply_line(r, err_line);
     job *j = cs_calloc(1, sizeof *j);
-    *j = (job){r, call, cs_strndup(raw, len), len};
+    *j = (job){NULL, r, call, cs_strndup(raw, len), len};
     pthread_mutex_lock(&r->mu);
-    r->workers++;
+    *r->jobs_tail = j;
+    r->jobs_tail = &j->next;
+    r->njobs++;
+    if (r->idle < r->njobs) {
+        r->pool = cs_grow(r->pool, &r->cappool, r->npool + 1, sizeof *r->pool);
+        pthread_create(&r->pool[r->npool++], NULL, pool_thread, r);
+    }
+    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    pthread_create(&t, &at, gate_worker, j);
-    pthread_attr_destroy(&at);
 }
 
 /* A batch (MCP 2025-03-26) is relayed as is unless it holds a tools/call, which
@@ -259,12 +284,16 @@ static void client_loop(relay *r)
     cs_rpc_reader_free(&rd);
 }
 
-static void wait_workers(relay *r)
+static void join_pool(relay *r)
 {
     pthread_mutex_lock(&r->mu);
-    while (r->workers > 0)
-        pthread_cond_wait(&r->cv, &r->mu);
+    r->stopping = 1;
+    pthread_cond_broadcast(&r->cv);
+    size_t n = r->npool;
     pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(r->pool[i], NULL);
+    free(r->pool);
 }
 
 int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv[])
@@ -280,6 +309,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.inflight = json_object();
+    r.jobs_tail = &r.jobs;
     if (pipe2(r.wake, O_CLOEXEC) != 0) abort();
     pthread_t reader;
     pthread_create(&reader, NULL, server_reader, &r);
@@ -293,7 +323,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     int code = cs_mcp_child_stop(&r.child, o->stop_grace_ms);
     pthread_mutex_unlock(&r.child_mu);
     pthread_join(reader, NULL);
-    wait_workers(&r);
+    join_pool(&r);
     if (died) cs_error("mcp-proxy: the MCP server %s exited (code %d)", argv[0], code);
     cs_mcp_child_free(&r.child);
     json_decref(r.inflight);
