@@ -180,3 +180,30 @@ test('bad input: malformed JSON, oversized bodies and an unreachable upstream ge
     await dead.stop();
   }
 });
+
+test('a client that drops a held stream does not cancel it; the identical retry runs once approved', async () => {
+  const p = await httpClient(px.url);
+  try {
+    const args = { a: 64, b: 64 };
+    const ac = new AbortController();
+    // Abort the HTTP request itself, without a notifications/cancelled.
+    const raw = fetch(px.url, {
+      method: 'POST', signal: ac.signal,
+      headers: { ...mcpHeaders, 'Mcp-Session-Id': p.transport.sessionId, 'MCP-Protocol-Version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'get-sum', arguments: args } }),
+    }).then((r) => r.text()).catch(() => 'aborted');
+    const pend = await pendingFor('get-sum', args);
+    ac.abort();
+    assert.equal(await raw, 'aborted');
+    // The proxy notices a hang-up within about a second; a proxy that cancelled on
+    // disconnect would show "cancelled" by then.
+    await sleep(1500);
+    assert.equal((await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json.status, 'pending');
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', {});
+    assert.deepEqual(await p.client.callTool({ name: 'get-sum', arguments: args }), { content: [{ type: 'text', text: 'The sum of 64 and 64 is 128.' }] });
+    const a = (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json;
+    assert.ok(a.receipt_consumed_at);
+  } finally {
+    await p.client.close();
+  }
+});

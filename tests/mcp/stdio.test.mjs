@@ -338,3 +338,38 @@ test('the hold budget and the approval link base come from countersign.yaml', as
     await p.close();
   }
 });
+
+test('a pending request that expires ends the held call with an error result; a retry asks again', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const args = { messageType: 'error' };
+    const r = await p.client.callTool({ name: 'get-annotated-message', arguments: args });
+    assert.equal(r.isError, true);
+    assert.match(r.content[0].text, /expired without a decision/);
+    const expired = (await gw.actions('expired')).find((a) => a.context.tool === 'get-annotated-message');
+    assert.ok(r.content[0].text.includes(expired.id));
+    const again = p.client.callTool({ name: 'get-annotated-message', arguments: args });
+    const pend = await pendingFor('get-annotated-message', args);
+    assert.notEqual(pend.id, expired.id);
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', {});
+    const ok = await again;
+    assert.notEqual(ok.isError, true, JSON.stringify(ok));
+  } finally {
+    await p.close();
+  }
+});
+
+test('a server that dies while a call is held: the call gets an error and its request is cancelled', async () => {
+  const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
+  await p.initialize();
+  const args = { a: 13, b: 13 };
+  p.send(JSON.stringify({ jsonrpc: '2.0', id: 'held', method: 'tools/call', params: { name: 'get-sum', arguments: args } }) + '\n');
+  const pend = await pendingFor('get-sum', args);
+  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  process.kill(child, 'SIGKILL');
+  const e = await p.response('held');
+  assert.equal(e.error.code, -32000);
+  assert.equal((await p.exited).code, 1);
+  await gw.waitFor(async () => (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json.status === 'cancelled', 'cancelled');
+  assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
+});

@@ -46,6 +46,8 @@ export const testPolicy = `
 permit (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-sum");
 @id("mcp-no-env") @reason("Environment variables may hold secrets")
 forbid (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-env");
+@id("mcp-quick-expiry") @approval("dba") @timeout("1s")
+permit (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-annotated-message");
 @id("mcp-everything-rest") permit (principal, action == Action::"mcp.call", resource in Resource::"mcp/everything")
 unless { resource == Resource::"mcp/everything/get-sum" };
 @id("fs-read") permit (principal, action == Action::"mcp.call", resource in Resource::"mcp/files")
