@@ -21,6 +21,7 @@ typedef struct mp_args {
     long long budget_ms, progress_ms;
     size_t max_msg;
     char **cmd;
+    char public_url_buf[512]; /* public_url read from the config */
 } mp_args;
 
 static int usage(void)
@@ -116,10 +117,9 @@ static int apply_config(mp_args *a)
         return -1;
     }
     if (a->budget_ms < 0) a->budget_ms = cfg.hold_budget_s * 1000;
-    static char public_url[512];
     if (a->public_url == NULL && cfg.public_url) {
-        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
-        a->public_url = public_url;
+        snprintf(a->public_url_buf, sizeof a->public_url_buf, "%s", cfg.public_url);
+        a->public_url = a->public_url_buf;
     }
     cs_config_free(&cfg);
     return 0;
@@ -152,14 +152,13 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
                           .public_url = a.public_url};
     cs_mcp_opts o = {
         .max_client_msg = a.max_msg, .max_server_msg = a.max_msg * 16, .stop_grace_ms = 2000};
-    if (a.listen) {
-        /* HTTP mode takes SIGINT/SIGTERM with sigwait(): block them before any thread starts. */
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
-    }
+    /* SIGINT/SIGTERM are taken with sigwait() (both modes stop cleanly and reap what
+     * they started): block them before any thread starts. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     cs_err err = {0};
     cs_mcp_gw *gw = NULL;
     cs_mcp_gate *gate = NULL;

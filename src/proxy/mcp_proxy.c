@@ -13,6 +13,8 @@
 #include "util/log.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +35,8 @@ typedef struct relay {
     pthread_t *pool; /* grows so that every gated call has a thread (held calls wait long) */
     size_t npool, cappool;
     int child_gone;
-    int wake[2]; /* the server reader wakes the main thread when the server is gone */
+    int wake[2]; /* wakes the main thread: the server is gone, or a stop signal came */
+    atomic_int ending;
 } relay;
 
 typedef struct job {
@@ -296,6 +299,26 @@ static void join_pool(relay *r)
     free(r->pool);
 }
 
+/* SIGINT/SIGTERM (blocked in every thread) end the relay like a closed stdin, so the
+ * server is still stopped and reaped. */
+static void *signal_waiter(void *arg)
+{
+    relay *r = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    if (!atomic_load(&r->ending)) {
+        cs_info("mcp-proxy: stopping on signal %d", sig);
+        if (cs_write_all(r->wake[1], "s", 1) != 0)
+            cs_warn("mcp-proxy: cannot wake the main thread");
+    }
+    return NULL;
+}
+
 int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv[])
 {
     relay r = {.gate = gate, .o = o};
@@ -311,9 +334,13 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     r.inflight = json_object();
     r.jobs_tail = &r.jobs;
     if (pipe2(r.wake, O_CLOEXEC) != 0) abort();
-    pthread_t reader;
+    pthread_t reader, signals;
     pthread_create(&reader, NULL, server_reader, &r);
+    pthread_create(&signals, NULL, signal_waiter, &r);
     client_loop(&r);
+    atomic_store(&r.ending, 1);
+    pthread_kill(signals, SIGTERM); /* blocked, so only its sigwait() sees it */
+    pthread_join(signals, NULL);
     pthread_mutex_lock(&r.mu);
     int died = r.child_gone;
     pthread_mutex_unlock(&r.mu);

@@ -373,3 +373,15 @@ test('a server that dies while a call is held: the call gets an error and its re
   await gw.waitFor(async () => (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json.status === 'cancelled', 'cancelled');
   assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
 });
+
+test('SIGTERM stops the proxy cleanly: the server is stopped and reaped, exit 0', async () => {
+  const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
+  await p.initialize();
+  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  p.proc.kill('SIGTERM');
+  const { code } = await p.exited;
+  assert.equal(code, 0);
+  assert.throws(() => process.kill(child, 0), 'the server process is gone');
+  assert.match(p.stderr, /stopping on signal/);
+  assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
+});
