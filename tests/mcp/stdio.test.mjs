@@ -385,3 +385,16 @@ test('SIGTERM stops the proxy cleanly: the server is stopped and reaped, exit 0'
   assert.match(p.stderr, /stopping on signal/);
   assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
 });
+
+test('the gateway takes source from the request (api when absent) and refuses unknown ones', async () => {
+  const body = { action: 'mcp.call', resource: 'mcp/everything/echo', context: { tool: 'echo', arguments: {} } };
+  let r = await gw.api('POST', '/v1/actions', 'demo-agent', body);
+  assert.equal(r.status, 201);
+  assert.equal(r.json.source, 'api');
+  assert.equal(r.json.status, 'denied', 'the test policy forbids mcp.call unless context.source is "mcp"');
+  r = await gw.api('POST', '/v1/actions', 'demo-agent', { ...body, source: 'mcp' });
+  assert.equal(r.json.status, 'allowed');
+  r = await gw.api('POST', '/v1/actions', 'demo-agent', { ...body, source: 'carrier-pigeon' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.field, 'source');
+});
