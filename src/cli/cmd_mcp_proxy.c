@@ -17,7 +17,7 @@
 #include <string.h>
 
 typedef struct mp_args {
-    const char *name, *listen, *upstream, *config, *public_url;
+    const char *name, *listen, *upstream, *config, *public_url, *allow_origins;
     long long budget_ms, progress_ms;
     size_t max_msg;
     char **cmd;
@@ -30,7 +30,8 @@ static int usage(void)
         stderr,
         "usage: countersign mcp-proxy [--name NAME] [--hold-budget DUR] [--progress-interval DUR]\n"
         "         [--config FILE] [--public-url URL] [--max-message BYTES] -- CMD [ARG...]\n"
-        "       countersign mcp-proxy --listen ADDR --upstream URL [same options]\n"
+        "       countersign mcp-proxy --listen ADDR --upstream URL [--allow-origin O[,O...]]\n"
+        "         [same options]\n"
         "DUR is like 500ms, 2s, 1m. The gateway is $COUNTERSIGN_URL, the agent token "
         "$COUNTERSIGN_TOKEN.\n");
     return CS_EXIT_USAGE;
@@ -62,6 +63,7 @@ static int parse_args(int argc, char **argv, mp_args *a)
         {"config", required_argument, 0, 'c'},
         {"public-url", required_argument, 0, 'U'},
         {"max-message", required_argument, 0, 'm'},
+        {"allow-origin", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -84,6 +86,9 @@ static int parse_args(int argc, char **argv, mp_args *a)
             break;
         case 'U':
             a->public_url = optarg;
+            break;
+        case 'O':
+            a->allow_origins = optarg;
             break;
         case 'b':
             if (parse_ms(optarg, &a->budget_ms) != 0) return -1;
@@ -150,8 +155,10 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
                           .hold_budget_ms = a.budget_ms,
                           .progress_ms = a.progress_ms,
                           .public_url = a.public_url};
-    cs_mcp_opts o = {
-        .max_client_msg = a.max_msg, .max_server_msg = a.max_msg * 16, .stop_grace_ms = 2000};
+    cs_mcp_opts o = {.max_client_msg = a.max_msg,
+                     .max_server_msg = a.max_msg * 16,
+                     .stop_grace_ms = 2000,
+                     .allow_origins = a.allow_origins};
     /* SIGINT/SIGTERM are taken with sigwait() (both modes stop cleanly and reap what
      * they started): block them before any thread starts. */
     sigset_t set;

@@ -404,6 +404,30 @@ static enum MHD_Result post_message(httpd *h, struct MHD_Connection *conn, const
     return rc;
 }
 
+/* DNS-rebinding defence (MCP 2025-06-18 Streamable HTTP, "Security Warning"): a
+ * request from a browser carries Origin; only loopback origins and the ones named
+ * with --allow-origin get through. Requests without Origin are not from a browser. */
+static int origin_ok(const httpd *h, const char *origin)
+{
+    if (origin == NULL) return 1;
+    const char *host = strstr(origin, "://");
+    if (host) {
+        host += 3;
+        static const char *const loopback[] = {"localhost", "127.0.0.1", "[::1]", NULL};
+        for (int i = 0; loopback[i]; i++) {
+            size_t n = strlen(loopback[i]);
+            if (!strncmp(host, loopback[i], n) && (host[n] == '\0' || host[n] == ':')) return 1;
+        }
+    }
+    const char *list = h->o->allow_origins;
+    size_t n = strlen(origin);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, origin, n)) return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -421,6 +445,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!origin_ok(h, header(conn, "Origin")))
+        return respond_line(conn, 403,
+                            cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST,
+                                              "countersign mcp-proxy: this Origin is not allowed "
+                                              "(see --allow-origin)"));
     if (r->too_big) {
         char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
                                h->o->max_client_msg);

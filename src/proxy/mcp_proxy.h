@@ -11,9 +11,10 @@
 #include "proxy/mcp_hold.h"
 
 typedef struct cs_mcp_opts {
-    size_t max_client_msg; /* cap on one message from the client */
-    size_t max_server_msg; /* cap on one message from the server */
-    long stop_grace_ms;    /* child shutdown: wait this long before each signal */
+    size_t max_client_msg;     /* cap on one message from the client */
+    size_t max_server_msg;     /* cap on one message from the server */
+    long stop_grace_ms;        /* child shutdown: wait this long before each signal */
+    const char *allow_origins; /* HTTP: comma-separated Origin values accepted besides loopback */
 } cs_mcp_opts;
 
 /* stdio mode: runs argv as the server and relays the proxy's stdin/stdout to it

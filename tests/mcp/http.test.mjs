@@ -166,6 +166,13 @@ test('bad input: malformed JSON, oversized bodies and an unreachable upstream ge
   const j = await r.json();
   assert.equal(j.error.code, -32600);
   assert.equal(j.id, 1);
+  // DNS rebinding: a browser page from elsewhere cannot use the proxy (and its token).
+  r = await fetch(px.url, { method: 'POST', headers: { ...mcpHeaders, Origin: 'http://evil.example' }, body: initBody });
+  assert.equal(r.status, 403);
+  assert.match((await r.json()).error.message, /Origin is not allowed/);
+  r = await fetch(px.url, { method: 'POST', headers: { ...mcpHeaders, Origin: `http://localhost:${px.port}` }, body: initBody });
+  assert.equal(r.status, 200);
+  await r.text();
   r = await fetch(px.url, { method: 'POST', headers: mcpHeaders, body: 'x'.repeat(5 * 1024 * 1024) });
   assert.equal(r.status, 413);
   assert.equal((await r.json()).error.code, -32600);
