@@ -449,52 +449,65 @@ static void held_decided(cs_mcp_gate *g, cs_mcp_call *c, const json_t *doc, cs_m
         respond_status(v, c, doc);
 }
 
+/* Why the hold ends before the next poll, if it does: cancelled, aborted, or out of
+ * budget (once there is a pending state to describe). */
+static void hold_check(cs_mcp_gate *g, cs_mcp_call *c, long long left, const json_t *last,
+                       cs_mcp_verdict *v)
+{
+    if (atomic_load(&c->cancelled))
+        v->kind = CS_MCP_SILENT;
+    else if (atomic_load(&c->aborted))
+        respond(v, cs_rpc_error_line(c->id, CS_RPC_SERVER_GONE,
+                                     "countersign: the proxy is shutting down; "
+                                     "the held call was cancelled and not run"));
+    else if (left <= 0 && last)
+        respond_budget(g, c, last, v);
+}
+
+static void send_progress(cs_mcp_gate *g, cs_mcp_call *c, const json_t *doc,
+                          cs_mcp_notify_fn notify, void *ctx)
+{
+    char *text = pending_text(g, doc);
+    char *line = cs_rpc_progress_line(c->progress_token, ++c->progress, text);
+    notify(ctx, line);
+    free(line);
+    free(text);
+}
+
 void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
                       cs_mcp_verdict *v)
 {
     memset(v, 0, sizeof *v);
     long long deadline = now_ms() + g->budget_ms, last_progress = 0;
+    int progress = c->progress_token && notify, first = 1, votes = -1;
     json_t *last = NULL;
-    int first = 1;
     while (v->kind == 0) {
         long long left = deadline - now_ms();
-        if (atomic_load(&c->cancelled))
-            v->kind = CS_MCP_SILENT;
-        else if (atomic_load(&c->aborted))
-            respond(v, cs_rpc_error_line(c->id, CS_RPC_SERVER_GONE,
-                                         "countersign: the proxy is shutting down; "
-                                         "the held call was cancelled and not run"));
-        else if (left <= 0 && last)
-            respond_budget(g, c, last, v);
+        hold_check(g, c, left, last, v);
         if (v->kind) break;
-        long status = 0;
+        long status = 0,
+             wait = first ? 0
+                          : wait_seconds(progress && left > g->progress_ms ? g->progress_ms : left);
         cs_err err = {0};
-        long wait = first ? 0
-                          : wait_seconds(c->progress_token && left > g->progress_ms ? g->progress_ms
-                                                                                    : left);
         json_t *doc = get_action(g, c, c->action_id, wait, &status, &err);
         first = 0;
-        if (status != 200) {
-            if (!atomic_load(&c->stop)) respond_gateway(v, c, status, doc, &err);
-            json_decref(doc);
-            continue;
-        }
-        if (strcmp(str(doc, "status"), "pending")) {
-            held_decided(g, c, doc, v);
+        if (status != 200 || strcmp(str(doc, "status"), "pending")) {
+            if (status == 200)
+                held_decided(g, c, doc, v);
+            else if (!atomic_load(&c->stop))
+                respond_gateway(v, c, status, doc, &err);
             json_decref(doc);
             continue;
         }
         json_decref(last);
         last = doc;
-        if (c->progress_token && notify &&
-            (last_progress == 0 || now_ms() - last_progress >= g->progress_ms - 50)) {
-            char *text = pending_text(g, doc);
-            char *line = cs_rpc_progress_line(c->progress_token, ++c->progress, text);
-            notify(ctx, line);
-            free(line);
-            free(text);
+        /* Progress every interval, and at once when a vote moved the quorum. */
+        int now_votes = approvals_so_far(doc);
+        if (progress && (now_votes != votes || now_ms() - last_progress >= g->progress_ms - 50)) {
+            send_progress(g, c, doc, notify, ctx);
             last_progress = now_ms();
         }
+        votes = now_votes;
     }
     json_decref(last);
     untrack(g, c);

@@ -398,3 +398,25 @@ test('the gateway takes source from the request (api when absent) and refuses un
   assert.equal(r.status, 400);
   assert.equal(r.json.field, 'source');
 });
+
+test('a vote that moves the quorum is reported in a progress notification at once', async () => {
+  // A long interval: the second notification can only come from the vote.
+  const p = await stdioClient(gw, ev, { stderr: 'ignore', proxyArgs: ['--progress-interval', '10m'] });
+  try {
+    const progress = [];
+    const args = { count: 2 };
+    const call = p.client.callTool({ name: 'get-resource-links', arguments: args }, undefined, { onprogress: (x) => progress.push(x) });
+    const pend = await pendingFor('get-resource-links', args);
+    await gw.waitFor(async () => progress.length === 1, 'the first progress notification');
+    assert.match(progress[0].message, /0 of 2 approvals/);
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', {});
+    await gw.waitFor(async () => progress.length === 2, 'progress after the first vote');
+    assert.match(progress[1].message, /1 of 2 approvals/);
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'carol', {});
+    const r = await call;
+    assert.notEqual(r.isError, true);
+    assert.ok(r.content.length >= 2, JSON.stringify(r));
+  } finally {
+    await p.close();
+  }
+});

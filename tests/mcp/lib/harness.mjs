@@ -48,6 +48,8 @@ permit (principal, action == Action::"mcp.call", resource == Resource::"mcp/ever
 forbid (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-env");
 @id("mcp-quick-expiry") @approval("dba") @timeout("1s")
 permit (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-annotated-message");
+@id("mcp-two-dbas") @approval("dba") @quorum("2")
+permit (principal, action == Action::"mcp.call", resource == Resource::"mcp/everything/get-resource-links");
 @id("mcp-everything-rest") permit (principal, action == Action::"mcp.call", resource in Resource::"mcp/everything")
 unless { resource == Resource::"mcp/everything/get-sum" };
 @id("fs-read") permit (principal, action == Action::"mcp.call", resource in Resource::"mcp/files")
