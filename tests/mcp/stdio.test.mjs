@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { Gateway, stdioClient, everything, filesystem, RawProxy, mcpDir, sleep } from './lib/harness.mjs';
+import { Gateway, stdioClient, everything, filesystem, RawProxy, mcpDir, sleep, childOf } from './lib/harness.mjs';
 
 let gw;
 before(async () => {
@@ -241,7 +240,7 @@ test('a server that dies: pending requests get errors, the child is reaped, the 
   p.send(JSON.stringify({ jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } } }) + '\n');
   await gw.waitFor(async () => (await gw.actions('allowed')).find((a) => a.context.tool === 'trigger-long-running-operation'), 'the call to be allowed');
   await sleep(300);
-  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const child = childOf(p.proc.pid);
   assert.ok(child > 0);
   process.kill(child, 'SIGKILL');
   const e = await p.response('long');
@@ -264,7 +263,7 @@ test('a server that cannot start is a clear error, not a hang', async () => {
 test('closing the client stops the server and the proxy exits 0', async () => {
   const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
   await p.initialize();
-  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const child = childOf(p.proc.pid);
   const { code } = await p.close();
   assert.equal(code, 0);
   assert.throws(() => process.kill(child, 0), 'the server process is gone');
@@ -365,7 +364,7 @@ test('a server that dies while a call is held: the call gets an error and its re
   const args = { a: 13, b: 13 };
   p.send(JSON.stringify({ jsonrpc: '2.0', id: 'held', method: 'tools/call', params: { name: 'get-sum', arguments: args } }) + '\n');
   const pend = await pendingFor('get-sum', args);
-  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const child = childOf(p.proc.pid);
   process.kill(child, 'SIGKILL');
   const e = await p.response('held');
   assert.equal(e.error.code, -32000);
@@ -377,7 +376,7 @@ test('a server that dies while a call is held: the call gets an error and its re
 test('SIGTERM stops the proxy cleanly: the server is stopped and reaped, exit 0', async () => {
   const p = new RawProxy(gw, [process.execPath, everything, 'stdio']);
   await p.initialize();
-  const child = Number(execFileSync('pgrep', ['-P', String(p.proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const child = childOf(p.proc.pid);
   p.proc.kill('SIGTERM');
   const { code } = await p.exited;
   assert.equal(code, 0);

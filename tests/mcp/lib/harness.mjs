@@ -272,3 +272,16 @@ export async function httpClient(url) {
   await client.connect(transport);
   return { client, transport };
 }
+
+// The first child process of pid (from /proc, no procps needed).
+export function childOf(pid) {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) return Number(d);
+    } catch {}
+  }
+  return 0;
+}
