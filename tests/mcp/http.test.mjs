@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway, httpServer, httpProxy, httpClient, freePort, sleep } from './lib/harness.mjs';
+import path from 'node:path';
+import { Gateway, httpServer, httpProxy, httpClient, freePort, sleep, mcpDir } from './lib/harness.mjs';
 
 let gw, up, px;
 before(async () => {
@@ -212,5 +213,36 @@ test('a client that drops a held stream does not cancel it; the identical retry 
     assert.ok(a.receipt_consumed_at);
   } finally {
     await p.client.close();
+  }
+});
+
+test('an upstream that answers in JSON (SDK server, stateless): relayed as JSON; a held call gets SSE with progress, then the answer', async () => {
+  const jup = await httpServer(path.join(mcpDir, 'lib', 'json-server.mjs'));
+  const jpx = await httpProxy(gw, jup.url);
+  const d = await httpClient(jup.url);
+  const p = await httpClient(jpx.url);
+  try {
+    assert.deepEqual(await p.client.listTools(), await d.client.listTools());
+    const raw = await fetch(jpx.url, { method: 'POST', headers: { ...mcpHeaders, 'MCP-Protocol-Version': '2025-06-18' }, body: '{"jsonrpc":"2.0","id":5,"method":"tools/list"}' });
+    assert.match(raw.headers.get('content-type'), /application\/json/);
+    await raw.text();
+    assert.deepEqual(await p.client.callTool({ name: 'echo', arguments: { message: 'j' } }), await d.client.callTool({ name: 'echo', arguments: { message: 'j' } }));
+    const progress = [];
+    const args = { a: 40, b: 2 };
+    const call = p.client.callTool({ name: 'get-sum', arguments: args }, undefined, { onprogress: (x) => progress.push(x) });
+    const pend = await pendingFor('get-sum', args);
+    await gw.waitFor(async () => progress.length > 0, 'progress');
+    await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', {});
+    assert.deepEqual(await call, await d.client.callTool({ name: 'get-sum', arguments: args }));
+    const a = await gw.waitFor(async () => {
+      const x = (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json;
+      return x.outcome ? x : null;
+    }, 'outcome');
+    assert.equal(a.outcome.status, 'succeeded');
+  } finally {
+    await d.client.close();
+    await p.client.close();
+    assert.equal((await jpx.stop()).code, 0);
+    await jup.stop();
   }
 });
