@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define GATED_MAX 256 /* tool calls being gated or held at once */
+
 typedef struct relay {
     cs_mcp_gate *gate;
     const cs_mcp_opts *o;
@@ -132,18 +134,27 @@ static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t l
     cs_mcp_call *call = NULL;
     char *err_line = NULL;
     if (cs_mcp_call_new(m, "", &call, &err_line) != 0) return reply_line(r, err_line);
-    job *j = cs_calloc(1, sizeof *j);
-    *j = (job){NULL, r, call, cs_strndup(raw, len), len};
     pthread_mutex_lock(&r->mu);
-    *r->jobs_tail = j;
-    r->jobs_tail = &j->next;
-    r->njobs++;
-    if (r->idle < r->njobs) {
-        r->pool = cs_grow(r->pool, &r->cappool, r->npool + 1, sizeof *r->pool);
-        pthread_create(&r->pool[r->npool++], NULL, pool_thread, r);
+    int full = r->idle <= r->njobs && r->npool >= GATED_MAX;
+    if (!full) {
+        job *j = cs_calloc(1, sizeof *j);
+        *j = (job){NULL, r, call, cs_strndup(raw, len), len};
+        *r->jobs_tail = j;
+        r->jobs_tail = &j->next;
+        r->njobs++;
+        if (r->idle < r->njobs) {
+            r->pool = cs_grow(r->pool, &r->cappool, r->npool + 1, sizeof *r->pool);
+            pthread_create(&r->pool[r->npool++], NULL, pool_thread, r);
+        }
+        pthread_cond_signal(&r->cv);
     }
-    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    if (full) {
+        reply_line(r, cs_rpc_error_line(call->id, CS_RPC_INTERNAL_ERROR,
+                                        "countersign mcp-proxy: too many tool calls in flight; "
+                                        "try again when some have finished"));
+        cs_mcp_call_free(call);
+    }
 }
 
 /* A batch (MCP 2025-03-26) is relayed as is unless it holds a tools/call, which
