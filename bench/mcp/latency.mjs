@@ -2,7 +2,7 @@
 // of an ungated ping) through `countersign mcp-proxy` vs straight to the same
 // server-everything over stdio. Prints median and p99; asserts nothing.
 import { spawn } from 'node:child_process';
-import { Gateway, everything, binary } from '../../tests/mcp/lib/harness.mjs';
+import { Gateway, everything, binary, httpServer, httpProxy } from '../../tests/mcp/lib/harness.mjs';
 
 const N = Number(process.env.CS_BENCH_CALLS ?? 2000);
 const WARM = 200;
@@ -63,6 +63,32 @@ async function measure(peer, method, params) {
   return stats(lat);
 }
 
+// Streamable HTTP: one session, sequential POSTs over a keep-alive connection.
+class HttpPeer {
+  constructor(url) {
+    this.url = url;
+    this.id = 0;
+    this.headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+  }
+  async post(msg) {
+    const r = await fetch(this.url, { method: 'POST', headers: this.headers, body: JSON.stringify(msg) });
+    const text = await r.text();
+    return { r, text };
+  }
+  async call(method, params) {
+    const { text } = await this.post({ jsonrpc: '2.0', id: ++this.id, method, params });
+    const data = text.startsWith('{') ? text : text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).pop();
+    return JSON.parse(data);
+  }
+  async init() {
+    const { r } = await this.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
+    this.headers['Mcp-Session-Id'] = r.headers.get('mcp-session-id');
+    this.headers['MCP-Protocol-Version'] = '2025-06-18';
+    await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+  close() {}
+}
+
 const fmt = (x) => x.toFixed(3).padStart(8);
 const gw = await new Gateway().start();
 try {
@@ -85,6 +111,20 @@ try {
     console.log(`${label.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
   await direct.close();
   await proxied.close();
+  const up = await httpServer();
+  const px = await httpProxy(gw, up.url);
+  try {
+    const hd = new HttpPeer(up.url), hp = new HttpPeer(px.url);
+    await hd.init();
+    await hp.init();
+    const echo = { name: 'echo', arguments: { message: 'bench' } };
+    await measure(hd, 'tools/call', echo); // warm the server up on both paths first
+    const p = await measure(hp, 'tools/call', echo), d = await measure(hd, 'tools/call', echo);
+    console.log(`${'HTTP tools/call echo (allowed)'.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
+  } finally {
+    await px.stop();
+    await up.stop();
+  }
 } finally {
   await gw.stop();
 }

@@ -10,6 +10,7 @@
  * else. */
 #include "proxy/mcp_proxy.h"
 
+#include "proxy/mcp_pool.h"
 #include "proxy/mcp_stream.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -21,13 +22,17 @@
 #include <string.h>
 #include <strings.h>
 
+#define CURL_POOL_MAX 16
+#define WORKERS_MAX 1024
+
 typedef struct httpd {
     cs_mcp_gate *gate;
     const cs_mcp_opts *o;
     const char *upstream;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int workers;
+    cs_mcp_pool *pool;            /* upstream transfers and held calls */
+    CURL *handles[CURL_POOL_MAX]; /* idle upstream handles, with their keep-alive connections */
+    int nhandles;
     cs_mcp_stream **live; /* streams a client is reading */
     size_t nlive, caplive;
 } httpd;
@@ -145,22 +150,35 @@ typedef struct work {
     cs_mcp_stream *s;
 } work;
 
-static void worker_done(httpd *h, cs_mcp_stream *s)
+static CURL *take_handle(httpd *h)
 {
-    cs_mcp_stream_release(s);
     pthread_mutex_lock(&h->mu);
-    h->workers--;
-    pthread_cond_broadcast(&h->cv);
+    CURL *c = h->nhandles ? h->handles[--h->nhandles] : NULL;
     pthread_mutex_unlock(&h->mu);
+    return c ? c : curl_easy_init();
 }
 
-static void *fetch_worker(void *arg)
+static void give_handle(httpd *h, CURL *c)
+{
+    pthread_mutex_lock(&h->mu);
+    if (h->nhandles < CURL_POOL_MAX) h->handles[h->nhandles++] = c, c = NULL;
+    pthread_mutex_unlock(&h->mu);
+    if (c) curl_easy_cleanup(c);
+}
+
+static void fetch(httpd *h, cs_mcp_stream *s)
+{
+    CURL *c = take_handle(h);
+    cs_mcp_stream_fetch(s, c);
+    give_handle(h, c);
+}
+
+static void fetch_worker(void *arg)
 {
     work *w = arg;
-    cs_mcp_stream_fetch(w->s);
-    worker_done(w->h, w->s);
+    fetch(w->h, w->s);
+    cs_mcp_stream_release(w->s);
     free(w);
-    return NULL;
 }
 
 static void event_to_stream(void *ctx, const char *line)
@@ -169,7 +187,7 @@ static void event_to_stream(void *ctx, const char *line)
 }
 
 /* A held call: progress events, then the upstream answer (or an error result). */
-static void *held_worker(void *arg)
+static void held_worker(void *arg)
 {
     work *w = arg;
     cs_mcp_stream *s = w->s;
@@ -180,7 +198,7 @@ static void *held_worker(void *arg)
         snprintf(s->action_id, sizeof s->action_id, "%s", c->action_id);
         snprintf(s->id_key, sizeof s->id_key, "%s", c->id_key);
         s->gate = w->h->gate;
-        cs_mcp_stream_fetch(s);
+        fetch(w->h, s);
     } else {
         if (v.kind == CS_MCP_RESPOND) cs_mcp_stream_event(s, v.response);
         cs_mcp_stream_finish(s);
@@ -190,24 +208,32 @@ static void *held_worker(void *arg)
     s->call = NULL;
     pthread_mutex_unlock(&s->mu);
     cs_mcp_call_free(c);
-    worker_done(w->h, s);
+    cs_mcp_stream_release(s);
     free(w);
-    return NULL;
 }
 
-static void start_worker(httpd *h, cs_mcp_stream *s, void *(*fn)(void *))
+/* Hands the stream's worker side to a pool thread. At the thread cap the stream
+ * fails at once (the client gets an error) instead of waiting. */
+static void start_worker(httpd *h, cs_mcp_stream *s, void (*fn)(void *))
 {
     work *w = cs_calloc(1, sizeof *w);
     *w = (work){h, s};
-    pthread_mutex_lock(&h->mu);
-    h->workers++;
-    pthread_mutex_unlock(&h->mu);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    pthread_create(&t, &at, fn, w);
-    pthread_attr_destroy(&at);
+    if (cs_mcp_pool_run(h->pool, fn, w) == 0) return;
+    free(w);
+    pthread_mutex_lock(&s->mu);
+    s->failed = 1;
+    snprintf(s->err, sizeof s->err, "too many requests in flight");
+    pthread_mutex_unlock(&s->mu);
+    if (s->call) {
+        char *line = cs_rpc_error_line(s->call->id, CS_RPC_INTERNAL_ERROR,
+                                       "countersign mcp-proxy: too many requests in flight");
+        cs_mcp_stream_event(s, line);
+        free(line);
+        cs_mcp_call_free(s->call);
+        s->call = NULL;
+    }
+    cs_mcp_stream_finish(s);
+    cs_mcp_stream_release(s);
 }
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
@@ -494,7 +520,7 @@ static struct MHD_Daemon *listen_on(httpd *h, const char *addr)
 }
 
 /* Stop: every stream is abandoned (so connection threads return), held calls end
- * and their requests are cancelled, then the daemon and the workers finish. */
+ * and their requests are cancelled, then the daemon and the pool threads finish. */
 static void shutdown_all(httpd *h, struct MHD_Daemon *d)
 {
     MHD_quiesce_daemon(d);
@@ -504,10 +530,9 @@ static void shutdown_all(httpd *h, struct MHD_Daemon *d)
         cs_mcp_stream_abandon(h->live[i]);
     pthread_mutex_unlock(&h->mu);
     MHD_stop_daemon(d);
-    pthread_mutex_lock(&h->mu);
-    while (h->workers > 0)
-        pthread_cond_wait(&h->cv, &h->mu);
-    pthread_mutex_unlock(&h->mu);
+    cs_mcp_pool_free(h->pool);
+    for (int i = 0; i < h->nhandles; i++)
+        curl_easy_cleanup(h->handles[i]);
 }
 
 int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
@@ -519,7 +544,7 @@ int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
     }
     httpd h = {.gate = gate, .o = o, .upstream = upstream};
     pthread_mutex_init(&h.mu, NULL);
-    pthread_cond_init(&h.cv, NULL);
+    h.pool = cs_mcp_pool_new(WORKERS_MAX);
     /* Signals are taken with sigwait() here; every thread started later has them blocked. */
     sigset_t set;
     sigemptyset(&set);
@@ -529,6 +554,8 @@ int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
     struct MHD_Daemon *d = listen_on(&h, addr);
     if (d == NULL) {
         cs_error("mcp-proxy: cannot listen on %s", addr);
+        cs_mcp_pool_free(h.pool);
+        pthread_mutex_destroy(&h.mu);
         return 2;
     }
     cs_info("mcp-proxy: listening on http://%s, relaying to %s", addr, upstream);
@@ -539,6 +566,5 @@ int cs_mcp_proxy_http(cs_mcp_gate *gate, const cs_mcp_opts *o, const char *addr,
     shutdown_all(&h, d);
     free(h.live);
     pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
     return 0;
 }

@@ -8,6 +8,7 @@
  * whole lines under a mutex. */
 #include "proxy/mcp_proxy.h"
 
+#include "proxy/mcp_pool.h"
 #include "proxy/mcp_stdio.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -30,19 +31,15 @@ typedef struct relay {
     pthread_mutex_t child_mu; /* the child's stdin */
     pthread_mutex_t mu;       /* everything below */
     pthread_cond_t cv;
-    json_t *inflight; /* id key -> action id (gated calls) or null: requests the server owes an
-                         answer */
-    struct job *jobs, **jobs_tail; /* gated calls waiting for a pool thread */
-    int njobs, idle, stopping;
-    pthread_t *pool; /* grows so that every gated call has a thread (held calls wait long) */
-    size_t npool, cappool;
+    json_t *inflight;  /* id key -> action id (gated calls) or null: requests the server owes an
+                          answer */
+    cs_mcp_pool *pool; /* a thread per gated call in flight (held calls wait long) */
     int child_gone;
     int wake[2]; /* wakes the main thread: the server is gone, or a stop signal came */
     atomic_int ending;
 } relay;
 
 typedef struct job {
-    struct job *next;
     relay *r;
     cs_mcp_call *call;
     char *raw;
@@ -85,8 +82,9 @@ static int to_server(relay *r, const char *id_key, const char *action_id, const 
     return 0; /* a failed write means the server is dying: its reader answers for it */
 }
 
-static void run_job(job *j)
+static void run_job(void *arg)
 {
+    job *j = arg;
     relay *r = j->r;
     cs_mcp_verdict v;
     cs_mcp_gate_run(r->gate, j->call, to_client_line, r, &v);
@@ -103,58 +101,21 @@ static void run_job(job *j)
     free(j);
 }
 
-/* A pool thread: runs gated calls until the relay stops and the queue is empty. */
-static void *pool_thread(void *arg)
-{
-    relay *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        while (r->jobs == NULL && !r->stopping) {
-            r->idle++;
-            pthread_cond_wait(&r->cv, &r->mu);
-            r->idle--;
-        }
-        job *j = r->jobs;
-        if (j == NULL) break;
-        r->jobs = j->next;
-        if (r->jobs == NULL) r->jobs_tail = &r->jobs;
-        r->njobs--;
-        pthread_mutex_unlock(&r->mu);
-        run_job(j);
-        pthread_mutex_lock(&r->mu);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
-}
-
-/* Queues a gated call; starts a thread when no idle one is left for it, so that a
- * held call never waits behind another. Threads are reused (no create per call). */
+/* Runs a gated call on a pool thread of its own. */
 static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t len)
 {
     cs_mcp_call *call = NULL;
     char *err_line = NULL;
     if (cs_mcp_call_new(m, "", &call, &err_line) != 0) return reply_line(r, err_line);
-    pthread_mutex_lock(&r->mu);
-    int full = r->idle <= r->njobs && r->npool >= GATED_MAX;
-    if (!full) {
-        job *j = cs_calloc(1, sizeof *j);
-        *j = (job){NULL, r, call, cs_strndup(raw, len), len};
-        *r->jobs_tail = j;
-        r->jobs_tail = &j->next;
-        r->njobs++;
-        if (r->idle < r->njobs) {
-            r->pool = cs_grow(r->pool, &r->cappool, r->npool + 1, sizeof *r->pool);
-            pthread_create(&r->pool[r->npool++], NULL, pool_thread, r);
-        }
-        pthread_cond_signal(&r->cv);
-    }
-    pthread_mutex_unlock(&r->mu);
-    if (full) {
-        reply_line(r, cs_rpc_error_line(call->id, CS_RPC_INTERNAL_ERROR,
-                                        "countersign mcp-proxy: too many tool calls in flight; "
-                                        "try again when some have finished"));
-        cs_mcp_call_free(call);
-    }
+    job *j = cs_calloc(1, sizeof *j);
+    *j = (job){r, call, cs_strndup(raw, len), len};
+    if (cs_mcp_pool_run(r->pool, run_job, j) == 0) return;
+    reply_line(r, cs_rpc_error_line(call->id, CS_RPC_INTERNAL_ERROR,
+                                    "countersign mcp-proxy: too many tool calls in flight; "
+                                    "try again when some have finished"));
+    cs_mcp_call_free(call);
+    free(j->raw);
+    free(j);
 }
 
 /* A batch (MCP 2025-03-26) is relayed as is unless it holds a tools/call, which
@@ -298,18 +259,6 @@ static void client_loop(relay *r)
     cs_rpc_reader_free(&rd);
 }
 
-static void join_pool(relay *r)
-{
-    pthread_mutex_lock(&r->mu);
-    r->stopping = 1;
-    pthread_cond_broadcast(&r->cv);
-    size_t n = r->npool;
-    pthread_mutex_unlock(&r->mu);
-    for (size_t i = 0; i < n; i++)
-        pthread_join(r->pool[i], NULL);
-    free(r->pool);
-}
-
 /* SIGINT/SIGTERM (blocked in every thread) end the relay like a closed stdin, so the
  * server is still stopped and reaped. */
 static void *signal_waiter(void *arg)
@@ -343,7 +292,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.inflight = json_object();
-    r.jobs_tail = &r.jobs;
+    r.pool = cs_mcp_pool_new(GATED_MAX);
     if (pipe2(r.wake, O_CLOEXEC) != 0) abort();
     pthread_t reader, signals;
     pthread_create(&reader, NULL, server_reader, &r);
@@ -361,7 +310,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     int code = cs_mcp_child_stop(&r.child, o->stop_grace_ms);
     pthread_mutex_unlock(&r.child_mu);
     pthread_join(reader, NULL);
-    join_pool(&r);
+    cs_mcp_pool_free(r.pool);
     if (died) cs_error("mcp-proxy: the MCP server %s exited (code %d)", argv[0], code);
     cs_mcp_child_free(&r.child);
     json_decref(r.inflight);

@@ -229,9 +229,9 @@ static void finish_wrap(cs_mcp_stream *s, const cs_rpc_msg *req)
     }
 }
 
-static CURL *prepare(cs_mcp_stream *s)
+static void prepare(cs_mcp_stream *s, CURL *c)
 {
-    CURL *c = curl_easy_init();
+    curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, s->url);
     if (!strcmp(s->method, "GET"))
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -251,14 +251,12 @@ static CURL *prepare(cs_mcp_stream *s)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_gone);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-    return c;
 }
 
-void cs_mcp_stream_fetch(cs_mcp_stream *s)
+void cs_mcp_stream_fetch(cs_mcp_stream *s, CURL *c)
 {
-    CURL *c = prepare(s);
+    prepare(s, c);
     CURLcode rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
     pthread_mutex_lock(&s->mu);
     if (rc != CURLE_OK) {
         s->failed = 1;

@@ -47,8 +47,9 @@ typedef struct cs_mcp_stream {
 
 cs_mcp_stream *cs_mcp_stream_new(const char *url, const char *method, size_t max_msg);
 void cs_mcp_stream_release(cs_mcp_stream *s);
-/* The worker side: performs the upstream request, filling the stream. */
-void cs_mcp_stream_fetch(cs_mcp_stream *s);
+/* The worker side: performs the upstream request with c (reset first; kept by the
+ * caller, so that its connection can serve the next request), filling the stream. */
+void cs_mcp_stream_fetch(cs_mcp_stream *s, CURL *c);
 /* Appends one SSE "message" event carrying a JSON-RPC line. */
 void cs_mcp_stream_event(cs_mcp_stream *s, const char *line);
 /* Marks the stream finished and wakes the reader. */
