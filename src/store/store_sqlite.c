@@ -12,8 +12,18 @@
 #define READER_POOL_MAX 32
 
 enum {
-    W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_ROLLBACK_TO, W_ACTION_PUT, W_AUDIT, W_TOKEN,
-    W_GET, W_IDEM, W_COUNT
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_SAVE,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_ACTION_PUT,
+    W_AUDIT,
+    W_TOKEN,
+    W_GET,
+    W_IDEM,
+    W_COUNT
 };
 
 static const char *const wsql[W_COUNT] = {
@@ -26,7 +36,8 @@ static const char *const wsql[W_COUNT] = {
     [W_ACTION_PUT] = "INSERT INTO actions(id,status,requester,idem_key,expires_at,created_at,doc) "
                      "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(id) DO UPDATE SET "
                      "status=?2, expires_at=?5, doc=?7",
-    [W_AUDIT] = "INSERT INTO audit(idx,type,time_ms,actor,source,action_id,entry) VALUES(?,?,?,?,?,?,?)",
+    [W_AUDIT] =
+        "INSERT INTO audit(idx,type,time_ms,actor,source,action_id,entry) VALUES(?,?,?,?,?,?,?)",
     [W_TOKEN] = "INSERT INTO tokens(name,hash,doc,revoked) VALUES(?1,?2,?3,?4) ON CONFLICT(name) "
                 "DO UPDATE SET hash=?2, doc=?3, revoked=?4",
     [W_GET] = "SELECT doc FROM actions WHERE id=?",
@@ -47,7 +58,15 @@ static const char schema[] =
     " entry TEXT NOT NULL);"
 
     "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
-    " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
+    " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    /* The notification outbox and what each channel remembers per action (notify/). */
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE,"
+    " target TEXT NOT NULL, action_id TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, last_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, action_id, target, id);"
+    "CREATE TABLE IF NOT EXISTS notify_refs(action_id TEXT NOT NULL, target TEXT NOT NULL,"
+    " ref TEXT NOT NULL, PRIMARY KEY(action_id, target));";
 
 typedef struct sq {
     char *path;
@@ -70,7 +89,8 @@ static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
     }
     sqlite3_busy_timeout(db, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                      NULL, NULL, &msg) != SQLITE_OK) {
         int rc = cs_err_set(err, CS_EDB, "%s: %s", path, msg ? msg : "pragma failed");
         sqlite3_free(msg);
@@ -106,7 +126,8 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
         goto fail;
     }
     for (int i = 0; i < W_COUNT; i++) {
-        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) !=
+            SQLITE_OK) {
             rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->w));
             goto fail;
         }
@@ -123,9 +144,11 @@ static void sq_close(cs_store *s)
 {
     sq *q = s->impl;
     if (q == NULL) return;
-    for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(q->ws[i]);
+    for (int i = 0; i < W_COUNT; i++)
+        sqlite3_finalize(q->ws[i]);
     sqlite3_close(q->w);
-    for (int i = 0; i < q->n_pool; i++) sqlite3_close(q->pool[i]);
+    for (int i = 0; i < q->n_pool; i++)
+        sqlite3_close(q->pool[i]);
     pthread_mutex_destroy(&q->lock);
     free(q->path);
     free(q);
@@ -191,8 +214,10 @@ static int sq_rollback_to(cs_store *s)
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 static int sq_action_put(cs_store *s, const cs_action_row *r)
@@ -232,7 +257,8 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
     return rc;
 }
 
-static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc, int revoked)
+static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc,
+                        int revoked)
 {
     sq *q = s->impl;
     sqlite3_stmt *st = q->ws[W_TOKEN];
@@ -274,7 +300,8 @@ static int get_one(sq *q, int w, int which, const char *a, const char *b, char *
     if (db == NULL) return CS_EDB;
     sqlite3_stmt *st = NULL;
     int rc = CS_ENOTFOUND;
-    if (w) st = q->ws[which];
+    if (w)
+        st = q->ws[which];
     else if (sqlite3_prepare_v3(db, wsql[which], -1, 0, &st, NULL) != SQLITE_OK) {
         rc = CS_EDB;
         goto out;
@@ -311,8 +338,8 @@ static int sq_action_by_idem(cs_store *s, int w, const char *requester, const ch
 }
 
 /* Runs a read query and hands each row to fn. */
-static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *), const void *arg,
-                    void (*fn)(sqlite3_stmt *, void *), void *ctx)
+static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *),
+                    const void *arg, void (*fn)(sqlite3_stmt *, void *), void *ctx)
 {
     sqlite3 *db = reader_get(q);
     if (db == NULL) return CS_EDB;
@@ -325,7 +352,8 @@ static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const v
     }
     if (bind) bind(st, arg);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) fn(st, ctx);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        fn(st, ctx);
     if (r != SQLITE_DONE) {
         cs_error("sqlite: %s", sqlite3_errmsg(db));
         rc = CS_EDB;
@@ -412,16 +440,17 @@ static int sq_next_expiry(cs_store *s, long long *ms)
 
 static void row_token(sqlite3_stmt *st, void *ctx)
 {
-    json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:b}", "name", sqlite3_column_text(st, 0),
-                                         "hash", sqlite3_column_text(st, 1), "doc",
-                                         sqlite3_column_text(st, 2), "revoked",
-                                         sqlite3_column_int(st, 3)));
+    json_array_append_new(ctx,
+                          json_pack("{s:s,s:s,s:s,s:b}", "name", sqlite3_column_text(st, 0), "hash",
+                                    sqlite3_column_text(st, 1), "doc", sqlite3_column_text(st, 2),
+                                    "revoked", sqlite3_column_int(st, 3)));
 }
 
 static int sq_tokens(cs_store *s, json_t **rows)
 {
     *rows = json_array();
-    return each_row(s->impl, "SELECT name, hash, doc, revoked FROM tokens", NULL, NULL, row_token, *rows);
+    return each_row(s->impl, "SELECT name, hash, doc, revoked FROM tokens", NULL, NULL, row_token,
+                    *rows);
 }
 
 static int sq_audit_count(cs_store *s, long long *n)
@@ -445,8 +474,9 @@ static void bind_range(sqlite3_stmt *st, const void *arg)
 
 static void row_audit(sqlite3_stmt *st, void *ctx)
 {
-    json_array_append_new(ctx, json_pack("{s:I,s:s}", "index", (json_int_t)sqlite3_column_int64(st, 0),
-                                         "entry", sqlite3_column_text(st, 1)));
+    json_array_append_new(ctx,
+                          json_pack("{s:I,s:s}", "index", (json_int_t)sqlite3_column_int64(st, 0),
+                                    "entry", sqlite3_column_text(st, 1)));
 }
 
 static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
@@ -455,6 +485,110 @@ static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
     *rows = json_array();
     return each_row(s->impl, "SELECT idx, entry FROM audit WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
                     bind_range, &r, row_audit, *rows);
+}
+
+/* The notification outbox. Writes run on the writer connection inside the group
+ * commit, like every other state change. */
+static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(q->w, sql, -1, st, NULL) != SQLITE_OK) {
+        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+static int wfinish(sq *q, sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "INSERT INTO outbox(msg_id,target,action_id,event,payload,created_at,next_at) "
+                 "VALUES(?1,?2,?3,?4,?5,?6,?6)", &st) != 0)
+        return CS_EDB;
+    bind_text(st, 1, r->msg_id);
+    bind_text(st, 2, r->target);
+    bind_text(st, 3, r->action_id);
+    bind_text(st, 4, r->event);
+    bind_text(st, 5, r->payload);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    return wfinish(q, st);
+}
+
+static int sq_outbox_set(cs_store *s, long long id, const char *state, int attempts, long long next_at,
+                         const char *last_error)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "UPDATE outbox SET state=?2, attempts=?3, next_at=?4, last_error=?5 WHERE id=?1", &st) != 0)
+        return CS_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, state);
+    sqlite3_bind_int(st, 3, attempts);
+    sqlite3_bind_int64(st, 4, next_at);
+    bind_text(st, 5, last_error);
+    return wfinish(q, st);
+}
+
+static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *target, const char *ref)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "INSERT INTO notify_refs(action_id,target,ref) VALUES(?1,?2,?3) "
+                 "ON CONFLICT(action_id,target) DO UPDATE SET ref=?3", &st) != 0)
+        return CS_EDB;
+    bind_text(st, 1, action_id);
+    bind_text(st, 2, target);
+    bind_text(st, 3, ref);
+    return wfinish(q, st);
+}
+
+static void row_outbox(sqlite3_stmt *st, void *ctx)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                          "msg_id", sqlite3_column_text(st, 1), "target", sqlite3_column_text(st, 2),
+                          "action_id", sqlite3_column_text(st, 3), "event", sqlite3_column_text(st, 4),
+                          "payload", sqlite3_column_text(st, 5), "attempts", sqlite3_column_int(st, 6),
+                          "created_at", (json_int_t)sqlite3_column_int64(st, 7));
+    if (o == NULL) return;
+    const unsigned char *ref = sqlite3_column_text(st, 8);
+    json_object_set_new(o, "ref", ref ? json_string((const char *)ref) : json_null());
+    json_array_append_new(ctx, o);
+}
+
+static int sq_outbox_due(cs_store *s, long long now_ms, int max, json_t **rows)
+{
+    range_arg r = {now_ms, max};
+    *rows = json_array();
+    return each_row(s->impl,
+                    "SELECT o.id, o.msg_id, o.target, o.action_id, o.event, o.payload, o.attempts,"
+                    " o.created_at, r.ref FROM outbox o LEFT JOIN notify_refs r"
+                    " ON r.action_id = o.action_id AND r.target = o.target"
+                    " WHERE o.state = 'pending' AND o.next_at <= ?1 AND o.id = (SELECT MIN(p.id) FROM"
+                    " outbox p WHERE p.state = 'pending' AND p.action_id = o.action_id AND p.target = o.target)"
+                    " ORDER BY o.id LIMIT ?2",
+                    bind_range, &r, row_outbox, *rows);
+}
+
+static void row_count(sqlite3_stmt *st, void *ctx)
+{
+    json_object_set_new(ctx, (const char *)sqlite3_column_text(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+}
+
+static int sq_outbox_counts(cs_store *s, json_t **counts)
+{
+    *counts = json_object();
+    return each_row(s->impl, "SELECT state, COUNT(*) FROM outbox GROUP BY state", NULL, NULL, row_count, *counts);
 }
 
 const cs_store_ops cs_store_sqlite_ops = {
@@ -478,4 +612,9 @@ const cs_store_ops cs_store_sqlite_ops = {
     .tokens = sq_tokens,
     .audit_count = sq_audit_count,
     .audit_range = sq_audit_range,
+    .outbox_add = sq_outbox_add,
+    .outbox_set = sq_outbox_set,
+    .notify_ref_put = sq_notify_ref_put,
+    .outbox_due = sq_outbox_due,
+    .outbox_counts = sq_outbox_counts,
 };
