@@ -513,6 +513,11 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
     untrack(g, c);
 }
 
+void cs_mcp_gate_drop(cs_mcp_gate *g, cs_mcp_call *c)
+{
+    untrack(g, c);
+}
+
 void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
                      cs_mcp_verdict *v)
 {

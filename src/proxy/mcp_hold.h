@@ -79,6 +79,9 @@ void cs_mcp_gate_begin(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v);
  * progress notifications go through notify. The result is FORWARD, RESPOND or SILENT. */
 void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
                       cs_mcp_verdict *v);
+/* Forgets a call that begin() left HOLD when the caller cannot hold it after all
+ * (its pending request stays, so an identical retry can still pick it up). */
+void cs_mcp_gate_drop(cs_mcp_gate *g, cs_mcp_call *c);
 /* begin, then hold when needed. */
 void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, void *ctx,
                      cs_mcp_verdict *v);

@@ -223,14 +223,16 @@ static void start_worker(httpd *h, cs_mcp_stream *s, void (*fn)(void *))
     pthread_mutex_lock(&s->mu);
     s->failed = 1;
     snprintf(s->err, sizeof s->err, "too many requests in flight");
+    cs_mcp_call *c = s->call;
+    s->call = NULL;
     pthread_mutex_unlock(&s->mu);
-    if (s->call) {
-        char *line = cs_rpc_error_line(s->call->id, CS_RPC_INTERNAL_ERROR,
+    if (c) {
+        char *line = cs_rpc_error_line(c->id, CS_RPC_INTERNAL_ERROR,
                                        "countersign mcp-proxy: too many requests in flight");
         cs_mcp_stream_event(s, line);
         free(line);
-        cs_mcp_call_free(s->call);
-        s->call = NULL;
+        cs_mcp_gate_drop(h->gate, c);
+        cs_mcp_call_free(c);
     }
     cs_mcp_stream_finish(s);
     cs_mcp_stream_release(s);
