@@ -328,10 +328,20 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
         return MHD_NO;
     }
     pthread_mutex_lock(&s->mu);
+    if (s->failed) { /* broke off in the middle of a JSON answer */
+        char *why =
+            cs_sprintf("countersign mcp-proxy: the MCP server failed before answering: %s", s->err);
+        pthread_mutex_unlock(&s->mu);
+        client_release(h, s);
+        enum MHD_Result rc =
+            respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
+        free(why);
+        return rc;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(
         s->out.len, s->out.data ? s->out.data : "", MHD_RESPMEM_MUST_COPY);
     add_headers(r, s->up_headers);
-    long status = s->failed ? 502 : s->up_status;
+    long status = s->up_status;
     pthread_mutex_unlock(&s->mu);
     client_release(h, s);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
@@ -398,6 +408,15 @@ static int batch_has_call(const json_t *batch)
     return 0;
 }
 
+/* Relays a client message; a request's answer is watched for (see settle()). */
+static enum MHD_Result relay_message(httpd *h, struct MHD_Connection *conn, const hreq *r,
+                                     const cs_rpc_msg *m)
+{
+    cs_mcp_stream *s = new_stream(h, conn, "POST", r);
+    if (m->kind == CS_RPC_REQUEST) snprintf(s->id_key, sizeof s->id_key, "%s", m->id_key);
+    return relay(h, conn, s, m->id);
+}
+
 /* A POSTed message: gate tools/call, end held calls on cancellation, relay the rest. */
 static enum MHD_Result post_message(httpd *h, struct MHD_Connection *conn, const hreq *r)
 {
@@ -425,8 +444,7 @@ static enum MHD_Result post_message(httpd *h, struct MHD_Connection *conn, const
         int held = m.kind == CS_RPC_NOTIFICATION && !strcmp(m.method, "notifications/cancelled") &&
                    rid && cs_rpc_id_key(rid, key, sizeof key) == 0 &&
                    cs_mcp_gate_cancel(h->gate, sid ? sid : "", key);
-        rc = held ? respond_text(conn, 202, NULL, "")
-                  : relay(h, conn, new_stream(h, conn, "POST", r), m.id);
+        rc = held ? respond_text(conn, 202, NULL, "") : relay_message(h, conn, r, &m);
     }
     cs_rpc_msg_clear(&m);
     return rc;

@@ -103,7 +103,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     pthread_mutex_lock(&s->mu);
     int ok = !atomic_load(&s->gone);
-    if (ok && s->action_id[0])
+    if (ok && s->id_key[0])
         (void)cs_buf_append(&s->seen, p, len); /* past the cap: no outcome detail */
     if (ok && s->wrap_sse && !is_sse(s->up_ctype))
         ok = cs_buf_append(&s->json, p, len) == 0;
@@ -157,18 +157,6 @@ void cs_mcp_stream_abandon(cs_mcp_stream *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* The forwarded call's response, if this message is it: report the outcome. */
-static void maybe_outcome(cs_mcp_stream *s, const char *data, size_t len)
-{
-    cs_rpc_msg m;
-    if (cs_rpc_parse(data, len, &m) == 0 && m.kind == CS_RPC_RESPONSE &&
-        !strcmp(m.id_key, s->id_key)) {
-        cs_mcp_gate_outcome(s->gate, s->action_id, &m, data, len);
-        s->action_id[0] = '\0';
-    }
-    cs_rpc_msg_clear(&m);
-}
-
 int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *data, size_t len),
                     void *ctx)
 {
@@ -195,38 +183,57 @@ int cs_mcp_sse_each(const char *p, size_t n, int (*fn)(void *ctx, const char *da
     return stop;
 }
 
-static int outcome_in_event(void *ctx, const char *data, size_t len)
+/* The answer to the relayed request, if this message is it (and, for a forwarded
+ * tools/call, its outcome report). */
+static int answer_in(void *ctx, const char *data, size_t len)
 {
     cs_mcp_stream *s = ctx;
-    maybe_outcome(s, data, len);
-    return s->action_id[0] == '\0';
+    cs_rpc_msg m;
+    if (cs_rpc_parse(data, len, &m) == 0 && m.kind == CS_RPC_RESPONSE &&
+        !strcmp(m.id_key, s->id_key)) {
+        s->answered = 1;
+        if (s->action_id[0]) cs_mcp_gate_outcome(s->gate, s->action_id, &m, data, len);
+    }
+    cs_rpc_msg_clear(&m);
+    return s->answered;
 }
 
-static void report_outcome(cs_mcp_stream *s)
+/* An error answer, as an SSE event, for a request the upstream left unanswered. */
+static void owe_error(cs_mcp_stream *s, const char *why)
 {
-    if (!s->action_id[0] || s->seen.len == 0) return;
-    if (is_sse(s->up_ctype))
-        cs_mcp_sse_each(s->seen.data, s->seen.len, outcome_in_event, s);
-    else
-        maybe_outcome(s, s->seen.data, s->seen.len);
-    if (s->action_id[0])
-        cs_warn("mcp-proxy: no answer to the forwarded call of %s was seen", s->action_id);
+    json_t *id = json_loads(s->id_key, JSON_DECODE_ANY, NULL);
+    char *line = cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why);
+    cs_mcp_stream_event(s, line);
+    free(line);
+    json_decref(id);
 }
 
-/* Held call: the upstream JSON answer (or the failure) as an SSE event. */
-static void finish_wrap(cs_mcp_stream *s, const cs_rpc_msg *req)
+/* After the transfer: find the answer in what the upstream sent; a held call gets
+ * a JSON answer wrapped into SSE; a request left without an answer on an SSE
+ * stream (upstream died, or answered an HTTP error) gets a JSON-RPC error in band. */
+static void settle(cs_mcp_stream *s)
 {
-    if (s->json.len && s->up_status >= 200 && s->up_status < 300) {
+    if (s->id_key[0] && s->seen.len) {
+        if (is_sse(s->up_ctype))
+            cs_mcp_sse_each(s->seen.data, s->seen.len, answer_in, s);
+        else
+            answer_in(s, s->seen.data, s->seen.len);
+    }
+    if (s->wrap_sse && s->json.len && s->up_status >= 200 && s->up_status < 300) {
         cs_buf_putc(&s->json, '\0');
         cs_mcp_stream_event(s, s->json.data);
-    } else if (!is_sse(s->up_ctype) || s->failed) {
-        char *why = s->failed ? cs_sprintf("the MCP server could not be reached: %s", s->err)
-                              : cs_sprintf("the MCP server answered HTTP %ld", s->up_status);
-        char *line = cs_rpc_error_line(req ? req->id : NULL, CS_RPC_SERVER_GONE, why);
-        cs_mcp_stream_event(s, line);
-        free(line);
-        free(why);
     }
+    if (s->action_id[0] && !s->answered)
+        cs_warn("mcp-proxy: no answer to the forwarded call of %s was seen", s->action_id);
+    if (!s->id_key[0] || s->answered || !(s->wrap_sse || is_sse(s->up_ctype))) return;
+    char *why =
+        s->failed ? cs_sprintf("the MCP server failed before answering: %s", s->err)
+                  : cs_sprintf("the MCP server answered HTTP %ld without an answer", s->up_status);
+    owe_error(s, why);
+    free(why);
+    pthread_mutex_lock(&s->mu);
+    s->failed = 0; /* the error went in band: end the stream cleanly */
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void prepare(cs_mcp_stream *s, CURL *c)
@@ -263,13 +270,7 @@ void cs_mcp_stream_fetch(cs_mcp_stream *s, CURL *c)
         snprintf(s->err, sizeof s->err, "%s", curl_easy_strerror(rc));
     }
     pthread_mutex_unlock(&s->mu);
-    if (s->wrap_sse) {
-        cs_rpc_msg req;
-        int ok = s->body && cs_rpc_parse(s->body, s->body_len, &req) == 0;
-        finish_wrap(s, ok ? &req : NULL);
-        if (ok) cs_rpc_msg_clear(&req);
-    }
-    if (rc == CURLE_OK) report_outcome(s);
+    settle(s);
     cs_mcp_stream_finish(s);
 }
 

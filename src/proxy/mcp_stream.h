@@ -37,11 +37,14 @@ typedef struct cs_mcp_stream {
     int wrap_sse;    /* held call: the client gets SSE; a JSON upstream answer is wrapped */
     cs_buf json;     /* wrap_sse: a JSON upstream body, assembled */
     atomic_int gone; /* client disconnected or proxy stopping */
+    /* the relayed request's id ("" for notifications, GET, DELETE): its answer is
+     * looked for, and owed in band when the upstream fails on an SSE stream */
+    char id_key[160];
+    cs_buf seen; /* copy of the upstream body (capped) to find the answer */
+    int answered;
     /* outcome reporting for a forwarded tools/call */
     cs_mcp_gate *gate;
     char action_id[80];
-    char id_key[160];
-    cs_buf seen;       /* copy of the upstream body (capped) to find the call's response */
     cs_mcp_call *call; /* held call run by the worker (NULL otherwise) */
 } cs_mcp_stream;
 

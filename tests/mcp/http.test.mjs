@@ -246,3 +246,20 @@ test('an upstream that answers in JSON (SDK server, stateless): relayed as JSON;
     await jup.stop();
   }
 });
+
+test('an upstream that dies in the middle of a call: the client gets a JSON-RPC error, not a hang', async () => {
+  const dup = await httpServer();
+  const dpx = await httpProxy(gw, dup.url);
+  const p = await httpClient(dpx.url);
+  try {
+    const call = p.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } });
+    await gw.waitFor(async () => (await gw.actions('allowed')).find((a) => a.context.tool === 'trigger-long-running-operation'), 'the call to be allowed');
+    await sleep(300);
+    dup.proc.kill('SIGKILL');
+    await assert.rejects(call, /failed before answering/);
+  } finally {
+    await p.client.close().catch(() => {});
+    assert.equal((await dpx.stop()).code, 0);
+    await dup.stop();
+  }
+});
