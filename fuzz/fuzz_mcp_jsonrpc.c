@@ -1,7 +1,8 @@
 /* fuzz_mcp_jsonrpc.c - libFuzzer target for the MCP proxy's parsers: the bytes as
  * newline-framed JSON-RPC (through the capped reader), each message classified and,
- * for tools/call, validated into a gated call; and the bytes as an SSE stream whose
- * event data are parsed as JSON-RPC too. */
+ * for tools/call, validated into a gated call (oversized lines go through the id
+ * scanner); the bytes as an SSE stream whose event data are parsed as JSON-RPC too;
+ * and the bytes straight into the id scanner. */
 #include "proxy/mcp_hold.h"
 #include "proxy/mcp_jsonrpc.h"
 #include "proxy/mcp_stream.h"
@@ -49,5 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cs_rpc_reader_free(&r);
     close(fds[0]);
     cs_mcp_sse_each((const char *)data, size, event, NULL);
+    cs_rpc_idscan scan;
+    memset(&scan, 0, sizeof scan);
+    cs_rpc_idscan_feed(&scan, (const char *)data, size);
+    (void)cs_rpc_idscan_result(&scan);
     return 0;
 }

@@ -178,6 +178,7 @@ static int fill(cs_rpc_reader *r)
 int cs_rpc_read(cs_rpc_reader *r, const char **data, size_t *len)
 {
     cs_buf_reset(&r->line);
+    r->big_id = NULL;
     for (;;) {
         if (r->in_pos == r->in_len && (r->eof || fill(r) != 0)) {
             /* A last message without its newline still counts. */
@@ -190,11 +191,20 @@ int cs_rpc_read(cs_rpc_reader *r, const char **data, size_t *len)
         char *nl = memchr(start, '\n', r->in_len - r->in_pos);
         size_t n = nl ? (size_t)(nl - start) : r->in_len - r->in_pos;
         r->in_pos += n + (nl != NULL);
-        if (!r->overflow && cs_buf_append(&r->line, start, n) != 0) r->overflow = 1;
+        if (r->overflow) {
+            cs_rpc_idscan_feed(&r->scan, start, n);
+        } else if (cs_buf_append(&r->line, start, n) != 0) {
+            /* Over the cap: keep only what it takes to find the message's id. */
+            r->overflow = 1;
+            memset(&r->scan, 0, sizeof r->scan);
+            cs_rpc_idscan_feed(&r->scan, r->line.data ? r->line.data : "", r->line.len);
+            cs_rpc_idscan_feed(&r->scan, start, n);
+            cs_buf_reset(&r->line);
+        }
         if (nl == NULL) continue;
         if (r->overflow) {
             r->overflow = 0;
-            cs_buf_reset(&r->line);
+            r->big_id = cs_rpc_idscan_result(&r->scan);
             return CS_ETOOBIG;
         }
         size_t l = r->line.len;
@@ -217,4 +227,101 @@ int cs_write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* ---- id scanner: a small JSON tokenizer that only follows the top level ---- */
+
+enum { SC_KEY_WAIT, SC_KEY, SC_COLON, SC_VALUE_WAIT, SC_VALUE };
+
+static void scan_put(cs_rpc_idscan *s, char c)
+{
+    if (s->idlen + 1 < sizeof s->id)
+        s->id[s->idlen++] = c;
+    else
+        s->capture = 0, s->idlen = 0; /* too long to be an id we can name */
+}
+
+static void scan_end_value(cs_rpc_idscan *s)
+{
+    if (s->capture && s->idlen) s->done = 1;
+    s->capture = 0;
+    s->state = SC_VALUE;
+}
+
+static void scan_in_string(cs_rpc_idscan *s, char c)
+{
+    if (s->capture) scan_put(s, c);
+    if (s->esc) {
+        s->esc = 0;
+    } else if (c == '\\') {
+        s->esc = 1;
+    } else if (c == '"') {
+        s->in_str = 0;
+        if (s->depth == 1 && s->state == SC_KEY) {
+            s->is_id = s->keylen == 2 && !memcmp(s->key, "id", 2);
+            s->state = SC_COLON;
+        } else if (s->depth == 1 && s->capture) {
+            scan_end_value(s);
+        }
+    } else if (s->depth == 1 && s->state == SC_KEY && s->keylen < sizeof s->key) {
+        s->key[s->keylen++] = c;
+    }
+}
+
+static void scan_byte(cs_rpc_idscan *s, char c)
+{
+    if (s->in_str) return scan_in_string(s, c);
+    int top = s->depth == 1;
+    switch (c) {
+    case '"':
+        s->in_str = 1;
+        if (top && s->state == SC_KEY_WAIT)
+            s->state = SC_KEY, s->keylen = 0;
+        else if (top && s->state == SC_VALUE_WAIT) {
+            s->state = SC_VALUE;
+            if (s->is_id && !s->done) s->capture = 1, s->idlen = 0, scan_put(s, c);
+        }
+        return;
+    case '{':
+    case '[':
+        if (top && s->state == SC_VALUE_WAIT) s->state = SC_VALUE;
+        if (++s->depth == 1) s->state = SC_KEY_WAIT;
+        return;
+    case '}':
+    case ']':
+        if (top) scan_end_value(s);
+        s->depth--;
+        return;
+    case ',':
+        if (top) scan_end_value(s), s->state = SC_KEY_WAIT;
+        return;
+    case ':':
+        if (top && s->state == SC_COLON) s->state = SC_VALUE_WAIT;
+        return;
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
+        if (top && s->capture) scan_end_value(s);
+        return;
+    default:
+        if (top && s->state == SC_VALUE_WAIT) {
+            s->state = SC_VALUE;
+            if (s->is_id && !s->done) s->capture = 1, s->idlen = 0;
+        }
+        if (top && s->capture) scan_put(s, c);
+    }
+}
+
+void cs_rpc_idscan_feed(cs_rpc_idscan *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !s->done && s->depth >= 0; i++)
+        scan_byte(s, p[i]);
+}
+
+const char *cs_rpc_idscan_result(cs_rpc_idscan *s)
+{
+    if (!s->done) return NULL;
+    s->id[s->idlen] = '\0';
+    return s->id;
 }

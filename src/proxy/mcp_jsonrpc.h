@@ -56,6 +56,22 @@ char *cs_rpc_tool_error_line(const json_t *id, const char *text);
 /* notifications/progress for token with a strictly increasing progress value. */
 char *cs_rpc_progress_line(const json_t *token, double progress, const char *message);
 
+/* Finds the top-level "id" of a JSON-RPC message fed in pieces, without keeping
+ * the message: how an oversized message still gets an error answer naming its
+ * request. A string id is kept with its quotes; ids longer than the buffer are
+ * given up on. */
+typedef struct cs_rpc_idscan {
+    int depth, in_str, esc, state, is_id, capture, done;
+    char key[4];
+    size_t keylen;
+    char id[160]; /* compact JSON text of the id once done */
+    size_t idlen;
+} cs_rpc_idscan;
+
+void cs_rpc_idscan_feed(cs_rpc_idscan *s, const char *p, size_t n);
+/* The id as JSON text (for cs_rpc_id_key comparisons), or NULL when none was seen. */
+const char *cs_rpc_idscan_result(cs_rpc_idscan *s);
+
 /* Newline-delimited framing over a file descriptor with a per-message cap. */
 typedef struct cs_rpc_reader {
     int fd;
@@ -65,13 +81,16 @@ typedef struct cs_rpc_reader {
     size_t in_len, in_pos;
     int overflow; /* discarding the rest of an oversized line */
     int eof;
+    cs_rpc_idscan scan; /* the oversized message's id (see big_id) */
+    const char *big_id; /* after CS_ETOOBIG: that message's id as JSON text, or NULL */
 } cs_rpc_reader;
 
 void cs_rpc_reader_init(cs_rpc_reader *r, int fd, size_t max);
 void cs_rpc_reader_free(cs_rpc_reader *r);
 /* Next message (without its newline; blank lines skipped) in *data and *len, valid until
  * the next call. Returns 0, CS_ETOOBIG once per oversized message (its bytes are
- * discarded up to the newline), or CS_EIO at end of input or on a read error. */
+ * discarded up to the newline; r->big_id names its id when one was found), or
+ * CS_EIO at end of input or on a read error. */
 int cs_rpc_read(cs_rpc_reader *r, const char **data, size_t *len);
 
 /* Writes all of data to fd, retrying short writes and EINTR; 0 or CS_EIO. */

@@ -196,6 +196,38 @@ static void server_message(relay *r, const char *raw, size_t len)
     cs_rpc_msg_clear(&m);
 }
 
+/* An answer from the server over the cap is dropped; the request it answered (when
+ * its id could be found) gets an error instead of waiting forever. */
+static void server_too_big(relay *r, const char *id_text)
+{
+    cs_warn("mcp-proxy: dropped a message from the server larger than %zu bytes",
+            r->o->max_server_msg);
+    json_t *id = id_text ? json_loads(id_text, JSON_DECODE_ANY, NULL) : NULL;
+    char key[160];
+    json_t *v = NULL;
+    if (id && cs_rpc_id_key(id, key, sizeof key) == 0) {
+        pthread_mutex_lock(&r->mu);
+        v = json_incref(json_object_get(r->inflight, key));
+        json_object_del(r->inflight, key);
+        pthread_mutex_unlock(&r->mu);
+    }
+    if (v) {
+        char *why =
+            cs_sprintf("countersign mcp-proxy: the MCP server's answer was larger than %zu bytes",
+                       r->o->max_server_msg);
+        char *line = cs_rpc_error_line(id, CS_RPC_INTERNAL_ERROR, why);
+        to_client(r, line, strlen(line), 0);
+        cs_rpc_msg m = {0};
+        if (json_is_string(v) && cs_rpc_parse(line, strlen(line) - 1, &m) == 0)
+            cs_mcp_gate_outcome(r->gate, json_string_value(v), &m, line, strlen(line) - 1);
+        if (json_is_string(v)) cs_rpc_msg_clear(&m);
+        free(line);
+        free(why);
+    }
+    json_decref(v);
+    json_decref(id);
+}
+
 /* The server is gone: every request it owed an answer gets an error. */
 static void server_gone(relay *r)
 {
@@ -227,8 +259,7 @@ static void *server_reader(void *arg)
     int rc;
     while ((rc = cs_rpc_read(&rd, &data, &len)) != CS_EIO) {
         if (rc == CS_ETOOBIG)
-            cs_warn("mcp-proxy: dropped a message from the server larger than %zu bytes",
-                    r->o->max_server_msg);
+            server_too_big(r, rd.big_id);
         else
             server_message(r, data, len);
     }
@@ -248,10 +279,13 @@ static void client_loop(relay *r)
     int rc;
     while ((rc = cs_rpc_read(&rd, &data, &len)) != CS_EIO) {
         if (rc == CS_ETOOBIG) {
+            /* Answered with the request's id when it could be found: no client waits. */
+            json_t *id = rd.big_id ? json_loads(rd.big_id, JSON_DECODE_ANY, NULL) : NULL;
             char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
                                    r->o->max_client_msg);
-            reply_line(r, cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST, why));
+            reply_line(r, cs_rpc_error_line(id, CS_RPC_INVALID_REQUEST, why));
             free(why);
+            json_decref(id);
             continue;
         }
         client_message(r, data, len);

@@ -213,6 +213,7 @@ test('bad input gets clear JSON-RPC errors and the proxy keeps going', async () 
     p.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(10000) } } }) + '\n');
     e = JSON.parse(await p.next((m) => m && m.error && /larger than 4096/.test(m.error.message)));
     assert.equal(e.error.code, -32600);
+    assert.equal(e.id, 7, 'the oversized request is answered under its own id');
     p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{}}}\n');
     e = JSON.parse(await p.next((m) => m && m.id === 8));
     assert.equal(e.error.code, -32602);
@@ -416,5 +417,24 @@ test('a vote that moves the quorum is reported in a progress notification at onc
     assert.ok(r.content.length >= 2, JSON.stringify(r));
   } finally {
     await p.close();
+  }
+});
+
+test('an answer from the server over the cap becomes an error for its request, not a hang', async () => {
+  const server = path.join(mcpDir, 'lib', 'recorder-server.mjs');
+  const rec = path.join(os.tmpdir(), `cs-rec-big-${process.pid}.log`);
+  const env = { env: () => ({ ...gw.env(), RECORD_FILE: rec }) };
+  const p = new RawProxy(env, [process.execPath, server], { name: 'rec', proxyArgs: ['--max-message', '4096'] });
+  try {
+    await p.initialize();
+    p.send('{"jsonrpc":"2.0","id":"b1","method":"big","params":{"size":100000}}\n');
+    const e = await p.response('b1');
+    assert.equal(e.error.code, -32603);
+    assert.match(e.error.message, /answer was larger than 65536 bytes/);
+    p.send('{"jsonrpc":"2.0","id":"b2","method":"big","params":{"size":1000}}\n');
+    assert.equal((await p.response('b2')).result.blob.length, 1000);
+  } finally {
+    assert.equal((await p.close()).code, 0);
+    fs.rmSync(rec, { force: true });
   }
 });

@@ -110,6 +110,52 @@ static void framing(void **state)
     close(fds[0]);
 }
 
+static void idscan(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *id;
+    } cases[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"x\"}", "5"},
+        {"{\"id\":\"a\\\"b\",\"x\":1}", "\"a\\\"b\""},
+        {"{\"params\":{\"id\":9},\"id\":\"z\"}", "\"z\""},
+        {"{\"x\":[{\"id\":1},\"id\"],\"id\":-2.5e3}", "-2.5e3"},
+        {"{ \"id\" : 7 , \"m\":\"}\"}", "7"},
+        {"{\"result\":{\"content\":[{\"text\":\"id\"}]},\"jsonrpc\":\"2.0\",\"id\":42}", "42"},
+        {"{\"idx\":1,\"i\":2}", NULL},
+        {"{\"method\":\"notifications/x\"}", NULL},
+        {"[{\"id\":1}]", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* Fed one byte at a time: pieces may split anywhere. */
+        cs_rpc_idscan s;
+        memset(&s, 0, sizeof s);
+        for (const char *p = cases[i].text; *p; p++) cs_rpc_idscan_feed(&s, p, 1);
+        const char *got = cs_rpc_idscan_result(&s);
+        if (cases[i].id == NULL) assert_null(got);
+        else assert_string_equal(got, cases[i].id);
+    }
+}
+
+/* An oversized message still gets its id found for the error answer. */
+static void framing_big_id(void **state)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const char *in = "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"x\":\"0123456789\"},\"id\":\"big\"}\n";
+    assert_int_equal(cs_write_all(fds[1], in, strlen(in)), 0);
+    close(fds[1]);
+    cs_rpc_reader r;
+    cs_rpc_reader_init(&r, fds[0], 16);
+    const char *d;
+    size_t n;
+    assert_int_equal(cs_rpc_read(&r, &d, &n), CS_ETOOBIG);
+    assert_string_equal(r.big_id, "\"big\"");
+    assert_int_equal(cs_rpc_read(&r, &d, &n), CS_EIO);
+    cs_rpc_reader_free(&r);
+    close(fds[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +163,8 @@ int main(void)
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(built_messages),
         cmocka_unit_test(framing),
+        cmocka_unit_test(idscan),
+        cmocka_unit_test(framing_big_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

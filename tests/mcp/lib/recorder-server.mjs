@@ -1,7 +1,8 @@
 // recorder-server.mjs - a deliberately odd MCP stdio peer for byte-exactness tests:
 // appends every line it receives to $RECORD_FILE and answers each request with a
 // response written in an unusual but valid JSON layout (spaces, key order, escapes),
-// so a proxy that re-serializes anything is caught.
+// so a proxy that re-serializes anything is caught. Method "big" answers with a
+// result of params.size bytes (to exceed the proxy's cap).
 import fs from 'node:fs';
 import readline from 'node:readline';
 
@@ -19,6 +20,8 @@ rl.on('line', (line) => {
   const idText = JSON.stringify(m.id);
   if (m.method === 'initialize') {
     process.stdout.write(`{ "result" : {"protocolVersion":"2025-06-18", "capabilities":{"tools":{}},"serverInfo":{"name":"rec","version":"0"}}, "id" : ${idText}, "jsonrpc":"2.0" }\n`);
+  } else if (m.method === 'big') {
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', result: { blob: 'x'.repeat(m.params.size) }, id: m.id }) + '\n');
   } else if (m.method === 'tools/call') {
     process.stdout.write(`{"id":${idText},"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"ran \\u0041 ${m.params.name}"}],  "extra": 1.50}}\n`);
   } else {
