@@ -60,6 +60,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
 /* Submits expire ops for every pending action past its deadline. */
 static void sweep_expired(cs_gateway *gw, long long now)
 {
+    long long seen = atomic_load(&gw->next_expiry);
     json_t *ids = NULL;
     if (gw->store->ops->expired(gw->store, now, &ids) != 0) return;
     size_t i;
@@ -76,7 +77,8 @@ static void sweep_expired(cs_gateway *gw, long long now)
     gw->store->ops->next_expiry(gw->store, &next);
     /* Ones just queued still show as pending: look again shortly, not in a loop. */
     if (next == 0 || next < now + 250) next = next == 0 ? now + 60000 : now + 250;
-    atomic_store(&gw->next_expiry, next);
+    /* A pending action committed meanwhile may have lowered it: keep that. */
+    atomic_compare_exchange_strong(&gw->next_expiry, &seen, next);
 }
 
 static void *reaper_main(void *arg)
