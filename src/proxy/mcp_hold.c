@@ -152,11 +152,14 @@ static void respond(cs_mcp_verdict *v, char *line)
     v->response = line;
 }
 
-static void track(cs_mcp_gate *g, cs_mcp_call *c)
+void cs_mcp_gate_track(cs_mcp_gate *g, cs_mcp_call *c)
 {
     pthread_mutex_lock(&g->mu);
-    c->next = g->held;
-    g->held = c;
+    if (!c->tracked) {
+        c->next = g->held;
+        g->held = c;
+        c->tracked = 1;
+    }
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -168,6 +171,7 @@ static void untrack(cs_mcp_gate *g, cs_mcp_call *c)
             *p = c->next;
             break;
         }
+    c->tracked = 0;
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -389,7 +393,7 @@ static int use_binding(cs_mcp_gate *g, cs_mcp_call *c, const char *aid, cs_mcp_v
 void cs_mcp_gate_begin(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
 {
     memset(v, 0, sizeof *v);
-    track(g, c);
+    cs_mcp_gate_track(g, c);
     char aid[80] = "";
     pthread_mutex_lock(&g->mu);
     snprintf(aid, sizeof aid, "%s", str(g->bindings, c->bind_key));
@@ -399,9 +403,11 @@ void cs_mcp_gate_begin(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
         if (doc) apply_decision(g, c, doc, v);
         json_decref(doc);
     }
-    if (atomic_load(&c->cancelled) && (v->kind == CS_MCP_HOLD || v->kind == CS_MCP_FORWARD)) {
-        /* Cancelled while we were asking: nothing runs, nobody is asked to approve. */
+    if (atomic_load(&c->cancelled)) {
+        /* Cancelled while we were asking: nothing runs, nobody is asked to approve,
+         * and (as MCP asks) the cancelled request gets no answer. */
         if (v->kind == CS_MCP_HOLD) cancel_later(g, c->action_id, "cancelled by the MCP client");
+        cs_mcp_verdict_clear(v);
         v->kind = CS_MCP_SILENT;
     }
     if (v->kind != CS_MCP_HOLD) untrack(g, c);

@@ -46,6 +46,7 @@ typedef struct cs_mcp_call {
     atomic_int cancelled; /* notifications/cancelled from the client */
     atomic_int aborted;   /* the transport is going away */
     atomic_int stop;      /* either of the two: ends gateway calls early */
+    int tracked;          /* on the gate's list (under the gate's lock) */
     double progress;
 } cs_mcp_call;
 
@@ -72,6 +73,9 @@ void cs_mcp_gate_free(cs_mcp_gate *g);
 int cs_mcp_call_new(const cs_rpc_msg *m, const char *scope, cs_mcp_call **out, char **response);
 void cs_mcp_call_free(cs_mcp_call *c);
 
+/* Puts the call on the gate's list, so that a notifications/cancelled finds it even
+ * before begin() runs (begin() does it too; doing it twice is harmless). */
+void cs_mcp_gate_track(cs_mcp_gate *g, cs_mcp_call *c);
 /* Decides what can be decided at once: retry binding, then a submit. The result is
  * FORWARD, RESPOND or HOLD. */
 void cs_mcp_gate_begin(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v);

@@ -109,7 +109,9 @@ static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t l
     if (cs_mcp_call_new(m, "", &call, &err_line) != 0) return reply_line(r, err_line);
     job *j = cs_calloc(1, sizeof *j);
     *j = (job){r, call, cs_strndup(raw, len), len};
+    cs_mcp_gate_track(r->gate, call); /* a cancellation that follows at once finds it */
     if (cs_mcp_pool_run(r->pool, run_job, j) == 0) return;
+    cs_mcp_gate_drop(r->gate, call);
     reply_line(r, cs_rpc_error_line(call->id, CS_RPC_INTERNAL_ERROR,
                                     "countersign mcp-proxy: too many tool calls in flight; "
                                     "try again when some have finished"));
