@@ -210,12 +210,11 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
         return CS_ETOOBIG;
     }
     op->now_ms = cs_now_ms();
-    json_t *envelope = json_pack("{s:o,s:s,s:s,s:O,s:O,s:O}", "requester", requester_json(op->who),
+    json_t *envelope = json_pack("{s:o,s:s,s:s,s:o,s:O,s:O}", "requester", requester_json(op->who),
                                  "action", action, "resource", resource, "context",
-                                 context ? context : json_object(), "purpose",
+                                 context ? json_incref(context) : json_object(), "purpose",
                                  purpose ? json_object_get(op->args, "purpose") : json_null(),
                                  "on_behalf_of", obo ? json_object_get(op->args, "on_behalf_of") : json_null());
-    if (!context) json_object_set_new(envelope, "context", json_object());
     char *canon = cs_jcs_dumps(envelope);
     char hash[65];
     cs_sha256_hex(canon, strlen(canon), hash);
@@ -384,7 +383,7 @@ static int finish_action(cs_gateway *gw, cs_op *op, const char *status, const ch
 {
     json_object_set_new(op->doc, "status", json_string(status));
     json_object_set_new(op->doc, "decided_at", cs_time_json(op->now_ms));
-    json_object_set(details, "status", json_string(status));
+    json_object_set_new(details, "status", json_string(status));
     json_object_set(details, "args_hash", json_object_get(op->doc, "args_hash"));
     long long index = 0;
     int rc = cs_gw_audit(gw, op, type, details, &index);

@@ -145,6 +145,8 @@ static void stop_with(td *d, int sig)
     int st;
     waitpid(d->pid, &st, 0);
     d->pid = 0;
+    /* A clean stop must exit 0: sanitizer reports (leaks, UB) fail the test. */
+    if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("server did not exit cleanly (status %d)", st);
 }
 
 void td_stop(td *d)
