@@ -494,6 +494,8 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
     json_t *reason = json_object_get(op->args, "reason");
     json_t *vote = json_pack("{s:s,s:s,s:O,s:o,s:o}", "voter", voter, "vote", what, "reason",
                              reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
+    /* The channel is the source's scheme: api, web, slack, ... */
+    json_object_set_new(vote, "channel", json_stringn(op->source, strcspn(op->source, ":")));
     json_array_append_new(json_object_get(approval, "votes"), vote);
     long long index = 0;
     if ((rc = cs_gw_audit(gw, op, "vote.cast", vote, &index)) != 0) return rc;

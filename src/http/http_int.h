@@ -10,9 +10,12 @@
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+struct cs_web;
+
 struct cs_http {
     struct MHD_Daemon *d;
     cs_gateway *gw;
+    struct cs_web *web; /* dashboard sessions (src/web/) */
     atomic_long requests;
 };
 
@@ -31,6 +34,8 @@ typedef struct cs_req {
     cs_watch watch;
     char addr[80];
     cs_reply reply;
+    /* Set by a page that renders its own response after an op or poll (src/web/). */
+    void (*on_resume)(struct cs_req *r);
 } cs_req;
 
 /* routes.c: decides what to answer; may start an async op or a long-poll. */
@@ -41,5 +46,7 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* routes.c: starts a state-changing op for r (suspends until it is durable). */
+void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args);
 
 #endif

@@ -3,6 +3,7 @@
 #include "http/http_int.h"
 
 #include "util/alloc.h"
+#include "web/web.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static int authenticate(cs_req *r)
 {
     const char *auth = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && !strncasecmp(auth, "Bearer ", 7)) r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
+    else if (cs_web_session_auth(r) != 0) return -1; /* a session cookie without its CSRF token */
     if (r->who == NULL) {
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return -1;
@@ -95,6 +97,11 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
         /* Refused before reaching the writer: answer from the op's reply. */
         MHD_resume_connection(r->conn);
     }
+}
+
+void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args)
+{
+    start_op(r, kind, id, args);
 }
 
 static void poll_fired(cs_watch *w, int timed_out)
@@ -232,6 +239,7 @@ void cs_http_route(cs_req *r)
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
+    if (cs_web_route(r)) return; /* dashboard, approval page, sign-in (src/web/) */
     if (authenticate(r) != 0) return;
     if (cs_gateway_stopping(r->http->gw)) return problem(r, 503, "stopping", "the gateway is shutting down");
     if (!strcmp(u, "/v1/whoami")) return cs_gateway_whoami(r->who, &r->reply);

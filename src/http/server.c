@@ -3,6 +3,7 @@
 
 #include "util/alloc.h"
 #include "util/log.h"
+#include "web/web.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -91,6 +92,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES; /* suspended, or the route queued its own response */
     }
+    if ((r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) && r->on_resume) {
+        r->on_resume(r);
+        return MHD_YES;
+    }
     if (r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) {
         cs_http_resumed(r);
         enum MHD_Result ret = cs_http_send(r, &r->reply);
@@ -141,6 +146,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     if (rc) return rc;
     cs_http *h = cs_calloc(1, sizeof *h);
     h->gw = gw;
+    h->web = cs_web_new(gw);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
@@ -152,6 +158,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
                             (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
+        cs_web_free(h->web);
         free(h);
         return cs_err_set(err, CS_EIO, "cannot listen on %s", listen);
     }
@@ -171,5 +178,6 @@ void cs_http_stop(cs_http *h)
         usleep(10000);
     }
     MHD_stop_daemon(h->d);
+    cs_web_free(h->web);
     free(h);
 }
