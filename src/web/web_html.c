@@ -22,7 +22,7 @@ void cs_web_html_begin(cs_buf *b, const char *title)
 {
     cs_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                   "<link rel=\"stylesheet\" href=\"/assets/app.css\"><title>");
+                   "<link rel=\"stylesheet\" href=\"/assets/app.css\"><link rel=\"icon\" href=\"/assets/favicon.svg\"><title>");
     cs_web_esc(b, title);
     cs_buf_puts(b, " · countersign</title></head><body>"
                    "<header class=\"top\"><a class=\"brand\" href=\"/\">countersign</a></header>\n");
@@ -33,7 +33,10 @@ void cs_web_html_end(cs_buf *b)
     cs_buf_puts(b, "\n</body></html>\n");
 }
 
-/* No scripts on server-rendered pages, no framing, no referrer leaking ids. */
+/* No framing, no plugins, forms post only here, and no referrer (with its action
+ * ids) to other sites. "same-origin" rather than "no-referrer": with the latter
+ * browsers send "Origin: null" on our own form posts, which would fail the
+ * same-origin check. */
 void cs_web_headers(struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "Content-Security-Policy",
@@ -41,7 +44,7 @@ void cs_web_headers(struct MHD_Response *resp)
                             "form-action 'self'; frame-ancestors 'none'");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
 }
 
 void cs_web_send_html(cs_req *r, int status, cs_buf *b)
