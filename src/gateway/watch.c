@@ -70,13 +70,14 @@ int cs_watch_cancel(cs_watchers *ws, cs_watch *w)
     return mine;
 }
 
-static void fire_id(cs_watchers *ws, const char *id)
+static void fire_id(cs_watchers *ws, const char *id, const void *doc)
 {
     cs_watch *w = ws->bucket[hash(id)];
     while (w) {
         cs_watch *next = w->next;
         if (!strcmp(w->id, id)) {
             unlink_w(ws, w);
+            w->doc = doc;
             w->fn(w, 0);
         }
         w = next;
@@ -84,12 +85,12 @@ static void fire_id(cs_watchers *ws, const char *id)
 }
 
 /* Fires under the lock: fn only resumes a connection, which never calls back in. */
-void cs_watch_notify(cs_watchers *ws, const char *id)
+void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
 {
     pthread_mutex_lock(&ws->lock);
     ws->generation++;
-    fire_id(ws, id);
-    if (strcmp(id, CS_WATCH_ANY) != 0) fire_id(ws, CS_WATCH_ANY);
+    fire_id(ws, id, doc);
+    if (strcmp(id, CS_WATCH_ANY) != 0) fire_id(ws, CS_WATCH_ANY, doc);
     pthread_mutex_unlock(&ws->lock);
 }
 

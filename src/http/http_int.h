@@ -8,6 +8,7 @@
 #include "util/buf.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct cs_web;
@@ -17,6 +18,11 @@ struct cs_http {
     cs_gateway *gw;
     struct cs_web *web; /* dashboard sessions (src/web/) */
     atomic_long requests;
+    /* One response shared by every long-poll woken by the same change: thousands
+     * of waiters cost one serialisation, not one store read each. */
+    pthread_mutex_t shared_lock;
+    json_t *shared_doc;
+    struct MHD_Response *shared_resp;
 };
 
 enum req_state { RS_READ, RS_WAIT_OP, RS_WAIT_POLL, RS_DONE };
@@ -32,6 +38,7 @@ typedef struct cs_req {
     json_t *who;
     cs_op *op;
     cs_watch watch;
+    json_t *changed; /* the action as the change that woke a long-poll left it */
     char addr[80];
     cs_reply reply;
     /* Set by a page that renders its own response after an op or poll (src/web/). */
