@@ -17,6 +17,13 @@ static const char *str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* A reply's document: the gateway may hand it over already serialised. */
+static json_t *reply_doc(const cs_reply *rep)
+{
+    if (rep->body) return json_incref(rep->body);
+    return rep->text ? json_loads(rep->text, 0, NULL) : NULL;
+}
+
 static void row(cs_buf *b, const char *label, const char *value)
 {
     if (value == NULL || !*value) return;
@@ -71,7 +78,7 @@ static void envelope(cs_buf *b, const json_t *doc)
     cs_web_esc(b, str(doc, "action"));
     cs_buf_puts(b, " <small>on</small> ");
     cs_web_esc(b, str(doc, "resource"));
-    cs_buf_printf(b, "</h1><p><span class=\"badge status-%s\" data-status>", str(doc, "status"));
+    cs_buf_printf(b, "</h1><p><span class=\"badge status-%s\" data-status=\"%s\">", str(doc, "status"), str(doc, "status"));
     cs_web_esc(b, str(doc, "status"));
     cs_buf_puts(b, "</span></p><dl class=\"envelope\">");
     requester_row(b, doc);
@@ -167,11 +174,10 @@ static void show(cs_req *r, const char *id, const json_t *who, const char *csrf)
 {
     cs_reply rep = {0};
     cs_gateway_get(r->http->gw, id, &rep);
-    if (rep.status != 200) {
-        page_with(r, rep.status, "Not found", NULL, cs_web_refusal_text("not-found"), 0, NULL, NULL);
-    } else {
-        page_with(r, 200, "Approval", rep.body, NULL, 0, csrf, who);
-    }
+    json_t *doc = rep.status == 200 ? reply_doc(&rep) : NULL;
+    if (doc == NULL) page_with(r, 404, "Not found", NULL, cs_web_refusal_text("not-found"), 0, NULL, NULL);
+    else page_with(r, 200, "Approval", doc, NULL, 0, csrf, who);
+    json_decref(doc);
     cs_reply_clear(&rep);
 }
 
@@ -180,19 +186,21 @@ static void show(cs_req *r, const char *id, const json_t *who, const char *csrf)
 static void decided(cs_req *r)
 {
     cs_reply *rep = &r->op->reply;
-    char id[128];
-    snprintf(id, sizeof id, "%s", r->op->id);
+    json_t *doc = reply_doc(rep);
     const char *verb = r->op->kind == CS_OP_APPROVE ? "approved" : "denied";
-    if (rep->status == 200) {
-        char *msg = cs_sprintf("You %s this action. Status: %s.", verb, str(rep->body, "status"));
-        page_with(r, 200, "Decided", rep->body, msg, 1, NULL, NULL);
+    if (rep->status == 200 && doc) {
+        char *msg = cs_sprintf("You %s this action. Status: %s.", verb, str(doc, "status"));
+        page_with(r, 200, "Decided", doc, msg, 1, NULL, NULL);
         free(msg);
+        json_decref(doc);
         return;
     }
     cs_reply now = {0};
-    cs_gateway_get(r->http->gw, id, &now);
-    page_with(r, rep->status ? rep->status : 500, "Refused", now.status == 200 ? now.body : NULL,
-              cs_web_refusal_text(str(rep->body, "type")), 0, NULL, NULL);
+    cs_gateway_get(r->http->gw, r->op->id, &now);
+    json_t *cur = now.status == 200 ? reply_doc(&now) : NULL;
+    page_with(r, rep->status >= 400 ? rep->status : 500, "Refused", cur, cs_web_refusal_text(str(doc, "type")), 0, NULL, NULL);
+    json_decref(cur);
+    json_decref(doc);
     cs_reply_clear(&now);
 }
 
