@@ -388,8 +388,18 @@ async function renderHistory(fresh) {
 
 // ---- agents ---------------------------------------------------------------
 
+// The kill switch (GET/POST /v1/freeze, POST /v1/unfreeze) may not exist on this
+// gateway yet; its state and controls show only when it answers.
+async function freezeState() {
+  const res = await fetch('/v1/freeze', { credentials: 'same-origin' });
+  if (!res.ok) return null;
+  const body = await res.json();
+  const agents = new Map((body.agents || []).map(f => [f.agent, f]));
+  return { global: body.global || null, agents };
+}
+
 async function renderAgents() {
-  const [r, agentsApi] = await Promise.all([api('GET', '/v1/actions?limit=500'), api('GET', '/v1/agents')]);
+  const [r, freezes] = await Promise.all([api('GET', '/v1/actions?limit=500'), freezeState()]);
   if (page() !== 'agents') return;
   if (!r.ok) return showError(r);
   const agents = new Map();
@@ -399,38 +409,61 @@ async function renderAgents() {
     g.actions.push(a);
     agents.set(g.name, g);
   }
-  // The kill switch (freeze) comes with a later issue; its controls show once
-  // the gateway lists agents with their frozen state.
-  const freezable = agentsApi.ok && Array.isArray(agentsApi.data.items);
-  if (freezable) for (const ag of agentsApi.data.items)
-    agents.set(ag.name, Object.assign(agents.get(ag.name) || { name: ag.name, actions: [] }, ag));
-  const cards = [...agents.values()].sort((x, y) => x.name.localeCompare(y.name)).map(ag => h('article', { class: 'card', 'data-agent': ag.name },
-    h('h2', {}, ag.name, ' ', freezable ? h('span', { class: `badge ${ag.frozen ? 'status-denied' : 'status-allowed'}` }, ag.frozen ? 'frozen' : 'active') : null),
-    factList([['Owner', ag.owner], ['Last request', ag.actions[0] && when(ag.actions[0].created_at)],
-      ['Recent', `${ag.actions.length} request(s): ` + Object.entries(ag.actions.reduce((m, a) => (m[a.status] = (m[a.status] || 0) + 1, m), {}))
-        .map(([s, n]) => `${n} ${s}`).join(', ')]]),
-    h('ul', {}, ag.actions.slice(0, 5).map(a => h('li', {}, statusBadge(a.status), ' ', h('a', { href: `#/action/${a.id}` }, a.action), ' ', h('code', {}, a.resource)))),
-    freezable && session.who.admin ? freezeControl(ag) : null));
+  if (freezes) for (const name of freezes.agents.keys())
+    if (!agents.has(name)) agents.set(name, { name, actions: [] });
+  const admin = session.who.admin === true;
+  const cards = [...agents.values()].sort((x, y) => x.name.localeCompare(y.name)).map(ag => {
+    const frozen = freezes && (freezes.agents.get(ag.name) || freezes.global);
+    const counts = Object.entries(ag.actions.reduce((m, a) => (m[a.status] = (m[a.status] || 0) + 1, m), {}));
+    return h('article', { class: 'card', 'data-agent': ag.name, 'data-frozen': freezes ? String(!!frozen) : null },
+      h('h2', {}, ag.name, ' ', freezes ? h('span', { class: `badge ${frozen ? 'status-denied' : 'status-allowed'}` }, frozen ? 'frozen' : 'active') : null),
+      factList([['Owner', ag.owner], ['Last request', ag.actions[0] && when(ag.actions[0].created_at)],
+        ['Recent', `${ag.actions.length} request(s)` + (counts.length ? ': ' + counts.map(([st, n]) => `${n} ${st}`).join(', ') : '')],
+        ['Frozen', frozen ? `${frozen.reason || 'no reason given'}${frozen.by ? ` (by ${frozen.by})` : ''}` : null]]),
+      h('ul', {}, ag.actions.slice(0, 5).map(a => h('li', {}, statusBadge(a.status), ' ', h('a', { href: `#/action/${a.id}` }, a.action), ' ', h('code', {}, a.resource)))),
+      freezes && admin && !(freezes.global && !freezes.agents.get(ag.name)) ? freezeControl(ag.name, !!freezes.agents.get(ag.name)) : null);
+  });
   main.replaceChildren(h('h1', {}, 'Agents'),
-    freezable ? null : h('p', { class: 'muted' }, 'Agents seen in the latest 500 requests. Freezing agents (the kill switch) is not available on this gateway yet.'),
+    freezes ? (admin ? h('section', { class: 'card', 'aria-label': 'kill switch' }, h('h2', {}, 'All agents ',
+      h('span', { class: `badge ${freezes.global ? 'status-denied' : 'status-allowed'}` }, freezes.global ? 'frozen' : 'active')),
+    freezeControl(null, !!freezes.global)) : null)
+      : h('p', { class: 'muted' }, 'Agents seen in the latest 500 requests. Freezing agents (the kill switch) is not available on this gateway yet.'),
     ...(cards.length ? cards : [h('p', { class: 'empty' }, 'No agent has made a request yet.')]));
 }
 
-function freezeControl(ag) {
-  const verb = ag.frozen ? 'unfreeze' : 'freeze';
-  return h('div', { class: 'buttons' }, h('button', { type: 'button', class: ag.frozen ? '' : 'deny', onclick: async () => {
-    const reason = ag.frozen ? undefined : prompt(`Why freeze ${ag.name}?`);
-    if (!ag.frozen && !reason) return;
-    const r = await api('POST', `/v1/${verb}`, ag.frozen ? { agent: ag.name } : { agent: ag.name, reason });
-    toast(r.ok ? `${ag.name}: ${verb} done.` : refusalText(r.data));
+// Freeze (with a required reason) or unfreeze one agent, or all when name is null.
+function freezeControl(name, frozen) {
+  const what = name || 'all agents';
+  if (frozen) {
+    return h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: async () => {
+      const r = await api('POST', '/v1/unfreeze', name ? { agent: name } : {});
+      toast(r.ok ? `Unfroze ${what}.` : refusalText(r.data));
+      renderAgents();
+    } }, `Unfreeze ${what}`));
+  }
+  const id = `freeze-${name || 'all'}`;
+  const reason = h('input', { id, type: 'text', maxlength: 1000 });
+  const err = h('p', { class: 'error', role: 'alert' });
+  return h('form', { class: 'freeze', onsubmit: async ev => {
+    ev.preventDefault();
+    if (!reason.value.trim()) { err.textContent = 'Say why, for the audit log.'; reason.focus(); return; }
+    const r = await api('POST', '/v1/freeze', name ? { agent: name, reason: reason.value.trim() } : { reason: reason.value.trim() });
+    toast(r.ok ? `Froze ${what}.` : refusalText(r.data));
     renderAgents();
-  } }, ag.frozen ? 'Unfreeze' : 'Freeze'));
+  } }, h('label', { for: id }, `Reason to freeze ${what}`), reason, err,
+  h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'deny' }, `Freeze ${what}`)));
 }
 
 // ---- audit ----------------------------------------------------------------
 
+// Plain fetches: a 401 or 404 here means "no audit log to show", not "signed out".
+async function fetchText(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  return { ok: res.ok, status: res.status, data: await res.text() };
+}
+
 async function renderAudit() {
-  const [cp, key] = await Promise.all([api('GET', '/v1/audit/checkpoint'), api('GET', '/v1/audit/key')]);
+  const [cp, key] = await Promise.all([fetchText('/v1/audit/checkpoint'), fetchText('/v1/audit/key')]);
   if (page() !== 'audit') return;
   if (!cp.ok || !key.ok) {
     main.replaceChildren(h('h1', {}, 'Audit log'), h('p', { class: 'card muted', id: 'audit-unavailable' },

@@ -167,6 +167,14 @@ export function bundleEntry(bytes, k) {
   throw new Error(`the entry bundle has no entry ${k}`);
 }
 
+// The entry's bytes from its tlog-tiles entry bundle.
+async function fetchEntry(get, index, size) {
+  const n = Math.floor(index / 256), width = Math.min(256, size - n * 256);
+  const res = await get(`/v1/audit/${entriesPath(n, width)}`);
+  if (!res.ok) throw new Error(`the entry bundle could not be read (${res.status})`);
+  return bundleEntry(new Uint8Array(await res.arrayBuffer()), index % 256);
+}
+
 export async function verifyCheckpoint(noteText, vkeyText) {
   try {
     const cp = await openCheckpoint(noteText, vkeyText);
@@ -186,13 +194,19 @@ export async function verifyInclusion(get, index, actionId) {
     const proofRes = await get(`/v1/audit/proof/${index}`);
     if (proofRes.status === 404) return keyRes.ok ? { ok: false, unavailable: true, message: `Entry #${index} is not covered by a published checkpoint yet; try again shortly.` } : unavailable;
     if (!keyRes.ok || !proofRes.ok) throw new Error(`the gateway answered ${keyRes.status}/${proofRes.status}`);
-    const vkey = (await keyRes.text()).trim(), proofText = await proofRes.text();
-    const proof = parseProof(proofText);
-    const cp = await openCheckpoint(proof.checkpoint, vkey);
-    const n = Math.floor(index / 256), width = Math.min(256, cp.size - n * 256);
-    const bundleRes = await get(`/v1/audit/${entriesPath(n, width)}`);
-    if (!bundleRes.ok) throw new Error(`the entry bundle could not be read (${bundleRes.status})`);
-    const entry = bundleEntry(new Uint8Array(await bundleRes.arrayBuffer()), index % 256);
+    const vkey = (await keyRes.text()).trim();
+    // The proof comes as a bare tlog-proof file, or as JSON carrying one
+    // ({tlog_proof, entry, ...}); only the file and the entry's bytes are trusted.
+    let proofText, entry = null;
+    if ((proofRes.headers.get('Content-Type') || '').includes('json')) {
+      const body = await proofRes.json();
+      proofText = body.tlog_proof;
+      if (typeof body.entry === 'string') entry = enc.encode(body.entry);
+    } else {
+      proofText = await proofRes.text();
+    }
+    const cp = await openCheckpoint(parseProof(proofText).checkpoint, vkey);
+    if (entry === null) entry = await fetchEntry(get, index, cp.size);
     const doc = JSON.parse(new TextDecoder().decode(entry));
     if (actionId && doc.action_id !== actionId) throw new Error(`entry #${index} belongs to ${doc.action_id}, not ${actionId}`);
     await verifyProofText(proofText, vkey, entry, index);

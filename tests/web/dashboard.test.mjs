@@ -168,14 +168,27 @@ test('agents and audit pages', async () => {
   const ag = admin.page.locator('article[data-agent="demo-agent"]');
   await ag.waitFor();
   assert.match(await ag.innerText(), /Owner[\s\S]*alice/);
-  const agentsApi = await d.api('admin', 'GET', '/v1/agents');
-  if (agentsApi.status === 404) {
+  const freezeApi = await d.api('admin', 'GET', '/v1/freeze');
+  if (freezeApi.status !== 200) {
     assert.equal(await ag.getByRole('button', { name: /freeze/i }).count(), 0, 'no freeze control without the API');
     await admin.page.getByText('not available on this gateway yet').waitFor();
+    await shot(admin.page, 'agents-desktop');
   } else {
-    await ag.getByRole('button', { name: /freeze/i }).waitFor();
+    // The kill switch: freeze with a reason, see it frozen, unfreeze.
+    await ag.getByLabel('Reason to freeze demo-agent').fill('runaway loop');
+    await ag.getByRole('button', { name: 'Freeze demo-agent' }).click();
+    await admin.page.locator('article[data-agent="demo-agent"][data-frozen="true"]').waitFor();
+    const frozen = await d.api('admin', 'GET', '/v1/freeze');
+    assert.ok(frozen.json.agents.some(f => f.agent === 'demo-agent'), 'the gateway has the freeze');
+    await shot(admin.page, 'agents-desktop');
+    await admin.page.getByRole('button', { name: 'Unfreeze demo-agent' }).click();
+    await admin.page.locator('article[data-agent="demo-agent"][data-frozen="false"]').waitFor();
+    // People who are not admins see the state but no controls.
+    const bob = await signedIn(browser, d, 'bob', DESKTOP, '/#/agents');
+    await bob.page.locator('article[data-agent="demo-agent"][data-frozen="false"]').waitFor();
+    assert.equal(await bob.page.getByRole('button', { name: /freeze/i }).count(), 0);
+    await bob.ctx.close();
   }
-  await shot(admin.page, 'agents-desktop');
 
   await admin.page.goto(`${d.url}/#/audit`);
   const cp = await d.api('admin', 'GET', '/v1/audit/checkpoint');
@@ -191,10 +204,23 @@ test('agents and audit pages', async () => {
   // The detail page's "verify": against the log when it exists, else a clear note.
   const a = await d.submit('demo-agent', 'db.read', 'prod/db/customers');
   await admin.page.goto(`${d.url}/#/action/${a.id}`);
-  await admin.page.getByRole('button', { name: 'Verify in the audit log' }).click();
   const result = admin.page.locator('.verify-result');
-  if (cp.status === 404) await result.getByText('not available on this gateway yet').waitFor();
-  else await result.getByText(`Verified: entry #${a.audit.index}`).waitFor();
+  if (cp.status === 404) {
+    await admin.page.getByRole('button', { name: 'Verify in the audit log' }).click();
+    await result.getByText('not available on this gateway yet').waitFor();
+  } else {
+    // A fresh entry is covered once the next checkpoint is published: ask again
+    // until it is (bounded by the number of tries, not by a clock).
+    let text = '';
+    for (let i = 0; i < 100 && !text.startsWith('Verified'); i++) {
+      await admin.page.getByRole('button', { name: 'Verify in the audit log' }).click();
+      await admin.page.locator('#verify:not([disabled])').waitFor();
+      text = await result.innerText();
+      if (text.includes('not covered')) await admin.page.waitForTimeout(100);
+      else assert.match(text, /^Verified: entry #/);
+    }
+    assert.match(text, new RegExp(`^Verified: entry #${a.audit.index} `));
+  }
   await admin.ctx.close();
 });
 
