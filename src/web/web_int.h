@@ -25,8 +25,11 @@ struct cs_web {
 
 /* web_session.c: the server-side session store. A session records who signed in
  * (the identity), never the token they signed in with, so another way of signing
- * in (an identity provider) only needs to call cs_web_session_create(). */
-int cs_web_session_create(cs_web *w, json_t *who, char sid[CS_WEB_SID_HEX + 1]);
+ * in (an identity provider) only needs to call cs_web_session_create().
+ * Sessions made from a token (from_token) re-read the identity from the gateway's
+ * tokens on every request, so revoking the token ends the session; an identity
+ * provider would bring its own refresh. */
+int cs_web_session_create(cs_web *w, json_t *who, int from_token, char sid[CS_WEB_SID_HEX + 1]);
 /* The identity (new reference) and CSRF token of a live session, or NULL. */
 json_t *cs_web_session_lookup(cs_web *w, const char *sid, char csrf[CS_WEB_SID_HEX + 1]);
 void cs_web_session_delete(cs_web *w, const char *sid);

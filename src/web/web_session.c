@@ -19,6 +19,7 @@ struct cs_session {
     char sid_hash[65];
     char csrf[CS_WEB_SID_HEX + 1];
     json_t *who;
+    int from_token;
     long long created_ms, seen_ms;
     cs_session *next;
 };
@@ -58,7 +59,7 @@ static void sweep(cs_web *w, long long now)
     }
 }
 
-int cs_web_session_create(cs_web *w, json_t *who, char sid[CS_WEB_SID_HEX + 1])
+int cs_web_session_create(cs_web *w, json_t *who, int from_token, char sid[CS_WEB_SID_HEX + 1])
 {
     long long now = cs_now_ms();
     cs_session *s = cs_calloc(1, sizeof *s);
@@ -66,6 +67,7 @@ int cs_web_session_create(cs_web *w, json_t *who, char sid[CS_WEB_SID_HEX + 1])
     cs_sha256_hex(sid, CS_WEB_SID_HEX, s->sid_hash);
     random_hex(s->csrf);
     s->who = json_incref(who);
+    s->from_token = from_token;
     s->created_ms = s->seen_ms = now;
     pthread_mutex_lock(&w->lock);
     sweep(w, now);
@@ -95,18 +97,31 @@ static cs_session *find(cs_web *w, const char *sid)
     return found;
 }
 
+/* The session's identity as the gateway knows it now: a revoked token ends the
+ * session, and changed groups count from the next request on. */
+static json_t *current(cs_web *w, json_t *who)
+{
+    const char *name = json_string_value(json_object_get(who, "name"));
+    json_t *now = name ? cs_gateway_find_user(w->gw, name) : NULL;
+    json_decref(who);
+    return now;
+}
+
 json_t *cs_web_session_lookup(cs_web *w, const char *sid, char csrf[CS_WEB_SID_HEX + 1])
 {
     long long now = cs_now_ms();
     json_t *who = NULL;
+    int refresh = 0;
     pthread_mutex_lock(&w->lock);
     cs_session *s = find(w, sid);
     if (s && !expired(s, now)) {
         s->seen_ms = now;
         who = json_incref(s->who);
+        refresh = s->from_token;
         if (csrf) memcpy(csrf, s->csrf, CS_WEB_SID_HEX + 1);
     }
     pthread_mutex_unlock(&w->lock);
+    if (who && refresh && (who = current(w, who)) == NULL) cs_web_session_delete(w, sid);
     return who;
 }
 

@@ -71,7 +71,7 @@ static void login(cs_req *r)
         return signin_page(r, 403, next, "Agent tokens cannot sign in: only people use the dashboard.");
     }
     char sid[CS_WEB_SID_HEX + 1];
-    rc = cs_web_session_create(r->http->web, who, sid);
+    rc = cs_web_session_create(r->http->web, who, 1, sid);
     cs_info("web sign-in: %s", json_string_value(json_object_get(who, "name")));
     json_decref(who);
     if (rc != 0) return signin_page(r, 503, next, "Too many open sessions; try again later.");

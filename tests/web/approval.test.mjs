@@ -121,3 +121,18 @@ test('sign-out needs the CSRF token and ends the session', async () => {
   assert.equal((await bob.ctx.request.get(`${d.url}/v1/whoami`)).status(), 401);
   await bob.ctx.close();
 });
+
+test('revoking the token ends the web session at once', async () => {
+  const created = await d.api('admin', 'POST', '/v1/tokens', { kind: 'user', name: 'dave', groups: ['dba'] });
+  assert.equal(created.status, 201, created.text);
+  d.tokens.dave = created.json.token;
+  const a = await d.submit('demo-agent', 'deploy.apply', 'prod/db');
+  const dave = await signedIn(browser, d, 'dave', DESKTOP, `/a/${a.id}`);
+  await dave.page.getByRole('button', { name: 'Approve' }).waitFor();
+  assert.equal((await d.api('admin', 'DELETE', '/v1/tokens/dave')).status, 200);
+  await dave.page.getByRole('button', { name: 'Approve' }).click();
+  await dave.page.getByText('Sign in first; nothing was decided.').waitFor();
+  assert.equal((await dave.ctx.request.get(`${d.url}/web/session`)).status(), 401);
+  assert.deepEqual(await votes(a.id), []);
+  await dave.ctx.close();
+});
