@@ -187,10 +187,11 @@ function actionCard(a) {
     decisionControls(a));
 }
 
-// Cards are kept while their action is unchanged, so a live refresh never
-// throws away a half-written deny reason.
+// Cards are kept while their action (and what we said about it) is unchanged,
+// so a live refresh never throws away a half-written deny reason.
 function signature(a) {
-  return `${a.status}/${((a.approval && a.approval.votes) || []).length}`;
+  const note = notes.get(a.id);
+  return `${a.status}/${((a.approval && a.approval.votes) || []).length}/${note ? note.text : ''}`;
 }
 
 function relevant(a) {
