@@ -4,11 +4,7 @@
 
 #include "crypto/crypto.h"
 #include "gateway/gateway.h"
-/* policy.h has a glob in a comment that trips -Wcomment; keep -Werror builds green. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "policy/policy.h"
-#pragma GCC diagnostic pop
 #include "store/store.h"
 #include "store/writer.h"
 
@@ -47,7 +43,8 @@ int cs_gw_apply(cs_store *s, cs_write_job *job);
 /* The public view of a stored action (drops internal "_" keys). */
 json_t *cs_gw_public(const json_t *doc);
 char *cs_gw_uid(const json_t *who); /* Agent::"name" / User::"name" */
-int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details, long long *index);
+int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
+                long long *index);
 
 /* tokens.c */
 int cs_gw_tokens_load(cs_gateway *gw, cs_err *err);
