@@ -164,6 +164,7 @@ test('history filters by status, agent, action, resource prefix and text, and pa
 });
 
 test('agents and audit pages', async () => {
+  await d.submit('demo-agent', 'db.read', 'prod/db/customers', { purpose: 'agents page' });
   const admin = await signedIn(browser, d, 'admin', DESKTOP, '/#/agents');
   const ag = admin.page.locator('article[data-agent="demo-agent"]');
   await ag.waitFor();
@@ -198,6 +199,12 @@ test('agents and audit pages', async () => {
     await admin.page.locator('#tree-size').getByText(cp.text.split('\n')[1], { exact: true }).waitFor();
     await admin.page.getByRole('button', { name: 'Verify checkpoint signature' }).click();
     await admin.page.locator('#checkpoint-result.ok').waitFor();
+    // The export buttons are links: they must work with the session cookie.
+    for (const fmt of ['jsonl', 'csv', 'ocsf']) {
+      const href = await admin.page.getByRole('link', { name: fmt.toUpperCase() }).getAttribute('href');
+      const res = await admin.ctx.request.get(d.url + href);
+      assert.equal(res.status(), 200, `export ${fmt} with the session cookie`);
+    }
   }
   await shot(admin.page, 'audit-desktop');
 
