@@ -64,9 +64,11 @@ export async function rootFromInclusionProof(index, size, leaf, proof) {
 }
 
 // C2SP signed-note verifier key: <name>+<hex key id>+<base64(0x01 || pubkey)>.
+// The base64 part may itself contain '+', so only the first two separate fields.
 export function parseVkey(text) {
-  const parts = text.split('+');
-  if (parts.length !== 3 || !parts[0] || !/^[0-9a-f]{8}$/.test(parts[1])) throw new Error('the verifier key is malformed');
+  const m = text.match(/^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/);
+  if (!m) throw new Error('the verifier key is malformed');
+  const parts = m.slice(1);
   const key = b64decode(parts[2]);
   if (key.length !== 33 || key[0] !== 1) throw new Error('the verifier key is not an Ed25519 key');
   return { name: parts[0], idHex: parts[1], id: Uint8Array.from(parts[1].match(/../g), x => parseInt(x, 16)), pub: key.slice(1) };
