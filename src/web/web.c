@@ -50,8 +50,9 @@ int cs_web_session_auth(cs_req *r)
         const char *given = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
         if (!cs_web_csrf_ok(given, csrf) || !cs_web_same_origin(r)) {
             json_decref(who);
-            cs_reply_problem(&r->reply, 403, "csrf-failed",
-                             "this request did not carry the session's CSRF token; nothing was changed");
+            cs_reply_problem(
+                &r->reply, 403, "csrf-failed",
+                "this request did not carry the session's CSRF token; nothing was changed");
             return -1;
         }
     }
@@ -67,8 +68,8 @@ static int approval_id(const char *url, char *id)
     size_t n = strlen(p);
     if (n == 0 || n > ID_MAX) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') ||
-              p[i] == '_' || p[i] == '-'))
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-'))
             return 0;
     memcpy(id, p, n + 1);
     return 1;
@@ -108,13 +109,17 @@ int cs_web_route(cs_req *r)
         return 1;
     }
     if (!strncmp(u, "/web/", 5)) {
-        if (!strcmp(u, "/web/events")) cs_web_events(r);
-        else cs_web_signin(r, u + 5);
+        if (!strcmp(u, "/web/events"))
+            cs_web_events(r);
+        else
+            cs_web_signin(r, u + 5);
         return 1;
     }
     if (!strncmp(u, "/a/", 3)) {
-        if (!approval_id(u, id)) not_found_page(r);
-        else cs_web_approval(r, id);
+        if (!approval_id(u, id))
+            not_found_page(r);
+        else
+            cs_web_approval(r, id);
         return 1;
     }
     return 0;

@@ -37,7 +37,8 @@ static void row(cs_buf *b, const char *label, const char *value)
 static void requester_row(cs_buf *b, const json_t *doc)
 {
     const json_t *rq = json_object_get(doc, "requester");
-    char *who = cs_sprintf("%s %s", str(rq, "type") ? str(rq, "type") : "", str(rq, "id") ? str(rq, "id") : "");
+    char *who = cs_sprintf("%s %s", str(rq, "type") ? str(rq, "type") : "",
+                           str(rq, "id") ? str(rq, "id") : "");
     if (str(rq, "owner")) {
         char *with = cs_sprintf("%s (owned by %s)", who, str(rq, "owner"));
         free(who);
@@ -56,17 +57,22 @@ static void approval_rows(cs_buf *b, const json_t *doc)
     const json_t *votes = json_object_get(ap, "votes");
     size_t approvals = 0, i;
     json_t *v, *g;
-    json_array_foreach(votes, i, v) approvals += !strcmp(str(v, "vote") ? str(v, "vote") : "", "approve");
+    json_array_foreach(votes, i, v) approvals +=
+        !strcmp(str(v, "vote") ? str(v, "vote") : "", "approve");
     cs_buf b2;
     cs_buf_init(&b2, 4096);
-    cs_buf_printf(&b2, "%zu of %lld approvals from ", approvals, (long long)json_integer_value(json_object_get(ap, "quorum")));
-    json_array_foreach(json_object_get(ap, "groups"), i, g) cs_buf_printf(&b2, "%s%s", i ? ", " : "", json_string_value(g));
+    cs_buf_printf(&b2, "%zu of %lld approvals from ", approvals,
+                  (long long)json_integer_value(json_object_get(ap, "quorum")));
+    json_array_foreach(json_object_get(ap, "groups"), i, g)
+        cs_buf_printf(&b2, "%s%s", i ? ", " : "", json_string_value(g));
     row(b, "Approvals", b2.data);
     cs_buf_free(&b2);
     row(b, "Expires", str(ap, "expires_at"));
-    json_array_foreach(votes, i, v) {
-        char *line = cs_sprintf("%s by %s at %s%s%s", str(v, "vote"), str(v, "voter"), str(v, "at"),
-                                str(v, "reason") ? ": " : "", str(v, "reason") ? str(v, "reason") : "");
+    json_array_foreach(votes, i, v)
+    {
+        char *line =
+            cs_sprintf("%s by %s at %s%s%s", str(v, "vote"), str(v, "voter"), str(v, "at"),
+                       str(v, "reason") ? ": " : "", str(v, "reason") ? str(v, "reason") : "");
         row(b, "Vote", line);
         free(line);
     }
@@ -78,7 +84,8 @@ static void envelope(cs_buf *b, const json_t *doc)
     cs_web_esc(b, str(doc, "action"));
     cs_buf_puts(b, " <small>on</small> ");
     cs_web_esc(b, str(doc, "resource"));
-    cs_buf_printf(b, "</h1><p><span class=\"badge status-%s\" data-status=\"%s\">", str(doc, "status"), str(doc, "status"));
+    cs_buf_printf(b, "</h1><p><span class=\"badge status-%s\" data-status=\"%s\">",
+                  str(doc, "status"), str(doc, "status"));
     cs_web_esc(b, str(doc, "status"));
     cs_buf_puts(b, "</span></p><dl class=\"envelope\">");
     requester_row(b, doc);
@@ -96,8 +103,10 @@ static void envelope(cs_buf *b, const json_t *doc)
     row(b, "Why", str(pol, "explanation"));
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(pol, "matched"), i, m) {
-        char *line = cs_sprintf("%s%s%s", str(m, "id"), str(m, "reason") ? ": " : "", str(m, "reason") ? str(m, "reason") : "");
+    json_array_foreach(json_object_get(pol, "matched"), i, m)
+    {
+        char *line = cs_sprintf("%s%s%s", str(m, "id"), str(m, "reason") ? ": " : "",
+                                str(m, "reason") ? str(m, "reason") : "");
         row(b, "Policy", line);
         free(line);
     }
@@ -116,28 +125,33 @@ static void decision_form(cs_buf *b, const char *id, const char *csrf, const cha
     cs_web_esc(b, csrf);
     cs_buf_puts(b, "\"><p>Signed in as <strong>");
     cs_web_esc(b, who);
-    cs_buf_puts(b, "</strong>.</p><label for=\"reason\">Reason <span class=\"hint\">(required to deny)</span></label>"
-                   "<textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"4096\"></textarea>"
-                   "<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">"
-                   "Approve</button><button type=\"submit\" name=\"decision\" value=\"deny\" class=\"deny\">Deny</button>"
-                   "</div></form>");
+    cs_buf_puts(b,
+                "</strong>.</p><label for=\"reason\">Reason <span class=\"hint\">(required to "
+                "deny)</span></label>"
+                "<textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"4096\"></textarea>"
+                "<div class=\"buttons\"><button type=\"submit\" name=\"decision\" "
+                "value=\"approve\" class=\"approve\">"
+                "Approve</button><button type=\"submit\" name=\"decision\" value=\"deny\" "
+                "class=\"deny\">Deny</button>"
+                "</div></form>");
 }
 
-static void page_with(cs_req *r, int status, const char *title, const json_t *doc, const char *notice,
-                      int notice_ok, const char *csrf, const json_t *who)
+static void page_with(cs_req *r, int status, const char *title, const json_t *doc,
+                      const char *notice, int notice_ok, const char *csrf, const json_t *who)
 {
     cs_buf b;
     cs_buf_init(&b, 1 << 20);
     cs_web_html_begin(&b, title);
     cs_buf_puts(&b, "<main class=\"narrow approval\">");
     if (notice) {
-        cs_buf_printf(&b, "<p class=\"%s\" role=\"%s\" data-notice>", notice_ok ? "notice" : "error",
-                      notice_ok ? "status" : "alert");
+        cs_buf_printf(&b, "<p class=\"%s\" role=\"%s\" data-notice>",
+                      notice_ok ? "notice" : "error", notice_ok ? "status" : "alert");
         cs_web_esc(&b, notice);
         cs_buf_puts(&b, "</p>");
     }
     if (doc) envelope(&b, doc);
-    if (doc && csrf && cs_action_is_pending(doc)) decision_form(&b, str(doc, "id"), csrf, str(who, "name"));
+    if (doc && csrf && cs_action_is_pending(doc))
+        decision_form(&b, str(doc, "id"), csrf, str(who, "name"));
     if (doc) {
         cs_buf_puts(&b, "<p><a href=\"/#/action/");
         cs_web_esc(&b, str(doc, "id"));
@@ -158,9 +172,12 @@ static void no_session(cs_req *r, const char *id)
     if (MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "s") == NULL) {
         cs_buf b;
         cs_buf_init(&b, 4096);
-        cs_buf_printf(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                          "<meta http-equiv=\"refresh\" content=\"0;url=%s?s=1\"><title>countersign</title></head>"
-                          "<body><p><a href=\"%s?s=1\">Continue</a></p></body></html>", self, self);
+        cs_buf_printf(&b,
+                      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                      "<meta http-equiv=\"refresh\" "
+                      "content=\"0;url=%s?s=1\"><title>countersign</title></head>"
+                      "<body><p><a href=\"%s?s=1\">Continue</a></p></body></html>",
+                      self, self);
         cs_web_send_html(r, 200, &b);
     } else {
         char *to = cs_sprintf("/web/signin?next=%s", self);
@@ -175,8 +192,10 @@ static void show(cs_req *r, const char *id, const json_t *who, const char *csrf)
     cs_reply rep = {0};
     cs_gateway_get(r->http->gw, id, &rep);
     json_t *doc = rep.status == 200 ? reply_doc(&rep) : NULL;
-    if (doc == NULL) page_with(r, 404, "Not found", NULL, cs_web_refusal_text("not-found"), 0, NULL, NULL);
-    else page_with(r, 200, "Approval", doc, NULL, 0, csrf, who);
+    if (doc == NULL)
+        page_with(r, 404, "Not found", NULL, cs_web_refusal_text("not-found"), 0, NULL, NULL);
+    else
+        page_with(r, 200, "Approval", doc, NULL, 0, csrf, who);
     json_decref(doc);
     cs_reply_clear(&rep);
 }
@@ -198,7 +217,8 @@ static void decided(cs_req *r)
     cs_reply now = {0};
     cs_gateway_get(r->http->gw, r->op->id, &now);
     json_t *cur = now.status == 200 ? reply_doc(&now) : NULL;
-    page_with(r, rep->status >= 400 ? rep->status : 500, "Refused", cur, cs_web_refusal_text(str(doc, "type")), 0, NULL, NULL);
+    page_with(r, rep->status >= 400 ? rep->status : 500, "Refused", cur,
+              cs_web_refusal_text(str(doc, "type")), 0, NULL, NULL);
     json_decref(cur);
     json_decref(doc);
     cs_reply_clear(&now);
@@ -214,10 +234,13 @@ static void decide(cs_req *r, const char *id, json_t *who, const char *csrf)
     char given[CS_WEB_SID_HEX + 2] = "", decision[16] = "", reason[REASON_MAX] = "";
     if (!cs_web_is_form(r) || r->body.len > CS_WEB_FORM_MAX) return refuse(r, 415, "csrf-failed");
     cs_web_form_get(r->body.data, r->body.len, "csrf", given, sizeof given);
-    if (!cs_web_csrf_ok(given, csrf) || !cs_web_same_origin(r)) return refuse(r, 403, "csrf-failed");
+    if (!cs_web_csrf_ok(given, csrf) || !cs_web_same_origin(r))
+        return refuse(r, 403, "csrf-failed");
     cs_web_form_get(r->body.data, r->body.len, "decision", decision, sizeof decision);
     int rc = cs_web_form_get(r->body.data, r->body.len, "reason", reason, sizeof reason);
-    if (rc == CS_ETOOBIG) return page_with(r, 400, "Refused", NULL, "The reason is longer than 4096 bytes.", 0, NULL, NULL);
+    if (rc == CS_ETOOBIG)
+        return page_with(r, 400, "Refused", NULL, "The reason is longer than 4096 bytes.", 0, NULL,
+                         NULL);
     int approve = !strcmp(decision, "approve");
     if (!approve && strcmp(decision, "deny") != 0)
         return page_with(r, 400, "Refused", NULL, "Choose Approve or Deny.", 0, NULL, NULL);
@@ -241,13 +264,18 @@ void cs_web_approval(cs_req *r, const char *id)
     const char *sid = cs_web_cookie(r);
     json_t *who = sid ? cs_web_session_lookup(r->http->web, sid, csrf) : NULL;
     if (who == NULL) {
-        if (get) no_session(r, id);
-        else page_with(r, 401, "Sign in", NULL, "Sign in first; nothing was decided.", 0, NULL, NULL);
+        if (get)
+            no_session(r, id);
+        else
+            page_with(r, 401, "Sign in", NULL, "Sign in first; nothing was decided.", 0, NULL,
+                      NULL);
         return;
     }
     if (!strncmp(r->addr, "api:", 4)) memcpy(r->addr, "web:", 4);
-    if (get) show(r, id, who, csrf);
-    else decide(r, id, who, csrf);
+    if (get)
+        show(r, id, who, csrf);
+    else
+        decide(r, id, who, csrf);
     json_decref(who);
     memset(csrf, 0, sizeof csrf);
 }

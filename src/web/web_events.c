@@ -28,8 +28,10 @@ typedef struct stream {
 static void fired(cs_watch *w, int timed_out)
 {
     stream *s = w->ctx;
-    if (timed_out) s->keepalive = 1;
-    else s->fired = 1;
+    if (timed_out)
+        s->keepalive = 1;
+    else
+        s->fired = 1;
     MHD_resume_connection(s->conn);
 }
 
@@ -70,7 +72,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     s->watch.ctx = s;
     MHD_suspend_connection(s->conn);
     cs_watch_add(ws, &s->watch);
-    if (cs_watch_generation(ws) != s->seen && cs_watch_cancel(ws, &s->watch)) MHD_resume_connection(s->conn);
+    if (cs_watch_generation(ws) != s->seen && cs_watch_cancel(ws, &s->watch))
+        MHD_resume_connection(s->conn);
     return 0;
 }
 
@@ -97,7 +100,8 @@ void cs_web_events(cs_req *r)
     stream *s = cs_calloc(1, sizeof *s);
     s->http = r->http;
     s->conn = r->conn;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, reader, s, release);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, reader, s, release);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_queue_response(r->conn, 200, resp);

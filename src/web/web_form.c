@@ -20,7 +20,8 @@ static int decode(const char *p, const char *end, char *out, size_t cap)
     size_t n = 0;
     while (p < end) {
         int c = (unsigned char)*p++;
-        if (c == '+') c = ' ';
+        if (c == '+')
+            c = ' ';
         else if (c == '%') {
             if (end - p < 2 || hexval(p[0]) < 0 || hexval(p[1]) < 0) return CS_EINVAL;
             c = hexval(p[0]) * 16 + hexval(p[1]);
@@ -42,7 +43,8 @@ int cs_web_form_get(const char *body, size_t len, const char *name, char *out, s
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
-        if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl)) return decode(eq + 1, stop, out, cap);
+        if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl))
+            return decode(eq + 1, stop, out, cap);
         p = stop + 1;
     }
     return CS_ENOTFOUND;
@@ -50,7 +52,8 @@ int cs_web_form_get(const char *body, size_t len, const char *name, char *out, s
 
 int cs_web_is_form(cs_req *r)
 {
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     const char *want = "application/x-www-form-urlencoded";
     return ct && !strncasecmp(ct, want, strlen(want));
 }

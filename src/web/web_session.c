@@ -156,7 +156,9 @@ const char *cs_web_cookie(cs_req *r)
 
 int cs_web_csrf_ok(const char *given, const char *csrf)
 {
-    if (given == NULL || csrf == NULL || strlen(given) != CS_WEB_SID_HEX || strlen(csrf) != CS_WEB_SID_HEX) return 0;
+    if (given == NULL || csrf == NULL || strlen(given) != CS_WEB_SID_HEX ||
+        strlen(csrf) != CS_WEB_SID_HEX)
+        return 0;
     return cs_ct_equal(given, csrf, CS_WEB_SID_HEX);
 }
 

@@ -19,7 +19,8 @@
 static void safe_next(const char *in, char *out, size_t cap)
 {
     int ok = in && in[0] == '/' && in[1] != '/' && in[1] != '\\' && strlen(in) < cap;
-    for (const char *p = in; ok && *p; p++) ok = (unsigned char)*p > 0x20 && *p != 0x7f && *p != '\\';
+    for (const char *p = in; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && *p != 0x7f && *p != '\\';
     snprintf(out, cap, "%s", ok ? in : "/");
 }
 
@@ -36,8 +37,10 @@ static void signin_page(cs_req *r, int status, const char *next, const char *err
     }
     cs_buf_puts(&b, "<form method=\"post\" action=\"/web/login\" class=\"card\">"
                     "<label for=\"token\">Personal token</label>"
-                    "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required autofocus>"
-                    "<p class=\"hint\">The token you got from <code>countersign token create --user NAME</code>. "
+                    "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" "
+                    "required autofocus>"
+                    "<p class=\"hint\">The token you got from <code>countersign token create "
+                    "--user NAME</code>. "
                     "It is exchanged for a session cookie and not kept.</p>"
                     "<input type=\"hidden\" name=\"next\" value=\"");
     cs_web_esc(&b, next);
@@ -48,8 +51,8 @@ static void signin_page(cs_req *r, int status, const char *next, const char *err
 
 static char *cookie_header(cs_web *w, const char *sid, long max_age)
 {
-    return cs_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", CS_WEB_COOKIE, sid, max_age,
-                      w->secure_cookie ? "; Secure" : "");
+    return cs_sprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", CS_WEB_COOKIE, sid,
+                      max_age, w->secure_cookie ? "; Secure" : "");
 }
 
 static void login(cs_req *r)
@@ -60,15 +63,18 @@ static void login(cs_req *r)
         return signin_page(r, 415, "/", "Send the sign-in form as a browser does.");
     cs_web_form_get(body, r->body.len, "next", raw_next, sizeof raw_next);
     safe_next(raw_next, next, sizeof next);
-    if (!cs_web_same_origin(r)) return signin_page(r, 403, next, "This sign-in did not come from this site.");
+    if (!cs_web_same_origin(r))
+        return signin_page(r, 403, next, "This sign-in did not come from this site.");
     int rc = cs_web_form_get(body, r->body.len, "token", token, sizeof token);
     json_t *who = rc == 0 ? cs_gateway_authenticate(r->http->gw, token) : NULL;
     memset(token, 0, sizeof token);
-    if (who == NULL) return signin_page(r, 401, next, "That token was not accepted. Check it and try again.");
+    if (who == NULL)
+        return signin_page(r, 401, next, "That token was not accepted. Check it and try again.");
     const char *kind = json_string_value(json_object_get(who, "kind"));
     if (kind == NULL || strcmp(kind, "user") != 0) {
         json_decref(who);
-        return signin_page(r, 403, next, "Agent tokens cannot sign in: only people use the dashboard.");
+        return signin_page(r, 403, next,
+                           "Agent tokens cannot sign in: only people use the dashboard.");
     }
     char sid[CS_WEB_SID_HEX + 1];
     rc = cs_web_session_create(r->http->web, who, 1, sid);
@@ -90,7 +96,8 @@ static void logout(cs_req *r)
     if (who == NULL) return cs_web_redirect(r, "/web/signin", NULL);
     json_decref(who);
     const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
-    if (hdr) snprintf(given, sizeof given, "%s", hdr);
+    if (hdr)
+        snprintf(given, sizeof given, "%s", hdr);
     else if (cs_web_is_form(r) && r->body.len <= CS_WEB_FORM_MAX)
         cs_web_form_get(r->body.data, r->body.len, "csrf", given, sizeof given);
     if (!cs_web_csrf_ok(given, csrf) || !cs_web_same_origin(r)) {
@@ -122,7 +129,8 @@ void cs_web_signin(cs_req *r, const char *path)
     int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
     if (!strcmp(path, "signin") && get) {
         char next[NEXT_MAX];
-        safe_next(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next"), next, sizeof next);
+        safe_next(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next"), next,
+                  sizeof next);
         return signin_page(r, 200, next, NULL);
     }
     if (!strcmp(path, "login") && !strcmp(r->method, "POST")) return login(r);

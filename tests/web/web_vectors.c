@@ -16,7 +16,8 @@
 static unsigned char leaves[MAX_LEAVES][32];
 static char entries[MAX_LEAVES][96];
 
-static void sha(unsigned char out[32], const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn)
+static void sha(unsigned char out[32], const void *a, size_t an, const void *b, size_t bn,
+                const void *c, size_t cn)
 {
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
@@ -29,7 +30,8 @@ static void sha(unsigned char out[32], const void *a, size_t an, const void *b, 
 static size_t split(size_t n)
 {
     size_t k = 1;
-    while (k * 2 < n) k *= 2;
+    while (k * 2 < n)
+        k *= 2;
     return k;
 }
 
@@ -103,7 +105,8 @@ static char *checkpoint(const key *k, size_t n, long size_shown)
 
 enum tamper { NONE, ENTRY, HASH, OTHER_KEY, SIZE, EXTRA, SHORT, INDEX };
 
-static json_t *make_case(const key *good, const key *bad, size_t index, size_t n, enum tamper t, const char *name)
+static json_t *make_case(const key *good, const key *bad, size_t index, size_t n, enum tamper t,
+                         const char *name)
 {
     static unsigned char p[64][32];
     size_t np = 0;
@@ -125,8 +128,8 @@ static json_t *make_case(const key *good, const key *bad, size_t index, size_t n
     snprintf(entry, sizeof entry, "%s", entries[index]);
     if (t == ENTRY) entry[2] ^= 1;
     char *e = b64((const unsigned char *)entry, strlen(entry));
-    json_t *c = json_pack("{s:s,s:I,s:I,s:s,s:s,s:b}", "name", name, "index", (json_int_t)index, "size", (json_int_t)n,
-                          "entry", e, "proof", proof, "valid", t == NONE);
+    json_t *c = json_pack("{s:s,s:I,s:I,s:s,s:s,s:b}", "name", name, "index", (json_int_t)index,
+                          "size", (json_int_t)n, "entry", e, "proof", proof, "valid", t == NONE);
     free(e);
     free(note);
     free(proof);
@@ -139,11 +142,14 @@ static json_t *tiles(void)
         unsigned long long n;
         int width;
         const char *path;
-    } t[] = {{0, 256, "tile/entries/000"}, {5, 17, "tile/entries/005.p/17"},
-             {1234067, 256, "tile/entries/x001/x234/067"}, {1000, 3, "tile/entries/x001/000.p/3"}};
+    } t[] = {{0, 256, "tile/entries/000"},
+             {5, 17, "tile/entries/005.p/17"},
+             {1234067, 256, "tile/entries/x001/x234/067"},
+             {1000, 3, "tile/entries/x001/000.p/3"}};
     json_t *a = json_array();
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        json_array_append_new(a, json_pack("{s:I,s:i,s:s}", "n", (json_int_t)t[i].n, "width", t[i].width, "path", t[i].path));
+        json_array_append_new(a, json_pack("{s:I,s:i,s:s}", "n", (json_int_t)t[i].n, "width",
+                                           t[i].width, "path", t[i].path));
     return a;
 }
 
@@ -152,7 +158,8 @@ int main(void)
     if (sodium_init() < 0) return 1;
     for (size_t i = 0; i < MAX_LEAVES; i++) {
         unsigned char zero = 0;
-        snprintf(entries[i], sizeof entries[i], "{\"action_id\":\"act_%zu\",\"index\":%zu,\"type\":\"test\"}", i, i);
+        snprintf(entries[i], sizeof entries[i],
+                 "{\"action_id\":\"act_%zu\",\"index\":%zu,\"type\":\"test\"}", i, i);
         sha(leaves[i], &zero, 1, entries[i], strlen(entries[i]), NULL, 0);
     }
     /* The good key is one whose base64 contains '+', the field separator of a
@@ -181,15 +188,21 @@ int main(void)
     static const struct {
         enum tamper t;
         const char *name;
-    } bad_cases[] = {{ENTRY, "entry changed"}, {HASH, "proof hash changed"}, {OTHER_KEY, "signed by another key"},
-                     {SIZE, "size changed after signing"}, {EXTRA, "proof too long"}, {SHORT, "proof too short"},
+    } bad_cases[] = {{ENTRY, "entry changed"},
+                     {HASH, "proof hash changed"},
+                     {OTHER_KEY, "signed by another key"},
+                     {SIZE, "size changed after signing"},
+                     {EXTRA, "proof too long"},
+                     {SHORT, "proof too short"},
                      {INDEX, "proof for another index"}};
     for (size_t b = 0; b < sizeof bad_cases / sizeof bad_cases[0]; b++)
-        json_array_append_new(cases, make_case(&good, &bad, 5, 13, bad_cases[b].t, bad_cases[b].name));
+        json_array_append_new(cases,
+                              make_case(&good, &bad, 5, 13, bad_cases[b].t, bad_cases[b].name));
     unsigned char vk[33] = {1};
     memcpy(vk + 1, good.pk, 32);
     char *vkb = b64(vk, 33), vkey[256];
-    snprintf(vkey, sizeof vkey, "%s+%02x%02x%02x%02x+%s", NAME, good.id[0], good.id[1], good.id[2], good.id[3], vkb);
+    snprintf(vkey, sizeof vkey, "%s+%02x%02x%02x%02x+%s", NAME, good.id[0], good.id[1], good.id[2],
+             good.id[3], vkb);
     free(vkb);
     json_t *out = json_pack("{s:s,s:o,s:o}", "vkey", vkey, "cases", cases, "tiles", tiles());
     json_dumpf(out, stdout, JSON_COMPACT);
