@@ -43,8 +43,11 @@ int cs_web_form_get(const char *body, size_t len, const char *name, char *out, s
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
-        if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl))
-            return decode(eq + 1, stop, out, cap);
+        if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl)) {
+            int rc = decode(eq + 1, stop, out, cap);
+            if (rc != 0) out[0] = '\0'; /* never a half-decoded value */
+            return rc;
+        }
         p = stop + 1;
     }
     return CS_ENOTFOUND;
