@@ -162,8 +162,8 @@ function decisionControls(a) {
     h('button', { type: 'submit', class: 'deny confirm' }, 'Confirm deny'),
     h('button', { type: 'button', onclick: () => { form.hidden = true; buttons.hidden = false; } }, 'Cancel')));
   const buttons = h('div', { class: 'buttons' },
-    h('button', { type: 'button', class: 'approve', onclick: () => vote(a, 'approve') }, 'Approve'),
-    h('button', { type: 'button', class: 'deny', onclick: () => { form.hidden = false; buttons.hidden = true; reason.focus(); } }, 'Deny'));
+    h('button', { type: 'button', class: 'approve', 'aria-label': `Approve ${a.action} on ${a.resource}`, onclick: () => vote(a, 'approve') }, 'Approve'),
+    h('button', { type: 'button', class: 'deny', 'aria-label': `Deny ${a.action} on ${a.resource}`, onclick: () => { form.hidden = false; buttons.hidden = true; reason.focus(); } }, 'Deny'));
   return [buttons, form, out];
 }
 
@@ -180,11 +180,21 @@ function actionCard(a) {
       h('dt', {}, 'Requested by'), h('dd', { class: 'requester' }, principal(a.requester)),
       a.on_behalf_of ? [h('dt', {}, 'On behalf of'), h('dd', {}, a.on_behalf_of)] : null,
       h('dt', {}, 'Purpose'), h('dd', {}, a.purpose || h('span', { class: 'muted' }, 'none given')),
+      contextSummary(a.context),
       h('dt', {}, 'Why held'), h('dd', {}, reasonOf(a))),
     h('p', { class: 'progress' }, progress(a)),
     votes.length ? h('ul', { class: 'votes' }, votes.map(v =>
       h('li', {}, `${v.voter} ${v.vote === 'approve' ? 'approved' : 'denied'}`, v.reason ? `: “${v.reason}”` : ''))) : null,
     decisionControls(a));
+}
+
+// The first few context fields, one line; the detail page shows all of it.
+function contextSummary(ctx) {
+  const entries = Object.entries(ctx || {});
+  if (!entries.length) return null;
+  const shown = entries.slice(0, 4).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const text = shown.join(' · ') + (entries.length > 4 ? ` · and ${entries.length - 4} more` : '');
+  return [h('dt', {}, 'Context'), h('dd', { class: 'mono context' }, text.length > 300 ? text.slice(0, 299) + '…' : text)];
 }
 
 // Cards are kept while their action (and what we said about it) is unchanged,
@@ -270,11 +280,18 @@ function auditSection(a) {
   return [h('h3', {}, 'Audit'), h('p', {}, `Recorded as audit entry #${idx}. `, btn), out];
 }
 
-async function renderDetail(id) {
+let detailSig = '';
+
+async function renderDetail(id, fresh) {
   const r = await api('GET', `/v1/actions/${encodeURIComponent(id)}`);
   if (page() !== 'action') return;
   if (!r.ok) return showError(r);
   const a = r.data, ap = a.approval;
+  // A live update redraws only when this action changed: a half-written deny
+  // reason or a verification result stays otherwise.
+  const sig = `${a.id}/${signature(a)}/${a.outcome ? 'o' : ''}`;
+  if (!fresh && sig === detailSig) return;
+  detailSig = sig;
   main.replaceChildren(
     h('h1', {}, a.action, ' ', h('small', {}, 'on'), ' ', h('code', {}, a.resource), ' ', statusBadge(a.status)),
     h('section', { class: 'card', 'data-id': a.id, 'aria-label': 'decision envelope' },
@@ -507,7 +524,7 @@ function rerender(fresh) {
   const p = page();
   for (const a of document.querySelectorAll('nav a')) a.toggleAttribute('aria-current', a.dataset.page === p);
   for (const a of document.querySelectorAll('nav a[aria-current]')) a.setAttribute('aria-current', 'page');
-  if (p === 'action') return renderDetail(decodeURIComponent(location.hash.split('/')[2] || ''));
+  if (p === 'action') return renderDetail(decodeURIComponent(location.hash.split('/')[2] || ''), fresh);
   if (p === 'history') return fresh || !history.pages.length ? renderHistory(true) : renderInbox(false).then(() => renderHistory(false));
   if (p === 'agents') return fresh ? renderAgents() : renderInbox(false);
   if (p === 'audit') return fresh ? renderAudit() : renderInbox(false);

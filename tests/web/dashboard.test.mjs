@@ -151,6 +151,10 @@ test('history filters by status, agent, action, resource prefix and text, and pa
   await bob.page.waitForFunction(() => document.querySelectorAll('table.history tbody tr').length === 1);
   assert.match(await rows.first().innerText(), /db\.query[\s\S]*prod\/db\/orders/);
 
+  await bob.page.fill('#f-agent', 'nobody');
+  await bob.page.click('form[role=search] button[type=submit]');
+  await bob.page.getByText('No actions match.').waitFor();
+
   await bob.page.fill('#f-resource', '');
   await bob.page.fill('#f-q', '');
   await bob.page.fill('#f-agent', 'demo-agent');
