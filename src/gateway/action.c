@@ -399,12 +399,6 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         }
         if (rc != CS_ENOTFOUND) return rc;
     }
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    if (!strcmp(status, "allowed") && op->receipt_wanted) {
-        char *r = cs_gw_receipt_issue(gw, doc, op->now_ms);
-        json_object_set_new(doc, "receipt", json_string(r));
-        free(r);
-    }
     json_t *details = json_pack(
         "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
         "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
@@ -419,6 +413,10 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!strcmp(status, "allowed") && op->receipt_wanted &&
+        (rc = cs_gw_receipt_issue(gw, op)) != 0)
+        return rc;
     if ((rc = put_action(gw, op)) != 0) return rc;
     op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
@@ -591,11 +589,7 @@ static int record_vote(cs_gateway *gw, cs_op *op, json_t *groups)
         json_t *d = json_pack("{s:O}", "votes", json_object_get(approval, "votes"));
         rc = finish_action(gw, op, "approved", "action.approved", d);
         json_decref(d);
-        if (rc == 0) {
-            char *r = cs_gw_receipt_issue(gw, op->doc, op->now_ms);
-            json_object_set_new(op->doc, "receipt", json_string(r));
-            free(r);
-        }
+        if (rc == 0) rc = cs_gw_receipt_issue(gw, op);
     }
     return rc;
 }
@@ -713,6 +707,8 @@ int cs_gw_apply(cs_store *s, cs_write_job *job)
     case CS_OP_TOKEN_CREATE:
     case CS_OP_TOKEN_REVOKE:
         return cs_gw_apply_token(gw, op);
+    case CS_OP_EVENT:
+        return cs_gw_apply_event(gw, op);
     }
     return CS_EINTERNAL;
 }

@@ -55,6 +55,8 @@ enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
 /* routes.c: starts a state-changing op for r (suspends until it is durable). */
 void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args);
+/* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */
+void cs_http_audit(cs_req *r);
 /* slack.c: POST /integrations/slack/interactions (Slack signs it; no bearer token). */
 void cs_http_slack(cs_req *r);
 
