@@ -5,9 +5,9 @@
 #include "http/http_int.h"
 
 #include "audit/audit_export.h"
-#include "web/web.h"
 #include "gateway/audit_log.h"
 #include "util/alloc.h"
+#include "web/web.h"
 
 #include <stdlib.h>
 #include <string.h>
