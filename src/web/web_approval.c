@@ -136,6 +136,48 @@ static void decision_form(cs_buf *b, const char *id, const char *csrf, const cha
                 "</div></form>");
 }
 
+static int has(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i,
+                       v) if (json_is_string(v) && s && !strcmp(json_string_value(v), s)) return 1;
+    return 0;
+}
+
+/* Why `who` may not vote on this pending action, mirroring the gateway's rules
+ * (SPEC §3) so the page shows the reason instead of a form; NULL when they may.
+ * Display only: the gateway checks every vote again. */
+static const char *why_not(const json_t *doc, const json_t *who)
+{
+    const json_t *rq = json_object_get(doc, "requester"), *ap = json_object_get(doc, "approval");
+    const char *me = str(who, "name"), *obo = str(doc, "on_behalf_of");
+    if (me == NULL || strcmp(str(who, "kind") ? str(who, "kind") : "", "user") != 0)
+        return "agent-cannot-approve";
+    if ((!strcmp(str(rq, "type") ? str(rq, "type") : "", "User") &&
+         !strcmp(str(rq, "id") ? str(rq, "id") : "", me)) ||
+        (obo && !strcmp(obo, me)))
+        return "self-approval";
+    if (str(rq, "owner") && !strcmp(str(rq, "owner"), me)) return "owner-approval";
+    size_t i;
+    json_t *v;
+    json_array_foreach(
+        json_object_get(ap, "votes"), i,
+        v) if (!strcmp(str(v, "voter") ? str(v, "voter") : "", me)) return "duplicate-vote";
+    json_array_foreach(json_object_get(who, "groups"), i,
+                       v) if (has(json_object_get(ap, "groups"), json_string_value(v))) return NULL;
+    return "not-in-approver-group";
+}
+
+static void decision_or_reason(cs_buf *b, const json_t *doc, const char *csrf, const json_t *who)
+{
+    const char *why = why_not(doc, who);
+    if (why == NULL) return decision_form(b, str(doc, "id"), csrf, str(who, "name"));
+    cs_buf_printf(b, "<p class=\"cannot\" data-reason=\"%s\">", why);
+    cs_web_esc(b, cs_web_refusal_text(why));
+    cs_buf_puts(b, "</p>");
+}
+
 static void page_with(cs_req *r, int status, const char *title, const json_t *doc,
                       const char *notice, int notice_ok, const char *csrf, const json_t *who)
 {
@@ -150,8 +192,7 @@ static void page_with(cs_req *r, int status, const char *title, const json_t *do
         cs_buf_puts(&b, "</p>");
     }
     if (doc) envelope(&b, doc);
-    if (doc && csrf && cs_action_is_pending(doc))
-        decision_form(&b, str(doc, "id"), csrf, str(who, "name"));
+    if (doc && csrf && cs_action_is_pending(doc)) decision_or_reason(&b, doc, csrf, who);
     if (doc) {
         cs_buf_puts(&b, "<p><a href=\"/#/action/");
         cs_web_esc(&b, str(doc, "id"));

@@ -69,9 +69,15 @@ test('deny needs a reason; refusals are explained; the owner cannot decide', asy
   await carol.page.getByRole('alert').getByText('A denial needs a reason').waitFor();
   assert.equal((await d.get(a.id)).status, 'pending');
 
+  // The owner sees why instead of a form; a POST anyway (with a valid CSRF
+  // token) is refused by the gateway, in the same words.
   const alice = await signedIn(browser, d, 'alice', DESKTOP, `/a/${a.id}`);
-  await alice.page.getByRole('button', { name: 'Approve' }).click();
-  await alice.page.getByRole('alert').getByText('requested by an agent you own').waitFor();
+  await alice.page.locator('.cannot[data-reason="owner-approval"]').getByText('requested by an agent you own').waitFor();
+  assert.equal(await alice.page.getByRole('button', { name: 'Approve' }).count(), 0);
+  const { csrf } = await (await alice.ctx.request.get(`${d.url}/web/session`)).json();
+  const forced = await alice.ctx.request.post(`${d.url}/a/${a.id}`, { form: { csrf, decision: 'approve' }, maxRedirects: 0 });
+  assert.equal(forced.status(), 403);
+  assert.match(await forced.text(), /requested by an agent you own/);
   assert.equal((await d.get(a.id)).status, 'pending');
 
   // Bob opens the form before Carol decides: his stale form is refused, in words.
