@@ -140,8 +140,9 @@ static int has(const json_t *arr, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i,
-                       v) if (json_is_string(v) && s && !strcmp(json_string_value(v), s)) return 1;
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v) && s && !strcmp(json_string_value(v), s)) return 1;
+    }
     return 0;
 }
 
@@ -151,21 +152,24 @@ static int has(const json_t *arr, const char *s)
 static const char *why_not(const json_t *doc, const json_t *who)
 {
     const json_t *rq = json_object_get(doc, "requester"), *ap = json_object_get(doc, "approval");
-    const char *me = str(who, "name"), *obo = str(doc, "on_behalf_of");
-    if (me == NULL || strcmp(str(who, "kind") ? str(who, "kind") : "", "user") != 0)
-        return "agent-cannot-approve";
-    if ((!strcmp(str(rq, "type") ? str(rq, "type") : "", "User") &&
-         !strcmp(str(rq, "id") ? str(rq, "id") : "", me)) ||
-        (obo && !strcmp(obo, me)))
+    const char *me = str(who, "name") ? str(who, "name") : "", *obo = str(doc, "on_behalf_of");
+    const char *kind = str(who, "kind"), *rtype = str(rq, "type"), *rid = str(rq, "id"),
+               *owner = str(rq, "owner");
+    if (!*me || kind == NULL || strcmp(kind, "user") != 0) return "agent-cannot-approve";
+    if ((rtype && rid && !strcmp(rtype, "User") && !strcmp(rid, me)) || (obo && !strcmp(obo, me)))
         return "self-approval";
-    if (str(rq, "owner") && !strcmp(str(rq, "owner"), me)) return "owner-approval";
+    if (owner && !strcmp(owner, me)) return "owner-approval";
     size_t i;
     json_t *v;
-    json_array_foreach(
-        json_object_get(ap, "votes"), i,
-        v) if (!strcmp(str(v, "voter") ? str(v, "voter") : "", me)) return "duplicate-vote";
-    json_array_foreach(json_object_get(who, "groups"), i,
-                       v) if (has(json_object_get(ap, "groups"), json_string_value(v))) return NULL;
+    json_array_foreach(json_object_get(ap, "votes"), i, v)
+    {
+        const char *voter = str(v, "voter");
+        if (voter && !strcmp(voter, me)) return "duplicate-vote";
+    }
+    json_array_foreach(json_object_get(who, "groups"), i, v)
+    {
+        if (has(json_object_get(ap, "groups"), json_string_value(v))) return NULL;
+    }
     return "not-in-approver-group";
 }
 
