@@ -140,7 +140,8 @@ static int has(const json_t *arr, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (json_is_string(v) && s && !strcmp(json_string_value(v), s)) return 1;
     }
     return 0;
