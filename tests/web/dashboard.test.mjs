@@ -95,6 +95,22 @@ test('a request appears in the inbox live; two DBAs approve it; the owner sees i
   for (const u of [bob, carol, alice]) await u.ctx.close();
 });
 
+test('your own request and one made on your behalf show why you cannot decide them', async () => {
+  const bob = await signedIn(browser, d, 'bob');
+  const own = await d.submit('bob', 'db.export', 'prod/db/ledger', { purpose: 'my own export' });
+  const obo = await d.submit('demo-agent', 'db.export', 'prod/db/hr', { on_behalf_of: 'bob', purpose: 'for bob' });
+  for (const a of [own, obo]) {
+    const c = card(bob.page, a.id);
+    await c.locator('.cannot[data-reason="self-approval"]').getByText('someone else has to decide it').waitFor();
+    assert.equal(await c.locator('button').count(), 0);
+  }
+  // Carol, another DBA, may decide both.
+  const carol = await signedIn(browser, d, 'carol');
+  for (const a of [own, obo]) await card(carol.page, a.id).getByRole('button', { name: 'Approve' }).waitFor();
+  await bob.ctx.close();
+  await carol.ctx.close();
+});
+
 test('deny needs a reason; a refusal is explained in words', async () => {
   const bob = await signedIn(browser, d, 'bob');
   const a = await d.submit('demo-agent', 'deploy.apply', 'prod/web', { purpose: 'release 1.4' });
