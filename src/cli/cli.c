@@ -21,6 +21,9 @@ static const cli_verb verbs[] = {
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
     {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
+    {"freeze", cs_cmd_freeze, "stop an agent, or every agent, at once (admins)"},
+    {"unfreeze", cs_cmd_freeze, "lift a freeze (admins)"},
+    {"rollback", cs_cmd_rollback, "submit the compensating action of an action [--exec: run it]"},
 };
 
 static void usage(FILE *to)

@@ -13,7 +13,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
-                    "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n");
+                    "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
+                    "         [--rollback JSON]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -48,9 +49,11 @@ int cs_cmd_request(int argc, char **argv)
         {"context", required_argument, 0, 'c'}, {"purpose", required_argument, 0, 'p'},
         {"on-behalf-of", required_argument, 0, 'o'}, {"receipt", no_argument, 0, 'R'},
         {"idempotency-key", required_argument, 0, 'k'}, {"wait", required_argument, 0, 'w'},
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {"rollback", required_argument, 0, 'b'},
+        {0, 0, 0, 0},
     };
     const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL, *key = NULL;
+    const char *rollback = NULL;
     int receipt = 0, as_json = 0, c;
     long wait_s = 0;
     optind = 1;
@@ -63,6 +66,7 @@ int cs_cmd_request(int argc, char **argv)
         case 'o': obo = optarg; break;
         case 'R': receipt = 1; break;
         case 'k': key = optarg; break;
+        case 'b': rollback = optarg; break;
         case 'w': {
             char *end;
             wait_s = strtol(optarg, &end, 10);
@@ -89,6 +93,16 @@ int cs_cmd_request(int argc, char **argv)
     if (purpose) json_object_set_new(body, "purpose", json_string(purpose));
     if (obo) json_object_set_new(body, "on_behalf_of", json_string(obo));
     if (receipt) json_object_set_new(body, "receipt", json_true());
+    if (rollback) {
+        json_t *rb = json_loads(rollback, 0, NULL);
+        if (!json_is_object(rb)) {
+            fprintf(stderr, "countersign: --rollback must be a JSON object\n");
+            json_decref(rb);
+            json_decref(body);
+            return CS_EXIT_USAGE;
+        }
+        json_object_set_new(body, "rollback", rb);
+    }
     long status = 0;
     json_t *out = NULL;
     int rc = cs_client_call("POST", "/v1/actions", body, key, 30, &status, &out);

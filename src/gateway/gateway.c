@@ -41,12 +41,15 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     pthread_rwlock_init(&gw->run_lock, NULL);
     pthread_mutex_init(&gw->reaper_lock, NULL);
     pthread_cond_init(&gw->reaper_cond, NULL);
+    pthread_mutex_init(&gw->freeze_lock, NULL);
+    gw->limiter = cs_limiter_new();
     gw->watchers = cs_watchers_new();
     int rc = cs_crypto_init();
     if (rc == 0) rc = cs_signing_key_load(cfg->signing_key, &gw->signer, err);
     if (rc == 0) rc = load_policy(cfg->policy_dir, &gw->policy, err);
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
+    if (rc == 0) rc = cs_gw_freeze_load(gw, err);
     if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
         cs_gateway_free(gw);
@@ -139,6 +142,9 @@ void cs_gateway_free(cs_gateway *gw)
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
     cs_gw_tokens_free(gw);
+    cs_gw_freeze_free(gw);
+    cs_limiter_free(gw->limiter);
+    pthread_mutex_destroy(&gw->freeze_lock);
     cs_watchers_free(gw->watchers);
     pthread_mutex_destroy(&gw->policy_lock);
     pthread_rwlock_destroy(&gw->tok_lock);
@@ -203,6 +209,7 @@ void cs_op_free(cs_op *op)
     json_decref(op->who);
     json_decref(op->args);
     json_decref(op->doc);
+    json_decref(op->touched);
     free(op->source);
     free(op->id);
     free(op->idem_key);
@@ -220,8 +227,16 @@ static void op_done(cs_write_job *job, int rc)
     cs_op *op = (cs_op *)job;
     cs_gateway *gw = op->gw;
     if (rc != 0) {
+        cs_reply_clear(&op->reply);
         cs_reply_problem(&op->reply, 503, "storage-error", "the change could not be stored; nothing was changed");
+        /* The freeze set in memory was changed in apply: go back to what is stored. */
+        if (op->froze && cs_gw_freeze_load(gw, NULL) != 0) cs_error("freeze: cannot reload the freezes in force");
     } else {
+        size_t i;
+        json_t *t;
+        json_array_foreach(op->touched, i, t)
+            cs_watch_notify(gw->watchers, json_string_value(json_object_get(t, "id")), t);
+        if (op->froze) cs_notify_kick(gw->notify);
         if (op->kind == CS_OP_TOKEN_CREATE || op->kind == CS_OP_TOKEN_REVOKE) {
             if (op->reply.status / 100 == 2) cs_gw_token_committed(gw, op);
         }
@@ -252,6 +267,9 @@ static int prepare(cs_gateway *gw, cs_op *op)
     case CS_OP_TOKEN_CREATE:
     case CS_OP_TOKEN_REVOKE: return cs_gw_prepare_token(gw, op);
     case CS_OP_EXPIRE: op->now_ms = cs_now_ms(); return 0;
+    case CS_OP_FREEZE:
+    case CS_OP_UNFREEZE: return cs_gw_prepare_freeze(gw, op);
+    case CS_OP_ROLLBACK: return cs_gw_prepare_rollback(gw, op);
     }
     return CS_EINTERNAL;
 }

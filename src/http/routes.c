@@ -218,7 +218,8 @@ static void route_actions(cs_req *r)
     static const struct {
         const char *verb;
         int kind;
-    } verbs[] = {{"approve", CS_OP_APPROVE}, {"deny", CS_OP_DENY}, {"cancel", CS_OP_CANCEL}, {"outcome", CS_OP_OUTCOME}};
+    } verbs[] = {{"approve", CS_OP_APPROVE}, {"deny", CS_OP_DENY}, {"cancel", CS_OP_CANCEL}, {"outcome", CS_OP_OUTCOME},
+                 {"rollback", CS_OP_ROLLBACK}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(verb, verbs[i].verb)) continue;
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
@@ -249,6 +250,11 @@ void cs_http_route(cs_req *r)
         else start_op(r, CS_OP_CONSUME, NULL, args);
         json_decref(args);
         return;
+    }
+    if (!strcmp(u, "/v1/freeze") && method_is(r, "GET")) return cs_gateway_freezes(r->http->gw, &r->reply);
+    if (!strcmp(u, "/v1/freeze") || !strcmp(u, "/v1/unfreeze")) {
+        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST (or GET /v1/freeze)");
+        return with_body(r, !strcmp(u, "/v1/freeze") ? CS_OP_FREEZE : CS_OP_UNFREEZE, NULL, 0);
     }
     if (!strcmp(u, "/v1/tokens")) {
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
