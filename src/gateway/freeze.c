@@ -276,6 +276,14 @@ int cs_gw_prepare_freeze(cs_gateway *gw, cs_op *op)
         json_object_set_new(op->reply.body, "field", json_string("reason"));
         return CS_EINVAL;
     }
+    size_t n = agent ? strlen(agent) : 1;
+    for (size_t i = 0; agent && i < n; i++)
+        if (!(isalnum((unsigned char)agent[i]) || strchr("._-@", agent[i]))) n = 0;
+    if (n == 0 || n > 64) {
+        cs_reply_problem(&op->reply, 400, "invalid-field", "field 'agent' must be an agent name");
+        json_object_set_new(op->reply.body, "field", json_string("agent"));
+        return CS_EINVAL;
+    }
     /* Unfreezing a name whose token is gone must stay possible; freezing needs a known agent. */
     if (agent && op->kind == CS_OP_FREEZE && !agent_known(gw, agent)) {
         cs_reply_problem(&op->reply, 404, "unknown-agent", "no agent token carries this name");

@@ -144,5 +144,6 @@ check "agents work again" [ "$(submit "$AGENT2" db.read prod/db/x | j 'd["status
 # Bad input: clear errors.
 check "bad body type" [ "$(api "$ADMIN" POST /v1/freeze '{"agent":5}' | j 's')" = 400 ]
 check "unknown field" [ "$(api "$ADMIN" POST /v1/freeze '{"agnt":"x"}' | j 'd["type"]')" = unknown-field ]
+check "not an agent name" [ "$(api "$ADMIN" POST /v1/unfreeze '{"agent":"*"}' | j 's, d["field"]')" = "400 agent" ]
 check "wrong method" [ "$(api "$ADMIN" DELETE /v1/freeze | j 's')" = 405 ]
 finish

@@ -56,6 +56,13 @@ r=$(COUNTERSIGN_TOKEN=$ADMIN "$bin" rollback "$o2" --json)
 check "admin rollback exit 0" [ $? = 0 ]
 check "admin rollback is the admin's request" [ "$(echo "200 $r" | j 'd["requester"]["id"], d["status"], d["rollback_of"]')" = "admin allowed $o2" ]
 
+# exec carries a rollback too.
+"$bin" exec --action db.read --resource prod/db/e --rollback '{"action":"db.read","resource":"prod/db/e","command":["true"]}' -- true
+check "exec --rollback runs" [ $? = 0 ]
+check "exec --rollback stored" [ "$(api "$BOB" GET "/v1/actions/$("$bin" list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" | j 'd["rollback"]["command"]')" = "['true']" ]
+"$bin" exec --action db.read --resource prod/db/e --rollback '[1]' -- true 2>/dev/null
+check "exec --rollback must be an object" [ $? = 2 ]
+
 # Refusals and bad input.
 plain=$(submit "$AGENT" db.read prod/db/z | j 'd["id"]')
 check "no rollback carried" [ "$(api "$AGENT" POST "/v1/actions/$plain/rollback" '{}' | j 's, d["type"]')" = "409 no-rollback" ]
