@@ -12,8 +12,12 @@
 
 static int usage(const char *verb)
 {
-    if (!strcmp(verb, "freeze")) fprintf(stderr, "usage: countersign freeze [AGENT] [--reason T] [--json] | freeze --list [--json]\n");
-    else fprintf(stderr, "usage: countersign unfreeze [AGENT] [--json]\n");
+    if (!strcmp(verb, "freeze"))
+        fprintf(
+            stderr,
+            "usage: countersign freeze [AGENT] [--reason T] [--json] | freeze --list [--json]\n");
+    else
+        fprintf(stderr, "usage: countersign unfreeze [AGENT] [--json]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -26,15 +30,17 @@ static const char *str(const json_t *o, const char *k)
 static void print_record(const json_t *f)
 {
     const char *agent = str(f, "agent");
-    printf("%s  %s  since %s  by %s%s: %s\n", str(f, "id"), *agent ? agent : "(every agent)", str(f, "at"),
-           str(f, "by"), json_is_true(json_object_get(f, "automatic")) ? " (automatic)" : "", str(f, "reason"));
+    printf("%s  %s  since %s  by %s%s: %s\n", str(f, "id"), *agent ? agent : "(every agent)",
+           str(f, "at"), str(f, "by"),
+           json_is_true(json_object_get(f, "automatic")) ? " (automatic)" : "", str(f, "reason"));
 }
 
 static int list(int as_json)
 {
     long status = 0;
     json_t *out = NULL;
-    if (cs_client_call("GET", "/v1/freeze", NULL, NULL, 30, &status, &out) != 0) return CS_EXIT_USAGE;
+    if (cs_client_call("GET", "/v1/freeze", NULL, NULL, 30, &status, &out) != 0)
+        return CS_EXIT_USAGE;
     if (status != 200) {
         cs_client_print_problem(status, out);
         json_decref(out);
@@ -50,7 +56,8 @@ static int list(int as_json)
         json_t *f;
         if (json_is_object(g)) print_record(g);
         json_array_foreach(json_object_get(out, "agents"), i, f) print_record(f);
-        if (!json_is_object(g) && json_array_size(json_object_get(out, "agents")) == 0) printf("nothing is frozen\n");
+        if (!json_is_object(g) && json_array_size(json_object_get(out, "agents")) == 0)
+            printf("nothing is frozen\n");
     }
     json_decref(out);
     return CS_EXIT_OK;
@@ -68,25 +75,33 @@ static void print_result(const char *verb, const json_t *out, int as_json)
     const char *agent = str(f, "agent");
     if (!strcmp(verb, "freeze"))
         printf("frozen: %s (%s); %zu pending request(s) cancelled, %zu receipt(s) revoked\n",
-               *agent ? agent : "every agent", str(f, "id"), json_array_size(json_object_get(f, "cancelled")),
+               *agent ? agent : "every agent", str(f, "id"),
+               json_array_size(json_object_get(f, "cancelled")),
                json_array_size(json_object_get(f, "revoked")));
-    else printf("unfrozen: %s\n", *agent ? agent : "every agent (the global freeze is lifted)");
+    else
+        printf("unfrozen: %s\n", *agent ? agent : "every agent (the global freeze is lifted)");
 }
 
 int cs_cmd_freeze(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"reason", required_argument, 0, 'r'}, {"list", no_argument, 0, 'l'},
-        {"json", no_argument, 0, 'j'}, {0, 0, 0, 0},
+        {"reason", required_argument, 0, 'r'},
+        {"list", no_argument, 0, 'l'},
+        {"json", no_argument, 0, 'j'},
+        {0, 0, 0, 0},
     };
     const char *verb = argv[0], *reason = NULL;
     int as_json = 0, do_list = 0, unfreeze = !strcmp(verb, "unfreeze"), c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'r' && !unfreeze) reason = optarg;
-        else if (c == 'l' && !unfreeze) do_list = 1;
-        else if (c == 'j') as_json = 1;
-        else return usage(verb);
+        if (c == 'r' && !unfreeze)
+            reason = optarg;
+        else if (c == 'l' && !unfreeze)
+            do_list = 1;
+        else if (c == 'j')
+            as_json = 1;
+        else
+            return usage(verb);
     }
     if (argc - optind > 1 || (do_list && (reason || optind < argc))) return usage(verb);
     if (do_list) return list(as_json);
@@ -95,7 +110,8 @@ int cs_cmd_freeze(int argc, char **argv)
     if (reason) json_object_set_new(body, "reason", json_string(reason));
     long status = 0;
     json_t *out = NULL;
-    int rc = cs_client_call("POST", unfreeze ? "/v1/unfreeze" : "/v1/freeze", body, NULL, 30, &status, &out);
+    int rc = cs_client_call("POST", unfreeze ? "/v1/unfreeze" : "/v1/freeze", body, NULL, 30,
+                            &status, &out);
     json_decref(body);
     if (rc != 0) return CS_EXIT_USAGE;
     if (status != 200) {

@@ -17,7 +17,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign rollback ID [--purpose T] [--exec [--timeout S]] [--json]\n");
+    fprintf(stderr,
+            "usage: countersign rollback ID [--purpose T] [--exec [--timeout S]] [--json]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -52,7 +53,8 @@ static int submit(const char *id, const char *purpose, int executing, json_t **a
     cs_client_print_problem(status, *a);
     const char *type = json_string_value(json_object_get(*a, "type"));
     const char *other = json_string_value(json_object_get(*a, "rollback"));
-    if (executing && status == 409 && type && !strcmp(type, "rollback-exists") && other && id_ok(other)) {
+    if (executing && status == 409 && type && !strcmp(type, "rollback-exists") && other &&
+        id_ok(other)) {
         char *keep = cs_strdup(other);
         json_decref(*a);
         *a = NULL;
@@ -88,7 +90,8 @@ static int run(json_t **a, long timeout_s)
     }
     int rc = cs_exec_await(a, timeout_s);
     if (rc == CS_EXIT_OK) rc = cs_exec_run_approved(*a, cmd);
-    for (char **p = cmd; *p; p++) free(*p);
+    for (char **p = cmd; *p; p++)
+        free(*p);
     free(cmd);
     return rc;
 }
@@ -96,8 +99,11 @@ static int run(json_t **a, long timeout_s)
 int cs_cmd_rollback(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"purpose", required_argument, 0, 'p'}, {"exec", no_argument, 0, 'x'},
-        {"timeout", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0},
+        {"purpose", required_argument, 0, 'p'},
+        {"exec", no_argument, 0, 'x'},
+        {"timeout", required_argument, 0, 't'},
+        {"json", no_argument, 0, 'j'},
+        {0, 0, 0, 0},
     };
     const char *purpose = NULL;
     int executing = 0, as_json = 0, c;
@@ -106,20 +112,28 @@ int cs_cmd_rollback(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'p': purpose = optarg; break;
-        case 'x': executing = 1; break;
-        case 'j': as_json = 1; break;
+        case 'p':
+            purpose = optarg;
+            break;
+        case 'x':
+            executing = 1;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
         case 't':
             timeout_s = strtol(optarg, &end, 10);
             if (*end || timeout_s <= 0) return usage();
             break;
-        default: return usage();
+        default:
+            return usage();
         }
     }
     if (optind != argc - 1 || !id_ok(argv[optind]) || (timeout_s && !executing)) return usage();
     json_t *a = NULL;
     int rc = submit(argv[optind], purpose, executing, &a);
-    if (rc == CS_EXIT_OK && executing) rc = run(&a, timeout_s);
+    if (rc == CS_EXIT_OK && executing)
+        rc = run(&a, timeout_s);
     else if (rc == CS_EXIT_OK) {
         cs_client_print_action(a, as_json);
         rc = cs_client_exit_for(a);

@@ -28,7 +28,8 @@ int cs_gw_freeze_load(cs_gateway *gw, cs_err *err)
     }
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         json_t *rec = json_loads(json_string_value(json_object_get(row, "doc")), 0, NULL);
         if (rec) json_object_set_new(frozen, json_string_value(json_object_get(row, "scope")), rec);
     }
@@ -73,17 +74,21 @@ void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply)
     pthread_mutex_lock(&gw->freeze_lock);
     const char *k;
     json_t *v;
-    json_object_foreach(gw->frozen, k, v) {
-        if (!strcmp(k, GLOBAL_SCOPE)) global = json_deep_copy(v);
-        else json_array_append_new(agents, json_deep_copy(v));
+    json_object_foreach(gw->frozen, k, v)
+    {
+        if (!strcmp(k, GLOBAL_SCOPE))
+            global = json_deep_copy(v);
+        else
+            json_array_append_new(agents, json_deep_copy(v));
     }
     pthread_mutex_unlock(&gw->freeze_lock);
-    json_t *body = json_pack("{s:o,s:o}", "global", global ? global : json_null(), "agents", agents);
+    json_t *body =
+        json_pack("{s:o,s:o}", "global", global ? global : json_null(), "agents", agents);
     *reply = (cs_reply){.status = 200, .body = body};
 }
 
-int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type, const char *action_id,
-                   const json_t *details, long long *index)
+int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type,
+                   const char *action_id, const json_t *details, long long *index)
 {
     cs_audit_row row = {type, op->now_ms, actor, op->source, action_id, details};
     return gw->store->ops->audit_append(gw->store, &row, index);
@@ -93,16 +98,19 @@ void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms)
 {
     const char *agent = json_string_value(json_object_get(record, "agent"));
     const char *reason = json_string_value(json_object_get(record, "reason"));
-    char *why = agent ? cs_sprintf("frozen: agent %s is frozen (%s)", agent, reason ? reason : "no reason given")
-                      : cs_sprintf("frozen: every agent is frozen (%s)", reason ? reason : "no reason given");
+    char *why = agent ? cs_sprintf("frozen: agent %s is frozen (%s)", agent,
+                                   reason ? reason : "no reason given")
+                      : cs_sprintf("frozen: every agent is frozen (%s)",
+                                   reason ? reason : "no reason given");
     json_object_set_new(doc, "status", json_string("denied"));
     json_object_del(doc, "approval");
     json_object_set_new(doc, "decided_at", cs_time_json(now_ms));
     json_t *policy = json_object_get(doc, "policy");
     if (policy) json_object_set_new(policy, "explanation", json_string(why));
-    json_object_set_new(doc, "frozen", json_pack("{s:O,s:O,s:O}", "id", json_object_get(record, "id"), "agent",
-                                                 json_object_get(record, "agent"), "reason",
-                                                 json_object_get(record, "reason")));
+    json_object_set_new(doc, "frozen",
+                        json_pack("{s:O,s:O,s:O}", "id", json_object_get(record, "id"), "agent",
+                                  json_object_get(record, "agent"), "reason",
+                                  json_object_get(record, "reason")));
     free(why);
 }
 
@@ -115,8 +123,10 @@ int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms)
                            json_string_value(json_object_get(r, "id")));
     char *text = json_dumps(doc, JSON_COMPACT);
     const char *status = json_string_value(json_object_get(doc, "status"));
-    cs_action_row row = {.id = json_string_value(json_object_get(doc, "id")), .status = status,
-                         .requester = req, .doc = text};
+    cs_action_row row = {.id = json_string_value(json_object_get(doc, "id")),
+                         .status = status,
+                         .requester = req,
+                         .doc = text};
     int rc = gw->store->ops->action_put(gw->store, &row);
     free(req);
     free(text);
@@ -125,16 +135,19 @@ int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms)
 }
 
 /* A pending action of the frozen agent: cancelled, naming the freeze. */
-static int cancel_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc, const json_t *record)
+static int cancel_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc,
+                      const json_t *record)
 {
     char *why = cs_sprintf("frozen: %s", json_string_value(json_object_get(record, "reason")));
     json_object_set_new(doc, "status", json_string("cancelled"));
     json_object_set_new(doc, "decided_at", cs_time_json(op->now_ms));
-    json_object_set_new(doc, "frozen", json_pack("{s:O,s:O,s:O}", "id", json_object_get(record, "id"), "agent",
-                                                 json_object_get(record, "agent"), "reason",
-                                                 json_object_get(record, "reason")));
-    json_t *d = json_pack("{s:s,s:O,s:s,s:O}", "reason", why, "freeze", json_object_get(record, "id"), "status",
-                          "cancelled", "args_hash", json_object_get(doc, "args_hash"));
+    json_object_set_new(doc, "frozen",
+                        json_pack("{s:O,s:O,s:O}", "id", json_object_get(record, "id"), "agent",
+                                  json_object_get(record, "agent"), "reason",
+                                  json_object_get(record, "reason")));
+    json_t *d =
+        json_pack("{s:s,s:O,s:s,s:O}", "reason", why, "freeze", json_object_get(record, "id"),
+                  "status", "cancelled", "args_hash", json_object_get(doc, "args_hash"));
     free(why);
     long long index = 0;
     const char *id = json_string_value(json_object_get(doc, "id"));
@@ -149,14 +162,17 @@ static int cancel_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc,
 }
 
 /* A decided action whose receipt was not consumed yet: consume and verify refuse it. */
-static int revoke_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc, const json_t *record)
+static int revoke_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc,
+                      const json_t *record)
 {
     json_object_set_new(doc, "receipt_revoked_at", cs_time_json(op->now_ms));
-    json_object_set_new(doc, "receipt_revoked", json_pack("{s:O,s:O}", "freeze", json_object_get(record, "id"),
-                                                          "reason", json_object_get(record, "reason")));
+    json_object_set_new(doc, "receipt_revoked",
+                        json_pack("{s:O,s:O}", "freeze", json_object_get(record, "id"), "reason",
+                                  json_object_get(record, "reason")));
     json_t *d = json_pack("{s:O,s:O}", "freeze", json_object_get(record, "id"), "args_hash",
                           json_object_get(doc, "args_hash"));
-    int rc = cs_gw_audit_as(gw, op, actor, "receipt.revoked", json_string_value(json_object_get(doc, "id")), d, NULL);
+    int rc = cs_gw_audit_as(gw, op, actor, "receipt.revoked",
+                            json_string_value(json_object_get(doc, "id")), d, NULL);
     json_decref(d);
     return rc ? rc : cs_gw_store_doc(gw, doc, 0, op->now_ms);
 }
@@ -167,12 +183,15 @@ static void add_owner_target(cs_gateway *gw, const char *agent, json_t *targets)
     pthread_rwlock_rdlock(&gw->tok_lock);
     const char *owner = NULL, *k;
     json_t *v;
+    json_object_foreach(gw->tokens, k,
+                        v) if (is_agent(v) &&
+                               !strcmp(json_string_value(json_object_get(v, "name")), agent))
+        owner = json_string_value(json_object_get(v, "owner"));
     json_object_foreach(gw->tokens, k, v)
-        if (is_agent(v) && !strcmp(json_string_value(json_object_get(v, "name")), agent))
-            owner = json_string_value(json_object_get(v, "owner"));
-    json_object_foreach(gw->tokens, k, v) {
+    {
         const char *sid = json_string_value(json_object_get(v, "slack_id"));
-        if (owner && sid && !is_agent(v) && !strcmp(json_string_value(json_object_get(v, "name")), owner))
+        if (owner && sid && !is_agent(v) &&
+            !strcmp(json_string_value(json_object_get(v, "name")), owner))
             json_array_append_new(targets, json_sprintf("slack:%s", sid));
     }
     pthread_rwlock_unlock(&gw->tok_lock);
@@ -187,16 +206,19 @@ static int notify_freeze(cs_gateway *gw, cs_op *op, const char *event, json_t *r
     if (agent) add_owner_target(gw, agent, targets);
     const char *by = json_string_value(json_object_get(record, "by"));
     char *text = !strcmp(event, "agent.frozen")
-                     ? cs_sprintf("countersign: %s%s frozen by %s: %s", agent ? "agent " : "every agent",
-                                  agent ? agent : "", by, json_string_value(json_object_get(record, "reason")))
-                     : cs_sprintf("countersign: %s%s unfrozen by %s", agent ? "agent " : "every agent",
-                                  agent ? agent : "", json_string_value(json_object_get(record, "unfrozen_by")));
+                     ? cs_sprintf("countersign: %s%s frozen by %s: %s",
+                                  agent ? "agent " : "every agent", agent ? agent : "", by,
+                                  json_string_value(json_object_get(record, "reason")))
+                     : cs_sprintf("countersign: %s%s unfrozen by %s",
+                                  agent ? "agent " : "every agent", agent ? agent : "",
+                                  json_string_value(json_object_get(record, "unfrozen_by")));
     json_t *payload = json_deep_copy(record);
     json_object_set_new(payload, "text", json_string(text));
     free(text);
     char *key = cs_sprintf("%s%s", json_string_value(json_object_get(record, "id")),
                            strcmp(event, "agent.frozen") ? ":unfrozen" : "");
-    int rc = cs_notify_enqueue_event(gw->notify, gw->store, event, key, payload, targets, op->now_ms);
+    int rc =
+        cs_notify_enqueue_event(gw->notify, gw->store, event, key, payload, targets, op->now_ms);
     free(key);
     json_decref(payload);
     json_decref(targets);
@@ -214,10 +236,12 @@ int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *rec
     if (rc == 0) rc = gw->store->ops->freeze_targets(gw->store, requester, &docs);
     size_t i;
     json_t *doc;
-    json_array_foreach(docs, i, doc) {
+    json_array_foreach(docs, i, doc)
+    {
         if (rc) break;
         int pending = cs_action_is_pending(doc);
-        rc = pending ? cancel_doc(gw, op, actor, doc, record) : revoke_doc(gw, op, actor, doc, record);
+        rc = pending ? cancel_doc(gw, op, actor, doc, record)
+                     : revoke_doc(gw, op, actor, doc, record);
         json_array_append(pending ? cancelled : revoked, json_object_get(doc, "id"));
     }
     if (rc == 0) {
@@ -239,7 +263,8 @@ int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *rec
         json_object_set_new(gw->frozen, scope, kept);
         pthread_mutex_unlock(&gw->freeze_lock);
         op->froze = 1;
-        cs_info("freeze: %s frozen by %s: %s", scope, actor, json_string_value(json_object_get(record, "reason")));
+        cs_info("freeze: %s frozen by %s: %s", scope, actor,
+                json_string_value(json_object_get(record, "reason")));
     }
     json_decref(cancelled);
     json_decref(revoked);
@@ -255,8 +280,8 @@ static int agent_known(cs_gateway *gw, const char *name)
     pthread_rwlock_rdlock(&gw->tok_lock);
     const char *k;
     json_t *v;
-    json_object_foreach(gw->tokens, k, v)
-        found |= is_agent(v) && !strcmp(json_string_value(json_object_get(v, "name")), name);
+    json_object_foreach(gw->tokens, k, v) found |=
+        is_agent(v) && !strcmp(json_string_value(json_object_get(v, "name")), name);
     pthread_rwlock_unlock(&gw->tok_lock);
     return found;
 }
@@ -272,7 +297,8 @@ int cs_gw_prepare_freeze(cs_gateway *gw, cs_op *op)
     const char *agent = json_string_value(json_object_get(op->args, "agent"));
     const char *reason = json_string_value(json_object_get(op->args, "reason"));
     if (reason && strlen(reason) > 4096) {
-        cs_reply_problem(&op->reply, 400, "invalid-field", "field 'reason' is longer than 4096 bytes");
+        cs_reply_problem(&op->reply, 400, "invalid-field",
+                         "field 'reason' is longer than 4096 bytes");
         json_object_set_new(op->reply.body, "field", json_string("reason"));
         return CS_EINVAL;
     }
@@ -324,22 +350,28 @@ int cs_gw_apply_freeze(cs_gateway *gw, cs_op *op)
     pthread_mutex_unlock(&gw->freeze_lock);
     int rc = 0;
     if (op->kind == CS_OP_UNFREEZE) {
-        if (current) rc = apply_unfreeze(gw, op, scope, current);
-        else cs_reply_problem(&op->reply, 409, "not-frozen", agent ? "this agent is not frozen" : "there is no global freeze");
+        if (current)
+            rc = apply_unfreeze(gw, op, scope, current);
+        else
+            cs_reply_problem(&op->reply, 409, "not-frozen",
+                             agent ? "this agent is not frozen" : "there is no global freeze");
     } else if (current) {
-        cs_reply_problem(&op->reply, 409, "already-frozen", agent ? "this agent is already frozen" : "every agent is already frozen");
+        cs_reply_problem(&op->reply, 409, "already-frozen",
+                         agent ? "this agent is already frozen" : "every agent is already frozen");
         json_object_set(op->reply.body, "freeze", current);
     } else {
         char *actor = cs_gw_uid(op->who), *id = cs_random_id("frz_", 12);
         const char *reason = json_string_value(json_object_get(op->args, "reason"));
-        json_t *record = json_pack("{s:s,s:O,s:b,s:s,s:s,s:o,s:b}", "id", id, "agent",
-                                   agent ? json_object_get(op->args, "agent") : json_null(), "global", agent == NULL,
-                                   "reason", reason ? reason : "frozen by an admin", "by", actor, "at",
-                                   cs_time_json(op->now_ms), "automatic", 0);
+        json_t *record =
+            json_pack("{s:s,s:O,s:b,s:s,s:s,s:o,s:b}", "id", id, "agent",
+                      agent ? json_object_get(op->args, "agent") : json_null(), "global",
+                      agent == NULL, "reason", reason ? reason : "frozen by an admin", "by", actor,
+                      "at", cs_time_json(op->now_ms), "automatic", 0);
         free(actor);
         free(id);
         rc = cs_gw_freeze_scope(gw, op, scope, record);
-        if (rc == 0) op->reply = (cs_reply){.status = 200, .body = json_pack("{s:O}", "freeze", record)};
+        if (rc == 0)
+            op->reply = (cs_reply){.status = 200, .body = json_pack("{s:O}", "freeze", record)};
         json_decref(record);
     }
     json_decref(current);

@@ -36,7 +36,8 @@ static void window_init(window *w, long long length_ms)
 {
     memset(w, 0, sizeof *w);
     w->slot_ms = length_ms / SLOTS > 0 ? length_ms / SLOTS : 1;
-    for (int i = 0; i < SLOTS; i++) w->epoch[i] = -1;
+    for (int i = 0; i < SLOTS; i++)
+        w->epoch[i] = -1;
 }
 
 /* Adds n at now and returns the total over the window ending now. */
@@ -79,7 +80,8 @@ void cs_limiter_free(struct cs_limiter *l)
 static agent_ctr *counters(struct cs_limiter *l, const char *name, const cs_limits *lim)
 {
     unsigned h = 2166136261u; /* FNV-1a */
-    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
     agent_ctr **slot = &l->buckets[h % BUCKETS];
     for (agent_ctr *c = *slot; c; c = c->next)
         if (!strcmp(c->name, name)) return c;
@@ -89,7 +91,8 @@ static agent_ctr *counters(struct cs_limiter *l, const char *name, const cs_limi
     window_init(&c->denials, (lim->denials_window_s > 0 ? lim->denials_window_s : 60) * 1000);
     c->n_classes = lim->n_classes;
     c->classes = cs_calloc(c->n_classes ? c->n_classes : 1, sizeof *c->classes);
-    for (size_t i = 0; i < c->n_classes; i++) window_init(&c->classes[i], 3600 * 1000);
+    for (size_t i = 0; i < c->n_classes; i++)
+        window_init(&c->classes[i], 3600 * 1000);
     c->next = *slot;
     *slot = c;
     return c;
@@ -112,8 +115,8 @@ static void note(breach *b, const char *limit, long long seen, long long max, co
 }
 
 /* Counts this request in the in-memory windows; fills b when one is exceeded. */
-static void count(struct cs_limiter *l, const cs_limits *lim, const char *agent, const json_t *doc, long long now,
-                  breach *b)
+static void count(struct cs_limiter *l, const cs_limits *lim, const char *agent, const json_t *doc,
+                  long long now, breach *b)
 {
     const char *action = json_string_value(json_object_get(doc, "action"));
     const char *status = json_string_value(json_object_get(doc, "status"));
@@ -129,7 +132,8 @@ static void count(struct cs_limiter *l, const cs_limits *lim, const char *agent,
         if ((n = window_add(&c->classes[i], now, 1)) > lim->classes[i].per_hour)
             note(b, name, n, lim->classes[i].per_hour, "in the last hour");
     }
-    if (lim->denials && !strcmp(status, "denied") && (n = window_add(&c->denials, now, 1)) > lim->denials) {
+    if (lim->denials && !strcmp(status, "denied") &&
+        (n = window_add(&c->denials, now, 1)) > lim->denials) {
         char span[64];
         snprintf(span, sizeof span, "denials in the last %lld s", lim->denials_window_s);
         note(b, "denials", n, lim->denials, span);
@@ -141,7 +145,8 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
 {
     const char *agent = json_string_value(json_object_get(op->who, "name"));
     const cs_limits *lim = cs_config_limits_for(gw->cfg, agent);
-    if (!lim->requests_per_minute && !lim->denials && !lim->concurrent_pending && !lim->n_classes) return 0;
+    if (!lim->requests_per_minute && !lim->denials && !lim->concurrent_pending && !lim->n_classes)
+        return 0;
     breach b = {0};
     count(gw->limiter, lim, agent, op->doc, op->now_ms, &b);
     if (!b.limit[0] && lim->concurrent_pending && cs_action_is_pending(op->doc)) {
@@ -150,14 +155,16 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
         int rc = gw->store->ops->pending_count(gw->store, uid, &n);
         free(uid);
         if (rc) return rc;
-        if (n + 1 > lim->concurrent_pending) note(&b, "concurrent_pending", n + 1, lim->concurrent_pending, "pending");
+        if (n + 1 > lim->concurrent_pending)
+            note(&b, "concurrent_pending", n + 1, lim->concurrent_pending, "pending");
     }
     if (!b.limit[0]) return 0;
     char *id = cs_random_id("frz_", 12);
-    json_t *record = json_pack("{s:s,s:s,s:b,s:s,s:s,s:o,s:b,s:{s:s,s:I,s:I}}", "id", id, "agent", agent, "global",
-                               0, "reason", b.reason, "by", "System::\"countersign\"", "at", cs_time_json(op->now_ms),
-                               "automatic", 1, "limit", "name", b.limit, "observed", (json_int_t)b.seen, "limit",
-                               (json_int_t)b.max);
+    json_t *record =
+        json_pack("{s:s,s:s,s:b,s:s,s:s,s:o,s:b,s:{s:s,s:I,s:I}}", "id", id, "agent", agent,
+                  "global", 0, "reason", b.reason, "by", "System::\"countersign\"", "at",
+                  cs_time_json(op->now_ms), "automatic", 1, "limit", "name", b.limit, "observed",
+                  (json_int_t)b.seen, "limit", (json_int_t)b.max);
     free(id);
     int rc = cs_gw_freeze_scope(gw, op, agent, record);
     /* A denial that tipped the count stays the policy's denial; any other request that

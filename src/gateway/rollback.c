@@ -44,16 +44,20 @@ static json_t *submit_args(const json_t *orig, const json_t *given)
         cs_buf_init(&line, 1 << 20);
         size_t i;
         json_t *a;
-        json_array_foreach(cmd, i, a) cs_buf_printf(&line, "%s%s", i ? " " : "", json_string_value(a));
+        json_array_foreach(cmd, i, a)
+            cs_buf_printf(&line, "%s%s", i ? " " : "", json_string_value(a));
         json_object_set_new(ctx, "command", json_string(line.data ? line.data : ""));
         json_object_set(ctx, "argv", cmd);
         cs_buf_free(&line);
     }
     json_t *purpose = json_object_get(given, "purpose");
-    json_t *args = json_pack("{s:O,s:O,s:o,s:b}", "action", json_object_get(rb, "action"), "resource",
-                             json_object_get(rb, "resource"), "context", ctx, "receipt", 1);
-    if (json_is_string(purpose)) json_object_set(args, "purpose", purpose);
-    else json_object_set_new(args, "purpose", json_sprintf("rollback of %s", str(orig, "id")));
+    json_t *args =
+        json_pack("{s:O,s:O,s:o,s:b}", "action", json_object_get(rb, "action"), "resource",
+                  json_object_get(rb, "resource"), "context", ctx, "receipt", 1);
+    if (json_is_string(purpose))
+        json_object_set(args, "purpose", purpose);
+    else
+        json_object_set_new(args, "purpose", json_sprintf("rollback of %s", str(orig, "id")));
     return args;
 }
 
@@ -66,11 +70,13 @@ static int check_original(cs_op *op, const json_t *orig)
         return CS_ECONFLICT;
     }
     if (strcmp(st, "allowed") && strcmp(st, "approved")) {
-        cs_reply_problem(&op->reply, 409, "not-runnable", "only an allowed or approved action is rolled back");
+        cs_reply_problem(&op->reply, 409, "not-runnable",
+                         "only an allowed or approved action is rolled back");
         return CS_ECONFLICT;
     }
     if (!may_roll_back(op->who, orig)) {
-        cs_reply_problem(&op->reply, 403, "not-permitted", "only the requester or an admin asks for a rollback");
+        cs_reply_problem(&op->reply, 403, "not-permitted",
+                         "only the requester or an admin asks for a rollback");
         return CS_EPERM;
     }
     return 0;
@@ -102,7 +108,8 @@ static int live_rollback(cs_gateway *gw, const json_t *orig, char **which)
 {
     size_t i;
     json_t *id;
-    json_array_foreach(json_object_get(orig, "rollbacks"), i, id) {
+    json_array_foreach(json_object_get(orig, "rollbacks"), i, id)
+    {
         char *text = NULL;
         if (gw->store->ops->action_get(gw->store, 1, json_string_value(id), &text) != 0) continue;
         json_t *d = json_loads(text, 0, NULL);
