@@ -51,4 +51,10 @@ submit() { # token action resource [extra JSON fields] -> "STATUS BODY"
   api "$1" POST /v1/actions "{\"action\":\"$2\",\"resource\":\"$3\"${4:+,$4}}"
 }
 sql() { sqlite3 -cmd ".timeout 5000" "$db" "$1"; }
-finish() { echo "$passes passed, $fails failed"; [ "$fails" = 0 ]; }
+finish() {
+  [ -n "${srv:-}" ] && stop
+  # Under -DCS_SANITIZE=ON the daemon reports leaks and errors as it exits.
+  if grep -q 'Sanitizer' "$tmp/serve.log"; then fail "sanitizer report:"; grep -A30 Sanitizer "$tmp/serve.log" | head -60; fi
+  echo "$passes passed, $fails failed"
+  [ "$fails" = 0 ]
+}
