@@ -248,7 +248,9 @@ int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *rec
         json_t *d = json_deep_copy(record);
         json_object_set(d, "cancelled", cancelled);
         json_object_set(d, "revoked", revoked);
-        rc = cs_gw_audit_as(gw, op, actor, "agent.frozen", NULL, d, NULL);
+        /* details.agent is absent for a global freeze (docs/audit.md). */
+        if (json_is_null(json_object_get(d, "agent"))) json_object_del(d, "agent");
+        rc = cs_gw_audit_as(gw, op, actor, "freeze.set", NULL, d, NULL);
         json_decref(d);
     }
     if (rc == 0) rc = notify_freeze(gw, op, "agent.frozen", record);
@@ -327,7 +329,10 @@ static int apply_unfreeze(cs_gateway *gw, cs_op *op, const char *scope, json_t *
     json_object_set_new(record, "unfrozen_by", json_string(actor));
     json_object_set_new(record, "unfrozen_at", cs_time_json(op->now_ms));
     int rc = gw->store->ops->freeze_put(gw->store, scope, NULL);
-    if (rc == 0) rc = cs_gw_audit_as(gw, op, actor, "agent.unfrozen", NULL, record, NULL);
+    json_t *d = json_deep_copy(record);
+    if (json_is_null(json_object_get(d, "agent"))) json_object_del(d, "agent");
+    if (rc == 0) rc = cs_gw_audit_as(gw, op, actor, "freeze.cleared", NULL, d, NULL);
+    json_decref(d);
     if (rc == 0) rc = notify_freeze(gw, op, "agent.unfrozen", record);
     if (rc == 0) {
         pthread_mutex_lock(&gw->freeze_lock);

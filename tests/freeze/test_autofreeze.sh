@@ -33,7 +33,7 @@ check "reason names the limit and the figures ($reason)" [ "$reason" = "requests
 check "later requests refused" [ "$(submit "$BURST" db.read prod/db/b7 | j 'd["status"], "frozen" in d')" = "denied True" ]
 f=$(api "$ADMIN" GET /v1/freeze | j '[(a["agent"], a["automatic"], a["limit"]["name"], a["limit"]["observed"], a["limit"]["limit"], a["by"]) for a in d["agents"]]')
 check "listed as automatic ($f)" [ "$f" = "[('burst-bot', True, 'requests_per_minute', 6, 5, 'System::\"countersign\"')]" ]
-check "audited as the system" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='agent.frozen' AND actor='System::\"countersign\"' AND entry LIKE '%requests_per_minute: 6 in the last 60 s%'")" = 1 ]
+check "audited as the system" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='freeze.set' AND actor='System::\"countersign\"' AND entry LIKE '%requests_per_minute: 6 in the last 60 s%'")" = 1 ]
 check "other agents untouched" [ "$(submit "$AGENT" db.read prod/db/x | j 'd["status"]')" = allowed ]
 
 # denials: two denials are tolerated, the third freezes; that request stays the policy's denial.

@@ -98,7 +98,7 @@ check "other agents still work" [ "$(submit "$AGENT2" db.read prod/db/x | j 'd["
 check "GET /v1/freeze lists it" [ "$(api "$BOB" GET /v1/freeze | j '[a["agent"] for a in d["agents"]], d["global"]')" = "['demo-agent'] None" ]
 
 # Audit entries: the freeze, the cancellation, the revocation, the refused request.
-check "audit agent.frozen" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='agent.frozen' AND entry LIKE '%$fid%' AND actor='User::\"admin\"'")" = 1 ]
+check "audit freeze.set" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='freeze.set' AND entry LIKE '%$fid%' AND actor='User::\"admin\"'")" = 1 ]
 check "audit action.cancelled" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='action.cancelled' AND action_id='$pend' AND entry LIKE '%$fid%'")" = 1 ]
 check "audit receipt.revoked" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='receipt.revoked' AND action_id='$live'")" = 1 ]
 check "audit refused requests" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='action.submitted' AND entry LIKE '%\"frozen\":{%'")" = 32 ]
@@ -119,7 +119,7 @@ check "unfreeze exit 0" [ $? = 0 ]
 check "allowed again" [ "$(submit "$AGENT" db.read prod/db/x | j 'd["status"]')" = allowed ]
 check "revoked receipt stays revoked" \
   [ "$(api "$AGENT" POST /v1/receipts/consume "{\"receipt\":\"$live_receipt\"}" | j 'd["type"]')" = receipt-revoked ]
-check "audit agent.unfrozen" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='agent.unfrozen' AND entry LIKE '%$fid%'")" = 1 ]
+check "audit freeze.cleared" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='freeze.cleared' AND entry LIKE '%$fid%'")" = 1 ]
 COUNTERSIGN_TOKEN=$ADMIN "$bin" unfreeze demo-agent 2>/dev/null
 check "unfreezing again exits 1" [ $? = 1 ]
 for _ in $(seq 100); do grep -q '"agent.unfrozen"' "$tmp/hook.log" && break; sleep 0.1; done
