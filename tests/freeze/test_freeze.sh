@@ -6,26 +6,33 @@
 # unfreezing restores.
 . "$(dirname "$0")/lib.sh"
 
-# A webhook receiver for freeze notifications (Standard Webhooks; we only read bodies).
+# A receiver for freeze notifications: webhooks (Standard Webhooks; we only read the
+# bodies) and a fake Slack Web API under /slack.
 hook_port=$(free_port)
 python3 - "$hook_port" "$tmp/hook.log" <<'PY' &
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers['Content-Length']))
-        with open(sys.argv[2], 'ab') as f: f.write(body + b'\n')
-        self.send_response(200); self.end_headers()
+        with open(sys.argv[2], 'ab') as f: f.write(self.path.encode() + b' ' + body + b'\n')
+        answer = b'{"ok":true,"channel":"C0SEC","ts":"1700000000.000100"}'
+        self.send_response(200); self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(answer))); self.end_headers(); self.wfile.write(answer)
     def log_message(self, *a): pass
 http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 PY
 hook=$!
 cat >> "$cfg" <<EOF2
 notify:
+  slack:
+    api_url: "http://127.0.0.1:$hook_port/slack"
+    bot_token_env: SLACK_BOT_TOKEN
   webhooks:
     - { name: siem, url: "http://127.0.0.1:$hook_port/hook", secret_env: SIEM_SECRET }
 freeze:
-  notify: [ "webhook:siem" ]
+  notify: [ "webhook:siem", "slack:#security" ]
 EOF2
+export SLACK_BOT_TOKEN=xoxb-freeze-test
 export SIEM_SECRET="whsec_$(printf 'freeze-test-secret-0123456789' | base64)"
 start
 AGENT2=$(new_agent agent-two)
@@ -106,6 +113,25 @@ check "audit refused requests" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='
 # Notified: the webhook hears agent.frozen.
 for _ in $(seq 100); do grep -q '"agent.frozen"' "$tmp/hook.log" 2>/dev/null && break; sleep 0.1; done
 check "webhook agent.frozen" grep -q "\"type\":\"agent.frozen\".*\"agent\":\"demo-agent\"" "$tmp/hook.log"
+
+# The owner hears it too: a Slack direct message when the owner has a Slack id.
+check "owner with a Slack id" [ "$(api "$ADMIN" POST /v1/tokens '{"kind":"user","name":"olga","slack_id":"U0OLGA1"}' | j 's')" = 201 ]
+check "olga-bot" [ "$(api "$ADMIN" POST /v1/tokens '{"kind":"agent","name":"olga-bot","owner":"olga"}' | j 's')" = 201 ]
+COUNTERSIGN_TOKEN=$ADMIN "$bin" freeze olga-bot --reason "owner test" >/dev/null
+slack_has() { python3 - "$tmp/hook.log" "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    path, _, body = line.partition(' ')
+    if path == '/slack/chat.postMessage':
+        d = json.loads(body)
+        if d.get('channel') == sys.argv[2] and 'olga-bot frozen by User::"admin": owner test' in d.get('text', ''): sys.exit(0)
+sys.exit(1)
+PY
+}
+for _ in $(seq 100); do slack_has U0OLGA1 && slack_has '#security' && break; sleep 0.1; done
+check "Slack DM to the owner" slack_has U0OLGA1
+check "Slack message to freeze.notify" slack_has '#security'
+COUNTERSIGN_TOKEN=$ADMIN "$bin" unfreeze olga-bot >/dev/null
 
 # Durable: after a restart the agent is still frozen.
 stop; start
