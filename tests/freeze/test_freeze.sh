@@ -19,7 +19,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(answer))); self.end_headers(); self.wfile.write(answer)
     def log_message(self, *a): pass
-http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+class S(http.server.HTTPServer):
+    def handle_error(self, *a): pass  # the daemon may hang up mid-delivery when it is stopped
+S(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 PY
 hook=$!
 cat >> "$cfg" <<EOF2
