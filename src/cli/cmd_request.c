@@ -1,5 +1,5 @@
 /* cmd_request.c - `countersign request --action A --resource R [--context JSON]
- * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json]`:
+ * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json] [--rollback JSON]`:
  * asks the gateway; with --wait, long-polls until decided or S seconds pass. */
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -12,9 +12,11 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
-                    "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
-                    "         [--rollback JSON]\n");
+    fprintf(
+        stderr,
+        "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
+        "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
+        "         [--rollback JSON]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -28,7 +30,8 @@ static int wait_for(json_t **action, long wait_s)
         if (left <= 0 || json_is_true(json_object_get(*action, "_done"))) return 0;
         if (strcmp(json_string_value(json_object_get(*action, "status")), "pending")) return 0;
         if (left > 300) left = 300;
-        snprintf(path, sizeof path, "/v1/actions/%s?wait=%ld", json_string_value(json_object_get(*action, "id")), left);
+        snprintf(path, sizeof path, "/v1/actions/%s?wait=%ld",
+                 json_string_value(json_object_get(*action, "id")), left);
         long status = 0;
         json_t *out = NULL;
         if (cs_client_call("GET", path, NULL, NULL, left + 30, &status, &out) != 0) return -1;
@@ -45,36 +48,61 @@ static int wait_for(json_t **action, long wait_s)
 int cs_cmd_request(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"action", required_argument, 0, 'a'}, {"resource", required_argument, 0, 'r'},
-        {"context", required_argument, 0, 'c'}, {"purpose", required_argument, 0, 'p'},
-        {"on-behalf-of", required_argument, 0, 'o'}, {"receipt", no_argument, 0, 'R'},
-        {"idempotency-key", required_argument, 0, 'k'}, {"wait", required_argument, 0, 'w'},
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {"rollback", required_argument, 0, 'b'},
+        {"action", required_argument, 0, 'a'},
+        {"resource", required_argument, 0, 'r'},
+        {"context", required_argument, 0, 'c'},
+        {"purpose", required_argument, 0, 'p'},
+        {"on-behalf-of", required_argument, 0, 'o'},
+        {"receipt", no_argument, 0, 'R'},
+        {"idempotency-key", required_argument, 0, 'k'},
+        {"wait", required_argument, 0, 'w'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {"rollback", required_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
-    const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL, *key = NULL;
-    const char *rollback = NULL;
+    const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL,
+               *key = NULL, *rollback = NULL;
     int receipt = 0, as_json = 0, c;
     long wait_s = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': action = optarg; break;
-        case 'r': resource = optarg; break;
-        case 'c': context = optarg; break;
-        case 'p': purpose = optarg; break;
-        case 'o': obo = optarg; break;
-        case 'R': receipt = 1; break;
-        case 'k': key = optarg; break;
-        case 'b': rollback = optarg; break;
+        case 'a':
+            action = optarg;
+            break;
+        case 'r':
+            resource = optarg;
+            break;
+        case 'c':
+            context = optarg;
+            break;
+        case 'p':
+            purpose = optarg;
+            break;
+        case 'o':
+            obo = optarg;
+            break;
+        case 'R':
+            receipt = 1;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'b':
+            rollback = optarg;
+            break;
         case 'w': {
             char *end;
             wait_s = strtol(optarg, &end, 10);
             if (*end || wait_s < 0) return usage();
             break;
         }
-        case 'j': as_json = 1; break;
-        default: return usage();
+        case 'j':
+            as_json = 1;
+            break;
+        default:
+            return usage();
         }
     }
     if (!action || !resource || optind != argc) return usage();
