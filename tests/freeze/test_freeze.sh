@@ -169,6 +169,13 @@ COUNTERSIGN_TOKEN=$ADMIN "$bin" unfreeze >/dev/null
 check "global unfreeze exit 0" [ $? = 0 ]
 check "agents work again" [ "$(submit "$AGENT2" db.read prod/db/x | j 'd["status"]')" = allowed ]
 
+# The log with every freeze entry still verifies offline against the gateway's key.
+curl -s "$COUNTERSIGN_URL/v1/audit/key" > "$tmp/vkey"
+COUNTERSIGN_TOKEN=$ADMIN "$bin" audit verify --url "$COUNTERSIGN_URL" --key "$(cat "$tmp/vkey")" > "$tmp/verify.out" 2>&1
+check "audit verify ($(tail -1 "$tmp/verify.out"))" [ $? = 0 ]
+COUNTERSIGN_TOKEN=$ADMIN "$bin" audit export --format ocsf > "$tmp/ocsf.jsonl" 2>&1
+check "freeze.set exported as OCSF Account Change" grep -q '"class_uid":3001.*freeze.set\|freeze.set.*"class_uid":3001' "$tmp/ocsf.jsonl"
+
 # Bad input: clear errors.
 check "bad body type" [ "$(api "$ADMIN" POST /v1/freeze '{"agent":5}' | j 's')" = 400 ]
 check "unknown field" [ "$(api "$ADMIN" POST /v1/freeze '{"agnt":"x"}' | j 'd["type"]')" = unknown-field ]
