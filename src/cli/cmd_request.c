@@ -1,6 +1,6 @@
 /* cmd_request.c - `countersign request --action A --resource R [--context JSON]
- * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json] [--rollback JSON]`:
- * asks the gateway; with --wait, long-polls until decided or S seconds pass. */
+ * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json]
+ * [--rollback JSON]`: asks the gateway; with --wait, long-polls until decided or S seconds pass. */
 #include "cli/cli.h"
 #include "cli/client.h"
 
@@ -12,11 +12,10 @@
 
 static int usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
-        "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
-        "         [--rollback JSON]\n");
+    fprintf(stderr,
+            "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
+            "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
+            "         [--rollback JSON]\n");
     return CS_EXIT_USAGE;
 }
 

@@ -259,7 +259,8 @@ static int denials_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t 
     cs_limits *lim = ctx;
     if (!strcmp(key, "count")) return limit_int(L, v, "denials.count", &lim->denials);
     if (strcmp(key, "window")) return bad(L, k, "unknown key '%s' in limits.denials", key);
-    if (!scalar(v) || cs_parse_duration(scalar(v), &lim->denials_window_s) != 0 || lim->denials_window_s <= 0)
+    if (!scalar(v) || cs_parse_duration(scalar(v), &lim->denials_window_s) != 0 ||
+        lim->denials_window_s <= 0)
         return bad(L, v, "%s must be a duration such as 10m", "limits.denials.window");
     return 0;
 }
@@ -269,7 +270,8 @@ static int class_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v
     cs_limit_class *c = ctx;
     if (!strcmp(key, "per_hour")) return limit_int(L, v, "classes.per_hour", &c->per_hour);
     if (strcmp(key, "action")) return bad(L, k, "unknown key '%s' in limits.classes", key);
-    if (!scalar(v) || !*scalar(v)) return bad(L, v, "%s must be an action name", "limits.classes.action");
+    if (!scalar(v) || !*scalar(v))
+        return bad(L, v, "%s must be an action name", "limits.classes.action");
     free(c->action);
     c->action = cs_strdup(scalar(v));
     return 0;
@@ -297,8 +299,10 @@ static int agents_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *
 {
     cs_config *c = ctx;
     for (size_t i = 0; i < c->n_agent_limits; i++)
-        if (!strcmp(c->agent_limits[i].agent, key)) return bad(L, k, "duplicate agent '%s' in limits.agents", key);
-    c->agent_limits = cs_realloc(c->agent_limits, (c->n_agent_limits + 1) * sizeof *c->agent_limits);
+        if (!strcmp(c->agent_limits[i].agent, key))
+            return bad(L, k, "duplicate agent '%s' in limits.agents", key);
+    c->agent_limits =
+        cs_realloc(c->agent_limits, (c->n_agent_limits + 1) * sizeof *c->agent_limits);
     cs_agent_limits *a = &c->agent_limits[c->n_agent_limits++];
     memset(a, 0, sizeof *a);
     a->agent = cs_strdup(key);
@@ -311,7 +315,8 @@ static int limits_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *
     if (!strcmp(key, "requests_per_minute")) return limit_int(L, v, key, &lim->requests_per_minute);
     if (!strcmp(key, "concurrent_pending")) return limit_int(L, v, key, &lim->concurrent_pending);
     if (!strcmp(key, "classes")) return set_classes(L, v, lim);
-    if (!strcmp(key, "agents") && lim == &L->c->limits) return each_pair(L, v, "limits.agents", agents_pair, L->c);
+    if (!strcmp(key, "agents") && lim == &L->c->limits)
+        return each_pair(L, v, "limits.agents", agents_pair, L->c);
     if (strcmp(key, "denials")) return bad(L, k, "unknown key '%s' in limits", key);
     int rc = each_pair(L, v, "limits.denials", denials_pair, lim);
     if (rc == 0 && (lim->denials == 0 || lim->denials_window_s == 0))
@@ -461,7 +466,8 @@ out:
 
 static void limits_free(cs_limits *l)
 {
-    for (size_t i = 0; i < l->n_classes; i++) free(l->classes[i].action);
+    for (size_t i = 0; i < l->n_classes; i++)
+        free(l->classes[i].action);
     free(l->classes);
 }
 

@@ -98,8 +98,8 @@ void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms);
 /* Stores another action than op->doc (no waiters woken); notify adds outbox rows. */
 int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms);
 /* Audit entry with an explicit actor and action id. */
-int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type, const char *action_id,
-                   const json_t *details, long long *index);
+int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type,
+                   const char *action_id, const json_t *details, long long *index);
 
 /* rollback.c: POST /v1/actions/{id}/rollback */
 int cs_gw_prepare_rollback(cs_gateway *gw, cs_op *op);
