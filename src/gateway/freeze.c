@@ -225,6 +225,19 @@ static int notify_freeze(cs_gateway *gw, cs_op *op, const char *event, json_t *r
     return rc;
 }
 
+/* The freeze in force from now on, for the submits that follow on the writer thread
+ * and the readers of GET /v1/freeze (the commit's failure reloads from the store). */
+static void remember(cs_gateway *gw, cs_op *op, const char *scope, const json_t *record)
+{
+    json_t *kept = json_deep_copy(record);
+    json_object_del(kept, "cancelled");
+    json_object_del(kept, "revoked");
+    pthread_mutex_lock(&gw->freeze_lock);
+    json_object_set_new(gw->frozen, scope, kept);
+    pthread_mutex_unlock(&gw->freeze_lock);
+    op->froze = 1;
+}
+
 int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *record)
 {
     const char *actor = json_string_value(json_object_get(record, "by"));
@@ -258,13 +271,7 @@ int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *rec
         json_object_set_new(record, "cancelled", cancelled);
         json_object_set_new(record, "revoked", revoked);
         cancelled = revoked = NULL;
-        pthread_mutex_lock(&gw->freeze_lock);
-        json_t *kept = json_deep_copy(record);
-        json_object_del(kept, "cancelled");
-        json_object_del(kept, "revoked");
-        json_object_set_new(gw->frozen, scope, kept);
-        pthread_mutex_unlock(&gw->freeze_lock);
-        op->froze = 1;
+        remember(gw, op, scope, record);
         cs_info("freeze: %s frozen by %s: %s", scope, actor,
                 json_string_value(json_object_get(record, "reason")));
     }
@@ -275,7 +282,7 @@ int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *rec
     return rc;
 }
 
-/* An agent name that some token (live or not) carries. */
+/* An agent name that a live token carries. */
 static int agent_known(cs_gateway *gw, const char *name)
 {
     int found = 0;
