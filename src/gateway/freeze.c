@@ -177,33 +177,42 @@ static int revoke_doc(cs_gateway *gw, cs_op *op, const char *actor, json_t *doc,
     return rc ? rc : cs_gw_store_doc(gw, doc, 0, op->now_ms);
 }
 
-/* Slack direct message to the agent's owner when the owner's token carries a Slack id. */
-static void add_owner_target(cs_gateway *gw, const char *agent, json_t *targets)
+/* Slack direct messages to the agent's owner and to every admin whose token carries
+ * a Slack id (humans only; each person once). */
+static void add_people_targets(cs_gateway *gw, const char *agent, json_t *targets)
 {
     pthread_rwlock_rdlock(&gw->tok_lock);
     const char *owner = NULL, *k;
     json_t *v;
-    json_object_foreach(gw->tokens, k,
-                        v) if (is_agent(v) &&
-                               !strcmp(json_string_value(json_object_get(v, "name")), agent))
-        owner = json_string_value(json_object_get(v, "owner"));
+    json_object_foreach(gw->tokens, k, v)
+    {
+        if (agent && is_agent(v) && !strcmp(json_string_value(json_object_get(v, "name")), agent))
+            owner = json_string_value(json_object_get(v, "owner"));
+    }
     json_object_foreach(gw->tokens, k, v)
     {
         const char *sid = json_string_value(json_object_get(v, "slack_id"));
-        if (owner && sid && !is_agent(v) &&
-            !strcmp(json_string_value(json_object_get(v, "name")), owner))
-            json_array_append_new(targets, json_sprintf("slack:%s", sid));
+        const char *name = json_string_value(json_object_get(v, "name"));
+        int wanted = json_is_true(json_object_get(v, "admin")) || (owner && !strcmp(name, owner));
+        if (sid == NULL || is_agent(v) || !wanted) continue;
+        char *t = cs_sprintf("slack:%s", sid);
+        int seen = 0;
+        size_t i;
+        json_t *have;
+        json_array_foreach(targets, i, have) seen |= !strcmp(json_string_value(have), t);
+        if (!seen) json_array_append_new(targets, json_string(t));
+        free(t);
     }
     pthread_rwlock_unlock(&gw->tok_lock);
 }
 
-/* agent.frozen / agent.unfrozen to freeze.notify and the owner (outbox rows). */
+/* agent.frozen / agent.unfrozen to freeze.notify, the owner and the admins (outbox rows). */
 static int notify_freeze(cs_gateway *gw, cs_op *op, const char *event, json_t *record)
 {
     json_t *targets = json_array();
     if (gw->cfg->freeze_notify) json_array_extend(targets, gw->cfg->freeze_notify);
     const char *agent = json_string_value(json_object_get(record, "agent"));
-    if (agent) add_owner_target(gw, agent, targets);
+    add_people_targets(gw, agent, targets);
     const char *by = json_string_value(json_object_get(record, "by"));
     char *text = !strcmp(event, "agent.frozen")
                      ? cs_sprintf("countersign: %s%s frozen by %s: %s",

@@ -116,7 +116,8 @@ check "audit refused requests" [ "$(sql "SELECT COUNT(*) FROM audit WHERE type='
 for _ in $(seq 100); do grep -q '"agent.frozen"' "$tmp/hook.log" 2>/dev/null && break; sleep 0.1; done
 check "webhook agent.frozen" grep -q "\"type\":\"agent.frozen\".*\"agent\":\"demo-agent\"" "$tmp/hook.log"
 
-# The owner hears it too: a Slack direct message when the owner has a Slack id.
+# The owner and the admins hear it too: Slack direct messages to those with a Slack id.
+check "admin with a Slack id" [ "$(api "$ADMIN" POST /v1/tokens '{"kind":"user","name":"adam","slack_id":"U0ADAM1","admin":true}' | j 's')" = 201 ]
 check "owner with a Slack id" [ "$(api "$ADMIN" POST /v1/tokens '{"kind":"user","name":"olga","slack_id":"U0OLGA1"}' | j 's')" = 201 ]
 check "olga-bot" [ "$(api "$ADMIN" POST /v1/tokens '{"kind":"agent","name":"olga-bot","owner":"olga"}' | j 's')" = 201 ]
 COUNTERSIGN_TOKEN=$ADMIN "$bin" freeze olga-bot --reason "owner test" >/dev/null
@@ -130,8 +131,9 @@ for line in open(sys.argv[1]):
 sys.exit(1)
 PY
 }
-for _ in $(seq 100); do slack_has U0OLGA1 && slack_has '#security' && break; sleep 0.1; done
+for _ in $(seq 100); do slack_has U0OLGA1 && slack_has U0ADAM1 && slack_has '#security' && break; sleep 0.1; done
 check "Slack DM to the owner" slack_has U0OLGA1
+check "Slack DM to the admin" slack_has U0ADAM1
 check "Slack message to freeze.notify" slack_has '#security'
 COUNTERSIGN_TOKEN=$ADMIN "$bin" unfreeze olga-bot >/dev/null
 
