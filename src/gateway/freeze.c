@@ -87,6 +87,17 @@ void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply)
     *reply = (cs_reply){.status = 200, .body = body};
 }
 
+char *cs_gateway_freeze_metrics(cs_gateway *gw)
+{
+    pthread_mutex_lock(&gw->freeze_lock);
+    size_t n = json_object_size(gw->frozen);
+    int global = json_object_get(gw->frozen, GLOBAL_SCOPE) != NULL;
+    pthread_mutex_unlock(&gw->freeze_lock);
+    return cs_sprintf("# TYPE countersign_frozen_agents gauge\ncountersign_frozen_agents %zu\n"
+                      "# TYPE countersign_frozen_global gauge\ncountersign_frozen_global %d\n",
+                      n - (size_t)global, global);
+}
+
 int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type,
                    const char *action_id, const json_t *details, long long *index)
 {

@@ -115,6 +115,8 @@ void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply);
 void cs_gateway_whoami(json_t *who, cs_reply *reply);
 /* GET /v1/freeze: {global, agents: [...]} (freeze.c). */
 void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply);
+/* Prometheus text: countersign_frozen_agents and countersign_frozen_global gauges. */
+char *cs_gateway_freeze_metrics(cs_gateway *gw);
 /* 1 when the action document's status is pending. */
 int cs_action_is_pending(const json_t *doc);
 /* approval.expires_at in ms since the epoch, 0 when absent. */

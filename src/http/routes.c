@@ -176,12 +176,15 @@ static void with_body(cs_req *r, int kind, const char *id, int empty_ok)
 static void metrics(cs_req *r)
 {
     char *notify = cs_notify_metrics(cs_gateway_notify(r->http->gw));
+    char *frozen = cs_gateway_freeze_metrics(r->http->gw);
     char *text = cs_sprintf("# TYPE countersign_http_requests_total counter\n"
                             "countersign_http_requests_total %ld\n"
                             "# TYPE countersign_waiters gauge\n"
-                            "countersign_waiters %ld\n%s",
-                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify);
+                            "countersign_waiters %ld\n%s%s",
+                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify,
+                            frozen);
     free(notify);
+    free(frozen);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     MHD_queue_response(r->conn, 200, resp);

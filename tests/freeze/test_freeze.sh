@@ -104,6 +104,8 @@ check "30 parallel requests all refused ($n)" [ "$n" = 30 ]
 
 check "freezing again is a conflict" [ "$(api "$ADMIN" POST /v1/freeze '{"agent":"demo-agent"}' | j 's, d["type"]')" = "409 already-frozen" ]
 check "other agents still work" [ "$(submit "$AGENT2" db.read prod/db/x | j 'd["status"]')" = allowed ]
+metric() { curl -s "$COUNTERSIGN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+check "metrics: one frozen agent" [ "$(metric countersign_frozen_agents) $(metric countersign_frozen_global)" = "1 0" ]
 check "GET /v1/freeze lists it" [ "$(api "$BOB" GET /v1/freeze | j '[a["agent"] for a in d["agents"]], d["global"]')" = "['demo-agent'] None" ]
 
 # Audit entries: the freeze, the cancellation, the revocation, the refused request.
@@ -166,6 +168,7 @@ check "earlier pending of agent-two cancelled" [ "$(api "$BOB" GET "/v1/actions/
 check "a human's own request still allowed" [ "$(submit "$ALICE" db.read prod/db/x | j 'd["status"]')" = allowed ]
 hp=$(submit "$ALICE" db.export prod/db/customers | j 'd["id"]')
 check "a human's request still waits for approval" [ "$(api "$ALICE" GET "/v1/actions/$hp" | j 'd["status"]')" = pending ]
+check "metrics: global freeze" [ "$(metric countersign_frozen_global)" = 1 ]
 check "GET shows global" [ "$(api "$AGENT" GET /v1/freeze | j 'd["global"]["reason"]')" = "incident 42" ]
 COUNTERSIGN_TOKEN=$ADMIN "$bin" unfreeze >/dev/null
 check "global unfreeze exit 0" [ $? = 0 ]
