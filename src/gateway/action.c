@@ -117,8 +117,10 @@ int cs_gw_check_rollback(cs_op *op, const json_t *rb)
     json_t *a;
     if (cmd && (n == 0 || n > 256))
         return field_bad(op, "rollback", "rollback.command must be an argv array of 1 to 256 strings");
-    json_array_foreach(cmd, i, a) if (!json_is_string(a) || json_string_length(a) > 4096) return field_bad(
-        op, "rollback", "rollback.command must hold strings of at most 4096 bytes");
+    json_array_foreach(cmd, i, a) {
+        if (!json_is_string(a) || json_string_length(a) > 4096)
+            return field_bad(op, "rollback", "rollback.command must hold strings of at most 4096 bytes");
+    }
     char *canon = cs_jcs_dumps(rb);
     size_t len = canon ? strlen(canon) : 0;
     free(canon);
@@ -282,7 +284,8 @@ static json_t *envelope_json(const cs_op *op, char hash[65])
                   "context", context ? json_incref(context) : json_object(), "purpose",
                   purpose ? purpose : json_null(), "on_behalf_of", obo ? obo : json_null());
     /* Present only when given, so that other requests hash as before. */
-    if (json_object_get(args, "rollback")) json_object_set(env, "rollback", json_object_get(args, "rollback"));
+    if (json_object_get(args, "rollback"))
+        json_object_set(env, "rollback", json_object_get(args, "rollback"));
     if (op->kind == CS_OP_ROLLBACK) json_object_set_new(env, "rollback_of", json_string(op->id));
     char *canon = cs_jcs_dumps(env);
     cs_sha256_hex(canon, strlen(canon), hash);
