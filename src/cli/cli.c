@@ -23,6 +23,9 @@ static const cli_verb verbs[] = {
     {"audit", cs_cmd_audit, "verify the audit log, export tiles, proofs and evidence"},
     {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
     {"mcp-proxy", cs_cmd_mcp_proxy, "gate an MCP server's tool calls (stdio or Streamable HTTP)"},
+    {"freeze", cs_cmd_freeze, "stop an agent, or every agent, at once (admins)"},
+    {"unfreeze", cs_cmd_freeze, "lift a freeze (admins)"},
+    {"rollback", cs_cmd_rollback, "submit the compensating action of an action [--exec: run it]"},
 };
 
 static void usage(FILE *to)

@@ -22,6 +22,8 @@ int cs_cmd_show(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_exec(int argc, char **argv);
 int cs_cmd_mcp_proxy(int argc, char **argv);
+int cs_cmd_freeze(int argc, char **argv); /* freeze and unfreeze */
+int cs_cmd_rollback(int argc, char **argv);
 /* approve and deny share this (vote.c). */
 int cs_cli_vote(int argc, char **argv, const char *verb);
 

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/exec_child.h"
+#include "cli/exec_run.h"
 
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -29,7 +30,7 @@ static void on_interrupt(int sig)
 static int usage(void)
 {
     fprintf(stderr, "usage: countersign exec --action A --resource R [--purpose T] [--context JSON]\n"
-                    "           [--timeout S] -- CMD [ARG...]\n");
+                    "           [--timeout S] [--rollback JSON] -- CMD [ARG...]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -184,14 +185,8 @@ static json_t *request_body(const char *action, const char *resource, const char
     return body;
 }
 
-static int submit_and_wait(json_t *body, long timeout_s, json_t **a)
+int cs_exec_await(json_t **a, long timeout_s)
 {
-    long status = 0;
-    if (cs_client_call("POST", "/v1/actions", body, NULL, 30, &status, a) != 0) return CS_EXIT_USAGE;
-    if (status != 201) {
-        cs_client_print_problem(status, *a);
-        return CS_EXIT_USAGE;
-    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_interrupt;
@@ -213,14 +208,41 @@ static int submit_and_wait(json_t *body, long timeout_s, json_t **a)
     return CS_EXIT_OK;
 }
 
+static int submit_and_wait(json_t *body, long timeout_s, json_t **a)
+{
+    long status = 0;
+    if (cs_client_call("POST", "/v1/actions", body, NULL, 30, &status, a) != 0) return CS_EXIT_USAGE;
+    if (status != 201) {
+        cs_client_print_problem(status, *a);
+        return CS_EXIT_USAGE;
+    }
+    return cs_exec_await(a, timeout_s);
+}
+
+int cs_exec_run_approved(const json_t *a, char **argv)
+{
+    if (consume(a) != 0) {
+        fprintf(stderr, "countersign: the receipt for %s was refused; not running the command\n", str(a, "id"));
+        return CS_EXIT_DENIED;
+    }
+    cs_child_result r;
+    if (cs_child_run(argv, &r) != 0) return CS_EXIT_USAGE;
+    report(a, &r);
+    if (r.exited) return r.code;
+    /* Die of the same signal so that our caller sees what the command did. */
+    signal(r.code, SIG_DFL);
+    raise(r.code);
+    return 128 + r.code;
+}
+
 int cs_cmd_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"action", required_argument, 0, 'a'}, {"resource", required_argument, 0, 'r'},
         {"purpose", required_argument, 0, 'p'}, {"context", required_argument, 0, 'c'},
-        {"timeout", required_argument, 0, 't'}, {0, 0, 0, 0},
+        {"timeout", required_argument, 0, 't'}, {"rollback", required_argument, 0, 'b'}, {0, 0, 0, 0},
     };
-    const char *action = NULL, *resource = NULL, *purpose = NULL, *context = NULL;
+    const char *action = NULL, *resource = NULL, *purpose = NULL, *context = NULL, *rollback = NULL;
     long timeout_s = 0;
     int c;
     optind = 1;
@@ -231,6 +253,7 @@ int cs_cmd_exec(int argc, char **argv)
         case 'r': resource = optarg; break;
         case 'p': purpose = optarg; break;
         case 'c': context = optarg; break;
+        case 'b': rollback = optarg; break;
         case 't':
             timeout_s = strtol(optarg, &end, 10);
             if (*end || timeout_s <= 0) return usage();
@@ -246,6 +269,15 @@ int cs_cmd_exec(int argc, char **argv)
         return CS_EXIT_USAGE;
     }
     json_t *body = request_body(action, resource, purpose, ctx, argv + optind);
+    /* The compensating action, e.g. {"action":..., "resource":..., "command":[...]} (docs/freeze.md). */
+    json_t *rb = rollback ? json_loads(rollback, 0, NULL) : NULL;
+    if (rollback && !json_is_object(rb)) {
+        fprintf(stderr, "countersign: --rollback must be a JSON object\n");
+        json_decref(rb);
+        json_decref(body);
+        return CS_EXIT_USAGE;
+    }
+    if (rb) json_object_set_new(body, "rollback", rb);
     json_t *a = NULL;
     int rc = submit_and_wait(body, timeout_s, &a);
     json_decref(body);
@@ -253,21 +285,7 @@ int cs_cmd_exec(int argc, char **argv)
         json_decref(a);
         return rc;
     }
-    if (consume(a) != 0) {
-        fprintf(stderr, "countersign: the receipt for %s was refused; not running the command\n", str(a, "id"));
-        json_decref(a);
-        return CS_EXIT_DENIED;
-    }
-    cs_child_result r;
-    if (cs_child_run(argv + optind, &r) != 0) {
-        json_decref(a);
-        return CS_EXIT_USAGE;
-    }
-    report(a, &r);
+    rc = cs_exec_run_approved(a, argv + optind);
     json_decref(a);
-    if (r.exited) return r.code;
-    /* Die of the same signal so that our caller sees what the command did. */
-    signal(r.code, SIG_DFL);
-    raise(r.code);
-    return 128 + r.code;
+    return rc;
 }

@@ -1,6 +1,6 @@
 /* cmd_request.c - `countersign request --action A --resource R [--context JSON]
- * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json]`:
- * asks the gateway; with --wait, long-polls until decided or S seconds pass. */
+ * [--purpose T] [--on-behalf-of U] [--receipt] [--idempotency-key K] [--wait S] [--json]
+ * [--rollback JSON]`: asks the gateway; with --wait, long-polls until decided or S seconds pass. */
 #include "cli/cli.h"
 #include "cli/client.h"
 
@@ -12,10 +12,10 @@
 
 static int usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
-        "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n");
+    fprintf(stderr,
+            "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
+            "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n"
+            "         [--rollback JSON]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -57,10 +57,11 @@ int cs_cmd_request(int argc, char **argv)
         {"wait", required_argument, 0, 'w'},
         {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},
+        {"rollback", required_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
     const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL,
-               *key = NULL;
+               *key = NULL, *rollback = NULL;
     int receipt = 0, as_json = 0, c;
     long wait_s = 0;
     optind = 1;
@@ -86,6 +87,9 @@ int cs_cmd_request(int argc, char **argv)
             break;
         case 'k':
             key = optarg;
+            break;
+        case 'b':
+            rollback = optarg;
             break;
         case 'w': {
             char *end;
@@ -116,6 +120,16 @@ int cs_cmd_request(int argc, char **argv)
     if (purpose) json_object_set_new(body, "purpose", json_string(purpose));
     if (obo) json_object_set_new(body, "on_behalf_of", json_string(obo));
     if (receipt) json_object_set_new(body, "receipt", json_true());
+    if (rollback) {
+        json_t *rb = json_loads(rollback, 0, NULL);
+        if (!json_is_object(rb)) {
+            fprintf(stderr, "countersign: --rollback must be a JSON object\n");
+            json_decref(rb);
+            json_decref(body);
+            return CS_EXIT_USAGE;
+        }
+        json_object_set_new(body, "rollback", rb);
+    }
     long status = 0;
     json_t *out = NULL;
     int rc = cs_client_call("POST", "/v1/actions", body, key, 30, &status, &out);

@@ -21,7 +21,9 @@ enum key_type {
     K_STORAGE,
     K_ENVMAP,
     K_WEBHOOKS,
-    K_ROUTES
+    K_ROUTES,
+    K_LIMITS,
+    K_TARGETS
 };
 
 typedef struct key_spec {
@@ -56,6 +58,8 @@ static const key_spec keys[] = {
     {"notify.webhooks", K_WEBHOOKS, F(webhooks)},
     {"notify.routes", K_ROUTES, F(routes)},
     {"notify.dead_letter_after", K_DURATION, F(notify_dead_letter_after_s)},
+    {"limits", K_LIMITS, F(limits)},
+    {"freeze.notify", K_TARGETS, F(freeze_notify)},
 };
 #undef F
 
@@ -205,6 +209,121 @@ static int set_webhooks(loader *L, yaml_node_t *n, json_t **slot)
     return 0;
 }
 
+/* freeze.notify: a list of slack:... and webhook:... targets. */
+static int set_targets(loader *L, yaml_node_t *n, const char *key, json_t **slot)
+{
+    if (n->type != YAML_SEQUENCE_NODE) return bad(L, n, "%s must be a list of targets", key);
+    json_t *list = json_array();
+    for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+        yaml_node_t *t = yaml_document_get_node(&L->doc, *i);
+        const char *ts = scalar(t);
+        if (!ts || (strncmp(ts, "slack:", 6) && strncmp(ts, "webhook:", 8)) || strlen(ts) < 7) {
+            json_decref(list);
+            return bad(L, t, "%s targets look like slack:#channel or webhook:NAME", key);
+        }
+        json_array_append_new(list, json_string(ts));
+    }
+    json_decref(*slot);
+    *slot = list;
+    return 0;
+}
+
+static int limit_int(loader *L, yaml_node_t *v, const char *key, long long *out)
+{
+    const char *s = scalar(v);
+    char *end = NULL;
+    long long x = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || x <= 0 || x > 1000000000)
+        return bad(L, v, "limits: %s must be a positive integer", key);
+    *out = x;
+    return 0;
+}
+
+/* Calls fn for each key/value of a mapping. */
+typedef int (*pair_fn)(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx);
+static int each_pair(loader *L, yaml_node_t *n, const char *what, pair_fn fn, void *ctx)
+{
+    if (n->type != YAML_MAPPING_NODE) return bad(L, n, "%s must be a mapping", what);
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
+        if (!scalar(k)) return bad(L, k, "%s", "keys must be scalars");
+        int rc = fn(L, scalar(k), k, v, ctx);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int denials_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    cs_limits *lim = ctx;
+    if (!strcmp(key, "count")) return limit_int(L, v, "denials.count", &lim->denials);
+    if (strcmp(key, "window")) return bad(L, k, "unknown key '%s' in limits.denials", key);
+    if (!scalar(v) || cs_parse_duration(scalar(v), &lim->denials_window_s) != 0 ||
+        lim->denials_window_s <= 0)
+        return bad(L, v, "%s must be a duration such as 10m", "limits.denials.window");
+    return 0;
+}
+
+static int class_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    cs_limit_class *c = ctx;
+    if (!strcmp(key, "per_hour")) return limit_int(L, v, "classes.per_hour", &c->per_hour);
+    if (strcmp(key, "action")) return bad(L, k, "unknown key '%s' in limits.classes", key);
+    if (!scalar(v) || !*scalar(v))
+        return bad(L, v, "%s must be an action name", "limits.classes.action");
+    free(c->action);
+    c->action = cs_strdup(scalar(v));
+    return 0;
+}
+
+static int set_classes(loader *L, yaml_node_t *n, cs_limits *lim)
+{
+    if (n->type != YAML_SEQUENCE_NODE) return bad(L, n, "%s must be a list", "limits.classes");
+    for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+        yaml_node_t *item = yaml_document_get_node(&L->doc, *i);
+        lim->classes = cs_realloc(lim->classes, (lim->n_classes + 1) * sizeof *lim->classes);
+        cs_limit_class *c = &lim->classes[lim->n_classes++];
+        memset(c, 0, sizeof *c);
+        int rc = each_pair(L, item, "limits.classes entries", class_pair, c);
+        if (rc) return rc;
+        if (c->action == NULL || c->per_hour == 0)
+            return bad(L, item, "%s entries need action and per_hour", "limits.classes");
+    }
+    return 0;
+}
+
+static int limits_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx);
+
+static int agents_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    cs_config *c = ctx;
+    for (size_t i = 0; i < c->n_agent_limits; i++)
+        if (!strcmp(c->agent_limits[i].agent, key))
+            return bad(L, k, "duplicate agent '%s' in limits.agents", key);
+    c->agent_limits =
+        cs_realloc(c->agent_limits, (c->n_agent_limits + 1) * sizeof *c->agent_limits);
+    cs_agent_limits *a = &c->agent_limits[c->n_agent_limits++];
+    memset(a, 0, sizeof *a);
+    a->agent = cs_strdup(key);
+    return each_pair(L, v, "limits.agents entries", limits_pair, &a->limits);
+}
+
+static int limits_pair(loader *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    cs_limits *lim = ctx;
+    if (!strcmp(key, "requests_per_minute")) return limit_int(L, v, key, &lim->requests_per_minute);
+    if (!strcmp(key, "concurrent_pending")) return limit_int(L, v, key, &lim->concurrent_pending);
+    if (!strcmp(key, "classes")) return set_classes(L, v, lim);
+    if (!strcmp(key, "agents") && lim == &L->c->limits)
+        return each_pair(L, v, "limits.agents", agents_pair, L->c);
+    if (strcmp(key, "denials")) return bad(L, k, "unknown key '%s' in limits", key);
+    int rc = each_pair(L, v, "limits.denials", denials_pair, lim);
+    if (rc == 0 && (lim->denials == 0 || lim->denials_window_s == 0))
+        return bad(L, v, "%s needs count and window", "limits.denials");
+    return rc;
+}
+
 static int set_value(loader *L, const key_spec *k, yaml_node_t *n)
 {
     char *base = (char *)L->c + k->offset;
@@ -245,6 +364,10 @@ static int set_value(loader *L, const key_spec *k, yaml_node_t *n)
         return set_webhooks(L, n, (json_t **)base);
     case K_ROUTES:
         return set_routes(L, n, (json_t **)base);
+    case K_LIMITS:
+        return each_pair(L, n, "limits", limits_pair, base);
+    case K_TARGETS:
+        return set_targets(L, n, k->path, (json_t **)base);
     }
     return CS_EINTERNAL;
 }
@@ -341,8 +464,29 @@ out:
     return rc;
 }
 
+static void limits_free(cs_limits *l)
+{
+    for (size_t i = 0; i < l->n_classes; i++)
+        free(l->classes[i].action);
+    free(l->classes);
+}
+
+const cs_limits *cs_config_limits_for(const cs_config *c, const char *agent)
+{
+    for (size_t i = 0; i < c->n_agent_limits; i++)
+        if (!strcmp(c->agent_limits[i].agent, agent)) return &c->agent_limits[i].limits;
+    return &c->limits;
+}
+
 void cs_config_free(cs_config *c)
 {
+    limits_free(&c->limits);
+    for (size_t i = 0; i < c->n_agent_limits; i++) {
+        free(c->agent_limits[i].agent);
+        limits_free(&c->agent_limits[i].limits);
+    }
+    free(c->agent_limits);
+    json_decref(c->freeze_notify);
     free(c->path);
     free(c->listen);
     free(c->public_url);

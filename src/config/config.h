@@ -10,6 +10,25 @@
 
 #include "util/error.h"
 
+/* Automatic freeze (docs/freeze.md): limits per agent; 0 means no limit. */
+typedef struct cs_limit_class {
+    char *action;       /* an action name, e.g. db.export */
+    long long per_hour; /* at most this many requests of it in the last hour */
+} cs_limit_class;
+
+typedef struct cs_limits {
+    long long requests_per_minute;
+    long long denials, denials_window_s; /* at most `denials` denials within the window */
+    long long concurrent_pending;
+    cs_limit_class *classes;
+    size_t n_classes;
+} cs_limits;
+
+typedef struct cs_agent_limits {
+    char *agent;
+    cs_limits limits; /* replaces the defaults for this agent */
+} cs_agent_limits;
+
 typedef struct cs_config {
     char *path;
     char *listen;
@@ -36,6 +55,10 @@ typedef struct cs_config {
     json_t *webhooks;       /* [{name, url, secret_env}] */
     json_t *routes;         /* {route: ["slack:#x", ...]} */
     long long notify_dead_letter_after_s; /* undelivered notifications give up after this */
+    cs_limits limits;                     /* limits.* : every agent's */
+    cs_agent_limits *agent_limits;        /* limits.agents.NAME */
+    size_t n_agent_limits;
+    json_t *freeze_notify; /* ["slack:#security", "webhook:siem"]: freeze events */
 } cs_config;
 
 /* Fills out with defaults, then what the file says. On error out is left freed. */
@@ -43,5 +66,7 @@ int cs_config_load(const char *path, cs_config *out, cs_err *err);
 void cs_config_free(cs_config *c);
 /* "15m", "50s", "2h", "1d", "300" (seconds) -> seconds. */
 int cs_parse_duration(const char *text, long long *secs);
+/* The limits that apply to an agent: its own entry, else the defaults. */
+const cs_limits *cs_config_limits_for(const cs_config *c, const char *agent);
 
 #endif

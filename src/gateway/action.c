@@ -24,7 +24,12 @@ static const cs_field submit_fields[] = {
     {"on_behalf_of", -1, 0},
     {"receipt", JSON_TRUE, 0},
     {"source", JSON_STRING, 0},
+    {"rollback", JSON_OBJECT, 0},
     {NULL, 0, 0},
+};
+static const cs_field rollback_fields[] = {
+    {"action", JSON_STRING, 1},  {"resource", JSON_STRING, 1}, {"context", JSON_OBJECT, 0},
+    {"command", JSON_ARRAY, 0}, {NULL, 0, 0},
 };
 static const cs_field vote_fields[] = {{"reason", -1, 0}, {NULL, 0, 0}};
 static const cs_field outcome_fields[] = {
@@ -91,6 +96,37 @@ static int field_bad(cs_op *op, const char *field, const char *detail)
     cs_reply_problem(&op->reply, 400, "invalid-field", detail);
     json_object_set_new(op->reply.body, "field", json_string(field));
     return CS_EINVAL;
+}
+
+int cs_gw_check_rollback(cs_op *op, const json_t *rb)
+{
+    cs_reply bad = {0};
+    if (cs_validate_fields(rb, rollback_fields, &bad) != 0) {
+        const char *detail = json_string_value(json_object_get(bad.body, "detail"));
+        char *d = cs_sprintf("rollback: %s", detail ? detail : "invalid");
+        cs_reply_clear(&bad);
+        field_bad(op, "rollback", d);
+        free(d);
+        return CS_EINVAL;
+    }
+    if (!action_ok(json_string_value(json_object_get(rb, "action"))))
+        return field_bad(op, "rollback", "rollback.action must be a dotted verb such as db.restore");
+    if (!resource_ok(json_string_value(json_object_get(rb, "resource"))))
+        return field_bad(op, "rollback", "rollback.resource must be a slash path");
+    json_t *cmd = json_object_get(rb, "command");
+    size_t i, n = json_array_size(cmd);
+    json_t *a;
+    if (cmd && (n == 0 || n > 256))
+        return field_bad(op, "rollback", "rollback.command must be an argv array of 1 to 256 strings");
+    json_array_foreach(cmd, i, a) {
+        if (!json_is_string(a) || json_string_length(a) > 4096)
+            return field_bad(op, "rollback", "rollback.command must hold strings of at most 4096 bytes");
+    }
+    char *canon = cs_jcs_dumps(rb);
+    size_t len = canon ? strlen(canon) : 0;
+    free(canon);
+    if (len == 0 || len > CS_CONTEXT_MAX) return field_bad(op, "rollback", "rollback is larger than 64 KiB");
+    return 0;
 }
 
 /* The Cedar context: the request's context plus purpose, source and time (UTC;
@@ -226,6 +262,8 @@ static int validate_submit(cs_op *op)
     if (source && strcmp(source, "api") && strcmp(source, "mcp") && strcmp(source, "pg") &&
         strcmp(source, "exec"))
         return field_bad(op, "source", "field 'source' must be api, mcp, pg or exec");
+    json_t *rollback = json_object_get(op->args, "rollback");
+    if (rollback && cs_gw_check_rollback(op, rollback) != 0) return CS_EINVAL;
     json_t *context = json_object_get(op->args, "context");
     if (context == NULL) return 0;
     char *canon = cs_jcs_dumps(context);
@@ -252,6 +290,10 @@ static json_t *envelope_json(const cs_op *op, char hash[65])
                   json_object_get(args, "action"), "resource", json_object_get(args, "resource"),
                   "context", context ? json_incref(context) : json_object(), "purpose",
                   purpose ? purpose : json_null(), "on_behalf_of", obo ? obo : json_null());
+    /* Present only when given, so that other requests hash as before. */
+    if (json_object_get(args, "rollback"))
+        json_object_set(env, "rollback", json_object_get(args, "rollback"));
+    if (op->kind == CS_OP_ROLLBACK) json_object_set_new(env, "rollback_of", json_string(op->id));
     char *canon = cs_jcs_dumps(env);
     cs_sha256_hex(canon, strlen(canon), hash);
     free(canon);
@@ -385,7 +427,7 @@ static void set_audit_index(json_t *doc, long long index)
     json_object_set_new(doc, "audit", json_pack("{s:I}", "index", (json_int_t)index));
 }
 
-static int apply_submit(cs_gateway *gw, cs_op *op)
+int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
 {
     cs_store *s = gw->store;
     json_t *doc = op->doc;
@@ -408,6 +450,9 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         }
         if (rc != CS_ENOTFOUND) return rc;
     }
+    /* Frozen agents' requests are stored denials; limits may freeze the agent now. */
+    int rc = cs_gw_submit_guard(gw, op);
+    if (rc) return rc;
     json_t *details = json_pack(
         "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
         "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
@@ -417,8 +462,12 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         json_object_get(doc, "policy"));
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
+    /* The kill switch and rollback links are part of what the entry records. */
+    static const char *const extra[] = {"frozen", "rollback", "rollback_of"};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        if (json_object_get(doc, extra[i])) json_object_set(details, extra[i], json_object_get(doc, extra[i]));
     long long index = 0;
-    int rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
+    rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
@@ -701,7 +750,7 @@ int cs_gw_apply(cs_store *s, cs_write_job *job)
     cs_gateway *gw = op->gw;
     switch (op->kind) {
     case CS_OP_SUBMIT:
-        return apply_submit(gw, op);
+        return cs_gw_apply_submit(gw, op);
     case CS_OP_APPROVE:
     case CS_OP_DENY:
         return apply_vote(gw, op);
@@ -718,6 +767,11 @@ int cs_gw_apply(cs_store *s, cs_write_job *job)
         return cs_gw_apply_token(gw, op);
     case CS_OP_EVENT:
         return cs_gw_apply_event(gw, op);
+    case CS_OP_FREEZE:
+    case CS_OP_UNFREEZE:
+        return cs_gw_apply_freeze(gw, op);
+    case CS_OP_ROLLBACK:
+        return cs_gw_apply_rollback(gw, op);
     }
     return CS_EINTERNAL;
 }

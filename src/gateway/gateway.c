@@ -42,6 +42,8 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     pthread_rwlock_init(&gw->run_lock, NULL);
     pthread_mutex_init(&gw->reaper_lock, NULL);
     pthread_cond_init(&gw->reaper_cond, NULL);
+    pthread_mutex_init(&gw->freeze_lock, NULL);
+    gw->limiter = cs_limiter_new();
     gw->watchers = cs_watchers_new();
     int rc = cs_crypto_init();
     if (rc == 0) rc = cs_signing_key_load(cfg->signing_key, &gw->signer, err);
@@ -49,6 +51,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
     if (rc == 0) rc = cs_audit_log_open(gw->store, gw->signer, cfg->audit_origin, &gw->audit, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
+    if (rc == 0) rc = cs_gw_freeze_load(gw, err);
     if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
         cs_gateway_free(gw);
@@ -150,6 +153,9 @@ void cs_gateway_free(cs_gateway *gw)
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
     cs_gw_tokens_free(gw);
+    cs_gw_freeze_free(gw);
+    cs_limiter_free(gw->limiter);
+    pthread_mutex_destroy(&gw->freeze_lock);
     cs_watchers_free(gw->watchers);
     pthread_mutex_destroy(&gw->policy_lock);
     pthread_rwlock_destroy(&gw->tok_lock);
@@ -220,6 +226,7 @@ void cs_op_free(cs_op *op)
     json_decref(op->who);
     json_decref(op->args);
     json_decref(op->doc);
+    json_decref(op->touched);
     free(op->source);
     free(op->id);
     free(op->idem_key);
@@ -239,7 +246,15 @@ static void op_done(cs_write_job *job, int rc)
     if (rc != 0) {
         cs_reply_problem(&op->reply, 503, "storage-error",
                          "the change could not be stored; nothing was changed");
+        /* The freeze set in memory was changed in apply: go back to what is stored. */
+        if (op->froze && cs_gw_freeze_load(gw, NULL) != 0)
+            cs_error("freeze: cannot reload the freezes in force");
     } else {
+        size_t i;
+        json_t *t;
+        json_array_foreach(op->touched, i, t)
+            cs_watch_notify(gw->watchers, json_string_value(json_object_get(t, "id")), t);
+        if (op->froze) cs_notify_kick(gw->notify);
         if (op->kind == CS_OP_TOKEN_CREATE || op->kind == CS_OP_TOKEN_REVOKE) {
             if (op->reply.status / 100 == 2) cs_gw_token_committed(gw, op);
         }
@@ -277,6 +292,11 @@ static int prepare(cs_gateway *gw, cs_op *op)
     case CS_OP_EVENT:
         op->now_ms = cs_now_ms();
         return 0;
+    case CS_OP_FREEZE:
+    case CS_OP_UNFREEZE:
+        return cs_gw_prepare_freeze(gw, op);
+    case CS_OP_ROLLBACK:
+        return cs_gw_prepare_rollback(gw, op);
     }
     return CS_EINTERNAL;
 }

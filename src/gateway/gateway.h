@@ -38,7 +38,10 @@ enum cs_op_kind {
     CS_OP_TOKEN_CREATE,
     CS_OP_TOKEN_REVOKE,
     CS_OP_EXPIRE,
-    CS_OP_EVENT
+    CS_OP_EVENT,
+    CS_OP_FREEZE,
+    CS_OP_UNFREEZE,
+    CS_OP_ROLLBACK
 };
 
 typedef struct cs_op cs_op;
@@ -58,6 +61,8 @@ struct cs_op {
     int changed;        /* the action's state changed: wake its waiters after the commit */
     char hash[65];      /* token hash (token ops) */
     char *stored_text;  /* the action as last written (owned) */
+    json_t *touched;    /* other actions this op changed (a freeze's cancellations) */
+    int froze;          /* the op changed the freeze set (reloaded if the commit fails) */
     cs_reply reply;
     void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
     void *ctx;
@@ -112,6 +117,10 @@ void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, 
                      const char *cursor, cs_reply *reply);
 void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply);
 void cs_gateway_whoami(json_t *who, cs_reply *reply);
+/* GET /v1/freeze: {global, agents: [...]} (freeze.c). */
+void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply);
+/* Prometheus text: countersign_frozen_agents and countersign_frozen_global gauges. */
+char *cs_gateway_freeze_metrics(cs_gateway *gw);
 /* 1 when the action document's status is pending. */
 int cs_action_is_pending(const json_t *doc);
 /* approval.expires_at in ms since the epoch, 0 when absent. */

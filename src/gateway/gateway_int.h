@@ -34,6 +34,9 @@ struct cs_gateway {
     pthread_mutex_t reaper_lock;
     pthread_cond_t reaper_cond;
     struct cs_notify *notify; /* outbox and channels (src/notify/) */
+    pthread_mutex_t freeze_lock;
+    json_t *frozen; /* scope (agent name, "*" for all agents) -> freeze record (freeze.c) */
+    struct cs_limiter *limiter; /* automatic-freeze counters (limits.c) */
 };
 
 /* The policy set in force (new reference). */
@@ -43,6 +46,9 @@ cs_policy_set *cs_gw_policy(cs_gateway *gw);
 int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op);
 int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op);
 int cs_gw_apply(cs_store *s, cs_write_job *job);
+int cs_gw_apply_submit(cs_gateway *gw, cs_op *op);
+/* Checks a request's `rollback` block (the compensating action); 0 or a 400 problem. */
+int cs_gw_check_rollback(cs_op *op, const json_t *rb);
 /* The public view of a stored action (drops internal "_" keys). */
 json_t *cs_gw_public(const json_t *doc);
 char *cs_gw_uid(const json_t *who); /* Agent::"name" / User::"name" */
@@ -71,5 +77,34 @@ void cs_timestamper_stop(cs_timestamper *t);
 int cs_gw_apply_event(cs_gateway *gw, cs_op *op);
 /* Queues server.started and policy.loaded (writer running). */
 void cs_gw_record_start(cs_gateway *gw);
+
+/* freeze.c: the kill switch */
+int cs_gw_freeze_load(cs_gateway *gw, cs_err *err);
+void cs_gw_freeze_free(cs_gateway *gw);
+int cs_gw_prepare_freeze(cs_gateway *gw, cs_op *op);
+int cs_gw_apply_freeze(cs_gateway *gw, cs_op *op);
+/* Writer thread, in apply_submit before anything is issued: a frozen agent's request
+ * becomes a stored denial; otherwise the limits are counted (and may freeze it). */
+int cs_gw_submit_guard(cs_gateway *gw, cs_op *op);
+/* Writer thread: freezes an agent (or every agent for "*") with all the effects, in
+ * the op's transaction. record (borrowed) gains the ids `cancelled` and `revoked`. */
+int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *record);
+/* Marks a submitted action as denied because of this freeze. */
+void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms);
+/* Stores another action than op->doc (no waiters woken); notify adds outbox rows. */
+int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms);
+/* Audit entry with an explicit actor and action id. */
+int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type,
+                   const char *action_id, const json_t *details, long long *index);
+
+/* rollback.c: POST /v1/actions/{id}/rollback */
+int cs_gw_prepare_rollback(cs_gateway *gw, cs_op *op);
+int cs_gw_apply_rollback(cs_gateway *gw, cs_op *op);
+
+/* limits.c: automatic freeze */
+struct cs_limiter *cs_limiter_new(void);
+void cs_limiter_free(struct cs_limiter *l);
+/* Counts a submitted action of an agent; freezes the agent when a limit is exceeded. */
+int cs_gw_limits_apply(cs_gateway *gw, cs_op *op);
 
 #endif

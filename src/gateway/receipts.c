@@ -99,12 +99,16 @@ void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply)
         reason = "unknown action";
     else if (!same_receipt(doc, json_string_value(json_object_get(args, "receipt"))))
         reason = "not the receipt issued for this action";
+    else if (json_object_get(doc, "receipt_revoked_at"))
+        reason = "receipt revoked (the agent was frozen)";
     else if (expired(claims, cs_now_ms()))
         reason = "receipt expired";
     json_t *body = json_deep_copy(claims);
     json_object_set_new(body, "valid", json_boolean(reason == NULL));
     json_object_set_new(body, "consumed",
                         json_boolean(doc && json_object_get(doc, "receipt_consumed_at")));
+    json_object_set_new(body, "revoked",
+                        json_boolean(doc && json_object_get(doc, "receipt_revoked_at")));
     if (reason) json_object_set_new(body, "reason", json_string(reason));
     *reply = (cs_reply){.status = 200, .body = body};
     json_decref(doc);
@@ -150,6 +154,9 @@ int cs_gw_apply_consume(cs_gateway *gw, cs_op *op)
         return refuse(gw, op, 409, "invalid-receipt", "not the receipt issued for this action");
     if (json_object_get(op->doc, "receipt_consumed_at"))
         return refuse(gw, op, 409, "receipt-consumed", "this receipt was already consumed");
+    if (json_object_get(op->doc, "receipt_revoked_at"))
+        return refuse(gw, op, 409, "receipt-revoked",
+                      "this receipt was revoked when its agent was frozen");
     if (expired(claims, op->now_ms))
         return refuse(gw, op, 409, "receipt-expired", "this receipt has expired");
     if (want &&

@@ -183,12 +183,15 @@ static void with_body(cs_req *r, int kind, const char *id, int empty_ok)
 static void metrics(cs_req *r)
 {
     char *notify = cs_notify_metrics(cs_gateway_notify(r->http->gw));
+    char *frozen = cs_gateway_freeze_metrics(r->http->gw);
     char *text = cs_sprintf("# TYPE countersign_http_requests_total counter\n"
                             "countersign_http_requests_total %ld\n"
                             "# TYPE countersign_waiters gauge\n"
-                            "countersign_waiters %ld\n%s",
-                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify);
+                            "countersign_waiters %ld\n%s%s",
+                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify,
+                            frozen);
     free(notify);
+    free(frozen);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     MHD_queue_response(r->conn, 200, resp);
@@ -225,7 +228,8 @@ static void route_actions(cs_req *r)
     static const struct {
         const char *verb;
         int kind;
-    } verbs[] = {{"approve", CS_OP_APPROVE}, {"deny", CS_OP_DENY}, {"cancel", CS_OP_CANCEL}, {"outcome", CS_OP_OUTCOME}};
+    } verbs[] = {{"approve", CS_OP_APPROVE}, {"deny", CS_OP_DENY}, {"cancel", CS_OP_CANCEL}, {"outcome", CS_OP_OUTCOME},
+                 {"rollback", CS_OP_ROLLBACK}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(verb, verbs[i].verb)) continue;
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
@@ -258,6 +262,11 @@ void cs_http_route(cs_req *r)
         else start_op(r, CS_OP_CONSUME, NULL, args);
         json_decref(args);
         return;
+    }
+    if (!strcmp(u, "/v1/freeze") && method_is(r, "GET")) return cs_gateway_freezes(r->http->gw, &r->reply);
+    if (!strcmp(u, "/v1/freeze") || !strcmp(u, "/v1/unfreeze")) {
+        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST (or GET /v1/freeze)");
+        return with_body(r, !strcmp(u, "/v1/freeze") ? CS_OP_FREEZE : CS_OP_UNFREEZE, NULL, 0);
     }
     if (!strcmp(u, "/v1/tokens")) {
         if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");

@@ -33,6 +33,11 @@ void cs_notify_free(cs_notify *n);
  * event this stored version of an action represents. Actions that never waited
  * for approval notify nobody. */
 int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long now_ms);
+/* Writer thread, inside the transaction: an event that is not an action's (the kill
+ * switch's agent.frozen / agent.unfrozen) to each target; `key` stands in for the
+ * action id (unique per event); payload.text is what Slack shows. */
+int cs_notify_enqueue_event(cs_notify *n, cs_store *s, const char *event, const char *key,
+                            const json_t *payload, const json_t *targets, long long now_ms);
 /* After a commit: new rows may be due. */
 void cs_notify_kick(cs_notify *n);
 

@@ -115,6 +115,28 @@ int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at
     return rc;
 }
 
+int cs_notify_enqueue_event(cs_notify *n, cs_store *s, const char *event, const char *key,
+                            const json_t *payload, const json_t *targets, long long at_ms)
+{
+    if (n == NULL || s->ops->outbox_add == NULL || json_array_size(targets) == 0) return 0;
+    char *text = json_dumps(payload, JSON_COMPACT);
+    int rc = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(targets, i, t)
+    {
+        const cs_channel *ch = cs_channel_find(json_string_value(t));
+        if (ch == NULL || !ch->wants(event)) continue;
+        char *msg_id = cs_random_id("msg_", 16);
+        cs_outbox_row row = {msg_id, json_string_value(t), key, event, text, at_ms};
+        rc = s->ops->outbox_add(s, &row);
+        free(msg_id);
+        if (rc) break;
+    }
+    free(text);
+    return rc;
+}
+
 /* ---- in-flight set ---- */
 
 /* Busy unless its result committed before the scan that read the row started. */

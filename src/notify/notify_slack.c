@@ -292,6 +292,15 @@ static int split_ref(const char *ref, char *channel, size_t n, const char **ts)
 
 static int slack_build(cs_notify *n, const cs_notify_msg *m, cs_notify_req *req, cs_err *err)
 {
+    if (!strncmp(m->event, "agent.", 6)) {
+        /* Kill-switch events: one plain message each (gateway/freeze.c). */
+        const char *text = str(m->action, "text");
+        json_t *body = json_pack("{s:s,s:s%,s:b}", "channel", m->dest, "text", text,
+                                 (size_t)cs_utf8_prefix(text, SECTION_SOFT_MAX), "unfurl_links", 0);
+        int rc = cs_slack_api_req(n, "chat.postMessage", body, req, err);
+        json_decref(body);
+        return rc;
+    }
     char channel[128];
     const char *ts = NULL;
     if (m->ref && split_ref(m->ref, channel, sizeof channel, &ts) != 0)

@@ -100,6 +100,15 @@ typedef struct cs_store_ops {
                       const char *last_error);
     /* What a channel remembers about its message for an action (Slack: channel and ts). */
     int (*notify_ref_put)(cs_store *s, const char *action_id, const char *target, const char *ref);
+    /* Kill switch (gateway/freeze.c): scope is an agent name or "*" (global); a NULL
+     * doc lifts the freeze. */
+    int (*freeze_put)(cs_store *s, const char *scope, const char *doc);
+    /* Writer side: the actions of `requester` (NULL: of every agent) that a freeze
+     * affects: pending ones, and decided ones holding a receipt that is neither
+     * consumed nor revoked. [doc, ...] */
+    int (*freeze_targets)(cs_store *s, const char *requester, json_t **docs);
+    /* Writer side: how many actions of `requester` are pending. */
+    int (*pending_count)(cs_store *s, const char *requester, long long *n);
     /* read side; `w` = 1 reads through the writer's open transaction */
     int (*action_get)(cs_store *s, int w, const char *id, char **doc);
     int (*action_by_idem)(cs_store *s, int w, const char *requester, const char *key, char **doc);
@@ -123,6 +132,8 @@ typedef struct cs_store_ops {
     int (*outbox_due)(cs_store *s, long long now_ms, int max, json_t **rows);
     /* Outbox rows per state: {"pending": n, "done": n, "dead": n} (states with rows). */
     int (*outbox_counts)(cs_store *s, json_t **counts);
+    /* Freezes in force: [{scope, doc}] */
+    int (*freezes)(cs_store *s, json_t **rows);
 } cs_store_ops;
 
 struct cs_store {

@@ -79,7 +79,9 @@ static const char schema[] =
     " next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, action_id, target, id);"
     "CREATE TABLE IF NOT EXISTS notify_refs(action_id TEXT NOT NULL, target TEXT NOT NULL,"
-    " ref TEXT NOT NULL, PRIMARY KEY(action_id, target));";
+    " ref TEXT NOT NULL, PRIMARY KEY(action_id, target));"
+    /* The kill switch: one row per frozen agent, "*" for a global freeze. */
+    "CREATE TABLE IF NOT EXISTS freezes(scope TEXT PRIMARY KEY, doc TEXT NOT NULL);";
 
 typedef struct sq {
     char *path;
@@ -741,6 +743,68 @@ static int sq_outbox_counts(cs_store *s, json_t **counts)
     return each_row(s->impl, "SELECT state, COUNT(*) FROM outbox GROUP BY state", NULL, NULL, row_count, *counts);
 }
 
+/* The kill switch's rows and the writer-side reads a freeze needs. */
+static int sq_freeze_put(cs_store *s, const char *scope, const char *doc)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    const char *sql = doc ? "INSERT INTO freezes(scope,doc) VALUES(?1,?2) ON CONFLICT(scope) DO UPDATE SET doc=?2"
+                          : "DELETE FROM freezes WHERE scope=?1";
+    if (wexec(q, sql, &st) != 0) return CS_EDB;
+    bind_text(st, 1, scope);
+    if (doc) bind_text(st, 2, doc);
+    return wfinish(q, st);
+}
+
+static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "SELECT doc FROM actions WHERE (?1 IS NULL AND requester LIKE 'Agent::%' OR requester=?1)"
+                 " AND (status='pending' OR (status IN ('allowed','approved')"
+                 " AND json_extract(doc,'$.receipt') IS NOT NULL"
+                 " AND json_extract(doc,'$.receipt_consumed_at') IS NULL"
+                 " AND json_extract(doc,'$.receipt_revoked_at') IS NULL)) ORDER BY seq", &st) != 0)
+        return CS_EDB;
+    bind_text(st, 1, requester);
+    *docs = json_array();
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (d) json_array_append_new(*docs, d);
+    }
+    sqlite3_finalize(st);
+    if (r == SQLITE_DONE) return 0;
+    cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+    json_decref(*docs);
+    *docs = NULL;
+    return CS_EDB;
+}
+
+static int sq_pending_count(cs_store *s, const char *requester, long long *n)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "SELECT COUNT(*) FROM actions WHERE status='pending' AND requester=?1", &st) != 0) return CS_EDB;
+    bind_text(st, 1, requester);
+    int r = sqlite3_step(st);
+    *n = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? 0 : CS_EDB;
+}
+
+static void row_freeze(sqlite3_stmt *st, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s}", "scope", sqlite3_column_text(st, 0), "doc",
+                                         sqlite3_column_text(st, 1)));
+}
+
+static int sq_freezes(cs_store *s, json_t **rows)
+{
+    *rows = json_array();
+    return each_row(s->impl, "SELECT scope, doc FROM freezes ORDER BY scope", NULL, NULL, row_freeze, *rows);
+}
+
 const cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -774,4 +838,8 @@ const cs_store_ops cs_store_sqlite_ops = {
     .notify_ref_put = sq_notify_ref_put,
     .outbox_due = sq_outbox_due,
     .outbox_counts = sq_outbox_counts,
+    .freeze_put = sq_freeze_put,
+    .freeze_targets = sq_freeze_targets,
+    .pending_count = sq_pending_count,
+    .freezes = sq_freezes,
 };
