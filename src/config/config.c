@@ -42,6 +42,7 @@ static const key_spec keys[] = {
     {"notify.teams.webhooks", K_ENVMAP, F(teams_webhooks)},
     {"notify.webhooks", K_WEBHOOKS, F(webhooks)},
     {"notify.routes", K_ROUTES, F(routes)},
+    {"notify.dead_letter_after", K_DURATION, F(notify_dead_letter_after_s)},
 };
 #undef F
 
@@ -269,6 +270,7 @@ static void defaults(cs_config *c, const char *base)
     c->http_threads = 2;
     c->http_max_connections = 16384;
     c->slack_api_url = cs_strdup("https://slack.com/api");
+    c->notify_dead_letter_after_s = 24 * 3600;
 }
 
 int cs_config_load(const char *path, cs_config *out, cs_err *err)

@@ -32,6 +32,7 @@ typedef struct cs_config {
     json_t *teams_webhooks; /* {route: env var name} */
     json_t *webhooks;       /* [{name, url, secret_env}] */
     json_t *routes;         /* {route: ["slack:#x", ...]} */
+    long long notify_dead_letter_after_s; /* undelivered notifications give up after this */
 } cs_config;
 
 /* Fills out with defaults, then what the file says. On error out is left freed. */

@@ -5,6 +5,8 @@
  * group-commit transaction, so two votes can never race past a rule. */
 #include "gateway/gateway_int.h"
 
+#include "notify/notify.h"
+
 #include "util/alloc.h"
 #include "util/jcs.h"
 #include "util/log.h"
@@ -176,15 +178,14 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
                      reqs, "votes", "expires_at", cs_time_json(*expires));
 }
 
+/* {version, matched, explanation} (SPEC §4), plus errors when a policy errored.
+ * The approval requirements live in the action's "approval" block. */
 static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
 {
     json_t *full = cs_decision_to_json(d, set);
-    json_t *p = json_object();
-    json_object_set_new(p, "version", json_string(cs_policy_set_version(set)));
-    const char *k;
-    json_t *v;
-    json_object_foreach(full, k, v) if (strcmp(k, "decision") && strcmp(k, "policy_version"))
-        json_object_set(p, k, v);
+    json_t *p = json_pack("{s:s,s:O,s:O}", "version", cs_policy_set_version(set), "matched",
+                          json_object_get(full, "matched"), "explanation", json_object_get(full, "explanation"));
+    if (json_array_size(json_object_get(full, "errors")) > 0) json_object_set(p, "errors", json_object_get(full, "errors"));
     json_decref(full);
     return p;
 }
@@ -241,11 +242,10 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     long long expires = 0;
     if (d.kind == CS_DECISION_PENDING) {
         json_object_set_new(doc, "approval", approval_json(gw, &d, op->now_ms, &expires));
-        json_object_set_new(doc, "_expires_ms", json_integer(expires));
     }
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
     json_object_set_new(doc, "decided_at", d.kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
-    json_object_set_new(doc, "_receipt_wanted", json_boolean(json_is_true(json_object_get(op->args, "receipt"))));
+    op->receipt_wanted = json_is_true(json_object_get(op->args, "receipt"));
     op->doc = doc;
     json_decref(envelope);
     cs_decision_free(&d);
@@ -299,15 +299,26 @@ static int put_action(cs_gateway *gw, cs_op *op)
         .status = status,
         .requester = req,
         .idem_key = op->kind == CS_OP_SUBMIT ? op->idem_key : NULL,
-        .expires_at = !strcmp(status, "pending") ? json_integer_value(json_object_get(doc, "_expires_ms")) : 0,
+        .expires_at = !strcmp(status, "pending") ? cs_action_expires_ms(doc) : 0,
         .created_at = op->now_ms,
         .doc = text,
     };
     int rc = gw->store->ops->action_put(gw->store, &row);
-    free(text);
     free(req);
     op->changed = 1;
+    /* The stored text is also the reply: one serialisation per change. */
+    free(op->stored_text);
+    op->stored_text = text;
+    /* Notifications are outbox rows in this same transaction (src/notify/). */
+    if (rc == 0) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms);
     return rc;
+}
+
+/* The reply body: the text just stored (or a fresh dump when nothing was stored). */
+static char *take_text(cs_op *op)
+{
+    char *t = op->stored_text ? cs_strdup(op->stored_text) : json_dumps(op->doc, JSON_COMPACT);
+    return t;
 }
 
 static void set_audit_index(json_t *doc, long long index)
@@ -339,7 +350,7 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         if (rc != CS_ENOTFOUND) return rc;
     }
     const char *status = json_string_value(json_object_get(doc, "status"));
-    if (!strcmp(status, "allowed") && json_is_true(json_object_get(doc, "_receipt_wanted"))) {
+    if (!strcmp(status, "allowed") && op->receipt_wanted) {
         char *r = cs_gw_receipt_issue(gw, doc, op->now_ms);
         json_object_set_new(doc, "receipt", json_string(r));
         free(r);
@@ -354,12 +365,12 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
     long long index = 0;
-    int rc = cs_gw_audit(gw, op, "action.requested", details, &index);
+    int rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
     if ((rc = put_action(gw, op)) != 0) return rc;
-    op->reply = (cs_reply){.status = 201, .body = cs_gw_public(doc)};
+    op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
 }
 
@@ -397,7 +408,7 @@ static int expire_if_due(cs_gateway *gw, cs_op *op, int *expired)
 {
     *expired = 0;
     if (!cs_action_is_pending(op->doc)) return 0;
-    if (json_integer_value(json_object_get(op->doc, "_expires_ms")) > op->now_ms) return 0;
+    if (cs_action_expires_ms(op->doc) > op->now_ms) return 0;
     json_t *saved_who = op->who;
     op->who = NULL; /* the system expires it, whoever triggered the check */
     json_t *details = json_object();
@@ -414,7 +425,7 @@ static int refuse_vote(cs_gateway *gw, cs_op *op, int http, const char *type, co
     json_t *details = json_pack("{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny",
                                 "refusal", type, "reason",
                                 json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
-    int rc = cs_gw_audit(gw, op, "vote.refused", details, NULL);
+    int rc = cs_gw_audit(gw, op, "action.vote_refused", details, NULL);
     json_decref(details);
     cs_reply_problem(&op->reply, http, type, detail);
     return rc;
@@ -496,7 +507,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
                              reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
     json_array_append_new(json_object_get(approval, "votes"), vote);
     long long index = 0;
-    if ((rc = cs_gw_audit(gw, op, "vote.cast", vote, &index)) != 0) return rc;
+    if ((rc = cs_gw_audit(gw, op, "action.vote", vote, &index)) != 0) return rc;
     if (op->kind == CS_OP_DENY) {
         json_t *d = json_pack("{s:s}", "by", voter);
         rc = finish_action(gw, op, "denied", "action.denied", d);
@@ -512,7 +523,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
         }
     }
     if (rc == 0) rc = put_action(gw, op);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 
@@ -540,7 +551,7 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
     rc = finish_action(gw, op, "cancelled", "action.cancelled", d);
     json_decref(d);
     if (rc == 0) rc = put_action(gw, op);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 
@@ -570,7 +581,7 @@ static int apply_outcome(cs_gateway *gw, cs_op *op)
     long long index = 0;
     if ((rc = cs_gw_audit(gw, op, "action.outcome", out, &index)) != 0) return rc;
     if ((rc = put_action(gw, op)) != 0) return rc;
-    op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return 0;
 }
 
@@ -579,7 +590,7 @@ static int apply_expire(cs_gateway *gw, cs_op *op)
     int rc = load(gw, op), expired = 0;
     if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
     rc = expire_if_due(gw, op, &expired);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 

@@ -3,6 +3,8 @@
  * ends long-polls at their deadline. */
 #include "gateway/gateway_int.h"
 
+#include "notify/notify.h"
+
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -45,6 +47,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     if (rc == 0) rc = load_policy(cfg->policy_dir, &gw->policy, err);
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
+    if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
         cs_gateway_free(gw);
         return rc;
@@ -106,7 +109,7 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
     if (pthread_create(&gw->reaper, NULL, reaper_main, gw) != 0)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");
     gw->reaper_started = 1;
-    return 0;
+    return cs_notify_start(gw->notify, gw->writer, err);
 }
 
 void cs_gateway_stop(cs_gateway *gw)
@@ -122,6 +125,7 @@ void cs_gateway_stop(cs_gateway *gw)
         gw->reaper_started = 0;
     }
     cs_watch_fire_all(gw->watchers);
+    cs_notify_stop(gw->notify); /* before the writer: it records deliveries through it */
     cs_writer_stop(gw->writer);
     gw->writer = NULL;
 }
@@ -130,6 +134,7 @@ void cs_gateway_free(cs_gateway *gw)
 {
     if (gw == NULL) return;
     if (gw->writer || gw->reaper_started) cs_gateway_stop(gw);
+    cs_notify_free(gw->notify);
     cs_store_close(gw->store);
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
@@ -201,6 +206,7 @@ void cs_op_free(cs_op *op)
     free(op->source);
     free(op->id);
     free(op->idem_key);
+    free(op->stored_text);
     if (op->token) {
         memset(op->token, 0, strlen(op->token));
         free(op->token);
@@ -221,10 +227,14 @@ static void op_done(cs_write_job *job, int rc)
         }
         if (op->changed && op->doc) {
             const char *id = json_string_value(json_object_get(op->doc, "id"));
-            long long exp = json_integer_value(json_object_get(op->doc, "_expires_ms"));
+            long long exp = cs_action_expires_ms(op->doc);
             if (cs_action_is_pending(op->doc) && exp < atomic_load(&gw->next_expiry))
                 atomic_store(&gw->next_expiry, exp);
-            if (id) cs_watch_notify(gw->watchers, id);
+            if (id) {
+                /* Waiters answer from this document instead of each reading the store. */
+                cs_watch_notify(gw->watchers, id, op->doc);
+            }
+            cs_notify_kick(gw->notify);
         }
     }
     if (op->complete) op->complete(op);
@@ -263,6 +273,20 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
     return 0;
 }
 
+int cs_gateway_submit_job(cs_gateway *gw, cs_write_job *job)
+{
+    pthread_rwlock_rdlock(&gw->run_lock);
+    int ok = !atomic_load(&gw->stopping) && gw->writer != NULL;
+    if (ok) cs_writer_submit(gw->writer, job);
+    pthread_rwlock_unlock(&gw->run_lock);
+    return ok ? 0 : CS_ECONFLICT;
+}
+
+struct cs_notify *cs_gateway_notify(cs_gateway *gw)
+{
+    return gw->notify;
+}
+
 int cs_gateway_run_now(cs_gateway *gw, cs_op *op)
 {
     int rc = prepare(gw, op);
@@ -278,10 +302,11 @@ void cs_gateway_get(cs_gateway *gw, const char *id, cs_reply *reply)
     int rc = gw->store->ops->action_get(gw->store, 0, id, &text);
     if (rc == CS_ENOTFOUND) return cs_reply_problem(reply, 404, "not-found", "no action with this id");
     json_t *doc = rc == 0 ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    if (doc == NULL) return cs_reply_problem(reply, 503, "storage-error", "cannot read the action");
-    *reply = (cs_reply){.status = 200, .body = cs_gw_public(doc)};
-    json_decref(doc);
+    if (doc == NULL) {
+        free(text);
+        return cs_reply_problem(reply, 503, "storage-error", "cannot read the action");
+    }
+    *reply = (cs_reply){.status = 200, .body = doc, .text = text};
 }
 
 static int parse_ll(const char *s, long long lo, long long hi, long long *out)
