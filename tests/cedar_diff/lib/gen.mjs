@@ -53,6 +53,13 @@ const DECIMALS = ['0.0', '1.0', '1.5', '-1.5', '2.25', '0.0001', '-0.0001', '3.1
   '100.0', '12.3400', '922337203685477.5807', '-922337203685477.5808', '1.23', '-3.0', '7.5',
   '1.00', '1.5000', '-0.0', '12.34', '0.1'];
 const BAD_DECIMALS = ['1', '1.23456', 'abc', '922337203685477.5808', '.5', '1.', '--1.0', ''];
+// Strings whose validity is for the reference to say; only ever policy literals.
+const ODD_IPS = ['224.0.0.0/3', '224.0.0.0/4', '127.0.0.0/7', '::/127', 'ff00::/7', '0.0.0.0/1',
+  '010.0.0.1', '1.2.3.4/08', '1.2.3.4/ 8', '::1%eth0', '1::2::3', '[::1]', 'FE80::1', '1.2.3.4/0',
+  '::1.2.3.4', '::ffff:1.2.3.4/120', '1.2.3.4/32 ', ' 1.2.3.4', '255.255.255.256', 'fe80::1/64',
+  '2001:DB8::/32', '0:0:0:0:0:0:0:1', '::ffff:0:0/96', '127.1', '0x7f.0.0.1', '1.2.3.4/-1'];
+const ODD_DECIMALS = ['+1.0', '01.5', '1.5 ', '-.5', '1_0.0', '-0.0000', '0000.0001', '1.0e3',
+  '-922337203685477.5808', '-922337203685477.5809', '922337203685477.58070', '١.٥', ' 1.0', '1..0'];
 const NEAR_LIMITS = ['9223372036854775807', '9223372036854775806', '-9223372036854775808',
   '-9223372036854775807', '4611686018427387904', '-4611686018427387904', '3037000500',
   '-3037000500', '2147483648', '4294967296'];
@@ -353,14 +360,14 @@ export class CaseGenerator {
 
   ipLit() {
     this.mark('expr:ip');
-    const bad = this.rng.chance(0.05);
-    return { t: `ip(${cedarString(this.rng.pick(bad ? BAD_IPS : IPS))})`, p: P.MEMBER };
+    const k = this.rng.weighted({ ok: 90, bad: 5, odd: 5 });
+    return { t: `ip(${cedarString(this.rng.pick(k === 'ok' ? IPS : k === 'bad' ? BAD_IPS : ODD_IPS))})`, p: P.MEMBER };
   }
 
   decLit() {
     this.mark('expr:decimal');
-    const bad = this.rng.chance(0.05);
-    return { t: `decimal(${cedarString(this.rng.pick(bad ? BAD_DECIMALS : DECIMALS))})`, p: P.MEMBER };
+    const k = this.rng.weighted({ ok: 90, bad: 5, odd: 5 });
+    return { t: `decimal(${cedarString(this.rng.pick(k === 'ok' ? DECIMALS : k === 'bad' ? BAD_DECIMALS : ODD_DECIMALS))})`, p: P.MEMBER };
   }
 
   /** A literal or variable of type t. */
