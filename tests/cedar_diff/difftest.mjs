@@ -6,7 +6,9 @@
 //
 // Environment: CS_DIFF_CASES (random cases, default 10000), CS_DIFF_SEED (default
 // 20261121), CS_DIFF_HAND=0 to skip the hand-written cases in cases/*.json,
-// CS_DIFF_MINIMIZE (mismatches to shrink, default 3).
+// CS_DIFF_MINIMIZE (mismatches to shrink, default 3), CS_DIFF_JOBS (threads for
+// generation and reference, default min(4, cores)), CS_DIFF_KNOWN_BUGS (see
+// lib/gen.mjs: which open findings to steer around; "none" for none).
 //
 // Every random case is generated from its own seed (printed with any mismatch), run
 // through cedar-wasm and through the C runner, and the satisfied / not satisfied /
@@ -230,6 +232,8 @@ function viaRequestVariant(c) {
   const e = ents[k];
   const parents = e.parents.map((p) => p.__entity || p);
   if (parents.some((p) => p.type !== 'Group') || (e.tags && Object.keys(e.tags).length)) return null;
+  // Policy text may spell an id with escapes; only plain ids are searched for.
+  if (/[^\x20-\x7e]|["\\]/.test(P.id)) return null;
   const idStr = JSON.stringify(P.id);
   const others = ents.filter((_, i) => i !== k);
   if (c.policies.includes(idStr) || JSON.stringify(others).includes(idStr) || JSON.stringify(rq).split(idStr).length > 2) return null;
