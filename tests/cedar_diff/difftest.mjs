@@ -206,6 +206,9 @@ function reportMismatch(c, seed, diffs, R) {
     if (!stillDiffers(rep)) rep = { kind: 'verdict', policies: c.policies, entities: c.entities, request: c.requests[d.qi] };
   } else {
     rep = { kind: d.kind, policies: c.policies, entities: c.entities, request: c.requests[d.qi ?? 0] };
+    // A load difference is usually one policy's doing: find it.
+    const one = (c.meta ? c.meta.policies : []).find((p) => stillDiffers({ ...rep, policies: p.text }));
+    if (one) rep.policies = one.text;
   }
   if (mismatches.length <= MINIMIZE && rep.request) rep = minimize(rep);
   console.log('  repro:');
