@@ -20,6 +20,7 @@ static const cli_verb verbs[] = {
     {"deny", cs_cmd_deny, "deny a pending action"},
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
+    {"audit", cs_cmd_audit, "verify the audit log, export tiles, proofs and evidence"},
     {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
 };
 

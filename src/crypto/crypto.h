@@ -24,6 +24,10 @@ int cs_signing_key_generate(const char *path, cs_err *err);
 /* Loads a key file; refuses files readable by group or others. */
 int cs_signing_key_load(const char *path, cs_signer **out, cs_err *err);
 void cs_signer_free(cs_signer *s);
+/* The same Ed25519 key as the audit log's checkpoint signer (C2SP signed-note), named
+ * `name` (the audit origin). The caller wipes it with cs_audit_signer_wipe. */
+struct cs_audit_signer;
+int cs_signer_audit(const cs_signer *s, const char *name, struct cs_audit_signer *out, cs_err *err);
 const unsigned char *cs_signer_public(const cs_signer *s);
 void cs_signer_sign(const cs_signer *s, const void *msg, size_t len,
                     unsigned char sig[CS_SIG_BYTES]);
@@ -50,7 +54,7 @@ int cs_ct_equal(const void *a, const void *b, size_t n);
 /* Receipts: "csr1.<base64url(canonical JSON claims)>.<base64url(signature)>". */
 char *cs_receipt_issue(const cs_signer *s, const json_t *claims);
 /* Checks the signature and returns the claims (not_after is the caller's business). */
-int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt,
-                    json_t **claims, cs_err *err);
+int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt, json_t **claims,
+                    cs_err *err);
 
 #endif

@@ -2,6 +2,7 @@
  * at start, and used only through cs_signer_sign(). */
 #include "crypto/crypto.h"
 
+#include "audit/audit_note.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -85,12 +86,19 @@ void cs_signer_free(cs_signer *s)
     if (s) sodium_free(s);
 }
 
+int cs_signer_audit(const cs_signer *s, const char *name, cs_audit_signer *out, cs_err *err)
+{
+    /* libsodium's secret key is seed || public key: the seed is all the note signer needs. */
+    return cs_audit_signer_from_seed(out, name, s->sk, err);
+}
+
 const unsigned char *cs_signer_public(const cs_signer *s)
 {
     return s->pk;
 }
 
-void cs_signer_sign(const cs_signer *s, const void *msg, size_t len, unsigned char sig[CS_SIG_BYTES])
+void cs_signer_sign(const cs_signer *s, const void *msg, size_t len,
+                    unsigned char sig[CS_SIG_BYTES])
 {
     crypto_sign_detached(sig, NULL, msg, len, s->sk);
 }

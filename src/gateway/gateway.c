@@ -23,7 +23,8 @@ static int load_policy(const char *dir, cs_policy_set **out, cs_err *err)
         if (diags.n > 0)
             cs_err_set(err, rc, "%s:%d:%d: %s", diags.items[0].file ? diags.items[0].file : dir,
                        diags.items[0].line, diags.items[0].col, diags.items[0].msg);
-        else cs_err_set(err, rc, "%s: cannot load policy", dir);
+        else
+            cs_err_set(err, rc, "%s: cannot load policy", dir);
         for (size_t i = 0; i < diags.n; i++)
             cs_error("policy: %s:%d:%d: %s", diags.items[i].file ? diags.items[i].file : dir,
                      diags.items[i].line, diags.items[i].col, diags.items[i].msg);
@@ -46,6 +47,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     if (rc == 0) rc = cs_signing_key_load(cfg->signing_key, &gw->signer, err);
     if (rc == 0) rc = load_policy(cfg->policy_dir, &gw->policy, err);
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
+    if (rc == 0) rc = cs_audit_log_open(gw->store, gw->signer, cfg->audit_origin, &gw->audit, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
     if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
@@ -59,11 +61,13 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
 /* Submits expire ops for every pending action past its deadline. */
 static void sweep_expired(cs_gateway *gw, long long now)
 {
+    long long seen = atomic_load(&gw->next_expiry);
     json_t *ids = NULL;
     if (gw->store->ops->expired(gw->store, now, &ids) != 0) return;
     size_t i;
     json_t *id;
-    json_array_foreach(ids, i, id) {
+    json_array_foreach(ids, i, id)
+    {
         cs_op *op = cs_op_new(gw, CS_OP_EXPIRE, NULL, "system", json_string_value(id), NULL);
         op->now_ms = now;
         op->complete = cs_op_free;
@@ -74,7 +78,8 @@ static void sweep_expired(cs_gateway *gw, long long now)
     gw->store->ops->next_expiry(gw->store, &next);
     /* Ones just queued still show as pending: look again shortly, not in a loop. */
     if (next == 0 || next < now + 250) next = next == 0 ? now + 60000 : now + 250;
-    atomic_store(&gw->next_expiry, next);
+    /* A pending action committed meanwhile may have lowered it: keep that. */
+    atomic_compare_exchange_strong(&gw->next_expiry, &seen, next);
 }
 
 static void *reaper_main(void *arg)
@@ -109,11 +114,14 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
     if (pthread_create(&gw->reaper, NULL, reaper_main, gw) != 0)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");
     gw->reaper_started = 1;
-    return cs_notify_start(gw->notify, gw->writer, err);
+    cs_gw_record_start(gw);
+    if ((rc = cs_notify_start(gw->notify, gw->writer, err)) != 0) return rc;
+    return cs_timestamper_start(gw, &gw->tsa, err);
 }
 
 void cs_gateway_stop(cs_gateway *gw)
 {
+    if (gw->writer && !atomic_load(&gw->stopping)) cs_gateway_record(gw, "server.stopped", json_object());
     pthread_rwlock_wrlock(&gw->run_lock);
     atomic_store(&gw->stopping, 1);
     pthread_rwlock_unlock(&gw->run_lock);
@@ -124,6 +132,8 @@ void cs_gateway_stop(cs_gateway *gw)
         pthread_join(gw->reaper, NULL);
         gw->reaper_started = 0;
     }
+    cs_timestamper_stop(gw->tsa);
+    gw->tsa = NULL;
     cs_watch_fire_all(gw->watchers);
     cs_notify_stop(gw->notify); /* before the writer: it records deliveries through it */
     cs_writer_stop(gw->writer);
@@ -135,6 +145,7 @@ void cs_gateway_free(cs_gateway *gw)
     if (gw == NULL) return;
     if (gw->writer || gw->reaper_started) cs_gateway_stop(gw);
     cs_notify_free(gw->notify);
+    cs_audit_log_free(gw->audit);
     cs_store_close(gw->store);
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
@@ -152,13 +163,18 @@ int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err)
 {
     cs_policy_set *set = NULL;
     int rc = load_policy(gw->cfg->policy_dir, &set, err);
-    if (rc != 0) return rc; /* the old set stays */
+    if (rc != 0) { /* the old set stays */
+        cs_gateway_record(gw, "policy.load_refused", json_pack("{s:s,s:s}", "policy_dir", gw->cfg->policy_dir, "error", err->msg));
+        return rc;
+    }
     pthread_mutex_lock(&gw->policy_lock);
     cs_policy_set *old = gw->policy;
     gw->policy = set;
     pthread_mutex_unlock(&gw->policy_lock);
     cs_policy_set_release(old);
     cs_info("policy reloaded: %s", cs_policy_set_version(set));
+    cs_gateway_record(gw, "policy.loaded", json_pack("{s:s,s:s,s:s}", "policy_version", cs_policy_set_version(set),
+                                                     "policy_dir", gw->cfg->policy_dir, "trigger", "reload"));
     return 0;
 }
 
@@ -185,7 +201,8 @@ int cs_gateway_stopping(cs_gateway *gw)
     return atomic_load(&gw->stopping);
 }
 
-cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id, json_t *args)
+cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id,
+                 json_t *args)
 {
     cs_op *op = cs_calloc(1, sizeof *op);
     op->gw = gw;
@@ -220,7 +237,8 @@ static void op_done(cs_write_job *job, int rc)
     cs_op *op = (cs_op *)job;
     cs_gateway *gw = op->gw;
     if (rc != 0) {
-        cs_reply_problem(&op->reply, 503, "storage-error", "the change could not be stored; nothing was changed");
+        cs_reply_problem(&op->reply, 503, "storage-error",
+                         "the change could not be stored; nothing was changed");
     } else {
         if (op->kind == CS_OP_TOKEN_CREATE || op->kind == CS_OP_TOKEN_REVOKE) {
             if (op->reply.status / 100 == 2) cs_gw_token_committed(gw, op);
@@ -243,15 +261,22 @@ static void op_done(cs_write_job *job, int rc)
 static int prepare(cs_gateway *gw, cs_op *op)
 {
     switch (op->kind) {
-    case CS_OP_SUBMIT: return cs_gw_prepare_submit(gw, op);
+    case CS_OP_SUBMIT:
+        return cs_gw_prepare_submit(gw, op);
     case CS_OP_APPROVE:
     case CS_OP_DENY:
     case CS_OP_CANCEL:
-    case CS_OP_OUTCOME: return cs_gw_prepare_simple(gw, op);
-    case CS_OP_CONSUME: return cs_gw_prepare_consume(gw, op);
+    case CS_OP_OUTCOME:
+        return cs_gw_prepare_simple(gw, op);
+    case CS_OP_CONSUME:
+        return cs_gw_prepare_consume(gw, op);
     case CS_OP_TOKEN_CREATE:
-    case CS_OP_TOKEN_REVOKE: return cs_gw_prepare_token(gw, op);
-    case CS_OP_EXPIRE: op->now_ms = cs_now_ms(); return 0;
+    case CS_OP_TOKEN_REVOKE:
+        return cs_gw_prepare_token(gw, op);
+    case CS_OP_EXPIRE:
+    case CS_OP_EVENT:
+        op->now_ms = cs_now_ms();
+        return 0;
     }
     return CS_EINTERNAL;
 }
@@ -300,7 +325,8 @@ void cs_gateway_get(cs_gateway *gw, const char *id, cs_reply *reply)
 {
     char *text = NULL;
     int rc = gw->store->ops->action_get(gw->store, 0, id, &text);
-    if (rc == CS_ENOTFOUND) return cs_reply_problem(reply, 404, "not-found", "no action with this id");
+    if (rc == CS_ENOTFOUND)
+        return cs_reply_problem(reply, 404, "not-found", "no action with this id");
     json_t *doc = rc == 0 ? json_loads(text, 0, NULL) : NULL;
     if (doc == NULL) {
         free(text);
@@ -322,13 +348,17 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out)
 void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, const char *limit,
                      const char *cursor, cs_reply *reply)
 {
-    static const char *const statuses[] = {"allowed", "denied", "pending", "approved", "expired", "cancelled"};
+    static const char *const statuses[] = {"allowed",  "denied",  "pending",
+                                           "approved", "expired", "cancelled"};
     long long lim = 50, before = 0;
     if (status) {
         int ok = 0;
-        for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) ok |= !strcmp(status, statuses[i]);
+        for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+            ok |= !strcmp(status, statuses[i]);
         if (!ok) {
-            cs_reply_problem(reply, 400, "invalid-parameter", "status must be one of allowed, denied, pending, approved, expired, cancelled");
+            cs_reply_problem(
+                reply, 400, "invalid-parameter",
+                "status must be one of allowed, denied, pending, approved, expired, cancelled");
             json_object_set_new(reply->body, "field", json_string("status"));
             return;
         }
@@ -339,7 +369,8 @@ void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, 
         return;
     }
     if (cursor && parse_ll(cursor, 1, (1LL << 62), &before) != 0) {
-        cs_reply_problem(reply, 400, "invalid-parameter", "cursor is not one this server handed out");
+        cs_reply_problem(reply, 400, "invalid-parameter",
+                         "cursor is not one this server handed out");
         json_object_set_new(reply->body, "field", json_string("cursor"));
         return;
     }

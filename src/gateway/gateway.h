@@ -29,8 +29,16 @@ typedef struct cs_reply {
 } cs_reply;
 
 enum cs_op_kind {
-    CS_OP_SUBMIT, CS_OP_APPROVE, CS_OP_DENY, CS_OP_CANCEL, CS_OP_OUTCOME, CS_OP_CONSUME,
-    CS_OP_TOKEN_CREATE, CS_OP_TOKEN_REVOKE, CS_OP_EXPIRE
+    CS_OP_SUBMIT,
+    CS_OP_APPROVE,
+    CS_OP_DENY,
+    CS_OP_CANCEL,
+    CS_OP_OUTCOME,
+    CS_OP_CONSUME,
+    CS_OP_TOKEN_CREATE,
+    CS_OP_TOKEN_REVOKE,
+    CS_OP_EXPIRE,
+    CS_OP_EVENT
 };
 
 typedef struct cs_op cs_op;
@@ -47,9 +55,9 @@ struct cs_op {
     char *token; /* new token (token create) */
     long long now_ms;
     int receipt_wanted; /* submit asked for a receipt on an allowed action */
-    int changed;   /* the action's state changed: wake its waiters after the commit */
-    char hash[65]; /* token hash (token ops) */
-    char *stored_text; /* the action as last written (owned) */
+    int changed;        /* the action's state changed: wake its waiters after the commit */
+    char hash[65];      /* token hash (token ops) */
+    char *stored_text;  /* the action as last written (owned) */
     cs_reply reply;
     void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
     void *ctx;
@@ -65,6 +73,13 @@ int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err);
 const cs_config *cs_gateway_config(cs_gateway *gw);
 cs_watchers *cs_gateway_watchers(cs_gateway *gw);
 int cs_gateway_stopping(cs_gateway *gw);
+
+/* The tamper-evident log (audit_log.h). */
+struct cs_audit_log *cs_gateway_audit_log(cs_gateway *gw);
+/* Records an event that changes no other state (server start/stop, policy loads) as a
+ * System actor; details is stolen. Events that change state (freeze/unfreeze) write
+ * their entry in their own op with cs_gw_audit, in the same transaction. */
+int cs_gateway_record(cs_gateway *gw, const char *event, json_t *details);
 
 /* Resolves a bearer token to its identity (new reference), or NULL. */
 json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);
