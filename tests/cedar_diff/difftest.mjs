@@ -78,8 +78,8 @@ const REQUIRED = [
   'json:uid_entity_escape', 'json:entity_escape', 'json:extn_escape', 'json:tags',
   'data:slash_resources', 'data:dag_depth>=3', 'data:parent_not_in_store', 'gen:invalid_set_refused',
   'gen:principal_via_request',
-  ...['Bool', 'Long', 'String', 'Entity', 'Set<Long>', 'Set<String>', 'Set<Entity>', 'Record',
-    'ipaddr', 'decimal'].flatMap((t) => [`json:context:${t}`, `json:attr:${t}`]),
+  ...['Bool', 'Long', 'String', 'Entity', 'Set<Long>', 'Set<String>', 'Set<Entity>', 'Set<Record2>',
+    'Record', 'ipaddr', 'decimal'].flatMap((t) => [`json:context:${t}`, `json:attr:${t}`]),
 ];
 // Kinds of evaluation errors the reference reported; each must occur.
 const ERROR_KINDS = [

@@ -24,15 +24,17 @@ export const KNOWN_BUGS = new Set(process.env.CS_DIFF_KNOWN_BUGS === 'none' ? []
 
 // Types of values. R2 is the record nested inside R.
 const T = { B: 'Bool', L: 'Long', S: 'String', E: 'Entity', SL: 'Set<Long>', SS: 'Set<String>',
-  SE: 'Set<Entity>', R: 'Record', R2: 'Record2', IP: 'ipaddr', D: 'decimal' };
+  SE: 'Set<Entity>', SR: 'Set<Record2>', R: 'Record', R2: 'Record2', IP: 'ipaddr', D: 'decimal' };
+// The element type of each set type.
+const ELEM = { [T.SL]: T.L, [T.SS]: T.S, [T.SE]: T.E, [T.SR]: T.R2 };
 const ALL_TYPES = Object.values(T);
 
 // The shared "schema" of the generated data. It is not given to either engine; it
 // only steers the generator towards well-typed expressions.
 const ENTITY_ATTRS = { name: T.S, level: T.L, active: T.B, owner: T.E, labels: T.SS, nums: T.SL,
-  friends: T.SE, info: T.R, addr: T.IP, score: T.D, path: T.S, team_2: T.S, _n: T.L };
+  friends: T.SE, info: T.R, addr: T.IP, score: T.D, path: T.S, team_2: T.S, _n: T.L, history: T.SR };
 const CONTEXT_ATTRS = { authenticated: T.B, amount: T.L, ip: T.IP, budget: T.D, who: T.E,
-  list: T.SS, ids: T.SL, rec: T.R, str: T.S, grp: T.SE };
+  list: T.SS, ids: T.SL, rec: T.R, str: T.S, grp: T.SE, items: T.SR };
 const RECORD_FIELDS = { dept: T.S, rank: T.L, ok: T.B, nested: T.R2 };
 const RECORD2_FIELDS = { x: T.L, tag: T.S };
 const TAGS = { env: T.S, lvl: T.L, vip: T.B, 'cost center': T.S };
@@ -292,6 +294,7 @@ export class CaseGenerator {
       case T.S: return this.string();
       case T.E: this.mark('json:entity_escape'); return { __entity: { ...this.someEntity() } };
       case T.SL: return Array.from({ length: r.range(0, 3) }, () => this.long());
+      case T.SR: return Array.from({ length: r.range(0, 3) }, () => this.value(T.R2, where));
       case T.SS: return Array.from({ length: r.range(0, 3) }, () => this.string());
       case T.SE: this.mark('json:entity_escape');
         return Array.from({ length: r.range(0, 3) }, () => ({ __entity: { ...this.someEntity() } }));
@@ -397,8 +400,8 @@ export class CaseGenerator {
         if (k === 'lit') return this.entityLit(this.someEntity());
         return { t: k, p: P.MEMBER };
       }
-      case T.SL: case T.SS: case T.SE: {
-        const el = t === T.SL ? T.L : t === T.SS ? T.S : T.E;
+      case T.SL: case T.SS: case T.SE: case T.SR: {
+        const el = ELEM[t];
         this.mark('expr:set_literal');
         const items = Array.from({ length: r.range(0, 3) }, () => this.expr(el, d - 1).t);
         return { t: `[${items.join(', ')}]`, p: P.MEMBER };
@@ -430,6 +433,7 @@ export class CaseGenerator {
       case T.S: return this.stringLit();
       case T.E: return { t: 'principal', p: P.MEMBER };
       case T.SL: return { t: '[1, 2]', p: P.MEMBER };
+      case T.SR: return { t: '[{x: 1, tag: "a"}]', p: P.MEMBER };
       case T.SS: return { t: '["a"]', p: P.MEMBER };
       case T.SE: return { t: '[]', p: P.MEMBER };
       case T.R: return { t: '{rank: 1}', p: P.MEMBER };
@@ -658,8 +662,8 @@ export class CaseGenerator {
         }
         return eq(this.entityExpr(d - 1));
       }
-      case T.SL: case T.SS: case T.SE: {
-        const el = t === T.SL ? T.L : t === T.SS ? T.S : T.E;
+      case T.SL: case T.SS: case T.SE: case T.SR: {
+        const el = ELEM[t];
         const k = r.weighted({ contains: 3, containsAll: 2, containsAny: 2, isEmpty: 1, eq: 1 });
         if (k === 'eq') return eq(this.expr(t, d - 1));
         this.mark(`expr:${k}`);
