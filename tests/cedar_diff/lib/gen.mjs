@@ -744,7 +744,15 @@ export class CaseGenerator {
     const annots = [];
     let id = `policy${i}`;
     if (r.chance(0.25)) { id = `custom-${i}`; annots.push(`@id(${cedarString(id)})`); this.mark('annotation:id'); }
-    if (effect === 'permit' && r.chance(0.25)) { annots.push('@approval("dba,sre")'); this.mark('annotation:approval'); }
+    if (effect === 'permit' && r.chance(0.25)) {
+      annots.push(r.pick(['@approval("dba,sre")', '@approval("dba")', '@approval("sec, ops")']));
+      this.mark('annotation:approval');
+      // countersign's other annotations (SPEC §2), with values it accepts.
+      if (r.chance(0.3)) annots.push(`@quorum("${r.range(1, 3)}")`);
+      if (r.chance(0.2)) annots.push(r.pick(['@timeout("30m")', '@timeout("45s")', '@timeout("2h")']));
+      if (r.chance(0.2)) annots.push('@notify("slack:#db-approvals,teams:dba,webhook:siem")');
+    }
+    if (r.chance(0.05)) annots.push(r.pick(['@note("free-form")', '@owner("team \\"x\\"")', '@flag']));
     if (r.chance(0.15)) { annots.push(`@reason(${cedarString(r.pick(['needs "two" DBAs', 'why\\not', 'plain']))})`); this.mark('annotation:other'); }
     const scope = [this.scope('principal'), this.scope('action'), this.scope('resource')];
     const clauses = [];
