@@ -22,6 +22,7 @@ static const cli_verb verbs[] = {
     {"show", cs_cmd_show, "show one action"},
     {"audit", cs_cmd_audit, "verify the audit log, export tiles, proofs and evidence"},
     {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
+    {"mcp-proxy", cs_cmd_mcp_proxy, "gate an MCP server's tool calls (stdio or Streamable HTTP)"},
 };
 
 static void usage(FILE *to)

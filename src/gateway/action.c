@@ -23,6 +23,7 @@ static const cs_field submit_fields[] = {
     {"purpose", -1, 0},
     {"on_behalf_of", -1, 0},
     {"receipt", JSON_TRUE, 0},
+    {"source", JSON_STRING, 0},
     {NULL, 0, 0},
 };
 static const cs_field vote_fields[] = {{"reason", -1, 0}, {NULL, 0, 0}};
@@ -100,7 +101,9 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     if (ctx == NULL) ctx = json_object();
     const char *purpose = json_string_value(json_object_get(args, "purpose"));
     if (purpose) json_object_set_new(ctx, "purpose", json_string(purpose));
-    json_object_set_new(ctx, "source", json_string("api"));
+    /* The enforcement point that asked (SPEC §2); declared by the client, "api" when absent. */
+    const char *source = json_string_value(json_object_get(args, "source"));
+    json_object_set_new(ctx, "source", json_string(source ? source : "api"));
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -219,6 +222,10 @@ static int validate_submit(cs_op *op)
         return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
     if (purpose && strlen(purpose) > 4096)
         return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
+    const char *source = json_string_value(json_object_get(op->args, "source"));
+    if (source && strcmp(source, "api") && strcmp(source, "mcp") && strcmp(source, "pg") &&
+        strcmp(source, "exec"))
+        return field_bad(op, "source", "field 'source' must be api, mcp, pg or exec");
     json_t *context = json_object_get(op->args, "context");
     if (context == NULL) return 0;
     char *canon = cs_jcs_dumps(context);
@@ -267,6 +274,8 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
+    const char *source = json_string_value(json_object_get(op->args, "source"));
+    json_object_set_new(doc, "source", json_string(source ? source : "api"));
     json_object_set_new(doc, "policy", policy_json(d, set));
     long long expires = 0;
     if (d->kind == CS_DECISION_PENDING)
