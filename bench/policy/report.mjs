@@ -28,7 +28,8 @@ for (const line of theirs) {
 const us = (ns) => `${(ns / 1000).toFixed(2)} us`;
 const row = (name, a, b) => console.log(`  ${name.padEnd(16)}${String(a).padStart(18)}${String(b).padStart(22)}`);
 console.log(`policy benchmark: ${cs.policies} policies, ${cs.requests} requests`
-  + ` (cedar-wasm: every ${ce.every}${ce.every > 1 ? 'th' : ''} request, ${ce.requests} of ${ce.of_requests})`);
+  + ` (countersign: best of ${cs.rounds || 1} passes; cedar-wasm: every ${ce.every}${ce.every > 1 ? 'th' : ''} request,`
+  + ` ${ce.requests} of ${ce.of_requests}, one pass)`);
 row('', 'countersign', ce.engine);
 row('decisions/s', Math.round(cs.decisions_per_s).toLocaleString('en'), Math.round(ce.decisions_per_s).toLocaleString('en'));
 row('p50', us(cs.p50_ns), us(ce.p50_ns));
