@@ -577,6 +577,8 @@ static const cs_expr *parse_unary(parser *P)
     int n = 0;
     while (P->tok.kind == CS_T_BANG || P->tok.kind == CS_T_MINUS) {
         if (n == 4) fail_at(P, &P->tok, "too many unary operators in a row (at most 4)");
+        if (n > 0 && P->tok.kind != ops[0].kind)
+            fail_at(P, &P->tok, "'!' and '-' cannot be mixed in a row; use parentheses");
         ops[n++] = P->tok;
         advance(P);
     }

@@ -97,6 +97,15 @@ cs_uid *cs_uid_new(cs_arena *a, const char *type, size_t tn, const char *id, siz
     return u;
 }
 
+cs_uid *cs_uid_borrow(cs_arena *a, const char *type, size_t tn, const char *id, size_t in)
+{
+    cs_uid *u = cs_arena_alloc(a, sizeof *u);
+    u->type = (cs_str){type, tn};
+    u->id = (cs_str){id, in};
+    u->hash = cs_uid_hash(u->type, u->id);
+    return u;
+}
+
 const cs_value *cs_value_entity(cs_arena *a, const cs_uid *uid)
 {
     cs_value *v = cs_arena_alloc(a, sizeof *v);
@@ -197,12 +206,22 @@ bool cs_set_contains(const cs_set *s, const cs_value *v)
     return false;
 }
 
+/* Insertion sort for the small arrays policies and contexts are made of; qsort's
+ * call overhead dominates below a few dozen items. */
+#define SMALL_SORT 24
+
 const cs_value *cs_value_set(cs_arena *a, const cs_value **items, size_t n)
 {
-    hashed stack[16];
-    hashed *hs = n <= 16 ? stack : cs_malloc(n * sizeof *hs);
+    hashed stack[SMALL_SORT];
+    hashed *hs = n <= SMALL_SORT ? stack : cs_malloc(n * sizeof *hs);
     for (size_t i = 0; i < n; i++) hs[i] = (hashed){value_hash(items[i]), items[i]};
-    qsort(hs, n, sizeof *hs, cmp_hashed);
+    if (n > SMALL_SORT) qsort(hs, n, sizeof *hs, cmp_hashed);
+    for (size_t i = 1; n <= SMALL_SORT && i < n; i++)
+        for (size_t j = i; j > 0 && hs[j - 1].h > hs[j].h; j--) {
+            hashed t = hs[j];
+            hs[j] = hs[j - 1];
+            hs[j - 1] = t;
+        }
     cs_value *v = cs_arena_alloc(a, sizeof *v);
     v->type = CS_V_SET;
     v->u.set.items = cs_arena_alloc(a, (n ? n : 1) * sizeof *v->u.set.items);
@@ -233,12 +252,19 @@ static int cmp_kv(const void *x, const void *y)
 
 const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n)
 {
-    kv *t = cs_malloc((n ? n : 1) * sizeof *t);
+    kv stack[SMALL_SORT];
+    kv *t = n <= SMALL_SORT ? stack : cs_malloc(n * sizeof *t);
     for (size_t i = 0; i < n; i++) t[i] = (kv){keys[i], vals[i]};
-    qsort(t, n, sizeof *t, cmp_kv);
+    if (n > SMALL_SORT) qsort(t, n, sizeof *t, cmp_kv);
+    for (size_t i = 1; n <= SMALL_SORT && i < n; i++)
+        for (size_t j = i; j > 0 && cs_str_cmp(t[j - 1].k, t[j].k) > 0; j--) {
+            kv x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
     for (size_t i = 1; i < n; i++)
         if (cs_str_eq(t[i - 1].k, t[i].k)) {
-            free(t);
+            if (t != stack) free(t);
             return NULL;
         }
     cs_value *v = cs_arena_alloc(a, sizeof *v);
@@ -250,7 +276,7 @@ const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value 
         v->u.rec.keys[i] = (cs_str){cs_arena_strndup(a, t[i].k.p, t[i].k.n), t[i].k.n};
         v->u.rec.vals[i] = t[i].v;
     }
-    free(t);
+    if (t != stack) free(t);
     return v;
 }
 
@@ -368,16 +394,13 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
     case JSON_NULL: return cs_err_set(err, CS_EINVAL, "Cedar has no null");
     case JSON_ARRAY: {
         size_t n = json_array_size(j);
-        const cs_value **items = cs_malloc((n ? n : 1) * sizeof *items);
+        /* Scratch arrays come from the arena: they die with the values. */
+        const cs_value **items = cs_arena_alloc(a, (n ? n : 1) * sizeof *items);
         for (size_t i = 0; i < n; i++) {
             int rc = from_json(a, json_array_get(j, i), &items[i], err, depth + 1);
-            if (rc < 0) {
-                free(items);
-                return rc;
-            }
+            if (rc < 0) return rc;
         }
         *out = cs_value_set(a, items, n);
-        free(items);
         return 0;
     }
     case JSON_OBJECT: {
@@ -392,8 +415,8 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
         if (json_object_size(j) == 1 && (esc = json_object_get(j, "__extn")) != NULL)
             return extn_from_json(a, esc, out, err);
         size_t n = json_object_size(j), i = 0;
-        cs_str *keys = cs_malloc((n ? n : 1) * sizeof *keys);
-        const cs_value **vals = cs_malloc((n ? n : 1) * sizeof *vals);
+        cs_str *keys = cs_arena_alloc(a, (n ? n : 1) * sizeof *keys);
+        const cs_value **vals = cs_arena_alloc(a, (n ? n : 1) * sizeof *vals);
         const char *k;
         json_t *v;
         int rc = 0;
@@ -404,8 +427,6 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
             i++;
         }
         if (rc == 0) *out = cs_value_record(a, keys, vals, n);
-        free(keys);
-        free(vals);
         return rc;
     }
     }

@@ -81,6 +81,8 @@ const cs_value *cs_value_long(cs_arena *a, int64_t l);
 const cs_value *cs_value_string(cs_arena *a, const char *p, size_t n); /* copies */
 const cs_value *cs_value_entity(cs_arena *a, const cs_uid *uid);
 cs_uid *cs_uid_new(cs_arena *a, const char *type, size_t tn, const char *id, size_t in);
+/* Like cs_uid_new but points at the caller's strings, which must outlive the uid. */
+cs_uid *cs_uid_borrow(cs_arena *a, const char *type, size_t tn, const char *id, size_t in);
 /* Builds a set from items (duplicates removed); items are copied. */
 const cs_value *cs_value_set(cs_arena *a, const cs_value **items, size_t n);
 /* Builds a record; returns NULL when a key repeats. Keys and values are copied. */

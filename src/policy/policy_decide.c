@@ -15,9 +15,10 @@ typedef struct request_ctx {
     cs_eval_env env;
 } request_ctx;
 
+/* The request's strings outlive the evaluation, so uids point at them. */
 static const cs_uid *ref_uid(cs_arena *a, cs_uid_ref r)
 {
-    return cs_uid_new(a, r.type, strlen(r.type), r.id, strlen(r.id));
+    return cs_uid_borrow(a, r.type, strlen(r.type), r.id, strlen(r.id));
 }
 
 /* Prepares the evaluation environment for req. */
@@ -35,7 +36,7 @@ static int prepare(const cs_policy_set *set, const cs_policy_request *req, reque
     const cs_uid *p = ref_uid(a, req->principal);
     const cs_uid **groups = cs_arena_alloc(a, (req->n_principal_groups + 1) * sizeof *groups);
     for (size_t i = 0; i < req->n_principal_groups; i++)
-        groups[i] = cs_uid_new(a, "Group", 5, req->principal_groups[i], strlen(req->principal_groups[i]));
+        groups[i] = cs_uid_borrow(a, "Group", 5, req->principal_groups[i], strlen(req->principal_groups[i]));
     const cs_value *pattrs = NULL;
     if (req->principal_attrs) {
         if (!json_is_object(req->principal_attrs))
@@ -89,7 +90,16 @@ static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, si
         }
     }
     if (n > 1) {
-        qsort(out, n, sizeof *out, cmp_u32);
+        if (n > 32) {
+            qsort(out, n, sizeof *out, cmp_u32);
+        } else {
+            for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+                    uint32_t t = out[j];
+                    out[j] = out[j - 1];
+                    out[j - 1] = t;
+                }
+        }
         size_t m = 1;
         for (size_t i = 1; i < n; i++)
             if (out[i] != out[m - 1]) out[m++] = out[i];

@@ -61,6 +61,8 @@ static void errors_name_position_and_expectation(void **state)
     expect_error("permit(principal, action == User::\"x\", resource);", "Action entities");
     expect_error("permit(principal, action in [Action::\"a\", User::\"x\"], resource);", "Action entities");
     expect_error("permit(principal, action, resource) when { !!!!!true };", "too many unary");
+    expect_error("permit(principal, action, resource) when { !-1 == 1 };", "cannot be mixed");
+    expect_error("permit(principal, action, resource) when { -!true };", "cannot be mixed");
     expect_error("permit(principal, action, resource) when { context.if };", "attribute or method name");
     expect_error("@quorum(\"two\") @approval(\"dba\") permit(principal, action, resource);", "@quorum must be");
     expect_error("@timeout(\"soon\") permit(principal, action, resource);", "@timeout must be");
