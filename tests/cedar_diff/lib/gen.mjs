@@ -18,7 +18,7 @@ import { Rng } from './rng.mjs';
 // Fixed (switches removed): ipv4_embedded_ipv6, extension_arity_at_parse,
 // action_list_non_action_type, entity_json_lenient, entity_json_strict,
 // entity_cycles_accepted.
-export const KNOWN_BUG_SWITCHES = ['mixed_unary_prefix'];
+export const KNOWN_BUG_SWITCHES = [];
 export const KNOWN_BUGS = new Set(process.env.CS_DIFF_KNOWN_BUGS === 'none' ? []
   : (process.env.CS_DIFF_KNOWN_BUGS ? process.env.CS_DIFF_KNOWN_BUGS.split(',') : KNOWN_BUG_SWITCHES));
 
