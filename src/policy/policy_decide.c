@@ -7,13 +7,42 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct request_ctx {
-    cs_arena arena;
+    cs_arena *arena;
     cs_eval_env env;
 } request_ctx;
+
+/* Each thread keeps one scratch arena and resets it after every decision, so the
+ * hot path does not go through malloc for its temporary values. */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_destroy(void *p)
+{
+    cs_arena_free(p);
+    free(p);
+}
+
+static void arena_key_make(void)
+{
+    pthread_key_create(&arena_key, arena_destroy);
+}
+
+static cs_arena *thread_arena(void)
+{
+    pthread_once(&arena_once, arena_key_make);
+    cs_arena *a = pthread_getspecific(arena_key);
+    if (a == NULL) {
+        a = cs_malloc(sizeof *a);
+        cs_arena_init(a, 32 * 1024);
+        pthread_setspecific(arena_key, a);
+    }
+    return a;
+}
 
 /* The request's strings outlive the evaluation, so uids point at them. */
 static const cs_uid *ref_uid(cs_arena *a, cs_uid_ref r)
@@ -24,7 +53,7 @@ static const cs_uid *ref_uid(cs_arena *a, cs_uid_ref r)
 /* Prepares the evaluation environment for req. */
 static int prepare(const cs_policy_set *set, const cs_policy_request *req, request_ctx *rc, cs_err *err)
 {
-    cs_arena *a = &rc->arena;
+    cs_arena *a = rc->arena;
     cs_eval_env *env = &rc->env;
     memset(env, 0, sizeof *env);
     env->store = &set->entities;
@@ -196,11 +225,10 @@ static void combine(const cs_policy_set *set, const uint32_t *sat, size_t n_sat,
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out, cs_err *err)
 {
     memset(out, 0, sizeof *out);
-    request_ctx rc;
-    cs_arena_init(&rc.arena, 8192);
+    request_ctx rc = {.arena = thread_arena()};
     int ret = prepare(set, req, &rc, err);
     if (ret < 0) {
-        cs_arena_free(&rc.arena);
+        cs_arena_reset(rc.arena);
         return ret;
     }
     size_t n_cand;
@@ -221,18 +249,17 @@ int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_
     explain(out, req);
     if (sat != stack_sat) free(sat);
     free(cand);
-    cs_arena_free(&rc.arena);
+    cs_arena_reset(rc.arena);
     return 0;
 }
 
 int cs_policy_eval_each(const cs_policy_set *set, const cs_policy_request *req, int *verdicts, cs_err *err)
 {
-    request_ctx rc;
-    cs_arena_init(&rc.arena, 8192);
+    request_ctx rc = {.arena = thread_arena()};
     int ret = prepare(set, req, &rc, err);
     for (size_t i = 0; ret == 0 && i < set->policies.n; i++)
         verdicts[i] = cs_eval_policy(&rc.env, set->policies.items[i]);
-    cs_arena_free(&rc.arena);
+    cs_arena_reset(rc.arena);
     return ret;
 }
 
