@@ -438,3 +438,27 @@ test('an answer from the server over the cap becomes an error for its request, n
     fs.rmSync(rec, { force: true });
   }
 });
+
+// Issue 9: the kill switch reaches calls a proxy is holding.
+test('freezing the agent releases its held call at once as an error; its new calls are refused until unfrozen', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const args = { a: 7, b: 8 };
+    const call = p.client.callTool({ name: 'get-sum', arguments: args });
+    const pend = await pendingFor('get-sum', args);
+    const f = await gw.api('POST', '/v1/freeze', 'admin', { agent: 'demo-agent', reason: 'incident 42' });
+    assert.equal(f.status, 200, JSON.stringify(f.json));
+    const r = await call;
+    assert.equal(r.isError, true);
+    assert.equal((await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json.status, 'cancelled');
+    const again = await p.client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
+    assert.equal(again.isError, true);
+    assert.match(again.content[0].text, /frozen/);
+    assert.equal((await gw.api('POST', '/v1/unfreeze', 'admin', { agent: 'demo-agent' })).status, 200);
+    const ok = await p.client.callTool({ name: 'echo', arguments: { message: 'back' } });
+    assert.equal(ok.content[0].text, 'Echo: back');
+  } finally {
+    await gw.api('POST', '/v1/unfreeze', 'admin', { agent: 'demo-agent' });
+    await p.close();
+  }
+});
