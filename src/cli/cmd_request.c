@@ -99,6 +99,9 @@ int cs_cmd_request(int argc, char **argv)
         json_decref(out);
         return CS_EXIT_USAGE;
     }
+    if (wait_s > 0 && cs_client_exit_for(out) == CS_EXIT_PENDING)
+        fprintf(stderr, "countersign: %s is pending approval; waiting up to %ld s\n",
+                json_string_value(json_object_get(out, "id")), wait_s);
     if (wait_s > 0 && wait_for(&out, wait_s) != 0) {
         json_decref(out);
         return CS_EXIT_USAGE;
