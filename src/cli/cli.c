@@ -20,6 +20,7 @@ static const cli_verb verbs[] = {
     {"deny", cs_cmd_deny, "deny a pending action"},
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
+    {"pg-proxy", cs_cmd_pg_proxy, "PostgreSQL wire-protocol proxy that asks before each statement"},
 };
 
 static void usage(FILE *to)

@@ -42,6 +42,7 @@ static const key_spec keys[] = {
     {"notify.teams.webhooks", K_ENVMAP, F(teams_webhooks)},
     {"notify.webhooks", K_WEBHOOKS, F(webhooks)},
     {"notify.routes", K_ROUTES, F(routes)},
+    {"pg.users", K_ENVMAP, F(pg_users)},
 };
 #undef F
 
@@ -329,5 +330,6 @@ void cs_config_free(cs_config *c)
     json_decref(c->teams_webhooks);
     json_decref(c->webhooks);
     json_decref(c->routes);
+    json_decref(c->pg_users);
     memset(c, 0, sizeof *c);
 }

@@ -32,6 +32,7 @@ typedef struct cs_config {
     json_t *teams_webhooks; /* {route: env var name} */
     json_t *webhooks;       /* [{name, url, secret_env}] */
     json_t *routes;         /* {route: ["slack:#x", ...]} */
+    json_t *pg_users;       /* {database user: env var holding its countersign token} */
 } cs_config;
 
 /* Fills out with defaults, then what the file says. On error out is left freed. */

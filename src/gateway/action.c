@@ -17,7 +17,7 @@
 static const cs_field submit_fields[] = {
     {"action", JSON_STRING, 1},  {"resource", JSON_STRING, 1},   {"context", JSON_OBJECT, 0},
     {"purpose", -1, 0},          {"on_behalf_of", -1, 0},        {"receipt", JSON_TRUE, 0},
-    {NULL, 0, 0},
+    {"source", JSON_STRING, 0},  {NULL, 0, 0},
 };
 static const cs_field vote_fields[] = {{"reason", -1, 0}, {NULL, 0, 0}};
 static const cs_field outcome_fields[] = {
@@ -92,7 +92,9 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     if (ctx == NULL) ctx = json_object();
     const char *purpose = json_string_value(json_object_get(args, "purpose"));
     if (purpose) json_object_set_new(ctx, "purpose", json_string(purpose));
-    json_object_set_new(ctx, "source", json_string("api"));
+    /* Enforcement points (pg, mcp, exec) say which one they are; the API is the default. */
+    const char *source = json_string_value(json_object_get(args, "source"));
+    json_object_set_new(ctx, "source", json_string(source ? source : "api"));
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -200,6 +202,9 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     if (!resource_ok(resource)) return field_bad(op, "resource", "field 'resource' must be a slash path such as prod/db/customers");
     if (obo && !name_ok(obo, 64)) return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
     if (purpose && strlen(purpose) > 4096) return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
+    const char *source = json_string_value(json_object_get(op->args, "source"));
+    if (source && strcmp(source, "api") && strcmp(source, "mcp") && strcmp(source, "pg") && strcmp(source, "exec"))
+        return field_bad(op, "source", "field 'source' must be api, mcp, pg or exec");
     json_t *context = json_object_get(op->args, "context");
     char *canon_ctx = context ? cs_jcs_dumps(context) : NULL;
     size_t ctx_len = canon_ctx ? strlen(canon_ctx) : 0;

@@ -62,6 +62,8 @@ int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err);
 const cs_config *cs_gateway_config(cs_gateway *gw);
 cs_watchers *cs_gateway_watchers(cs_gateway *gw);
 int cs_gateway_stopping(cs_gateway *gw);
+/* Copies the version of the policy set in force ("sha256:..."), for proxies that cache. */
+void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
 
 /* Resolves a bearer token to its identity (new reference), or NULL. */
 json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);
