@@ -65,7 +65,28 @@ static void note_write(walk_state *w, const char *node)
     if (k >= 0 && (w->writes < 0 || rank[k] > rank[w->writes])) w->writes = k;
 }
 
-/* Collects every RangeVar (tables) and CTE name, and nested writes. */
+/* First pass: CTE names (so that references to them are not taken for tables) and
+ * nested data-modifying statements. */
+static void walk_ctes(walk_state *w, json_t *node, int depth)
+{
+    if (depth > MAX_DEPTH) return;
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, v) walk_ctes(w, v, depth + 1);
+        return;
+    }
+    if (!json_is_object(node)) return;
+    json_object_foreach(node, k, v)
+    {
+        if (!strcmp(k, "CommonTableExpr")) json_object_set_new(w->ctes, cte_name(v), json_true());
+        note_write(w, k);
+        walk_ctes(w, v, depth + 1);
+    }
+}
+
+/* Second pass: every RangeVar is a table. */
 static void walk(walk_state *w, json_t *node, int depth)
 {
     if (depth > MAX_DEPTH) return;
@@ -79,13 +100,8 @@ static void walk(walk_state *w, json_t *node, int depth)
     if (!json_is_object(node)) return;
     json_object_foreach(node, k, v)
     {
-        if (!strcmp(k, "CommonTableExpr"))
-            json_object_set_new(w->ctes, cte_name(v), json_true());
-        note_write(w, k);
-    }
-    json_object_foreach(node, k, v)
-    {
-        if (!strcmp(k, "RangeVar"))
+        /* Typed fields (a statement's "relation") hold a RangeVar without its wrapper. */
+        if (!strcmp(k, "RangeVar") || ((!strcmp(k, "relation") || !strcmp(k, "rel")) && json_object_get(v, "relname")))
             add_table(w->tables, w->ctes, json_string_value(json_object_get(v, "schemaname")),
                       json_string_value(json_object_get(v, "relname")));
         else walk(w, v, depth + 1);
@@ -163,6 +179,10 @@ static void target_first(const char *name, json_t *body, walk_state *w)
 {
     json_t *rel = json_object_get(body, "relation");
     if (rel && json_object_get(rel, "RangeVar")) rel = json_object_get(rel, "RangeVar");
+    /* SELECT INTO and CREATE TABLE AS target the table they create. */
+    json_t *into = json_object_get(body, "intoClause");
+    if (into == NULL) into = json_object_get(body, "into");
+    if (rel == NULL && into) rel = json_object_get(into, "rel");
     if (rel) add_table(w->tables, w->ctes, json_string_value(json_object_get(rel, "schemaname")),
                        json_string_value(json_object_get(rel, "relname")));
     if (!strcmp(name, "DropStmt")) drop_tables(body, w->tables, w->ctes);
@@ -193,6 +213,7 @@ static void classify_one(json_t *raw, const char *sql, size_t sql_len, cs_pg_stm
     json_object_foreach(stmt, name, body)
     {
         st->kind = node_kind(name, body, st);
+        walk_ctes(&w, body, 0);
         target_first(name, body, &w);
         walk(&w, body, 0);
         break;
