@@ -175,3 +175,14 @@ print(a[0]["id"] if a else "")' "$2")
   done
   return 1
 }
+
+# Waits (bounded) for an action to reach a status; prints the status it has.
+wait_status() { # wait_status ID STATUS
+  local st=""
+  for _ in $(seq 1 200); do
+    st=$(api GET "/v1/actions/$1" admin | jget status)
+    [ "$st" = "$2" ] && break
+    sleep 0.05
+  done
+  echo "$st"
+}
