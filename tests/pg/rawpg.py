@@ -1,0 +1,128 @@
+"""rawpg.py - a minimal PostgreSQL protocol v3 client for bad-input tests: it can
+send well-formed or deliberately broken bytes and read what comes back."""
+import socket
+import struct
+import sys
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    return s
+
+
+def startup(s, user="postgres", database="appdb"):
+    params = b"user\0" + user.encode() + b"\0database\0" + database.encode() + b"\0\0"
+    s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+    return read_until(s, b"Z")
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(out), n))
+        out += chunk
+    return out
+
+
+def read_msg(s):
+    hdr = recv_exact(s, 5)
+    t, n = hdr[:1], struct.unpack("!i", hdr[1:])[0]
+    return t, recv_exact(s, n - 4)
+
+
+def read_until(s, stop):
+    """Reads messages until one of type `stop`; returns the list. Raises EOFError."""
+    msgs = []
+    while True:
+        t, body = read_msg(s)
+        msgs.append((t, body))
+        if t == stop or (t == b"E" and b"SFATAL" in body):
+            return msgs
+
+
+def fields(body):
+    out = {}
+    for part in body.split(b"\0"):
+        if part:
+            out[chr(part[0])] = part[1:].decode(errors="replace")
+    return out
+
+
+def query(s, sql):
+    s.sendall(b"Q" + struct.pack("!i", 4 + len(sql) + 1) + sql.encode() + b"\0")
+    return read_until(s, b"Z")
+
+
+def closed(s):
+    """True when the peer closed the connection (after draining what it sent)."""
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def main():
+    port = int(sys.argv[2])
+    case = sys.argv[1]
+    s = connect(port)
+    if case == "absurd-startup":
+        s.sendall(struct.pack("!ii", 0x7FFFFFF0, 196608))
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "absurd-message":
+        startup(s)
+        s.sendall(b"Q" + struct.pack("!I", 0xFFFFFFF0) + b"SELECT 1")
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "short-length":
+        startup(s)
+        s.sendall(b"Q" + struct.pack("!i", 2))
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "bad-type":
+        startup(s)
+        s.sendall(b"z" + struct.pack("!i", 4))
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "malformed-query":
+        startup(s)
+        s.sendall(b"Q" + struct.pack("!i", 8) + b"SELE")  # no terminator
+        msgs = read_until(s, b"Z")
+        print(" ".join(m[0].decode() for m in msgs), fields(msgs[0][1]).get("C"))
+        print(query(s, "SELECT 7")[1][0].decode())  # still usable: a DataRow comes
+    elif case == "truncated":
+        startup(s)
+        s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")
+        s.close()
+        print("sent")
+    elif case == "protocol2":
+        s.sendall(struct.pack("!ii", 8, 2 << 16))
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "ssl":
+        s.sendall(struct.pack("!ii", 8, 80877103))
+        print(recv_exact(s, 1).decode(), [m[0].decode() for m in startup(s)][-1])
+    elif case == "idle":
+        # Logs in, prints its backend pid, waits for a line on stdin, then queries.
+        startup(s)
+        row = [body for t, body in query(s, "SELECT pg_backend_pid()") if t == b"D"][0]
+        print(row[6:].decode(), flush=True)  # Int16 columns, Int32 length, value
+        sys.stdin.readline()
+        try:
+            msgs = query(s, "SELECT 1")
+            print("answered", " ".join(m[0].decode() + ":" + fields(m[1]).get("C", "") for m in msgs))
+        except EOFError:
+            print("closed")
+        print("closed" if closed(s) else "open")
+    else:
+        raise SystemExit("unknown case " + case)
+
+
+if __name__ == "__main__":
+    main()
