@@ -55,6 +55,24 @@ def query(s, sql):
     return read_until(s, b"Z")
 
 
+def ext(sql, params=()):
+    """Parse (unnamed) + Bind + Describe portal + Execute for one statement."""
+    p = b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0)
+    b = b"\0\0" + struct.pack("!h", 0) + struct.pack("!h", len(params))
+    for v in params:
+        b += struct.pack("!i", len(v)) + v.encode()
+    b += struct.pack("!h", 0)
+    msgs = [(b"P", p), (b"B", b), (b"D", b"P\0"), (b"E", b"\0" + struct.pack("!i", 0))]
+    return b"".join(t + struct.pack("!i", 4 + len(m)) + m for t, m in msgs)
+
+
+SYNC = b"S" + struct.pack("!i", 4)
+
+
+def kinds(msgs):
+    return " ".join(m[0].decode() + (":" + fields(m[1])["C"] if m[0] == b"E" else "") for m in msgs)
+
+
 def closed(s):
     """True when the peer closed the connection (after draining what it sent)."""
     try:
@@ -96,6 +114,20 @@ def main():
         msgs = read_until(s, b"Z")
         print(" ".join(m[0].decode() for m in msgs), fields(msgs[0][1]).get("C"))
         print(query(s, "SELECT 7")[1][0].decode())  # still usable: a DataRow comes
+    elif case == "pipeline-ok":
+        startup(s)
+        s.sendall(ext("SELECT 1") + ext("SELECT $1::int", ["2"]) + ext("SELECT owner FROM accounts WHERE id = 3") + SYNC)
+        print(kinds(read_until(s, b"Z")))
+    elif case == "pipeline-denied":
+        startup(s)
+        s.sendall(ext("INSERT INTO scratch VALUES (901)") + ext("DROP TABLE scratch") + SYNC)
+        out = kinds(read_until(s, b"Z"))
+        n = [b for t, b in query(s, "SELECT count(*) FROM scratch WHERE id = 901") if t == b"D"][0][6:].decode()
+        print(out, "|", n)
+    elif case == "pipeline-two":
+        startup(s)
+        s.sendall(ext("SELECT 1") + SYNC + ext("DROP TABLE scratch") + SYNC)
+        print(kinds(read_until(s, b"Z") + read_until(s, b"Z")))
     elif case == "truncated":
         startup(s)
         s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")
