@@ -215,12 +215,11 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
         return CS_ETOOBIG;
     }
     op->now_ms = cs_now_ms();
-    json_t *envelope = json_pack("{s:o,s:s,s:s,s:O,s:O,s:O}", "requester", requester_json(op->who),
+    json_t *envelope = json_pack("{s:o,s:s,s:s,s:o,s:O,s:O}", "requester", requester_json(op->who),
                                  "action", action, "resource", resource, "context",
-                                 context ? context : json_object(), "purpose",
+                                 context ? json_incref(context) : json_object(), "purpose",
                                  purpose ? json_object_get(op->args, "purpose") : json_null(),
                                  "on_behalf_of", obo ? json_object_get(op->args, "on_behalf_of") : json_null());
-    if (!context) json_object_set_new(envelope, "context", json_object());
     char *canon = cs_jcs_dumps(envelope);
     char hash[65];
     cs_sha256_hex(canon, strlen(canon), hash);
@@ -360,7 +359,7 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
     long long index = 0;
-    int rc = cs_gw_audit(gw, op, "action.requested", details, &index);
+    int rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
@@ -389,7 +388,7 @@ static int finish_action(cs_gateway *gw, cs_op *op, const char *status, const ch
 {
     json_object_set_new(op->doc, "status", json_string(status));
     json_object_set_new(op->doc, "decided_at", cs_time_json(op->now_ms));
-    json_object_set(details, "status", json_string(status));
+    json_object_set_new(details, "status", json_string(status));
     json_object_set(details, "args_hash", json_object_get(op->doc, "args_hash"));
     long long index = 0;
     int rc = cs_gw_audit(gw, op, type, details, &index);
@@ -420,7 +419,7 @@ static int refuse_vote(cs_gateway *gw, cs_op *op, int http, const char *type, co
     json_t *details = json_pack("{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny",
                                 "refusal", type, "reason",
                                 json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
-    int rc = cs_gw_audit(gw, op, "vote.refused", details, NULL);
+    int rc = cs_gw_audit(gw, op, "action.vote_refused", details, NULL);
     json_decref(details);
     cs_reply_problem(&op->reply, http, type, detail);
     return rc;
@@ -502,7 +501,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
                              reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
     json_array_append_new(json_object_get(approval, "votes"), vote);
     long long index = 0;
-    if ((rc = cs_gw_audit(gw, op, "vote.cast", vote, &index)) != 0) return rc;
+    if ((rc = cs_gw_audit(gw, op, "action.vote", vote, &index)) != 0) return rc;
     if (op->kind == CS_OP_DENY) {
         json_t *d = json_pack("{s:s}", "by", voter);
         rc = finish_action(gw, op, "denied", "action.denied", d);

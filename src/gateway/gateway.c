@@ -232,7 +232,12 @@ static void op_done(cs_write_job *job, int rc)
             long long exp = json_integer_value(json_object_get(op->doc, "_expires_ms"));
             if (cs_action_is_pending(op->doc) && exp < atomic_load(&gw->next_expiry))
                 atomic_store(&gw->next_expiry, exp);
-            if (id) cs_watch_notify(gw->watchers, id);
+            if (id) {
+                /* Waiters answer from this copy instead of each reading the store. */
+                json_t *pub = cs_gw_public(op->doc);
+                cs_watch_notify(gw->watchers, id, pub);
+                json_decref(pub);
+            }
         }
     }
     if (op->complete) op->complete(op);

@@ -104,10 +104,10 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
         json_object_set_new(op->reply.body, "field", json_string(bad));
         return CS_EINVAL;
     }
-    json_t *doc = json_pack("{s:s,s:s,s:O,s:b}", "kind", kind, "name", name, "groups",
-                            json_object_get(op->args, "groups") ? json_object_get(op->args, "groups") : json_array(),
-                            "admin", json_is_true(json_object_get(op->args, "admin")));
-    if (!json_object_get(op->args, "groups")) json_object_set_new(doc, "groups", json_array());
+    json_t *groups = json_object_get(op->args, "groups");
+    json_t *doc = json_pack("{s:s,s:s,s:o,s:b}", "kind", kind, "name", name, "groups",
+                            groups ? json_deep_copy(groups) : json_array(), "admin",
+                            json_is_true(json_object_get(op->args, "admin")));
     if (owner) json_object_set_new(doc, "owner", json_string(owner));
     if (json_object_get(op->args, "slack_id")) json_object_set(doc, "slack_id", json_object_get(op->args, "slack_id"));
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));

@@ -70,7 +70,7 @@ int cs_watch_cancel(cs_watchers *ws, cs_watch *w)
 }
 
 /* Fires under the lock: fn only resumes a connection, which never calls back in. */
-void cs_watch_notify(cs_watchers *ws, const char *id)
+void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
 {
     unsigned b = hash(id);
     pthread_mutex_lock(&ws->lock);
@@ -79,6 +79,7 @@ void cs_watch_notify(cs_watchers *ws, const char *id)
         cs_watch *next = w->next;
         if (!strcmp(w->id, id)) {
             unlink_w(ws, w);
+            w->doc = doc;
             w->fn(w, 0);
         }
         w = next;

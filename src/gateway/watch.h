@@ -14,6 +14,7 @@ typedef void (*cs_watch_fn)(cs_watch *w, int timed_out);
 struct cs_watch {
     char id[80];
     long long deadline_ms; /* 0: no deadline */
+    const void *doc;       /* set when fired by a change: the new state (borrowed, see notify) */
     cs_watch_fn fn;
     void *ctx;
     cs_watch *prev, *next;
@@ -26,7 +27,9 @@ cs_watchers *cs_watchers_new(void);
 void cs_watchers_free(cs_watchers *ws);
 void cs_watch_add(cs_watchers *ws, cs_watch *w);
 int cs_watch_cancel(cs_watchers *ws, cs_watch *w);
-void cs_watch_notify(cs_watchers *ws, const char *id);
+/* Fires the watches of id. `doc` (may be NULL) is handed to each watch in w->doc;
+ * fn must take its own reference if it keeps it beyond the call. */
+void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc);
 void cs_watch_tick(cs_watchers *ws, long long now_ms);
 /* Fires every watch (shutdown). */
 void cs_watch_fire_all(cs_watchers *ws);

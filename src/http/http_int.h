@@ -8,12 +8,18 @@
 #include "util/buf.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct cs_http {
     struct MHD_Daemon *d;
     cs_gateway *gw;
     atomic_long requests;
+    /* One response shared by every long-poll woken by the same change: thousands
+     * of waiters cost one serialisation, not one store read each. */
+    pthread_mutex_t shared_lock;
+    json_t *shared_doc;
+    struct MHD_Response *shared_resp;
 };
 
 enum req_state { RS_READ, RS_WAIT_OP, RS_WAIT_POLL, RS_DONE };
@@ -29,6 +35,7 @@ typedef struct cs_req {
     json_t *who;
     cs_op *op;
     cs_watch watch;
+    json_t *changed; /* the action as the change that woke a long-poll left it */
     char addr[80];
     cs_reply reply;
 } cs_req;

@@ -100,6 +100,7 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
 static void poll_fired(cs_watch *w, int timed_out)
 {
     cs_req *r = w->ctx;
+    r->changed = json_incref((json_t *)w->doc);
     MHD_resume_connection(r->conn);
 }
 
@@ -144,7 +145,7 @@ void cs_http_resumed(cs_req *r)
         memset(&r->op->reply, 0, sizeof r->op->reply);
         cs_op_free(r->op);
         r->op = NULL;
-    } else {
+    } else if (r->changed == NULL) {
         cs_gateway_get(r->http->gw, r->watch.id, &r->reply);
     }
 }

@@ -38,6 +38,30 @@ static enum MHD_Result send_problem(cs_req *r, int status, const char *type, con
     return ret;
 }
 
+static enum MHD_Result send_shared(cs_req *r)
+{
+    cs_http *h = r->http;
+    pthread_mutex_lock(&h->shared_lock);
+    if (h->shared_doc != r->changed) {
+        if (h->shared_resp) MHD_destroy_response(h->shared_resp);
+        json_decref(h->shared_doc);
+        char *text = json_dumps(r->changed, JSON_COMPACT);
+        size_t len = strlen(text);
+        text = cs_realloc(text, len + 2);
+        text[len++] = '\n';
+        text[len] = '\0';
+        h->shared_resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(h->shared_resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(h->shared_resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        h->shared_doc = json_incref(r->changed);
+    }
+    /* Queued under the lock: MHD takes its own reference before we could replace it. */
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, h->shared_resp);
+    pthread_mutex_unlock(&h->shared_lock);
+    r->state = RS_DONE;
+    return ret;
+}
+
 static void client_addr(struct MHD_Connection *c, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -91,6 +115,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES; /* suspended, or the route queued its own response */
     }
+    if (r->state == RS_WAIT_POLL && r->changed) return send_shared(r);
     if (r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) {
         cs_http_resumed(r);
         enum MHD_Result ret = cs_http_send(r, &r->reply);
@@ -106,6 +131,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL) return;
     cs_buf_free(&r->body);
     json_decref(r->who);
+    json_decref(r->changed);
     cs_op_free(r->op);
     cs_reply_clear(&r->reply);
     free(r->url);
@@ -141,6 +167,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     if (rc) return rc;
     cs_http *h = cs_calloc(1, sizeof *h);
     h->gw = gw;
+    pthread_mutex_init(&h->shared_lock, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
@@ -152,6 +179,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
                             (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
+        pthread_mutex_destroy(&h->shared_lock);
         free(h);
         return cs_err_set(err, CS_EIO, "cannot listen on %s", listen);
     }
@@ -171,5 +199,8 @@ void cs_http_stop(cs_http *h)
         usleep(10000);
     }
     MHD_stop_daemon(h->d);
+    if (h->shared_resp) MHD_destroy_response(h->shared_resp);
+    json_decref(h->shared_doc);
+    pthread_mutex_destroy(&h->shared_lock);
     free(h);
 }

@@ -127,6 +127,18 @@ static cs_expr *binary(parser *P, cs_expr_kind k, const cs_tok *at, const cs_exp
     return e;
 }
 
+/* Appends room for one more item to an arena array of n items: when full, copies it
+ * into one twice the size (the old copy stays in the arena until the set is freed). */
+static void *arena_push(parser *P, void *items, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap) return items;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *ni = cs_arena_alloc(P->a, ncap * size);
+    if (n) memcpy(ni, items, n * size);
+    *cap = ncap;
+    return ni;
+}
+
 /* ---- strings ---- */
 
 static int utf8_put(char *o, unsigned long cp)
@@ -324,13 +336,7 @@ static const cs_expr **expr_list(parser *P, cs_tok_kind close, size_t *n)
     if (P->tok.kind != close) {
         for (;;) {
             const cs_expr *e = parse_expr(P);
-            if (cnt == cap) {
-                size_t ncap = cap ? cap * 2 : 4;
-                const cs_expr **ni = cs_arena_alloc(P->a, ncap * sizeof *ni);
-                if (cnt) memcpy(ni, items, cnt * sizeof *ni);
-                items = ni;
-                cap = ncap;
-            }
+            items = arena_push(P, items, cnt, &cap, sizeof *items);
             items[cnt++] = e;
             if (P->tok.kind != CS_T_COMMA) break;
             advance(P);
@@ -411,18 +417,9 @@ static const cs_expr *record_lit(parser *P, const cs_tok *at)
         const cs_expr *v = parse_expr(P);
         for (size_t i = 0; i < n; i++)
             if (cs_str_eq(keys[i], key)) fail_at(P, &kt, "duplicate key \"%.*s\" in record literal", (int)key.n, key.p);
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            const cs_expr **ni = cs_arena_alloc(P->a, ncap * sizeof *ni);
-            cs_str *nk = cs_arena_alloc(P->a, ncap * sizeof *nk);
-            if (n) {
-                memcpy(ni, items, n * sizeof *ni);
-                memcpy(nk, keys, n * sizeof *nk);
-            }
-            items = ni;
-            keys = nk;
-            cap = ncap;
-        }
+        size_t kcap = cap;
+        items = arena_push(P, items, n, &cap, sizeof *items);
+        keys = arena_push(P, keys, n, &kcap, sizeof *keys);
         items[n] = v;
         keys[n] = key;
         below(P, e, v);
@@ -804,13 +801,7 @@ static void parse_scope_var(parser *P, const char *var, bool is_action, cs_scope
             size_t cap = 0;
             while (P->tok.kind != CS_T_RBRACKET) {
                 const cs_uid *u = entity_lit(P);
-                if (s->n_list == cap) {
-                    size_t ncap = cap ? cap * 2 : 4;
-                    const cs_uid **nl = cs_arena_alloc(P->a, ncap * sizeof *nl);
-                    if (s->n_list) memcpy(nl, s->list, s->n_list * sizeof *nl);
-                    s->list = nl;
-                    cap = ncap;
-                }
+                s->list = arena_push(P, s->list, s->n_list, &cap, sizeof *s->list);
                 s->list[s->n_list++] = u;
                 if (P->tok.kind != CS_T_COMMA) break;
                 advance(P);
@@ -858,13 +849,7 @@ static void parse_annotations(parser *P, cs_policy *pol)
         for (size_t i = 0; i < pol->n_annotations; i++)
             if (cs_str_eq(pol->annotations[i].key, k))
                 fail_at(P, &key, "duplicate annotation @%.*s", (int)k.n, k.p);
-        if (pol->n_annotations == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            cs_annotation *na = cs_arena_alloc(P->a, ncap * sizeof *na);
-            if (pol->n_annotations) memcpy(na, pol->annotations, pol->n_annotations * sizeof *na);
-            pol->annotations = na;
-            cap = ncap;
-        }
+        pol->annotations = arena_push(P, pol->annotations, pol->n_annotations, &cap, sizeof *pol->annotations);
         pol->annotations[pol->n_annotations++] = (cs_annotation){k, value};
     }
 }
@@ -901,13 +886,7 @@ static cs_policy *parse_policy(parser *P)
             below(P, x, c);
             c = x;
         }
-        if (pol->n_conds == cap) {
-            size_t ncap = cap ? cap * 2 : 2;
-            const cs_expr **nc = cs_arena_alloc(P->a, ncap * sizeof *nc);
-            if (pol->n_conds) memcpy(nc, pol->conds, pol->n_conds * sizeof *nc);
-            pol->conds = nc;
-            cap = ncap;
-        }
+        pol->conds = arena_push(P, pol->conds, pol->n_conds, &cap, sizeof *pol->conds);
         pol->conds[pol->n_conds++] = c;
     }
     expect(P, CS_T_SEMI, "'when', 'unless' or ';'");

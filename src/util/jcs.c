@@ -76,8 +76,13 @@ static int key_cmp(const void *x, const void *y)
 static int write_string(const char *s, size_t n, cs_buf *out)
 {
     int rc = cs_buf_putc(out, '"');
+    size_t run = 0; /* start of the pending run of characters copied as they are */
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        rc = cs_buf_append(out, s + run, i - run);
+        run = i + 1;
+        if (rc) break;
         switch (c) {
         case '"': rc = cs_buf_puts(out, "\\\""); break;
         case '\\': rc = cs_buf_puts(out, "\\\\"); break;
@@ -86,11 +91,10 @@ static int write_string(const char *s, size_t n, cs_buf *out)
         case '\n': rc = cs_buf_puts(out, "\\n"); break;
         case '\r': rc = cs_buf_puts(out, "\\r"); break;
         case '\t': rc = cs_buf_puts(out, "\\t"); break;
-        default:
-            if (c < 0x20) rc = cs_buf_printf(out, "\\u%04x", c);
-            else rc = cs_buf_putc(out, (char)c);
+        default: rc = cs_buf_printf(out, "\\u%04x", c);
         }
     }
+    if (rc == 0) rc = cs_buf_append(out, s + run, n - run);
     return rc ? rc : cs_buf_putc(out, '"');
 }
 

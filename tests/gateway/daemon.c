@@ -145,6 +145,8 @@ static void stop_with(td *d, int sig)
     int st;
     waitpid(d->pid, &st, 0);
     d->pid = 0;
+    /* A clean stop must exit 0: sanitizer reports (leaks, UB) fail the test. */
+    if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("server did not exit cleanly (status %d)", st);
 }
 
 void td_stop(td *d)
@@ -273,6 +275,21 @@ long td_audit_count(td *d, const char *type, const char *action_id)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+char *td_audit_entry(td *d, long idx)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/data/countersign.db", d->dir);
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) die("open %s", path);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT entry FROM audit WHERE idx=?1", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, idx);
+    char *out = sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
 }
 
 int td_cli(td *d, const char *who, char **out, const char *const argv[])

@@ -45,6 +45,8 @@ const char *td_str(const json_t *o, const char *path); /* dotted path lookup */
 long td_audit_count(td *d, const char *type, const char *action_id);
 /* Runs the countersign binary with COUNTERSIGN_URL/TOKEN set; returns the exit code
  * and stdout (caller frees). */
+/* The canonical JSON of audit entry idx (caller frees), or NULL. */
+char *td_audit_entry(td *d, long idx);
 int td_cli(td *d, const char *who, char **out, const char *const argv[]);
 
 #endif

@@ -65,6 +65,20 @@ static void test_decisions(void **state)
     assert_non_null(json_object_get(json_object_get(a, "audit"), "index"));
     assert_int_equal(strncmp(td_str(a, "args_hash"), "sha256:", 7), 0);
     assert_string_equal(td_str(a, "requester.owner"), "alice");
+    /* The entry that recorded the decision: canonical JSON with the envelope. */
+    char *entry = td_audit_entry(d, (long)json_integer_value(json_object_get(json_object_get(a, "audit"), "index")));
+    json_t *e = json_loads(entry, 0, NULL);
+    assert_non_null(e);
+    assert_string_equal(td_str(e, "event"), "action.submitted");
+    assert_string_equal(td_str(e, "actor.kind"), "agent");
+    assert_string_equal(td_str(e, "actor.name"), "demo-agent");
+    assert_string_equal(td_str(e, "action_id"), td_str(a, "id"));
+    assert_string_equal(td_str(e, "details.args_hash"), td_str(a, "args_hash"));
+    char *again = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(again, entry); /* already canonical: sorted keys, no spaces */
+    free(again);
+    free(entry);
+    json_decref(e);
     json_decref(a);
     a = td_submit(d, "demo-agent", "iam.role.update", "prod/iam/roles");
     assert_string_equal(td_str(a, "status"), "denied");
@@ -128,8 +142,8 @@ static void test_sod_rules(void **state)
     r = vote(d, "erin", id, "approve");
     expect_problem(&r, 409, "not-pending");
     /* Every refusal is an audit entry (rule 8). */
-    assert_int_equal(td_audit_count(d, "vote.refused", id), 6);
-    assert_int_equal(td_audit_count(d, "vote.cast", id), 2);
+    assert_int_equal(td_audit_count(d, "action.vote_refused", id), 6);
+    assert_int_equal(td_audit_count(d, "action.vote", id), 2);
     assert_int_equal(td_audit_count(d, "action.approved", id), 1);
     json_decref(a);
 
@@ -219,7 +233,7 @@ static void test_idempotency(void **state)
     assert_int_equal(r2.status, 201);
     assert_string_equal(td_str(r1.json, "id"), td_str(r2.json, "id"));
     assert_non_null(strcasestr(r2.headers, "Idempotent-Replayed: true"));
-    assert_int_equal(td_audit_count(d, "action.requested", td_str(r1.json, "id")), 1);
+    assert_int_equal(td_audit_count(d, "action.submitted", td_str(r1.json, "id")), 1);
     /* Another principal's key space is separate. */
     td_resp r3 = td_req(d, "POST", "/v1/actions", "bob", body, NULL, "Idempotency-Key: k-1");
     assert_int_equal(r3.status, 201);

@@ -95,6 +95,14 @@ static void test_cli_tokens_and_errors(void **state)
     assert_int_equal(td_cli(d, "dave", NULL, usage), 2);
     const char *agent_bad[] = {"token", "create", "--agent", "x", NULL};
     assert_int_equal(td_cli(d, "admin", NULL, agent_bad), 2);
+    char cfg[400];
+    snprintf(cfg, sizeof cfg, "%s/data/countersign.yaml", d->dir);
+    const char *check[] = {"serve", "--config", cfg, "--check", NULL};
+    assert_int_equal(td_cli(d, NULL, NULL, check), 0);
+    FILE *f = fopen(cfg, "a");
+    fputs("approvals:\n  default_timout: 5m\n", f); /* a typo'd key */
+    fclose(f);
+    assert_int_equal(td_cli(d, NULL, NULL, check), 1);
     td_stop(d);
     const char *down[] = {"request", "--action", "db.read", "--resource", "a", NULL};
     assert_int_equal(td_cli(d, "dave", NULL, down), 2); /* transport error */
