@@ -20,7 +20,8 @@ static void init(void)
     static int done;
     if (done) return;
     uint8_t seed[32];
-    for (int i = 0; i < 32; i++) seed[i] = (uint8_t)i;
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)i;
     cs_audit_signer s;
     if (cs_audit_signer_from_seed(&s, "fuzz.example/log", seed, NULL) != 0) abort();
     cs_audit_signer_verifier(&s, &verifier);
@@ -46,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* What parses must format back to the same bytes. */
         cs_buf b;
         cs_buf_init(&b, 1 << 16);
-        if (cs_audit_checkpoint_format(&cp, &b) != 0 || b.len != size || memcmp(b.data, data, size) != 0)
+        if (cs_audit_checkpoint_format(&cp, &b) != 0 || b.len != size ||
+            memcmp(b.data, data, size) != 0)
             abort();
         cs_buf_free(&b);
     }
@@ -76,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *e;
     size_t len;
     cs_audit_bundle_iter_init(&it, data, size);
-    while (cs_audit_bundle_next(&it, &e, &len) == 1) {}
+    while (cs_audit_bundle_next(&it, &e, &len) == 1) {
+    }
     return 0;
 }

@@ -53,17 +53,19 @@ int main(int argc, char **argv)
 {
     uint64_t count = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     double raw = raw_node_rate();
-    printf("audit bench: %llu entries of ~190 bytes (canonical JSON-like)\n", (unsigned long long)count);
+    printf("audit bench: %llu entries of ~190 bytes (canonical JSON-like)\n",
+           (unsigned long long)count);
     printf("  raw SHA-256 node hashes (65 bytes)  %10.0f /s\n", raw);
 
     cs_audit_memstore *m = cs_audit_memstore_new();
     char e[256];
     for (uint64_t i = 0; i < count; i++) {
-        int n = snprintf(e, sizeof e,
-                         "{\"action\":\"db.export\",\"actor\":\"Agent::\\\"agent-%llu\\\"\",\"args_hash\":"
-                         "\"%064llx\",\"event\":\"action.decided\",\"index\":%llu,\"status\":\"pending\"}",
-                         (unsigned long long)(i % 97), (unsigned long long)i * 2654435761u,
-                         (unsigned long long)i);
+        int n = snprintf(
+            e, sizeof e,
+            "{\"action\":\"db.export\",\"actor\":\"Agent::\\\"agent-%llu\\\"\",\"args_hash\":"
+            "\"%064llx\",\"event\":\"action.decided\",\"index\":%llu,\"status\":\"pending\"}",
+            (unsigned long long)(i % 97), (unsigned long long)i * 2654435761u,
+            (unsigned long long)i);
         cs_audit_memstore_add(m, e, (size_t)n);
     }
     cs_audit_tile_reader r;
@@ -77,7 +79,8 @@ int main(int argc, char **argv)
         if (cs_audit_tree_append(t, p, len) < 0) return 1;
     }
     double append = (double)count / (now() - t0);
-    printf("  append (leaf hash + tree + tiles)   %10.0f entries/s  (target >= 100000; %.2f node-hash times per entry)\n",
+    printf("  append (leaf hash + tree + tiles)   %10.0f entries/s  (target >= 100000; %.2f "
+           "node-hash times per entry)\n",
            append, raw / append);
 
     /* Sign, export, verify from the directory. */
@@ -100,7 +103,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "export: %s\n", err.msg);
         return 1;
     }
-    printf("  export-tiles                        %10.0f entries/s\n", (double)count / (now() - t0));
+    printf("  export-tiles                        %10.0f entries/s\n",
+           (double)count / (now() - t0));
     cs_audit_report rep;
     t0 = now();
     int rc = cs_audit_verify_dir(logdir, vkey.data, NULL, &rep, &err);
@@ -109,7 +113,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "verify: %s\n", err.msg);
         return 1;
     }
-    printf("  offline verification (from files)   %10.0f entries/s  (target >= 300000; %.2f node-hash times per entry)\n",
+    printf("  offline verification (from files)   %10.0f entries/s  (target >= 300000; %.2f "
+           "node-hash times per entry)\n",
            verify, raw / verify);
     printf("  verified %llu entries, %llu tiles\n", (unsigned long long)rep.entries_checked,
            (unsigned long long)rep.tiles_checked);

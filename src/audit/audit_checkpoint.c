@@ -2,6 +2,7 @@
 #include "audit/audit_checkpoint.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ROOT_B64_LEN 44
@@ -84,10 +85,24 @@ int cs_audit_checkpoint_sign(const cs_audit_signer *s, const cs_audit_checkpoint
     cs_buf body;
     cs_buf_init(&body, CS_AUDIT_ORIGIN_MAX + CS_AUDIT_EXTENSIONS_MAX + 128);
     int rc = cs_audit_checkpoint_format(cp, &body);
-    if (rc < 0) cs_err_set(err, rc, "checkpoint too big");
-    else rc = cs_audit_note_sign(s, body.data, body.len, out, err);
+    if (rc < 0)
+        cs_err_set(err, rc, "checkpoint too big");
+    else
+        rc = cs_audit_note_sign(s, body.data, body.len, out, err);
     cs_buf_free(&body);
     return rc;
+}
+
+int cs_audit_checkpoint_make(const cs_audit_signer *s, cs_audit_tree *t, cs_buf *out,
+                             cs_audit_checkpoint *cp, cs_err *err)
+{
+    cs_audit_checkpoint local;
+    if (cp == NULL) cp = &local;
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->origin, sizeof cp->origin, "%s", s->name);
+    cp->size = cs_audit_tree_size(t);
+    int rc = cs_audit_tree_root(t, cp->size, cp->root, err);
+    return rc < 0 ? rc : cs_audit_checkpoint_sign(s, cp, out, err);
 }
 
 int cs_audit_checkpoint_open(const char *msg, size_t len, const cs_audit_verifier *v,

@@ -5,6 +5,7 @@
 
 #include "audit/audit_hash.h"
 #include "audit/audit_note.h"
+#include "audit/audit_tree.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -30,6 +31,10 @@ int cs_audit_checkpoint_parse(const char *text, size_t len, cs_audit_checkpoint 
 /* Formats and signs: appends the signed checkpoint note. */
 int cs_audit_checkpoint_sign(const cs_audit_signer *s, const cs_audit_checkpoint *cp, cs_buf *out,
                              cs_err *err);
+/* Signs the checkpoint of the tree's current size with origin = the signer's name, no
+ * extension lines; appends the note to out and, when cp is not NULL, fills it. */
+int cs_audit_checkpoint_make(const cs_audit_signer *s, cs_audit_tree *t, cs_buf *out,
+                             cs_audit_checkpoint *cp, cs_err *err);
 /* Verifies a signed checkpoint note with the log's key and parses it. The origin must
  * be the key name (countersign names the key after the origin). */
 int cs_audit_checkpoint_open(const char *msg, size_t len, const cs_audit_verifier *v,

@@ -48,7 +48,8 @@ int cs_audit_write_file(const char *path, const void *data, size_t len, cs_err *
         }
         off += (size_t)n;
     }
-    if (close(fd) < 0 && rc == 0) rc = cs_err_set(err, CS_EIO, "close %s: %s", tmp, strerror(errno));
+    if (close(fd) < 0 && rc == 0)
+        rc = cs_err_set(err, CS_EIO, "close %s: %s", tmp, strerror(errno));
     if (rc == 0 && rename(tmp, path) < 0)
         rc = cs_err_set(err, CS_EIO, "rename %s: %s", path, strerror(errno));
     if (rc < 0) unlink(tmp);
@@ -133,7 +134,8 @@ static int export_hash_tiles(const char *dir, cs_audit_tree *tree, uint64_t size
             uint64_t left = count - n * CS_AUDIT_TILE_WIDTH;
             cs_audit_tile_ref ref = {(int)l, n, left < 256 ? (unsigned)left : 256};
             rc = cs_audit_tree_tile(tree, l, n, ref.width, hashes, err);
-            if (rc == 0) rc = put(dir, &ref, NULL, hashes, (size_t)ref.width * CS_AUDIT_HASH_LEN, err);
+            if (rc == 0)
+                rc = put(dir, &ref, NULL, hashes, (size_t)ref.width * CS_AUDIT_HASH_LEN, err);
         }
     }
     free(hashes);
@@ -151,8 +153,10 @@ static int export_bundles(const char *dir, const cs_audit_entry_reader *entries,
         cs_audit_tile_ref ref = {CS_AUDIT_LEVEL_ENTRIES, n, left < 256 ? (unsigned)left : 256};
         cs_buf_reset(&bundle);
         rc = entries->read_bundle(entries->ctx, n * CS_AUDIT_TILE_WIDTH, ref.width, &bundle);
-        if (rc < 0) cs_err_set(err, rc, "cannot read entries from %llu", (unsigned long long)(n * 256));
-        else rc = put(dir, &ref, NULL, bundle.data, bundle.len, err);
+        if (rc < 0)
+            cs_err_set(err, rc, "cannot read entries from %llu", (unsigned long long)(n * 256));
+        else
+            rc = put(dir, &ref, NULL, bundle.data, bundle.len, err);
     }
     cs_buf_free(&bundle);
     return rc;
@@ -176,7 +180,8 @@ int cs_audit_export_dir(const char *dir, cs_audit_tree *tree, const cs_audit_ent
     if (rc == 0) rc = export_bundles(dir, entries, cp.size, err);
     if (rc == 0) {
         size_t klen = strlen(vkey);
-        while (klen > 0 && (vkey[klen - 1] == '\n' || vkey[klen - 1] == '\r')) klen--;
+        while (klen > 0 && (vkey[klen - 1] == '\n' || vkey[klen - 1] == '\r'))
+            klen--;
         char *k = cs_sprintf("%.*s\n", (int)klen, vkey);
         rc = put(dir, NULL, "key", k, strlen(k), err);
         free(k);

@@ -54,8 +54,8 @@ void cs_audit_leaf_hash(const void *entry, size_t len, uint8_t out[CS_AUDIT_HASH
     sha_end(ctx, out);
 }
 
-void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN], const uint8_t right[CS_AUDIT_HASH_LEN],
-                        uint8_t out[CS_AUDIT_HASH_LEN])
+void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN],
+                        const uint8_t right[CS_AUDIT_HASH_LEN], uint8_t out[CS_AUDIT_HASH_LEN])
 {
     unsigned char tmp[1 + 2 * CS_AUDIT_HASH_LEN];
     tmp[0] = 0x01;
@@ -75,7 +75,8 @@ void cs_audit_empty_root(uint8_t out[CS_AUDIT_HASH_LEN])
 static uint64_t split_point(uint64_t n)
 {
     uint64_t k = 1;
-    while (k << 1 < n) k <<= 1;
+    while (k << 1 < n)
+        k <<= 1;
     return k;
 }
 
@@ -91,10 +92,12 @@ void cs_audit_range_root(const uint8_t *hashes, size_t count, uint8_t out[CS_AUD
         size_t n = count / 2;
         for (size_t i = 0; i < n; i++)
             cs_audit_node_hash(hashes + 2 * i * CS_AUDIT_HASH_LEN,
-                               hashes + (2 * i + 1) * CS_AUDIT_HASH_LEN, tmp + i * CS_AUDIT_HASH_LEN);
+                               hashes + (2 * i + 1) * CS_AUDIT_HASH_LEN,
+                               tmp + i * CS_AUDIT_HASH_LEN);
         for (; n > 1; n /= 2)
             for (size_t i = 0; i < n / 2; i++)
-                cs_audit_node_hash(tmp + 2 * i * CS_AUDIT_HASH_LEN, tmp + (2 * i + 1) * CS_AUDIT_HASH_LEN,
+                cs_audit_node_hash(tmp + 2 * i * CS_AUDIT_HASH_LEN,
+                                   tmp + (2 * i + 1) * CS_AUDIT_HASH_LEN,
                                    tmp + i * CS_AUDIT_HASH_LEN);
         memcpy(out, tmp, CS_AUDIT_HASH_LEN);
         return;

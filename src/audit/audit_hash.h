@@ -15,8 +15,8 @@
 /* leaf = SHA-256(0x00 || entry) */
 void cs_audit_leaf_hash(const void *entry, size_t len, uint8_t out[CS_AUDIT_HASH_LEN]);
 /* node = SHA-256(0x01 || left || right); out may alias left or right. */
-void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN], const uint8_t right[CS_AUDIT_HASH_LEN],
-                        uint8_t out[CS_AUDIT_HASH_LEN]);
+void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN],
+                        const uint8_t right[CS_AUDIT_HASH_LEN], uint8_t out[CS_AUDIT_HASH_LEN]);
 /* The root of the empty tree, SHA-256 of the empty string. */
 void cs_audit_empty_root(uint8_t out[CS_AUDIT_HASH_LEN]);
 /* Merkle tree hash of `count` consecutive hashes that are the leaves of a subtree

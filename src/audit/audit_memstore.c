@@ -32,7 +32,8 @@ cs_audit_memstore *cs_audit_memstore_new(void)
 void cs_audit_memstore_free(cs_audit_memstore *m)
 {
     if (m == NULL) return;
-    for (unsigned l = 0; l < CS_AUDIT_MAX_LEVELS; l++) free(m->tiles[l]);
+    for (unsigned l = 0; l < CS_AUDIT_MAX_LEVELS; l++)
+        free(m->tiles[l]);
     free(m->data);
     free(m->off);
     free(m);
@@ -42,8 +43,8 @@ int cs_audit_memstore_sink(void *ctx, unsigned level, uint64_t index, const uint
 {
     cs_audit_memstore *m = ctx;
     if (level >= CS_AUDIT_MAX_LEVELS || index != m->ntiles[level]) return CS_EINTERNAL;
-    m->tiles[level] = cs_grow(m->tiles[level], &m->tiles_cap[level], (size_t)(index + 1),
-                              CS_AUDIT_TILE_BYTES);
+    m->tiles[level] =
+        cs_grow(m->tiles[level], &m->tiles_cap[level], (size_t)(index + 1), CS_AUDIT_TILE_BYTES);
     memcpy(m->tiles[level] + (size_t)index * CS_AUDIT_TILE_BYTES, hashes, CS_AUDIT_TILE_BYTES);
     m->ntiles[level]++;
     return 0;

@@ -27,10 +27,14 @@ static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
     }
     size_t n;
     uint32_t v, min;
-    if ((c & 0xe0) == 0xc0) n = 2, v = c & 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0) n = 3, v = c & 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0) n = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, v = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, v = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
     if (len < n) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -91,7 +95,8 @@ uint32_t cs_audit_key_id(const char *name, const uint8_t pub[32])
 static int put_base64(cs_buf *out, const uint8_t *bin, size_t len)
 {
     char tmp[256];
-    if (sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL) > sizeof tmp) return CS_EINVAL;
+    if (sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL) > sizeof tmp)
+        return CS_EINVAL;
     sodium_bin2base64(tmp, sizeof tmp, bin, len, sodium_base64_VARIANT_ORIGINAL);
     return cs_buf_puts(out, tmp);
 }
@@ -100,8 +105,10 @@ static int put_base64(cs_buf *out, const uint8_t *bin, size_t len)
 static int get_base64(const char *s, size_t len, uint8_t *bin, size_t max, size_t *outlen)
 {
     const char *end = NULL;
-    if (len == 0 || sodium_base642bin(bin, max, s, len, NULL, outlen, &end,
-                                      sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + len)
+    if (len == 0 ||
+        sodium_base642bin(bin, max, s, len, NULL, outlen, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
+        end != s + len)
         return CS_EPARSE;
     /* Reject non-canonical encodings (stray bits in the last character). */
     size_t cap = sodium_base64_ENCODED_LEN(*outlen, sodium_base64_VARIANT_ORIGINAL);
@@ -119,10 +126,14 @@ static int parse_hex8(const char *s, size_t len, uint32_t *out)
     for (size_t i = 0; i < 8; i++) {
         char c = s[i];
         unsigned d;
-        if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return CS_EPARSE;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return CS_EPARSE;
         v = v << 4 | d;
     }
     *out = v;
@@ -166,7 +177,8 @@ int cs_audit_signer_parse(cs_audit_signer *s, const char *skey, size_t len, cs_e
     size_t keylen = 0;
     uint32_t id;
     int rc = CS_EPARSE;
-    while (len > 0 && (skey[len - 1] == '\n' || skey[len - 1] == '\r')) len--;
+    while (len > 0 && (skey[len - 1] == '\n' || skey[len - 1] == '\r'))
+        len--;
     if (len < sizeof prefix - 1 || memcmp(skey, prefix, sizeof prefix - 1) != 0) goto out;
     skey += sizeof prefix - 1, len -= sizeof prefix - 1;
     size_t nlen = field_len(skey, len);
@@ -187,7 +199,8 @@ int cs_audit_signer_parse(cs_audit_signer *s, const char *skey, size_t len, cs_e
     }
 out:
     sodium_memzero(key, sizeof key);
-    if (rc == CS_EPARSE) cs_err_set(err, rc, "malformed private key (want PRIVATE+KEY+name+id+key)");
+    if (rc == CS_EPARSE)
+        cs_err_set(err, rc, "malformed private key (want PRIVATE+KEY+name+id+key)");
     return rc;
 }
 
@@ -235,7 +248,8 @@ int cs_audit_verifier_parse(cs_audit_verifier *v, const char *vkey, size_t len, 
     uint8_t key[64];
     size_t keylen = 0;
     uint32_t id;
-    while (len > 0 && (vkey[len - 1] == '\n' || vkey[len - 1] == '\r')) len--;
+    while (len > 0 && (vkey[len - 1] == '\n' || vkey[len - 1] == '\r'))
+        len--;
     size_t nlen = field_len(vkey, len);
     if (nlen == len || !cs_audit_key_name_valid(vkey, nlen)) goto bad;
     const char *hex = vkey + nlen + 1;
@@ -249,7 +263,8 @@ int cs_audit_verifier_parse(cs_audit_verifier *v, const char *vkey, size_t len, 
     v->name[nlen] = '\0';
     memcpy(v->pub, key + 1, 32);
     v->key_id = cs_audit_key_id(v->name, v->pub);
-    if (v->key_id != id) return cs_err_set(err, CS_EINVAL, "verifier key id does not match its key");
+    if (v->key_id != id)
+        return cs_err_set(err, CS_EINVAL, "verifier key id does not match its key");
     return 0;
 bad:
     return cs_err_set(err, CS_EPARSE, "malformed verifier key (want name+id+base64key)");
@@ -259,7 +274,8 @@ int cs_audit_note_sign(const cs_audit_signer *s, const char *text, size_t len, c
                        cs_err *err)
 {
     if (len == 0 || text[len - 1] != '\n' || !note_text_valid(text, len))
-        return cs_err_set(err, CS_EINVAL, "note text must be UTF-8 without controls, ending in a newline");
+        return cs_err_set(err, CS_EINVAL,
+                          "note text must be UTF-8 without controls, ending in a newline");
     uint8_t sig[4 + SIG_LEN];
     sig[0] = (uint8_t)(s->key_id >> 24), sig[1] = (uint8_t)(s->key_id >> 16);
     sig[2] = (uint8_t)(s->key_id >> 8), sig[3] = (uint8_t)s->key_id;
@@ -301,7 +317,8 @@ static int check_sig_line(const char *line, size_t len, const char *text, size_t
         if (v[i].key_id != id || strlen(v[i].name) != nlen || memcmp(v[i].name, line, nlen) != 0)
             continue;
         if (siglen != 4 + SIG_LEN ||
-            crypto_sign_verify_detached(sig + 4, (const unsigned char *)text, text_len, v[i].pub) != 0)
+            crypto_sign_verify_detached(sig + 4, (const unsigned char *)text, text_len, v[i].pub) !=
+                0)
             return cs_err_set(err, CS_EAUTH, "invalid signature by key %s+%08x", v[i].name, id);
         return 1;
     }
@@ -312,7 +329,8 @@ int cs_audit_note_open(const char *msg, size_t len, const cs_audit_verifier *v, 
                        cs_audit_note *note, cs_err *err)
 {
     memset(note, 0, sizeof *note);
-    if (len > CS_AUDIT_NOTE_MAX) return cs_err_set(err, CS_ETOOBIG, "note over %d bytes", CS_AUDIT_NOTE_MAX);
+    if (len > CS_AUDIT_NOTE_MAX)
+        return cs_err_set(err, CS_ETOOBIG, "note over %d bytes", CS_AUDIT_NOTE_MAX);
     if (!note_text_valid(msg, len))
         return cs_err_set(err, CS_EPARSE, "note is not UTF-8 text without control characters");
     long split = last_blank_line(msg, len);
@@ -320,16 +338,20 @@ int cs_audit_note_open(const char *msg, size_t len, const cs_audit_verifier *v, 
     size_t text_len = (size_t)split + 1;
     const char *sigs = msg + split + 2;
     size_t left = len - (size_t)split - 2;
-    if (left == 0 || sigs[left - 1] != '\n') return cs_err_set(err, CS_EPARSE, "malformed signature block");
+    if (left == 0 || sigs[left - 1] != '\n')
+        return cs_err_set(err, CS_EPARSE, "malformed signature block");
     unsigned verified = 0, unknown = 0, lines = 0;
     while (left > 0) {
         const char *nl = memchr(sigs, '\n', left);
         size_t ll = (size_t)(nl - sigs);
-        if (++lines > CS_AUDIT_NOTE_MAX_SIGS) return cs_err_set(err, CS_EPARSE, "too many signatures");
+        if (++lines > CS_AUDIT_NOTE_MAX_SIGS)
+            return cs_err_set(err, CS_EPARSE, "too many signatures");
         int rc = check_sig_line(sigs, ll, msg, text_len, v, nv, err);
         if (rc < 0) return rc;
-        if (rc == 1) verified++;
-        else unknown++;
+        if (rc == 1)
+            verified++;
+        else
+            unknown++;
         sigs += ll + 1, left -= ll + 1;
     }
     if (verified == 0) return cs_err_set(err, CS_EAUTH, "note is not signed by a known key");

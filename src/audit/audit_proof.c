@@ -50,7 +50,8 @@ int cs_audit_proof_build(cs_buf *out, cs_audit_tree *t, uint64_t index, const ch
     if (rc == 0 && memcmp(root, cp.root, sizeof root) != 0)
         rc = cs_err_set(err, CS_ECONFLICT, "checkpoint root does not match the tree");
     if (rc == 0) rc = cs_audit_tree_inclusion_proof(t, index, cp.size, hashes, &count, err);
-    if (rc == 0 && (rc = cs_audit_proof_format(out, index, hashes, count, NULL, 0, note, note_len)) < 0)
+    if (rc == 0 &&
+        (rc = cs_audit_proof_format(out, index, hashes, count, NULL, 0, note, note_len)) < 0)
         cs_err_set(err, rc, "proof too big");
     return rc;
 }
@@ -85,8 +86,9 @@ static int parse_index(const char *s, size_t len, uint64_t *out)
 static int decode(const char *s, size_t len, uint8_t *bin, size_t max, size_t want, size_t *got)
 {
     const char *end = NULL;
-    if (len == 0 || sodium_base642bin(bin, max, s, len, NULL, got, &end,
-                                      sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + len)
+    if (len == 0 ||
+        sodium_base642bin(bin, max, s, len, NULL, got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != s + len)
         return CS_EPARSE;
     if (want && *got != want) return CS_EPARSE;
     size_t cap = sodium_base64_ENCODED_LEN(*got, sodium_base64_VARIANT_ORIGINAL);
@@ -110,11 +112,13 @@ int cs_audit_proof_parse(const char *text, size_t len, cs_audit_proof *p, cs_err
     if ((n = next_line(&s, &left, &line)) < 0) goto bad;
     if (n > 6 && memcmp(line, "extra ", 6) == 0) {
         p->extra = cs_malloc(CS_AUDIT_PROOF_EXTRA_MAX);
-        if (decode(line + 6, (size_t)n - 6, p->extra, CS_AUDIT_PROOF_EXTRA_MAX, 0, &p->extra_len) < 0)
+        if (decode(line + 6, (size_t)n - 6, p->extra, CS_AUDIT_PROOF_EXTRA_MAX, 0, &p->extra_len) <
+            0)
             goto bad;
         if ((n = next_line(&s, &left, &line)) < 0) goto bad;
     }
-    if (n < 7 || memcmp(line, "index ", 6) != 0 || parse_index(line + 6, (size_t)n - 6, &p->index) < 0)
+    if (n < 7 || memcmp(line, "index ", 6) != 0 ||
+        parse_index(line + 6, (size_t)n - 6, &p->index) < 0)
         goto bad;
     while ((n = next_line(&s, &left, &line)) > 0) {
         if (p->count >= CS_AUDIT_PROOF_MAX ||

@@ -17,7 +17,8 @@ static int put_index(cs_buf *out, uint64_t n)
         n /= 1000;
     } while (n > 0);
     int rc = 0;
-    for (int i = k - 1; i > 0 && rc == 0; i--) rc = cs_buf_printf(out, "x%03u/", groups[i]);
+    for (int i = k - 1; i > 0 && rc == 0; i--)
+        rc = cs_buf_printf(out, "x%03u/", groups[i]);
     if (rc == 0) rc = cs_buf_printf(out, "%03u", groups[0]);
     return rc;
 }

@@ -39,7 +39,8 @@ unsigned cs_audit_partial_width(uint64_t size, unsigned level)
 unsigned cs_audit_tile_levels(uint64_t size)
 {
     unsigned l = 0;
-    while (l < CS_AUDIT_MAX_LEVELS && level_count(size, l) > 0) l++;
+    while (l < CS_AUDIT_MAX_LEVELS && level_count(size, l) > 0)
+        l++;
     return l;
 }
 
@@ -148,14 +149,16 @@ static int node_at(cs_audit_tree *t, unsigned height, uint64_t index, uint8_t ou
 static unsigned log2_exact(uint64_t n)
 {
     unsigned k = 0;
-    while (((uint64_t)1 << k) < n) k++;
+    while (((uint64_t)1 << k) < n)
+        k++;
     return k;
 }
 
 static uint64_t split_point(uint64_t n)
 {
     uint64_t k = 1;
-    while (k << 1 < n) k <<= 1;
+    while (k << 1 < n)
+        k <<= 1;
     return k;
 }
 
@@ -184,7 +187,8 @@ int cs_audit_tree_root(cs_audit_tree *t, uint64_t size, uint8_t out[CS_AUDIT_HAS
     return range_hash(t, 0, size, out, err);
 }
 
-static int push(cs_audit_tree *t, uint64_t lo, uint64_t hi, uint8_t *proof, size_t *count, cs_err *err)
+static int push(cs_audit_tree *t, uint64_t lo, uint64_t hi, uint8_t *proof, size_t *count,
+                cs_err *err)
 {
     if (*count >= CS_AUDIT_PROOF_MAX) return cs_err_set(err, CS_EINTERNAL, "proof too long");
     int rc = range_hash(t, lo, hi, proof + *count * H, err);
@@ -245,8 +249,8 @@ int cs_audit_tree_consistency_proof(cs_audit_tree *t, uint64_t size1, uint64_t s
     return subproof(t, size1, 0, size2, 1, proof, count, err);
 }
 
-int cs_audit_tree_tile(cs_audit_tree *t, unsigned level, uint64_t index, unsigned width, uint8_t *out,
-                       cs_err *err)
+int cs_audit_tree_tile(cs_audit_tree *t, unsigned level, uint64_t index, unsigned width,
+                       uint8_t *out, cs_err *err)
 {
     if (level >= CS_AUDIT_MAX_LEVELS || width == 0 || width > CS_AUDIT_TILE_WIDTH)
         return cs_err_set(err, CS_EINVAL, "bad tile %u/%llu width %u", level,
@@ -266,7 +270,8 @@ int cs_audit_tree_tile(cs_audit_tree *t, unsigned level, uint64_t index, unsigne
 }
 
 /* Recomputes the incomplete tile of `level` (>= 1) from the complete tiles below it. */
-static int rebuild_edge(cs_audit_tree *t, unsigned level, uint64_t tile, unsigned width, cs_err *err)
+static int rebuild_edge(cs_audit_tree *t, unsigned level, uint64_t tile, unsigned width,
+                        cs_err *err)
 {
     for (unsigned i = 0; i < width; i++) {
         const uint8_t *below;

@@ -67,7 +67,8 @@ int cs_audit_tree_append(cs_audit_tree *t, const void *entry, size_t len);
 int cs_audit_tree_append_leaf(cs_audit_tree *t, const uint8_t leaf[CS_AUDIT_HASH_LEN]);
 
 /* Root hash of the tree of the first `size` entries (size <= current size). */
-int cs_audit_tree_root(cs_audit_tree *t, uint64_t size, uint8_t out[CS_AUDIT_HASH_LEN], cs_err *err);
+int cs_audit_tree_root(cs_audit_tree *t, uint64_t size, uint8_t out[CS_AUDIT_HASH_LEN],
+                       cs_err *err);
 /* Inclusion proof of entry `index` in the tree of `size` entries; *count hashes of 32
  * bytes are written to proof (room for CS_AUDIT_PROOF_MAX). */
 int cs_audit_tree_inclusion_proof(cs_audit_tree *t, uint64_t index, uint64_t size, uint8_t *proof,
@@ -80,8 +81,8 @@ int cs_audit_tree_consistency_proof(cs_audit_tree *t, uint64_t size1, uint64_t s
 /* Hash tile bytes as served at tile/<level>/<index>[.p/<width>] for the current size:
  * the first `width` (1..256) hashes of the tile. CS_ENOTFOUND when the tree does not
  * (yet) have that many hashes in that tile. out must hold width * 32 bytes. */
-int cs_audit_tree_tile(cs_audit_tree *t, unsigned level, uint64_t index, unsigned width, uint8_t *out,
-                       cs_err *err);
+int cs_audit_tree_tile(cs_audit_tree *t, unsigned level, uint64_t index, unsigned width,
+                       uint8_t *out, cs_err *err);
 /* Width of the incomplete tile at `level` for a tree of `size` (0 when there is none),
  * and the index of that tile. */
 unsigned cs_audit_partial_width(uint64_t size, unsigned level);

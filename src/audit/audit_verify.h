@@ -21,14 +21,14 @@ typedef struct cs_audit_source {
 
 typedef struct cs_audit_report {
     char origin[256];
-    uint64_t size;                      /* tree size of the verified checkpoint */
+    uint64_t size; /* tree size of the verified checkpoint */
     uint8_t root[CS_AUDIT_HASH_LEN];
     uint64_t entries_checked;
-    uint64_t tiles_checked;             /* hash tiles compared with the recomputed ones */
-    int trusted;                        /* a trusted checkpoint was given */
+    uint64_t tiles_checked; /* hash tiles compared with the recomputed ones */
+    int trusted;            /* a trusted checkpoint was given */
     uint64_t trusted_size;
-    int64_t first_bad_index;            /* first entry index shown wrong; -1 none or unknown */
-    char problem[512];                  /* empty when the log verified */
+    int64_t first_bad_index; /* first entry index shown wrong; -1 none or unknown */
+    char problem[512];       /* empty when the log verified */
 } cs_audit_report;
 
 /* Verifies the log served by src against the log's key. trusted_note (may be NULL) is a
@@ -39,6 +39,14 @@ typedef struct cs_audit_report {
 int cs_audit_verify(const cs_audit_source *src, const cs_audit_verifier *key,
                     const char *trusted_note, size_t trusted_len, cs_audit_report *report,
                     cs_err *err);
+
+/* cs_audit_verify with the key and the trusted checkpoint handled: vkey is the verifier
+ * key text; NULL takes the source's own "key" (which then proves only that the log is
+ * self-consistent). trusted_path (may be NULL) names a file holding a checkpoint from an
+ * earlier run: it is checked when present and written with the new checkpoint on
+ * success (through a temporary file and rename). */
+int cs_audit_verify_source(const cs_audit_source *src, const char *vkey, const char *trusted_path,
+                           cs_audit_report *report, cs_err *err);
 
 /* Verifies a static tlog-tiles directory as cs_audit_export_dir writes it. vkey is the
  * verifier key text; NULL takes the directory's own "key" file (which then proves only

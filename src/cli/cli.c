@@ -21,6 +21,7 @@ static const cli_verb verbs[] = {
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
     {"pg-proxy", cs_cmd_pg_proxy, "PostgreSQL wire-protocol proxy that asks before each statement"},
+    {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
 };
 
 static void usage(FILE *to)

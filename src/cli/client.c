@@ -12,6 +12,19 @@
 
 #define REPLY_MAX (16 * 1024 * 1024)
 
+static volatile int *abort_flag;
+
+void cs_client_set_abort(volatile int *flag)
+{
+    abort_flag = flag;
+}
+
+static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+    return abort_flag && *abort_flag ? 1 : 0;
+}
+
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
     return cs_buf_append(ud, p, size * n) == 0 ? size * n : 0;
@@ -49,9 +62,13 @@ int cs_client_call(const char *method, const char *path, const json_t *body, con
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     CURLcode cr = curl_easy_perform(c);
     int rc = 0;
-    if (cr != CURLE_OK) {
+    if (cr == CURLE_ABORTED_BY_CALLBACK) {
+        rc = -1;
+    } else if (cr != CURLE_OK) {
         fprintf(stderr, "countersign: %s: %s\n", url, curl_easy_strerror(cr));
         rc = -1;
     } else {

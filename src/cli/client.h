@@ -9,6 +9,9 @@
  * Returns 0, or -1 on a transport error (message printed). */
 int cs_client_call(const char *method, const char *path, const json_t *body, const char *idem_key,
                    long timeout_s, long *status, json_t **out);
+/* While *flag is non-zero, calls in progress are abandoned (a transport error):
+ * lets a signal handler interrupt a long-poll. NULL turns it off. */
+void cs_client_set_abort(volatile int *flag); /* sig_atomic_t is int on our platforms */
 /* Prints a problem reply to stderr. */
 void cs_client_print_problem(long status, const json_t *problem);
 /* Prints an action for humans, or as JSON. */

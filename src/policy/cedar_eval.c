@@ -146,9 +146,27 @@ static val get_attr(cs_eval_env *env, val a, cs_str attr, bool has)
     return v;
 }
 
+/* Arguments each function takes besides its receiver. The parser has checked the
+ * built-in methods; extension calls with another count are evaluation errors, as in
+ * Cedar. */
+static size_t arity(cs_fn fn)
+{
+    switch (fn) {
+    case CS_FN_IS_EMPTY:
+    case CS_FN_IS_IPV4:
+    case CS_FN_IS_IPV6:
+    case CS_FN_IS_LOOPBACK:
+    case CS_FN_IS_MULTICAST: return 0;
+    default: return 1;
+    }
+}
+
 static val eval_method(cs_eval_env *env, const cs_expr *e)
 {
     val self = NULL, arg = NULL;
+    if (e->u.call.n != arity(e->u.call.fn))
+        return fail(env, "wrong number of arguments to an extension function: expected %zu, got %zu",
+                    arity(e->u.call.fn), e->u.call.n);
     if (e->u.call.self && (self = eval(env, e->u.call.self)) == NULL) return NULL;
     if (e->u.call.n == 1 && (arg = eval(env, e->u.call.args[0])) == NULL) return NULL;
     switch (e->u.call.fn) {

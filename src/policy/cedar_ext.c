@@ -32,7 +32,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Parses an IPv6 address (RFC 4291 text forms, with :: and a trailing dotted quad). */
+/* Parses an IPv6 address (RFC 4291 text forms with ::; like Cedar, no embedded IPv4). */
 static int parse_v6(const char *s, size_t n, uint8_t *out)
 {
     uint16_t groups[8];
@@ -49,14 +49,7 @@ static int parse_v6(const char *s, size_t n, uint8_t *out)
         /* A dotted quad may end the address. */
         size_t j = i;
         while (j < n && s[j] != ':' && s[j] != '.') j++;
-        if (j < n && s[j] == '.') {
-            uint8_t v4[4];
-            if (ng > 6 || parse_v4(s + i, n - i, v4) < 0) return -1;
-            groups[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            groups[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = n;
-            break;
-        }
+        if (j < n && s[j] == '.') return -1; /* Cedar refuses IPv4 embedded in IPv6 */
         unsigned v = 0;
         size_t start = i;
         while (i < n && hexval(s[i]) >= 0) {

@@ -351,32 +351,33 @@ static const cs_expr **expr_list(parser *P, cs_tok_kind close, size_t *n)
 typedef struct fn_info {
     const char *name;
     cs_fn fn;
-    int arity; /* arguments besides the receiver */
+    int arity;     /* arguments besides the receiver */
+    bool extension; /* ipaddr/decimal: arity errors happen at evaluation */
 } fn_info;
 
 static const fn_info methods[] = {
-    {"contains", CS_FN_CONTAINS, 1},
-    {"containsAll", CS_FN_CONTAINS_ALL, 1},
-    {"containsAny", CS_FN_CONTAINS_ANY, 1},
-    {"isEmpty", CS_FN_IS_EMPTY, 0},
-    {"hasTag", CS_FN_HAS_TAG, 1},
-    {"getTag", CS_FN_GET_TAG, 1},
-    {"isIpv4", CS_FN_IS_IPV4, 0},
-    {"isIpv6", CS_FN_IS_IPV6, 0},
-    {"isLoopback", CS_FN_IS_LOOPBACK, 0},
-    {"isMulticast", CS_FN_IS_MULTICAST, 0},
-    {"isInRange", CS_FN_IS_IN_RANGE, 1},
-    {"lessThan", CS_FN_LESS_THAN, 1},
-    {"lessThanOrEqual", CS_FN_LESS_THAN_OR_EQUAL, 1},
-    {"greaterThan", CS_FN_GREATER_THAN, 1},
-    {"greaterThanOrEqual", CS_FN_GREATER_THAN_OR_EQUAL, 1},
-    {NULL, 0, 0},
+    {"contains", CS_FN_CONTAINS, 1, false},
+    {"containsAll", CS_FN_CONTAINS_ALL, 1, false},
+    {"containsAny", CS_FN_CONTAINS_ANY, 1, false},
+    {"isEmpty", CS_FN_IS_EMPTY, 0, false},
+    {"hasTag", CS_FN_HAS_TAG, 1, false},
+    {"getTag", CS_FN_GET_TAG, 1, false},
+    {"isIpv4", CS_FN_IS_IPV4, 0, true},
+    {"isIpv6", CS_FN_IS_IPV6, 0, true},
+    {"isLoopback", CS_FN_IS_LOOPBACK, 0, true},
+    {"isMulticast", CS_FN_IS_MULTICAST, 0, true},
+    {"isInRange", CS_FN_IS_IN_RANGE, 1, true},
+    {"lessThan", CS_FN_LESS_THAN, 1, true},
+    {"lessThanOrEqual", CS_FN_LESS_THAN_OR_EQUAL, 1, true},
+    {"greaterThan", CS_FN_GREATER_THAN, 1, true},
+    {"greaterThanOrEqual", CS_FN_GREATER_THAN_OR_EQUAL, 1, true},
+    {NULL, 0, 0, false},
 };
 
 static const fn_info functions[] = {
-    {"ip", CS_FN_IP, 1},
-    {"decimal", CS_FN_DECIMAL, 1},
-    {NULL, 0, 0},
+    {"ip", CS_FN_IP, 1, true},
+    {"decimal", CS_FN_DECIMAL, 1, true},
+    {NULL, 0, 0, false},
 };
 
 static const fn_info *find_fn(const fn_info *table, cs_str name)
@@ -394,7 +395,9 @@ static const cs_expr *call_node(parser *P, const cs_tok *at, const fn_info *f, c
     e->u.call.args = expr_list(P, CS_T_RPAREN, &e->u.call.n);
     if (self) below(P, e, self);
     for (size_t i = 0; i < e->u.call.n; i++) below(P, e, e->u.call.args[i]);
-    if ((int)e->u.call.n != f->arity)
+    /* Like Cedar, the built-in set and tag methods are checked here; extension
+     * functions and methods with the wrong arity are evaluation errors. */
+    if ((int)e->u.call.n != f->arity && !f->extension)
         fail_at(P, at, "'%s' takes %d argument%s, got %zu", f->name, f->arity, f->arity == 1 ? "" : "s",
                 e->u.call.n);
     return e;
@@ -824,10 +827,13 @@ static void parse_scope_var(parser *P, const char *var, bool is_action, cs_scope
             s->uid = entity_lit(P);
         }
     }
-    if (is_action && s->uid && !cs_str_eq(s->uid->type, cs_str_c("Action")) &&
-        !(s->uid->type.n > 8 && !memcmp(s->uid->type.p + s->uid->type.n - 8, "::Action", 8)))
-        fail_at(P, &P->tok, "the action scope needs Action entities, found type '%.*s'",
-                (int)s->uid->type.n, s->uid->type.p);
+    for (size_t i = 0; is_action && i < (s->uid ? 1 : s->n_list); i++) {
+        const cs_uid *u = s->uid ? s->uid : s->list[i];
+        if (!cs_str_eq(u->type, cs_str_c("Action")) &&
+            !(u->type.n > 8 && !memcmp(u->type.p + u->type.n - 8, "::Action", 8)))
+            fail_at(P, &P->tok, "the action scope needs Action entities, found type '%.*s'",
+                    (int)u->type.n, u->type.p);
+    }
 }
 
 static void parse_annotations(parser *P, cs_policy *pol)

@@ -18,9 +18,9 @@
 
 #define ORIGIN "countersign.test/xcheck"
 
-static const uint64_t sizes[] = {1,    2,    3,    4,     5,     7,     8,     9,     15,    16,
-                                 17,   255,  256,  257,   511,   512,   513,   1023,  1024,  1025,
-                                 65535, 65536, 65537, 65792, 66000};
+static const uint64_t sizes[] = {1,    2,    3,     4,     5,     7,     8,    9,   15,
+                                 16,   17,   255,   256,   257,   511,   512,  513, 1023,
+                                 1024, 1025, 65535, 65536, 65537, 65792, 66000};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 
 static int die(const char *what, const cs_err *err)
@@ -111,7 +111,8 @@ static int gen(const char *dir)
             for (int k = 0; k < 2; k++) {
                 if (cs_audit_tree_inclusion_proof(t, idx[k], n, proof, &count, &err) < 0)
                     die("inclusion", &err);
-                fprintf(proofs, "incl %llu %llu", (unsigned long long)n, (unsigned long long)idx[k]);
+                fprintf(proofs, "incl %llu %llu", (unsigned long long)n,
+                        (unsigned long long)idx[k]);
                 put_proof(proofs, proof, count);
             }
         }
@@ -141,7 +142,8 @@ static int gen(const char *dir)
     return 0;
 }
 
-static void open_note(const char *dir, const char *vkey_file, const char *note_file, const char *want)
+static void open_note(const char *dir, const char *vkey_file, const char *note_file,
+                      const char *want)
 {
     cs_err err;
     cs_buf k, n;
@@ -158,7 +160,8 @@ static void open_note(const char *dir, const char *vkey_file, const char *note_f
     cs_audit_note_free(&note);
     /* And the same note with one byte of its text changed must not verify. */
     n.data[0] ^= 1;
-    if (cs_audit_note_open(n.data, n.len, &v, 1, &note, &err) != CS_EAUTH) die("tampered Go note verified", NULL);
+    if (cs_audit_note_open(n.data, n.len, &v, 1, &note, &err) != CS_EAUTH)
+        die("tampered Go note verified", NULL);
     free(kp);
     free(np);
     cs_buf_free(&k);

@@ -21,7 +21,8 @@
     "then you don't know what your problem is.\n"
 #define PN_SIG                                                                                     \
     "\xe2\x80\x94 PeterNeumann "                                                                   \
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    "x08go/ZJkuBS9UG/"                                                                             \
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 
 static void test_known_answer(void **state)
 {
@@ -91,14 +92,23 @@ static void test_open_rules(void **state)
     assert_int_equal(cs_audit_note_open(bad, strlen(bad), &v, 1, &note, &err), CS_EAUTH);
 
     static const char *malformed[] = {
-        PN_TEXT,                                   /* no signature block */
-        PN_TEXT "\n",                              /* empty signature block */
-        PN_TEXT "\n" "- PeterNeumann AAAA\n",      /* not an em dash */
-        PN_TEXT "\n" "\xe2\x80\x94 PeterNeumann x08go\n", /* bad base64 */
-        PN_TEXT "\n" "\xe2\x80\x94 PeterNeumann AAAA\n", /* too short */
-        PN_TEXT "\n" "\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=", /* no final newline */
-        "If you\tthink\n\n" PN_SIG,                /* control character */
-        "bad \xff utf8\n\n" PN_SIG,                /* invalid UTF-8 */
+        PN_TEXT,      /* no signature block */
+        PN_TEXT "\n", /* empty signature block */
+        PN_TEXT "\n"
+                "- PeterNeumann AAAA\n", /* not an em dash */
+        PN_TEXT "\n"
+                "\xe2\x80\x94 PeterNeumann x08go\n", /* bad base64 */
+        PN_TEXT "\n"
+                "\xe2\x80\x94 PeterNeumann AAAA\n", /* too short */
+        PN_TEXT
+        "\n"
+        "\xe2\x80\x94 PeterNeumann "
+        "x08go/ZJkuBS9UG/"
+        "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=", /* no final
+                                                                                           newline
+                                                                                         */
+        "If you\tthink\n\n" PN_SIG, /* control character */
+        "bad \xff utf8\n\n" PN_SIG, /* invalid UTF-8 */
     };
     for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
         int rc = cs_audit_note_open(malformed[i], strlen(malformed[i]), &v, 1, &note, &err);
@@ -131,9 +141,11 @@ static void test_keys(void **state)
     assert_int_equal(cs_audit_signer_generate(&s, "nbsp\xc2\xa0", &err), CS_EINVAL);
     assert_int_equal(cs_audit_signer_generate(&s, "", &err), CS_EINVAL);
     assert_int_equal(cs_audit_signer_generate(&s, "countersign.example/d\xc3\xa9mo", &err), 0);
-    const char *wrong = "PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const char *wrong =
+        "PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     assert_int_equal(cs_audit_signer_parse(&s, wrong, strlen(wrong), &err), CS_EINVAL);
-    const char *nokey = "PUBLIC+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const char *nokey =
+        "PUBLIC+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     assert_int_equal(cs_audit_signer_parse(&s, nokey, strlen(nokey), &err), CS_EPARSE);
     /* Text that is not a valid note body cannot be signed. */
     assert_int_equal(cs_audit_signer_generate(&s, "k", &err), 0);
@@ -153,7 +165,8 @@ static void test_checkpoint(void **state)
     assert_int_equal(cs_audit_signer_generate(&s, "countersign.example/demo", &err), 0);
     cs_audit_signer_verifier(&s, &v);
     cs_audit_checkpoint cp = {.origin = "countersign.example/demo", .size = 1234};
-    for (int i = 0; i < 32; i++) cp.root[i] = (uint8_t)i;
+    for (int i = 0; i < 32; i++)
+        cp.root[i] = (uint8_t)i;
     strcpy(cp.extensions, "ext one\nanother\n");
     cs_buf b;
     cs_buf_init(&b, 8192);

@@ -60,7 +60,8 @@ static void test_proof_roundtrip(void **state)
     uint8_t hashes[CS_AUDIT_PROOF_MAX * 32];
     size_t count;
     assert_int_equal(cs_audit_tree_inclusion_proof(t, 3, 1000, hashes, &count, &err), 0);
-    assert_int_equal(cs_audit_proof_format(&file, 3, hashes, count, "xyz", 3, note.data, note.len), 0);
+    assert_int_equal(cs_audit_proof_format(&file, 3, hashes, count, "xyz", 3, note.data, note.len),
+                     0);
     assert_int_equal(cs_audit_proof_parse(file.data, file.len, &p, &err), 0);
     assert_int_equal(p.extra_len, 3);
     assert_memory_equal(p.extra, "xyz", 3);
@@ -72,7 +73,8 @@ static void test_proof_roundtrip(void **state)
     cs_buf_reset(&note);
     assert_int_equal(cs_audit_checkpoint_sign(&s, &cp, &note, &err), 0);
     cs_buf_reset(&file);
-    assert_int_equal(cs_audit_proof_build(&file, t, 5, note.data, note.len, &v, &err), CS_ECONFLICT);
+    assert_int_equal(cs_audit_proof_build(&file, t, 5, note.data, note.len, &v, &err),
+                     CS_ECONFLICT);
 
     static const char *bad[] = {
         "",

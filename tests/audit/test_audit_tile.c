@@ -38,13 +38,29 @@ static void test_paths(void **state)
 static void test_bad_paths(void **state)
 {
     static const char *bad[] = {
-        "tile/0/00",           "tile/0/0000",     "tile/00/000",        "tile/64/000",
-        "tile/0/x000/001",     "tile/0/001/002",  "tile/0/x001",        "tile/0/x001/",
-        "tile/0/000.p/0",      "tile/0/000.p/256", "tile/0/000.p/07",   "tile/0/000.p/",
-        "tile/0/000.p/5/",     "tile/0/000x",     "tile/entries/",      "tile/entries/x1/000",
-        "tiles/0/000",         "tile/-1/000",     "tile//000",          "tile/0/abc",
+        "tile/0/00",
+        "tile/0/0000",
+        "tile/00/000",
+        "tile/64/000",
+        "tile/0/x000/001",
+        "tile/0/001/002",
+        "tile/0/x001",
+        "tile/0/x001/",
+        "tile/0/000.p/0",
+        "tile/0/000.p/256",
+        "tile/0/000.p/07",
+        "tile/0/000.p/",
+        "tile/0/000.p/5/",
+        "tile/0/000x",
+        "tile/entries/",
+        "tile/entries/x1/000",
+        "tiles/0/000",
+        "tile/-1/000",
+        "tile//000",
+        "tile/0/abc",
         "tile/0/x018/x446/x744/x073/x709/x551/616", /* overflows uint64 */
-        "tile/0/x001/x001/x001/x001/x001/x001/x001/001", "",
+        "tile/0/x001/x001/x001/x001/x001/x001/x001/001",
+        "",
     };
     cs_audit_tile_ref ref;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -64,7 +80,12 @@ static void test_bundles(void **state)
     assert_int_equal(cs_audit_bundle_add(&b, big, CS_AUDIT_ENTRY_MAX), 0);
     assert_int_equal(cs_audit_bundle_add(&b, big, CS_AUDIT_ENTRY_MAX + 1), CS_ETOOBIG);
     assert_int_equal(b.len, 2 + 3 + 2 + 2 + CS_AUDIT_ENTRY_MAX);
-    assert_memory_equal(b.data, "\x00\x03" "abc" "\x00\x00" "\xff\xff", 9);
+    assert_memory_equal(b.data,
+                        "\x00\x03"
+                        "abc"
+                        "\x00\x00"
+                        "\xff\xff",
+                        9);
 
     cs_audit_bundle_iter it;
     const uint8_t *e;
@@ -84,7 +105,8 @@ static void test_bundles(void **state)
         if (cut == 5 || cut == 7) continue; /* entry boundaries */
         cs_audit_bundle_iter_init(&it, b.data, cut);
         int rc;
-        while ((rc = cs_audit_bundle_next(&it, &e, &len)) == 1) {}
+        while ((rc = cs_audit_bundle_next(&it, &e, &len)) == 1) {
+        }
         assert_int_equal(rc, CS_EPARSE);
     }
     /* A full buffer refuses an entry and stays as it was. */

@@ -42,7 +42,8 @@ static void naive_mth(const uint8_t *l, uint64_t n, uint8_t out[H])
         return;
     }
     uint64_t k = 1;
-    while (k * 2 < n) k *= 2;
+    while (k * 2 < n)
+        k *= 2;
     uint8_t a[H], b[H];
     naive_mth(l, k, a);
     naive_mth(l + k * H, n - k, b);
@@ -78,12 +79,14 @@ static void test_known_hashes(void **state)
 {
     /* RFC 6962 test vectors as used by Certificate Transparency implementations: the
      * empty tree and the leaf hash of the empty entry. */
-    static const uint8_t empty[H] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
-                                     0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-                                     0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
-    static const uint8_t leaf_empty[H] = {0x6e, 0x34, 0x0b, 0x9c, 0xff, 0xb3, 0x7a, 0x98, 0x9c, 0xa5, 0x44,
-                                          0xe6, 0xbb, 0x78, 0x0a, 0x2c, 0x78, 0x90, 0x1d, 0x3f, 0xb3, 0x37,
-                                          0x38, 0x76, 0x85, 0x11, 0xa3, 0x06, 0x17, 0xaf, 0xa0, 0x1d};
+    static const uint8_t empty[H] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+                                     0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+                                     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+                                     0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    static const uint8_t leaf_empty[H] = {0x6e, 0x34, 0x0b, 0x9c, 0xff, 0xb3, 0x7a, 0x98,
+                                          0x9c, 0xa5, 0x44, 0xe6, 0xbb, 0x78, 0x0a, 0x2c,
+                                          0x78, 0x90, 0x1d, 0x3f, 0xb3, 0x37, 0x38, 0x76,
+                                          0x85, 0x11, 0xa3, 0x06, 0x17, 0xaf, 0xa0, 0x1d};
     uint8_t out[H];
     cs_audit_empty_root(out);
     assert_memory_equal(out, empty, H);
@@ -93,7 +96,8 @@ static void test_known_hashes(void **state)
      * 0x00 || entry. */
     size_t sizes[] = {1, 2046, 2047, 2048, 100000};
     uint8_t *e = cs_malloc(100001);
-    for (size_t i = 0; i < 100001; i++) e[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < 100001; i++)
+        e[i] = (uint8_t)(i * 7);
     e[0] = 0x00;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         uint8_t want[H];
@@ -163,12 +167,15 @@ static void test_inclusion_proofs(void **state)
             /* The same proof must not prove another index or another leaf. */
             if (s > 1) {
                 uint64_t j = (i + 1) % s;
-                assert_int_equal(cs_audit_verify_inclusion(l + j * H, i, s, proof, count, root), CS_EAUTH);
-                assert_int_equal(cs_audit_verify_inclusion(l + i * H, j, s, proof, count, root), CS_EAUTH);
+                assert_int_equal(cs_audit_verify_inclusion(l + j * H, i, s, proof, count, root),
+                                 CS_EAUTH);
+                assert_int_equal(cs_audit_verify_inclusion(l + i * H, j, s, proof, count, root),
+                                 CS_EAUTH);
             }
             if (count > 0) {
                 proof[0] ^= 1;
-                assert_int_equal(cs_audit_verify_inclusion(l + i * H, i, s, proof, count, root), CS_EAUTH);
+                assert_int_equal(cs_audit_verify_inclusion(l + i * H, i, s, proof, count, root),
+                                 CS_EAUTH);
                 assert_int_equal(cs_audit_verify_inclusion(l + i * H, i, s, proof, count - 1, root),
                                  CS_EAUTH);
             }
@@ -200,9 +207,11 @@ static void test_consistency_proofs(void **state)
                 /* A wrong old root, or a tampered proof, must fail. */
                 uint8_t bad[H];
                 naive_mth(l, s1 == 1 ? 2 : s1 - 1, bad);
-                assert_int_equal(cs_audit_verify_consistency(s1, bad, s2, r2, proof, count), CS_EAUTH);
+                assert_int_equal(cs_audit_verify_consistency(s1, bad, s2, r2, proof, count),
+                                 CS_EAUTH);
                 proof[(count - 1) * H] ^= 0x80;
-                assert_int_equal(cs_audit_verify_consistency(s1, r1, s2, r2, proof, count), CS_EAUTH);
+                assert_int_equal(cs_audit_verify_consistency(s1, r1, s2, r2, proof, count),
+                                 CS_EAUTH);
             }
         }
     }
@@ -212,7 +221,8 @@ static void test_consistency_proofs(void **state)
     assert_int_equal(cs_audit_verify_consistency(0, r1, 5, r2, NULL, 0), CS_EAUTH);
     assert_int_equal(cs_audit_verify_consistency(6, r1, 5, r2, NULL, 0), CS_EAUTH);
     assert_int_equal(cs_audit_tree_consistency_proof(f.t, 0, 5, proof, &count, NULL), CS_EINVAL);
-    assert_int_equal(cs_audit_tree_consistency_proof(f.t, 5, n + 1, proof, &count, NULL), CS_EINVAL);
+    assert_int_equal(cs_audit_tree_consistency_proof(f.t, 5, n + 1, proof, &count, NULL),
+                     CS_EINVAL);
     drop(&f);
     free(l);
 }
@@ -276,7 +286,8 @@ static void test_copy_and_sink_failure(void **state)
     uint8_t *l = leaves(300);
     cs_audit_tree *t = cs_audit_tree_new(NULL, failing_sink, NULL);
     cs_audit_tree *saved = cs_audit_tree_new(NULL, failing_sink, NULL);
-    for (int i = 0; i < 255; i++) assert_int_equal(cs_audit_tree_append_leaf(t, l + i * H), 0);
+    for (int i = 0; i < 255; i++)
+        assert_int_equal(cs_audit_tree_append_leaf(t, l + i * H), 0);
     cs_audit_tree_copy(saved, t);
     /* The 256th entry completes a tile; the sink fails; the tree refuses further use. */
     assert_int_equal(cs_audit_tree_append_leaf(t, l + 255 * H), CS_EDB);
@@ -295,9 +306,9 @@ static void test_copy_and_sink_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_hashes),       cmocka_unit_test(test_roots_all_sizes),
-        cmocka_unit_test(test_growing_root),       cmocka_unit_test(test_inclusion_proofs),
-        cmocka_unit_test(test_consistency_proofs), cmocka_unit_test(test_tiles_and_restore),
+        cmocka_unit_test(test_known_hashes),          cmocka_unit_test(test_roots_all_sizes),
+        cmocka_unit_test(test_growing_root),          cmocka_unit_test(test_inclusion_proofs),
+        cmocka_unit_test(test_consistency_proofs),    cmocka_unit_test(test_tiles_and_restore),
         cmocka_unit_test(test_copy_and_sink_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

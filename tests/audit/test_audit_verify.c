@@ -215,7 +215,8 @@ static void test_tamper_entry_byte(void **state)
         char *dir = fresh_dir(name, N);
         cs_buf p;
         cs_buf_init(&p, 64);
-        cs_audit_tile_ref ref = {CS_AUDIT_LEVEL_ENTRIES, k / 256, k / 256 == N / 256 ? N % 256 : 256};
+        cs_audit_tile_ref ref = {CS_AUDIT_LEVEL_ENTRIES, k / 256,
+                                 k / 256 == N / 256 ? N % 256 : 256};
         cs_audit_tile_path(&p, &ref);
         snprintf(rel, sizeof rel, "%s", p.data);
         cs_buf_free(&p);
@@ -234,7 +235,7 @@ static void test_tamper_entry_byte(void **state)
 
 static void test_tamper_delete_and_reorder(void **state)
 {
-    char *dir = fresh_dir("delete", N);
+    char *p, *dir = fresh_dir("delete", N);
     entries e;
     read_bundle(dir, "tile/entries/001", &e);
     free(e.e[44]); /* entry 300 */
@@ -258,9 +259,20 @@ static void test_tamper_delete_and_reorder(void **state)
     assert_int_equal(rep.first_bad_index, 522);
     free(dir);
 
+    /* A bundle padded beyond what its entries can hold. */
+    dir = fresh_dir("hugebundle", N);
+    p = path_in(dir, "tile/entries/000");
+    char *huge = cs_calloc(1, (size_t)256 * 65537 + 10);
+    assert_int_equal(cs_audit_write_file(p, huge, (size_t)256 * 65537 + 10, NULL), 0);
+    free(huge);
+    assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 0);
+    free(p);
+    free(dir);
+
     /* A whole bundle gone. */
     dir = fresh_dir("nobundle", N);
-    char *p = path_in(dir, "tile/entries/001");
+    p = path_in(dir, "tile/entries/001");
     assert_int_equal(unlink(p), 0);
     assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
     assert_int_equal(rep.first_bad_index, 256);
@@ -349,6 +361,26 @@ static void test_tamper_tiles(void **state)
     free(p);
     free(dir);
 
+    /* An entry and its level-0 hash changed together: the level-1 tile above still
+     * disagrees, which bounds the change from below. */
+    dir = fresh_dir("tile-and-entry", N);
+    entries e;
+    read_bundle(dir, "tile/entries/001", &e);
+    e.e[44][5] ^= 0x01; /* entry 300 */
+    uint8_t leaf[32];
+    cs_audit_leaf_hash(e.e[44], e.len[44], leaf);
+    write_bundle(dir, "tile/entries/001", &e);
+    p = path_in(dir, "tile/0/001");
+    cs_buf_reset(&b);
+    assert_int_equal(cs_audit_read_file(p, 1 << 16, &b, NULL), 0);
+    memcpy(b.data + 44 * 32, leaf, 32);
+    assert_int_equal(cs_audit_write_file(p, b.data, b.len, NULL), 0);
+    assert_int_equal(verify(dir, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 256);
+    assert_non_null(strstr(rep.problem, "at or after 256"));
+    free(p);
+    free(dir);
+
     /* Entries changed and every tile recomputed to match, under the old checkpoint: the
      * root gives it away although no single entry can be named. */
     dir = fresh_dir("rewrite", N);
@@ -366,6 +398,50 @@ static void test_tamper_tiles(void **state)
     free(cp);
     free(dir);
     cs_buf_free(&b);
+}
+
+static void copy_file(const char *from_dir, const char *to_dir, const char *rel)
+{
+    char *a = path_in(from_dir, rel), *b = path_in(to_dir, rel);
+    cs_buf buf;
+    cs_buf_init(&buf, 1 << 24);
+    assert_int_equal(cs_audit_read_file(a, 1 << 24, &buf, NULL), 0);
+    assert_int_equal(cs_audit_write_file(b, buf.data, buf.len, NULL), 0);
+    cs_buf_free(&buf);
+    free(a);
+    free(b);
+}
+
+static void test_partial_tiles_replaced_by_full(void **state)
+{
+    /* A mirror of a log that has grown since keeps only the full tiles: the verifier of
+     * the older checkpoint takes their prefix, as C2SP tlog-tiles allows. */
+    char *grown = fresh_dir("grown", 600), *old = fresh_dir("old", 300);
+    copy_file(grown, old, "tile/0/001");
+    copy_file(grown, old, "tile/entries/001");
+    char *p1 = path_in(old, "tile/0/001.p/44"), *p2 = path_in(old, "tile/entries/001.p/44");
+    assert_int_equal(unlink(p1), 0);
+    assert_int_equal(unlink(p2), 0);
+    cs_audit_report rep;
+    int rc = verify(old, NULL, &rep);
+    if (rc) fail_msg("%s", rep.problem);
+    assert_true(rep.entries_checked == 300);
+
+    /* But a partial bundle served under its own name must not hold extra entries. */
+    char *fresh = fresh_dir("extra", 300);
+    entries e;
+    read_bundle(fresh, "tile/entries/001.p/44", &e);
+    e.e[e.n] = cs_strdup("{\"smuggled\":true}");
+    e.len[e.n] = strlen(e.e[e.n]);
+    e.n++;
+    write_bundle(fresh, "tile/entries/001.p/44", &e);
+    assert_int_equal(verify(fresh, NULL, &rep), CS_EAUTH);
+    assert_int_equal(rep.first_bad_index, 300);
+    free(p1);
+    free(p2);
+    free(grown);
+    free(old);
+    free(fresh);
 }
 
 static void test_export_refuses_wrong_checkpoint(void **state)
@@ -402,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_tamper_key),
         cmocka_unit_test(test_tamper_rollback_and_fork),
         cmocka_unit_test(test_tamper_tiles),
+        cmocka_unit_test(test_partial_tiles_replaced_by_full),
         cmocka_unit_test(test_export_refuses_wrong_checkpoint),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

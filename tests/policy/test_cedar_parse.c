@@ -59,6 +59,7 @@ static void errors_name_position_and_expectation(void **state)
     expect_error("@id(\"a\") @id(\"b\") permit(principal, action, resource);", "duplicate annotation");
     expect_error("permit(principal == ?principal, action, resource);", "templates");
     expect_error("permit(principal, action == User::\"x\", resource);", "Action entities");
+    expect_error("permit(principal, action in [Action::\"a\", User::\"x\"], resource);", "Action entities");
     expect_error("permit(principal, action, resource) when { !!!!!true };", "too many unary");
     expect_error("permit(principal, action, resource) when { context.if };", "attribute or method name");
     expect_error("@quorum(\"two\") @approval(\"dba\") permit(principal, action, resource);", "@quorum must be");
