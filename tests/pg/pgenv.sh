@@ -186,3 +186,9 @@ wait_status() { # wait_status ID STATUS
   done
   echo "$st"
 }
+
+# Number of actions whose statement text starts with PREFIX (newest 500).
+count_actions() { # count_actions PREFIX
+  api GET "/v1/actions?limit=500" admin | python3 -c 'import json,sys
+print(sum(1 for x in json.load(sys.stdin).get("items",[]) if x.get("context",{}).get("text","").startswith(sys.argv[1])))' "$1"
+}
