@@ -10,6 +10,7 @@
 #include "proxy/pg_conn.h"
 
 #include "proxy/pg_classify.h"
+#include "proxy/pg_shape.h"
 #include "proxy/pg_wire.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -473,15 +474,52 @@ static int is_txn_end(const cs_pg_stmts *s)
            (s->v[0].txn == CS_PG_TXN_COMMIT || s->v[0].txn == CS_PG_TXN_ROLLBACK || s->v[0].txn == CS_PG_TXN_ROLLBACK_TO);
 }
 
-/* Adds the statements of sql to the unit's list; a parse error refuses the unit. */
-static int add_sql(cs_pg_conn *c, const char *sql)
+/* The hot path: a text whose shape was classified before and whose every statement
+ * is transaction control or has a cached allowed decision needs neither the parser
+ * nor the gateway. */
+static int shape_allows(cs_pg_conn *c, const char *sql, cs_buf *shape)
+{
+    if (c->px->shapes == NULL || cs_pg_shape(sql, shape) != 0) return 0;
+    const cs_pg_shape_info *info = cs_pg_shapes_get(c->px->shapes, shape->data, shape->len);
+    if (info == NULL) return 0;
+    long long now = cs_pg_now_ms();
+    for (int i = 0; i < info->n; i++)
+        if (info->stmt[i].kind != CS_PG_TXN && !cs_pg_cache_hit(c->px->cache, c->principal, info->stmt[i].fingerprint, now))
+            return 0;
+    return 1;
+}
+
+static void shape_remember(cs_pg_conn *c, const cs_buf *shape, const cs_pg_stmts *st)
+{
+    if (shape->len == 0 || st->n > CS_PG_SHAPE_STMTS) return;
+    cs_pg_shape_info info = {.n = (int)st->n};
+    for (size_t i = 0; i < st->n; i++) {
+        info.stmt[i].kind = st->v[i].kind;
+        info.stmt[i].txn = st->v[i].txn;
+        info.stmt[i].fingerprint = st->v[i].fingerprint;
+    }
+    cs_pg_shapes_put(c->px->shapes, shape->data, shape->len, &info);
+}
+
+/* Adds the statements of sql to the unit's list (none when fast and the shape says
+ * they are all allowed); a parse error refuses the unit. */
+static int add_sql(cs_pg_conn *c, const char *sql, int fast)
 {
     cs_pg_stmts more;
     cs_err err = {0};
+    cs_buf shape;
+    cs_buf_init(&shape, 1 << 20);
+    if (fast && shape_allows(c, sql, &shape)) {
+        cs_buf_free(&shape);
+        return 0;
+    }
     if (cs_pg_classify(sql, &more, &err) != 0) {
+        cs_buf_free(&shape);
         set_synth(c, "42601", err.msg, "countersign refuses statements its PostgreSQL parser cannot read");
         return -1;
     }
+    if (fast && c->px->shapes) shape_remember(c, &shape, &more);
+    cs_buf_free(&shape);
     c->stmts.v = cs_realloc(c->stmts.v, (c->stmts.n + more.n + 1) * sizeof *c->stmts.v);
     memcpy(c->stmts.v + c->stmts.n, more.v, more.n * sizeof *more.v);
     c->stmts.n += more.n;
@@ -497,7 +535,7 @@ static void remember(json_t *map, const char *k, const char *v)
 
 /* Walks an extended-query batch: Parse names SQL, Bind names portals, and every
  * Execute adds the statement its portal runs. */
-static int collect_extended(cs_pg_conn *c, const char *p, size_t n)
+static int collect_extended(cs_pg_conn *c, const char *p, size_t n, int fast)
 {
     cs_pg_msg m;
     while (n > 0 && cs_pg_msg_next(p, n, CS_PG_MSG_MAX, &m, NULL) == 1) {
@@ -520,7 +558,7 @@ static int collect_extended(cs_pg_conn *c, const char *p, size_t n)
             const char *stmt = json_string_value(json_object_get(c->portal_stmt, portal));
             const char *sql = stmt ? json_string_value(json_object_get(c->stmt_text, stmt)) : NULL;
             /* An unknown portal fails on the server; there is nothing to decide. */
-            if (sql && add_sql(c, sql) != 0) return -1;
+            if (sql && add_sql(c, sql, fast) != 0) return -1;
         }
         p += m.total;
         n -= m.total;
@@ -531,7 +569,7 @@ static int collect_extended(cs_pg_conn *c, const char *p, size_t n)
 /* In a transaction block the proxy aborted: only its end goes to the server. */
 static void aborted_unit(cs_pg_conn *c, const char *sql)
 {
-    if (c->unit_end == 'Q' && sql && add_sql(c, sql) == 0 && is_txn_end(&c->stmts)) {
+    if (c->unit_end == 'Q' && sql && add_sql(c, sql, 0) == 0 && is_txn_end(&c->stmts)) {
         int to = c->stmts.v[0].txn == CS_PG_TXN_ROLLBACK_TO;
         c->aborted = 0;
         if (to) {
@@ -546,7 +584,7 @@ static void aborted_unit(cs_pg_conn *c, const char *sql)
         }
         return;
     }
-    if (c->unit_end != 'Q' && collect_extended(c, io_ptr(&c->cin), c->unit_len) == 0 && is_txn_end(&c->stmts)) {
+    if (c->unit_end != 'Q' && collect_extended(c, io_ptr(&c->cin), c->unit_len, 0) == 0 && is_txn_end(&c->stmts)) {
         if (c->stmts.v[0].txn != CS_PG_TXN_ROLLBACK_TO) {
             sent_push(c, 1, 1);
             cs_pg_put_query(&c->sout.b, "ROLLBACK");
@@ -584,8 +622,8 @@ static void start_unit(cs_pg_conn *c, const cs_pg_msg *first)
         c->stmts.v[0] = (cs_pg_stmt){.kind = CS_PG_OTHER, .tables = json_array(), .text = cs_strdup("(function call)")};
         strcpy(c->stmts.v[0].fingerprint_hex, "0000000000000000");
     } else if (sql) {
-        if (add_sql(c, sql) != 0) return;
-    } else if (collect_extended(c, io_ptr(&c->cin), c->unit_len) != 0) {
+        if (add_sql(c, sql, 1) != 0) return;
+    } else if (collect_extended(c, io_ptr(&c->cin), c->unit_len, 1) != 0) {
         return;
     }
     decide_next(c);

@@ -124,6 +124,7 @@ int cs_pg_proxy_new(const cs_pg_options *o, cs_pg_proxy **out, cs_err *err)
     epoll_ctl(p->epfd, EPOLL_CTL_ADD, wfd, &ev);
     p->decider = cs_pg_decider_new(o->gateway_url, p->epfd);
     p->cache = cs_pg_cache_new(o->cache_slots, o->cache_ttl_ms);
+    if (o->cache_slots) p->shapes = cs_pg_shapes_new(8192);
     *out = p;
     return 0;
 }
@@ -235,6 +236,7 @@ void cs_pg_proxy_free(cs_pg_proxy *p)
     cs_pg_conn_reap(p);
     cs_pg_decider_free(p->decider);
     cs_pg_cache_free(p->cache);
+    cs_pg_shapes_free(p->shapes);
     if (p->listen_w.fd >= 0) close(p->listen_w.fd);
     if (p->wake_w.fd >= 0) close(p->wake_w.fd);
     if (p->epfd >= 0) close(p->epfd);

@@ -11,6 +11,7 @@
 
 #include "proxy/pg_cache.h"
 #include "proxy/pg_decide.h"
+#include "proxy/pg_shape.h"
 #include "util/error.h"
 
 /* What epoll's data.ptr points at: the first member of anything registered. */
@@ -44,6 +45,7 @@ typedef struct cs_pg_proxy {
     socklen_t upstream_len;
     cs_pg_decider *decider;
     cs_pg_cache *cache;
+    cs_pg_shapes *shapes;    /* NULL when the cache is off */
     cs_pg_conn *conns;       /* live connections */
     cs_pg_conn *dead;        /* closed, freed at the end of the loop iteration */
     long long next_probe_ms; /* policy version probe */
