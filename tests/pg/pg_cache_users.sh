@@ -58,8 +58,8 @@ psql_px -c "DROP TABLE scratch" >/dev/null 2>&1 || true
 check "denials are asked every time" 2 "$(count_actions "DROP TABLE scratch")"
 
 # Without the cache every statement is a request.
-kill "$PXPID"
-wait "$PXPID" 2>/dev/null || true
+proxy_stop_checked
+cp "$T/proxy.log" "$T/proxy-cached.log"
 proxy_start --no-cache
 q2="SELECT owner FROM accounts WHERE id ="
 psql_px -At -c "$q2 1" >/dev/null

@@ -40,7 +40,20 @@ check() { # check NAME EXPECTED ACTUAL
 contains() { # contains NAME NEEDLE HAYSTACK
   case "$3" in *"$2"*) ok "$1" ;; *) fail "$1: [$2] not in [$3]" ;; esac
 }
+# Stops the proxy with SIGTERM (a clean shutdown frees everything, so sanitizer
+# builds report leaks) and fails on anything a sanitizer printed.
+proxy_stop_checked() {
+  [ -n "${PXPID:-}" ] || return 0
+  kill "$PXPID" 2>/dev/null || true
+  local rc=0
+  wait "$PXPID" 2>/dev/null || rc=$?
+  [ "$rc" -eq 0 ] || fail "pg-proxy exited with $rc on SIGTERM"
+  if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$T/proxy.log"; then fail "sanitizer report in proxy.log"; fi
+  PXPID=""
+}
+
 finish() {
+  proxy_stop_checked
   if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS check(s) failed" >&2
     for f in "$T"/*.log "$T"/pglog/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
