@@ -108,6 +108,7 @@ int cs_pg_shape(const char *sql, cs_buf *out)
         }
         p = q;
     }
+    while (out->len && out->data[out->len - 1] == ' ') out->data[--out->len] = '\0';
     return 0;
 }
 
