@@ -124,11 +124,11 @@ static int txn_kind(json_t *t)
     return CS_PG_TXN_OTHER;
 }
 
-/* The kind of a top-level node (name + body). EXPLAIN is its inner statement: with
- * ANALYZE it runs it. */
+/* The kind of a top-level node (name + body). */
 static int node_kind(const char *name, json_t *body, cs_pg_stmt *st)
 {
-    if (!strcmp(name, "ExplainStmt")) {
+    /* EXPLAIN (ANALYZE runs it), PREPARE and DECLARE CURSOR are their inner statement. */
+    if (!strcmp(name, "ExplainStmt") || !strcmp(name, "PrepareStmt") || !strcmp(name, "DeclareCursorStmt")) {
         const char *inner;
         json_t *q;
         json_object_foreach(json_object_get(body, "query"), inner, q) return node_kind(inner, q, st);

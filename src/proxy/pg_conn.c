@@ -10,6 +10,7 @@
 #include "proxy/pg_conn.h"
 
 #include "proxy/pg_classify.h"
+#include "proxy/pg_names.h"
 #include "proxy/pg_shape.h"
 #include "proxy/pg_wire.h"
 #include "util/alloc.h"
@@ -26,7 +27,6 @@
 #define HOLD_READ_MAX (1024 * 1024)      /* client bytes buffered while a unit is held */
 #define IN_MAX ((size_t)CS_PG_MSG_MAX * 2) /* a unit may hold a few large messages */
 #define TEXT_MAX (16 * 1024)             /* statement text sent in the context */
-#define NAMES_MAX 10000                  /* prepared statements / portals remembered */
 
 enum phase { PH_STARTUP, PH_AUTH, PH_READY, PH_CANCEL_RELAY, PH_CLOSED };
 
@@ -40,6 +40,7 @@ typedef struct sent {
     int syncs;   /* ReadyForQuery messages still expected */
     int swallow; /* an injected ROLLBACK whose answers the client must not see */
     json_t *ids; /* approved actions whose outcome is reported when it completes */
+    cs_pg_batch *batch; /* Parse/Bind/Close waiting for the server's confirmation */
     cs_buf tags;
     char *error;
     struct sent *next;
@@ -75,9 +76,8 @@ struct cs_pg_conn {
     int outstanding;
     char last_stype; /* type of the last complete server message */
     sent *sent_head, *sent_tail;
-    json_t *carry_ids; /* approved in a Flush-terminated batch: reported with the next */
-    json_t *stmt_text;   /* prepared statement name -> SQL */
-    json_t *portal_stmt; /* portal name -> statement name */
+    cs_pg_names *names; /* prepared statements and portals the server confirmed */
+    cs_pg_batch *batch; /* the held unit's Parse/Bind/Close */
     cs_pg_conn *next, *prev;
 };
 
@@ -122,8 +122,7 @@ cs_pg_conn *cs_pg_conn_new(cs_pg_proxy *p, int client_fd)
     cs_buf_init(&c->sout.b, (size_t)-1 / 2);
     cs_buf_init(&c->notices, 1024 * 1024);
     c->txn = 'I';
-    c->stmt_text = json_object();
-    c->portal_stmt = json_object();
+    c->names = cs_pg_names_new();
     c->next = p->conns;
     if (p->conns) p->conns->prev = c;
     p->conns = c;
@@ -134,6 +133,7 @@ cs_pg_conn *cs_pg_conn_new(cs_pg_proxy *p, int client_fd)
 static void sent_free(sent *s)
 {
     json_decref(s->ids);
+    cs_pg_batch_free(s->batch);
     cs_buf_free(&s->tags);
     free(s->error);
     free(s);
@@ -142,6 +142,8 @@ static void sent_free(sent *s)
 static void unit_clear(cs_pg_conn *c)
 {
     cs_pg_stmts_free(&c->stmts);
+    cs_pg_batch_free(c->batch);
+    c->batch = NULL;
     json_decref(c->approved);
     c->approved = NULL;
     free(c->synth_msg);
@@ -186,9 +188,7 @@ static void conn_free(cs_pg_conn *c)
         c->sent_head = s->next;
         sent_free(s);
     }
-    json_decref(c->carry_ids);
-    json_decref(c->stmt_text);
-    json_decref(c->portal_stmt);
+    cs_pg_names_free(c->names);
     free(c->user);
     free(c->database);
     free(c->principal);
@@ -313,19 +313,14 @@ static void forward_unit(cs_pg_conn *c, const char *bytes, size_t len)
 {
     cs_buf_append(&c->sout.b, bytes, len);
     int syncs = count_syncs(bytes, len);
-    json_t *ids = c->approved;
-    c->approved = NULL;
-    if (c->carry_ids) {
-        if (ids == NULL) ids = json_array();
-        json_array_extend(ids, c->carry_ids);
-        json_decref(c->carry_ids);
-        c->carry_ids = NULL;
-    }
-    if (syncs > 0) {
+    /* A Flush-terminated batch gets an entry too: its confirmations and outcome
+     * arrive before the answers to anything sent after it. */
+    if (syncs > 0 || c->batch || c->approved) {
         sent *s = sent_push(c, syncs, 0);
-        s->ids = ids;
-    } else {
-        c->carry_ids = ids;
+        s->ids = c->approved;
+        s->batch = c->batch;
+        c->approved = NULL;
+        c->batch = NULL;
     }
     io_consume(&c->cin, c->unit_len);
     unit_clear(c);
@@ -527,38 +522,64 @@ static int add_sql(cs_pg_conn *c, const char *sql, int fast)
     return 0;
 }
 
-static void remember(json_t *map, const char *k, const char *v)
+static int bad_msg(cs_pg_conn *c, const char *what)
 {
-    if (json_object_size(map) >= NAMES_MAX && !json_object_get(map, k)) json_object_clear(map);
-    json_object_set_new(map, k, json_string(v));
+    char *m = cs_sprintf("malformed %s message", what);
+    set_synth(c, "08P01", m, NULL);
+    free(m);
+    return -1;
 }
 
-/* Walks an extended-query batch: Parse names SQL, Bind names portals, and every
- * Execute adds the statement its portal runs. */
+static int names_full(cs_pg_conn *c, const cs_err *err)
+{
+    set_synth(c, "54000", err->msg, NULL);
+    return -1;
+}
+
+/* An Execute: the SQL its portal runs joins the unit's statements. A portal the
+ * proxy never saw created is refused: it cannot say what it would run. */
+static int collect_execute(cs_pg_conn *c, const char *portal, int fast)
+{
+    const char *sql = cs_pg_batch_portal_sql(c->batch, portal);
+    if (sql == NULL) {
+        char *m = cs_sprintf("countersign: portal \"%s\" is not known to the proxy", portal);
+        set_synth(c, "34000", m, "Only portals bound to statements prepared through the proxy can be executed.");
+        free(m);
+        return -1;
+    }
+    return add_sql(c, sql, fast);
+}
+
+/* Walks an extended-query batch: Parse names SQL, Bind names portals, Close drops
+ * them, and every Execute adds the statement its portal runs. */
 static int collect_extended(cs_pg_conn *c, const char *p, size_t n, int fast)
 {
     cs_pg_msg m;
+    if (c->batch == NULL) c->batch = cs_pg_batch_new(c->names);
     while (n > 0 && cs_pg_msg_next(p, n, CS_PG_MSG_MAX, &m, NULL) == 1) {
         cs_pg_reader r;
+        cs_err err = {0};
         cs_pg_reader_init(&r, m.body, m.len);
         if (m.type == 'P') {
             const char *name = cs_pg_get_str(&r), *sql = cs_pg_get_str(&r);
-            if (r.bad) return set_synth(c, "08P01", "malformed Parse message", NULL), -1;
+            if (r.bad) return bad_msg(c, "Parse");
             json_t *t = json_string(sql);
             if (t == NULL) return set_synth(c, "22021", "statement text is not valid UTF-8", NULL), -1;
             json_decref(t);
-            remember(c->stmt_text, name, sql);
+            if (cs_pg_batch_parse(c->batch, name, sql, &err) != 0) return names_full(c, &err);
         } else if (m.type == 'B') {
             const char *portal = cs_pg_get_str(&r), *stmt = cs_pg_get_str(&r);
-            if (r.bad) return set_synth(c, "08P01", "malformed Bind message", NULL), -1;
-            remember(c->portal_stmt, portal, stmt);
+            if (r.bad) return bad_msg(c, "Bind");
+            if (cs_pg_batch_bind(c->batch, portal, stmt, &err) != 0) return names_full(c, &err);
+        } else if (m.type == 'C') {
+            char kind = cs_pg_get_byte(&r);
+            const char *name = cs_pg_get_str(&r);
+            if (r.bad || (kind != 'S' && kind != 'P')) return bad_msg(c, "Close");
+            cs_pg_batch_close(c->batch, kind, name);
         } else if (m.type == 'E') {
             const char *portal = cs_pg_get_str(&r);
-            if (r.bad) return set_synth(c, "08P01", "malformed Execute message", NULL), -1;
-            const char *stmt = json_string_value(json_object_get(c->portal_stmt, portal));
-            const char *sql = stmt ? json_string_value(json_object_get(c->stmt_text, stmt)) : NULL;
-            /* An unknown portal fails on the server; there is nothing to decide. */
-            if (sql && add_sql(c, sql, fast) != 0) return -1;
+            if (r.bad) return bad_msg(c, "Execute");
+            if (collect_execute(c, portal, fast) != 0) return -1;
         }
         p += m.total;
         n -= m.total;
@@ -836,16 +857,32 @@ static void report_outcome(cs_pg_conn *c, sent *s)
     }
 }
 
-static void on_ready_for_query(cs_pg_conn *c, const cs_pg_msg *m)
+static void sent_pop(cs_pg_conn *c)
 {
     sent *s = c->sent_head;
-    if (s == NULL) return;
-    if (!s->swallow && m->len == 1) c->txn = m->body[0];
-    if (--s->syncs > 0) return;
     c->sent_head = s->next;
     if (c->sent_head == NULL) c->sent_tail = NULL;
     report_outcome(c, s);
     sent_free(s);
+}
+
+/* ReadyForQuery ends the oldest batch that ended in Sync, and every Flush-ended
+ * batch before it; what they did not get confirmed did not happen. */
+static void on_ready_for_query(cs_pg_conn *c, const cs_pg_msg *m)
+{
+    while (c->sent_head && c->sent_head->syncs == 0) sent_pop(c);
+    sent *s = c->sent_head;
+    if (s == NULL) return;
+    if (!s->swallow && m->len == 1) c->txn = m->body[0];
+    if (--s->syncs > 0) return;
+    sent_pop(c);
+}
+
+/* ParseComplete, BindComplete, CloseComplete: the oldest waiting operation. */
+static void on_confirmation(cs_pg_conn *c, char type)
+{
+    for (sent *s = c->sent_head; s; s = s->next)
+        if (cs_pg_batch_confirm(s->batch, type)) return;
 }
 
 /* One complete server message: note what matters, then relay it. */
@@ -863,6 +900,8 @@ static void server_msg(cs_pg_conn *c, const cs_pg_msg *m)
             c->phase = PH_READY;
             c->txn = m->body[0];
         }
+    } else if (m->type == '1' || m->type == '2' || m->type == '3') {
+        on_confirmation(c, m->type);
     } else if (m->type == 'C' && s) {
         cs_buf_printf(&s->tags, "%s%.*s", s->tags.len ? "; " : "", (int)strnlen(m->body, m->len), m->body);
     } else if (m->type == 'E' && s && s->error == NULL) {
@@ -879,7 +918,8 @@ static void server_msg(cs_pg_conn *c, const cs_pg_msg *m)
 
 static int interesting(char type)
 {
-    return type == 'Z' || type == 'C' || type == 'E' || type == 'K' || type == 'R';
+    return type == 'Z' || type == 'C' || type == 'E' || type == 'K' || type == 'R' || type == '1' || type == '2' ||
+           type == '3';
 }
 
 static int process_server(cs_pg_conn *c)

@@ -18,4 +18,8 @@ check "pipelined batch: answers in order" "1 2 T D C 1 2 T D C 1 2 T D C Z" "$($
 check "pipelined batch with a forbidden statement is refused as a whole" "E:42501 Z | 0" "$($RAW pipeline-denied "$PXPORT")"
 check "two pipelined batches, the second denied: the first's answers come first" \
   "1 2 T D C Z E:42501 Z" "$($RAW pipeline-two "$PXPORT")"
+check "a name the server refused to prepare is not trusted" "E:42P01 Z | 1 Z | E:42501 Z" "$($RAW stale-name "$PXPORT")"
+check "a failed redefinition does not change what the proxy decides on" "1 Z | E:42P05 Z | E:42501 Z" "$($RAW redefine "$PXPORT")"
+check "executing a portal the proxy never saw is refused" "E:34000 Z" "$($RAW unknown-portal "$PXPORT")"
+check "SQL PREPARE is decided as the statement it prepares" "E:42501 Z" "$($RAW sql-prepare "$PXPORT")"
 finish

@@ -69,6 +69,19 @@ def ext(sql, params=()):
 SYNC = b"S" + struct.pack("!i", 4)
 
 
+def frame(t, body):
+    return t + struct.pack("!i", 4 + len(body)) + body
+
+
+def parse(name, sql):
+    return frame(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+
+
+def bind_exec(portal, stmt):
+    b = portal.encode() + b"\0" + stmt.encode() + b"\0" + struct.pack("!hhh", 0, 0, 0)
+    return frame(b"B", b) + frame(b"E", portal.encode() + b"\0" + struct.pack("!i", 0))
+
+
 def kinds(msgs):
     return " ".join(m[0].decode() + (":" + fields(m[1])["C"] if m[0] == b"E" else "") for m in msgs)
 
@@ -128,6 +141,32 @@ def main():
         startup(s)
         s.sendall(ext("SELECT 1") + SYNC + ext("DROP TABLE scratch") + SYNC)
         print(kinds(read_until(s, b"Z") + read_until(s, b"Z")))
+    elif case == "stale-name":
+        # A Parse the server refused must not define the name for the proxy.
+        startup(s)
+        s.sendall(parse("s1", "SELECT * FROM no_such_table") + SYNC)
+        a = kinds(read_until(s, b"Z"))
+        s.sendall(parse("s1", "DROP TABLE scratch") + SYNC)
+        b = kinds(read_until(s, b"Z"))
+        s.sendall(bind_exec("p", "s1") + SYNC)
+        print(a, "|", b, "|", kinds(read_until(s, b"Z")))
+    elif case == "redefine":
+        # A second Parse of an existing name fails on the server: the proxy keeps
+        # deciding on the statement the server really has.
+        startup(s)
+        s.sendall(parse("s2", "DROP TABLE scratch") + SYNC)
+        a = kinds(read_until(s, b"Z"))
+        s.sendall(parse("s2", "SELECT 1") + SYNC)
+        b = kinds(read_until(s, b"Z"))
+        s.sendall(bind_exec("", "s2") + SYNC)
+        print(a, "|", b, "|", kinds(read_until(s, b"Z")))
+    elif case == "unknown-portal":
+        startup(s)
+        s.sendall(b"E" + struct.pack("!i", 4 + 5 + 4) + b"nope\0" + struct.pack("!i", 0) + SYNC)
+        print(kinds(read_until(s, b"Z")))
+    elif case == "sql-prepare":
+        startup(s)
+        print(kinds(query(s, "PREPARE wipe AS DELETE FROM accounts")))
     elif case == "truncated":
         startup(s)
         s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")

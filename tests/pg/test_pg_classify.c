@@ -58,6 +58,9 @@ static void test_hidden_writes(void **state)
     /* EXPLAIN ANALYZE runs its statement. */
     expect("EXPLAIN ANALYZE DELETE FROM t", "delete", "public.t", 0);
     expect("SELECT * INTO newt FROM t", "ddl", "public.newt", 0);
+    /* SQL-level PREPARE is decided as the statement it prepares. */
+    expect("PREPARE p AS DELETE FROM t WHERE a = $1", "delete", "public.t", 1);
+    expect("DECLARE c CURSOR FOR SELECT * FROM t", "select", "public.t", 0);
 }
 
 static void test_txn(void **state)
