@@ -408,6 +408,30 @@ static void hold_notice(cs_pg_conn *c, const cs_pg_verdict *v, int first)
 
 static void decide_next(cs_pg_conn *c);
 
+/* "countersign denied ... (request ID): reason", naming the request and why. */
+static char *refusal_message(const cs_pg_verdict *v)
+{
+    const char *res = vstr(v->action, "resource", NULL);
+    if (v->kind == CS_PG_V_FAILED)
+        return cs_sprintf("countersign could not decide on this statement, so it was refused: %s", v->reason);
+    if (!strcmp(v->status, "expired"))
+        return cs_sprintf("countersign: request %s for sql.execute on %s expired without approval", v->id, res);
+    if (!strcmp(v->status, "cancelled"))
+        return cs_sprintf("countersign: request %s for sql.execute on %s was cancelled", v->id, res);
+    /* Denied by policy, or by an approver's vote (whose reason is in the votes). */
+    const char *why = v->reason;
+    size_t i;
+    json_t *vote;
+    json_array_foreach(json_object_get(json_object_get(v->action, "approval"), "votes"), i, vote)
+        if (!strcmp(vstr(vote, "vote", NULL), "deny")) {
+            char *m = cs_sprintf("countersign denied sql.execute on %s (request %s): denied by %s%s%s", res, v->id,
+                                 vstr(vote, "voter", NULL), *vstr(vote, "reason", NULL) ? ": " : "",
+                                 vstr(vote, "reason", NULL));
+            return m;
+        }
+    return cs_sprintf("countersign denied sql.execute on %s (request %s)%s%s", res, v->id, *why ? ": " : "", why);
+}
+
 static void on_verdict(void *ud, const cs_pg_verdict *v)
 {
     cs_pg_conn *c = ud;
@@ -431,10 +455,7 @@ static void on_verdict(void *ud, const cs_pg_verdict *v)
         decide_next(c);
     } else {
         c->px->denied++;
-        char *msg = v->kind == CS_PG_V_FAILED
-                        ? cs_sprintf("countersign could not decide on this statement, so it was refused: %s", v->reason)
-                        : cs_sprintf("countersign %s sql.execute on %s (request %s)%s%s", v->status,
-                                     vstr(v->action, "resource", NULL), v->id, *v->reason ? ": " : "", v->reason);
+        char *msg = refusal_message(v);
         set_synth(c, "42501", msg, NULL);
         free(msg);
     }

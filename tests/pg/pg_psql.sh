@@ -118,7 +118,16 @@ set -e
 check "psql fails on the denied DELETE" 1 "$rc"
 contains "denied after the hold: 42501" "42501" "$(cat "$T/del.out")"
 contains "denied after the hold names the request" "$xid" "$(cat "$T/del.out")"
+contains "denied after the hold names the approver and reason" "denied by bob: not today" "$(cat "$T/del.out")"
 check "the row is still there" 1 "$(psql_direct -At -c "SELECT count(*) FROM accounts WHERE id = 5" appdb)"
+
+# A hold nobody answers expires (fail closed): the client gets the error.
+set +e
+out=$(psql_px -v VERBOSITY=verbose -c "TRUNCATE scratch" 2>&1)
+set -e
+contains "an expired hold is refused with 42501" "42501" "$out"
+contains "an expired hold says so" "expired without approval" "$out"
+check "the expired TRUNCATE did not run" 3 "$(psql_direct -At -c "SELECT count(*) FROM scratch" appdb)"
 
 # COPY FROM STDIN (allowed) streams rows in.
 printf '100\n101\n102\n' | psql_px -c "COPY scratch FROM STDIN" >/dev/null

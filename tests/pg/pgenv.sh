@@ -114,6 +114,10 @@ when { context.statement == "copy_from" };
 permit (principal, action == Action::"sql.execute", resource in Resource::"pg/prod")
 when { context.statement == "delete" && context.has_where };
 
+@id("pg-truncate-expires") @approval("dba") @timeout("1s")
+permit (principal, action == Action::"sql.execute", resource in Resource::"pg/prod")
+when { context.statement == "truncate" };
+
 @id("pg-no-drop") @reason("DROP is not allowed in prod")
 forbid (principal, action == Action::"sql.execute", resource in Resource::"pg/prod")
 when { context.statement == "ddl" && (context.text like "*DROP*" || context.text like "*drop*") };
