@@ -178,15 +178,14 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
                      reqs, "votes", "expires_at", cs_time_json(*expires));
 }
 
+/* {version, matched, explanation} (SPEC §4), plus errors when a policy errored.
+ * The approval requirements live in the action's "approval" block. */
 static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
 {
     json_t *full = cs_decision_to_json(d, set);
-    json_t *p = json_object();
-    json_object_set_new(p, "version", json_string(cs_policy_set_version(set)));
-    const char *k;
-    json_t *v;
-    json_object_foreach(full, k, v) if (strcmp(k, "decision") && strcmp(k, "policy_version"))
-        json_object_set(p, k, v);
+    json_t *p = json_pack("{s:s,s:O,s:O}", "version", cs_policy_set_version(set), "matched",
+                          json_object_get(full, "matched"), "explanation", json_object_get(full, "explanation"));
+    if (json_array_size(json_object_get(full, "errors")) > 0) json_object_set(p, "errors", json_object_get(full, "errors"));
     json_decref(full);
     return p;
 }
@@ -246,11 +245,10 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     long long expires = 0;
     if (d.kind == CS_DECISION_PENDING) {
         json_object_set_new(doc, "approval", approval_json(gw, &d, op->now_ms, &expires));
-        json_object_set_new(doc, "_expires_ms", json_integer(expires));
     }
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
     json_object_set_new(doc, "decided_at", d.kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
-    json_object_set_new(doc, "_receipt_wanted", json_boolean(json_is_true(json_object_get(op->args, "receipt"))));
+    op->receipt_wanted = json_is_true(json_object_get(op->args, "receipt"));
     op->doc = doc;
     json_decref(envelope);
     cs_decision_free(&d);
@@ -304,15 +302,24 @@ static int put_action(cs_gateway *gw, cs_op *op)
         .status = status,
         .requester = req,
         .idem_key = op->kind == CS_OP_SUBMIT ? op->idem_key : NULL,
-        .expires_at = !strcmp(status, "pending") ? json_integer_value(json_object_get(doc, "_expires_ms")) : 0,
+        .expires_at = !strcmp(status, "pending") ? cs_action_expires_ms(doc) : 0,
         .created_at = op->now_ms,
         .doc = text,
     };
     int rc = gw->store->ops->action_put(gw->store, &row);
-    free(text);
     free(req);
     op->changed = 1;
+    /* The stored text is also the reply: one serialisation per change. */
+    free(op->stored_text);
+    op->stored_text = text;
     return rc;
+}
+
+/* The reply body: the text just stored (or a fresh dump when nothing was stored). */
+static char *take_text(cs_op *op)
+{
+    char *t = op->stored_text ? cs_strdup(op->stored_text) : json_dumps(op->doc, JSON_COMPACT);
+    return t;
 }
 
 static void set_audit_index(json_t *doc, long long index)
@@ -344,7 +351,7 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         if (rc != CS_ENOTFOUND) return rc;
     }
     const char *status = json_string_value(json_object_get(doc, "status"));
-    if (!strcmp(status, "allowed") && json_is_true(json_object_get(doc, "_receipt_wanted"))) {
+    if (!strcmp(status, "allowed") && op->receipt_wanted) {
         char *r = cs_gw_receipt_issue(gw, doc, op->now_ms);
         json_object_set_new(doc, "receipt", json_string(r));
         free(r);
@@ -364,7 +371,7 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     if (rc) return rc;
     set_audit_index(doc, index);
     if ((rc = put_action(gw, op)) != 0) return rc;
-    op->reply = (cs_reply){.status = 201, .body = cs_gw_public(doc)};
+    op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
 }
 
@@ -402,7 +409,7 @@ static int expire_if_due(cs_gateway *gw, cs_op *op, int *expired)
 {
     *expired = 0;
     if (!cs_action_is_pending(op->doc)) return 0;
-    if (json_integer_value(json_object_get(op->doc, "_expires_ms")) > op->now_ms) return 0;
+    if (cs_action_expires_ms(op->doc) > op->now_ms) return 0;
     json_t *saved_who = op->who;
     op->who = NULL; /* the system expires it, whoever triggered the check */
     json_t *details = json_object();
@@ -517,7 +524,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
         }
     }
     if (rc == 0) rc = put_action(gw, op);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 
@@ -545,7 +552,7 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
     rc = finish_action(gw, op, "cancelled", "action.cancelled", d);
     json_decref(d);
     if (rc == 0) rc = put_action(gw, op);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 
@@ -575,7 +582,7 @@ static int apply_outcome(cs_gateway *gw, cs_op *op)
     long long index = 0;
     if ((rc = cs_gw_audit(gw, op, "action.outcome", out, &index)) != 0) return rc;
     if ((rc = put_action(gw, op)) != 0) return rc;
-    op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return 0;
 }
 
@@ -584,7 +591,7 @@ static int apply_expire(cs_gateway *gw, cs_op *op)
     int rc = load(gw, op), expired = 0;
     if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
     rc = expire_if_due(gw, op, &expired);
-    if (rc == 0) op->reply = (cs_reply){.status = 200, .body = cs_gw_public(op->doc)};
+    if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
 

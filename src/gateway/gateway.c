@@ -209,6 +209,7 @@ void cs_op_free(cs_op *op)
     free(op->source);
     free(op->id);
     free(op->idem_key);
+    free(op->stored_text);
     if (op->token) {
         memset(op->token, 0, strlen(op->token));
         free(op->token);
@@ -229,14 +230,12 @@ static void op_done(cs_write_job *job, int rc)
         }
         if (op->changed && op->doc) {
             const char *id = json_string_value(json_object_get(op->doc, "id"));
-            long long exp = json_integer_value(json_object_get(op->doc, "_expires_ms"));
+            long long exp = cs_action_expires_ms(op->doc);
             if (cs_action_is_pending(op->doc) && exp < atomic_load(&gw->next_expiry))
                 atomic_store(&gw->next_expiry, exp);
             if (id) {
-                /* Waiters answer from this copy instead of each reading the store. */
-                json_t *pub = cs_gw_public(op->doc);
-                cs_watch_notify(gw->watchers, id, pub);
-                json_decref(pub);
+                /* Waiters answer from this document instead of each reading the store. */
+                cs_watch_notify(gw->watchers, id, op->doc);
             }
         }
     }
@@ -291,10 +290,11 @@ void cs_gateway_get(cs_gateway *gw, const char *id, cs_reply *reply)
     int rc = gw->store->ops->action_get(gw->store, 0, id, &text);
     if (rc == CS_ENOTFOUND) return cs_reply_problem(reply, 404, "not-found", "no action with this id");
     json_t *doc = rc == 0 ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    if (doc == NULL) return cs_reply_problem(reply, 503, "storage-error", "cannot read the action");
-    *reply = (cs_reply){.status = 200, .body = cs_gw_public(doc)};
-    json_decref(doc);
+    if (doc == NULL) {
+        free(text);
+        return cs_reply_problem(reply, 503, "storage-error", "cannot read the action");
+    }
+    *reply = (cs_reply){.status = 200, .body = doc, .text = text};
 }
 
 static int parse_ll(const char *s, long long lo, long long hi, long long *out)

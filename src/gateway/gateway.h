@@ -25,6 +25,7 @@ typedef struct cs_reply {
     json_t *body;
     int problem;
     int replayed; /* idempotent replay of an earlier submission */
+    char *text;   /* body already serialised (owned); sent instead of body when set */
 } cs_reply;
 
 enum cs_op_kind {
@@ -45,8 +46,10 @@ struct cs_op {
     json_t *doc; /* prepared action (submit) */
     char *token; /* new token (token create) */
     long long now_ms;
+    int receipt_wanted; /* submit asked for a receipt on an allowed action */
     int changed;   /* the action's state changed: wake its waiters after the commit */
     char hash[65]; /* token hash (token ops) */
+    char *stored_text; /* the action as last written (owned) */
     cs_reply reply;
     void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
     void *ctx;
@@ -87,6 +90,8 @@ void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply);
 void cs_gateway_whoami(json_t *who, cs_reply *reply);
 /* 1 when the action document's status is pending. */
 int cs_action_is_pending(const json_t *doc);
+/* approval.expires_at in ms since the epoch, 0 when absent. */
+long long cs_action_expires_ms(const json_t *doc);
 
 /* RFC 9457 problem document. type is a short name such as "self-approval". */
 json_t *cs_problem(int status, const char *type, const char *title, const char *detail);

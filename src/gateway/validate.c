@@ -99,6 +99,8 @@ static const char *title_for(const char *type)
 void cs_reply_problem(cs_reply *r, int status, const char *type, const char *detail)
 {
     json_decref(r->body);
+    free(r->text);
+    r->text = NULL;
     r->status = status;
     r->problem = 1;
     r->body = cs_problem(status, type, title_for(type), detail);
@@ -107,6 +109,7 @@ void cs_reply_problem(cs_reply *r, int status, const char *type, const char *det
 void cs_reply_clear(cs_reply *r)
 {
     json_decref(r->body);
+    free(r->text);
     memset(r, 0, sizeof *r);
 }
 
@@ -115,6 +118,19 @@ long long cs_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long cs_action_expires_ms(const json_t *doc)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(doc, "approval"), "expires_at"));
+    struct tm tm = {0};
+    int ms = 0;
+    if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                            &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
 }
 
 json_t *cs_time_json(long long ms)

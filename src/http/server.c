@@ -12,7 +12,7 @@
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
 {
-    char *text = reply->body ? json_dumps(reply->body, JSON_COMPACT) : cs_strdup("{}");
+    char *text = reply->text ? cs_strdup(reply->text) : reply->body ? json_dumps(reply->body, JSON_COMPACT) : cs_strdup("{}");
     size_t len = strlen(text);
     text = cs_realloc(text, len + 2);
     text[len++] = '\n';

@@ -40,11 +40,12 @@ static const char schema[] =
     " created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS actions_idem ON actions(requester, idem_key)"
     " WHERE idem_key IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS actions_status ON actions(status, expires_at);"
+    /* Only pending rows are indexed by deadline: routine decisions never touch it. */
+    "CREATE INDEX IF NOT EXISTS actions_pending ON actions(expires_at) WHERE status='pending';"
     "CREATE TABLE IF NOT EXISTS audit(idx INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, action_id TEXT,"
     " entry TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_action ON audit(action_id);"
+
     "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
     " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
 
