@@ -43,6 +43,7 @@ static const key_spec keys[] = {
     {"notify.webhooks", K_WEBHOOKS, F(webhooks)},
     {"notify.routes", K_ROUTES, F(routes)},
     {"pg.users", K_ENVMAP, F(pg_users)},
+    {"notify.dead_letter_after", K_DURATION, F(notify_dead_letter_after_s)},
 };
 #undef F
 
@@ -270,6 +271,7 @@ static void defaults(cs_config *c, const char *base)
     c->http_threads = 2;
     c->http_max_connections = 16384;
     c->slack_api_url = cs_strdup("https://slack.com/api");
+    c->notify_dead_letter_after_s = 24 * 3600;
 }
 
 int cs_config_load(const char *path, cs_config *out, cs_err *err)

@@ -33,6 +33,7 @@ typedef struct cs_config {
     json_t *webhooks;       /* [{name, url, secret_env}] */
     json_t *routes;         /* {route: ["slack:#x", ...]} */
     json_t *pg_users;       /* {database user: env var holding its countersign token} */
+    long long notify_dead_letter_after_s; /* undelivered notifications give up after this */
 } cs_config;
 
 /* Fills out with defaults, then what the file says. On error out is left freed. */

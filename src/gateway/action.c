@@ -5,6 +5,8 @@
  * group-commit transaction, so two votes can never race past a rule. */
 #include "gateway/gateway_int.h"
 
+#include "notify/notify.h"
+
 #include "util/alloc.h"
 #include "util/jcs.h"
 #include "util/log.h"
@@ -312,6 +314,8 @@ static int put_action(cs_gateway *gw, cs_op *op)
     /* The stored text is also the reply: one serialisation per change. */
     free(op->stored_text);
     op->stored_text = text;
+    /* Notifications are outbox rows in this same transaction (src/notify/). */
+    if (rc == 0) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms);
     return rc;
 }
 

@@ -3,6 +3,8 @@
  * ends long-polls at their deadline. */
 #include "gateway/gateway_int.h"
 
+#include "notify/notify.h"
+
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -46,6 +48,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     if (rc == 0) rc = load_policy(cfg->policy_dir, &gw->policy, err);
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
+    if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
         cs_gateway_free(gw);
         return rc;
@@ -107,7 +110,7 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
     if (pthread_create(&gw->reaper, NULL, reaper_main, gw) != 0)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");
     gw->reaper_started = 1;
-    return 0;
+    return cs_notify_start(gw->notify, gw->writer, err);
 }
 
 void cs_gateway_stop(cs_gateway *gw)
@@ -123,6 +126,7 @@ void cs_gateway_stop(cs_gateway *gw)
         gw->reaper_started = 0;
     }
     cs_watch_fire_all(gw->watchers);
+    cs_notify_stop(gw->notify); /* before the writer: it records deliveries through it */
     cs_writer_stop(gw->writer);
     gw->writer = NULL;
 }
@@ -131,6 +135,7 @@ void cs_gateway_free(cs_gateway *gw)
 {
     if (gw == NULL) return;
     if (gw->writer || gw->reaper_started) cs_gateway_stop(gw);
+    cs_notify_free(gw->notify);
     cs_store_close(gw->store);
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
@@ -237,6 +242,7 @@ static void op_done(cs_write_job *job, int rc)
                 /* Waiters answer from this document instead of each reading the store. */
                 cs_watch_notify(gw->watchers, id, op->doc);
             }
+            cs_notify_kick(gw->notify);
         }
     }
     if (op->complete) op->complete(op);
@@ -273,6 +279,20 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
     cs_writer_submit(gw->writer, &op->job);
     pthread_rwlock_unlock(&gw->run_lock);
     return 0;
+}
+
+int cs_gateway_submit_job(cs_gateway *gw, cs_write_job *job)
+{
+    pthread_rwlock_rdlock(&gw->run_lock);
+    int ok = !atomic_load(&gw->stopping) && gw->writer != NULL;
+    if (ok) cs_writer_submit(gw->writer, job);
+    pthread_rwlock_unlock(&gw->run_lock);
+    return ok ? 0 : CS_ECONFLICT;
+}
+
+struct cs_notify *cs_gateway_notify(cs_gateway *gw)
+{
+    return gw->notify;
 }
 
 int cs_gateway_run_now(cs_gateway *gw, cs_op *op)

@@ -70,6 +70,13 @@ void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
 
 /* Resolves a bearer token to its identity (new reference), or NULL. */
 json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);
+/* The user whose token carries this Slack user id (new reference), or NULL. */
+json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id);
+/* Queues a job of another subsystem (e.g. an audit entry) on the writer; refused
+ * with CS_ECONFLICT while stopping. */
+int cs_gateway_submit_job(cs_gateway *gw, cs_write_job *job);
+/* The notifier (src/notify/). */
+struct cs_notify *cs_gateway_notify(cs_gateway *gw);
 
 /* Builds an op; `args` and `who` are borrowed (a reference is taken). */
 cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id,

@@ -34,6 +34,7 @@ struct cs_gateway {
     atomic_llong next_expiry;
     pthread_mutex_t reaper_lock;
     pthread_cond_t reaper_cond;
+    struct cs_notify *notify; /* outbox and channels (src/notify/) */
 };
 
 /* The policy set in force (new reference). */

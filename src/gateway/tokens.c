@@ -58,6 +58,24 @@ json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token)
     return id;
 }
 
+json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id)
+{
+    json_t *found = NULL;
+    pthread_rwlock_rdlock(&gw->tok_lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(gw->tokens, k, v) {
+        const char *sid = json_string_value(json_object_get(v, "slack_id"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        if (sid && kind && !strcmp(kind, "user") && !strcmp(sid, slack_id)) {
+            found = json_incref(v);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&gw->tok_lock);
+    return found;
+}
+
 /* The current hash of a named identity ("" when none). */
 static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **doc)
 {
@@ -74,6 +92,19 @@ static void find_name(cs_gateway *gw, const char *name, char hash[65], json_t **
         }
     }
     pthread_rwlock_unlock(&gw->tok_lock);
+}
+
+/* Slack user ids are upper-case letters and digits; agents never get one, so a
+ * Slack click can only ever act as a human (SPEC §3 rule 1). */
+static int slack_id_ok(const json_t *args, const char *kind)
+{
+    const char *s = json_string_value(json_object_get(args, "slack_id"));
+    if (s == NULL) return 1;
+    size_t n = strlen(s);
+    if (strcmp(kind, "user") != 0 || n == 0 || n > 32) return 0;
+    for (; *s; s++)
+        if (!(isupper((unsigned char)*s) || isdigit((unsigned char)*s))) return 0;
+    return 1;
 }
 
 int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
@@ -95,6 +126,7 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
     else if (!strcmp(kind, "agent") && (!owner || !ident_ok(owner))) bad = "owner", detail = "agents need an 'owner' (a user name)";
     else if (!strcmp(kind, "user") && owner) bad = "owner", detail = "users have no owner";
     else if (!strcmp(kind, "agent") && json_is_true(json_object_get(op->args, "admin"))) bad = "admin", detail = "agents cannot be admins";
+    else if (!slack_id_ok(op->args, kind)) bad = "slack_id", detail = "field 'slack_id' is a Slack user id (such as U0123ABC) and only users have one";
     size_t i;
     json_t *g;
     json_array_foreach(json_object_get(op->args, "groups"), i, g)
@@ -103,6 +135,15 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
         cs_reply_problem(&op->reply, 400, "invalid-field", detail);
         json_object_set_new(op->reply.body, "field", json_string(bad));
         return CS_EINVAL;
+    }
+    /* One Slack account, one countersign user: a click must map to exactly one human. */
+    const char *slack = json_string_value(json_object_get(op->args, "slack_id"));
+    json_t *holder = slack ? cs_gateway_find_slack_user(gw, slack) : NULL;
+    int taken = holder && strcmp(json_string_value(json_object_get(holder, "name")), name) != 0;
+    json_decref(holder);
+    if (taken) {
+        cs_reply_problem(&op->reply, 409, "slack-id-taken", "another user already has this slack_id");
+        return CS_ECONFLICT;
     }
     json_t *groups = json_object_get(op->args, "groups");
     json_t *doc = json_pack("{s:s,s:s,s:o,s:b}", "kind", kind, "name", name, "groups",

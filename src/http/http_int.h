@@ -48,5 +48,7 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* slack.c: POST /integrations/slack/interactions (Slack signs it; no bearer token). */
+void cs_http_slack(cs_req *r);
 
 #endif

@@ -2,6 +2,7 @@
  * and JSON parsing before any handler sees the body. */
 #include "http/http_int.h"
 
+#include "notify/notify.h"
 #include "util/alloc.h"
 
 #include <stdlib.h>
@@ -174,11 +175,13 @@ static void with_body(cs_req *r, int kind, const char *id, int empty_ok)
 /* Prometheus text format: a few gauges and counters. */
 static void metrics(cs_req *r)
 {
+    char *notify = cs_notify_metrics(cs_gateway_notify(r->http->gw));
     char *text = cs_sprintf("# TYPE countersign_http_requests_total counter\n"
                             "countersign_http_requests_total %ld\n"
                             "# TYPE countersign_waiters gauge\n"
-                            "countersign_waiters %ld\n",
-                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)));
+                            "countersign_waiters %ld\n%s",
+                            atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify);
+    free(notify);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     MHD_queue_response(r->conn, 200, resp);
@@ -236,6 +239,7 @@ void cs_http_route(cs_req *r)
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
+    if (!strcmp(u, "/integrations/slack/interactions")) return cs_http_slack(r);
     if (authenticate(r) != 0) return;
     if (cs_gateway_stopping(r->http->gw)) return problem(r, 503, "stopping", "the gateway is shutting down");
     if (!strcmp(u, "/v1/whoami")) return cs_gateway_whoami(r->who, &r->reply);

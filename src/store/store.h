@@ -41,6 +41,17 @@ typedef struct cs_list_query {
     int limit;
 } cs_list_query;
 
+/* A notification waiting in the outbox (SPEC §4 Notifications). Written by the
+ * gateway in the same transaction as the event it announces. */
+typedef struct cs_outbox_row {
+    const char *msg_id;    /* stable across retries (webhook-id) */
+    const char *target;    /* slack:#x, teams:NAME, webhook:NAME */
+    const char *action_id;
+    const char *event;     /* action.pending, action.voted, action.approved, ... */
+    const char *payload;   /* JSON: the action as it was at the event */
+    long long created_at;  /* ms */
+} cs_outbox_row;
+
 typedef struct cs_store_ops {
     const char *name;
     int (*open)(cs_store *s, const char *location, cs_err *err);
@@ -55,6 +66,12 @@ typedef struct cs_store_ops {
     int (*action_put)(cs_store *s, const cs_action_row *row);
     int (*audit_append)(cs_store *s, const cs_audit_row *row, long long *index);
     int (*token_put)(cs_store *s, const char *name, const char *hash, const char *doc, int revoked);
+    /* notification outbox (writer side); state is pending | done | dead */
+    int (*outbox_add)(cs_store *s, const cs_outbox_row *row);
+    int (*outbox_set)(cs_store *s, long long id, const char *state, int attempts, long long next_at,
+                      const char *last_error);
+    /* What a channel remembers about its message for an action (Slack: channel and ts). */
+    int (*notify_ref_put)(cs_store *s, const char *action_id, const char *target, const char *ref);
     /* read side; `w` = 1 reads through the writer's open transaction */
     int (*action_get)(cs_store *s, int w, const char *id, char **doc);
     int (*action_by_idem)(cs_store *s, int w, const char *requester, const char *key, char **doc);
@@ -65,6 +82,12 @@ typedef struct cs_store_ops {
     int (*audit_count)(cs_store *s, long long *n);
     /* entries [from, from+max) in index order: [{index, entry}] (entry: canonical JSON text) */
     int (*audit_range)(cs_store *s, long long from, int max, json_t **rows);
+    /* Pending outbox rows due by now_ms, only the oldest per (action, target) so that
+     * a channel sees its events in order: [{id, msg_id, target, action_id, event,
+     * payload, attempts, created_at, ref}] (ref null when none). */
+    int (*outbox_due)(cs_store *s, long long now_ms, int max, json_t **rows);
+    /* Outbox rows per state: {"pending": n, "done": n, "dead": n} (states with rows). */
+    int (*outbox_counts)(cs_store *s, json_t **counts);
 } cs_store_ops;
 
 struct cs_store {

@@ -47,7 +47,15 @@ static const char schema[] =
     " entry TEXT NOT NULL);"
 
     "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
-    " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
+    " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    /* The notification outbox and what each channel remembers per action (notify/). */
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE,"
+    " target TEXT NOT NULL, action_id TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, last_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, action_id, target, id);"
+    "CREATE TABLE IF NOT EXISTS notify_refs(action_id TEXT NOT NULL, target TEXT NOT NULL,"
+    " ref TEXT NOT NULL, PRIMARY KEY(action_id, target));";
 
 typedef struct sq {
     char *path;
@@ -457,6 +465,110 @@ static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
                     bind_range, &r, row_audit, *rows);
 }
 
+/* The notification outbox. Writes run on the writer connection inside the group
+ * commit, like every other state change. */
+static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(q->w, sql, -1, st, NULL) != SQLITE_OK) {
+        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+static int wfinish(sq *q, sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+        return CS_EDB;
+    }
+    return 0;
+}
+
+static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "INSERT INTO outbox(msg_id,target,action_id,event,payload,created_at,next_at) "
+                 "VALUES(?1,?2,?3,?4,?5,?6,?6)", &st) != 0)
+        return CS_EDB;
+    bind_text(st, 1, r->msg_id);
+    bind_text(st, 2, r->target);
+    bind_text(st, 3, r->action_id);
+    bind_text(st, 4, r->event);
+    bind_text(st, 5, r->payload);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    return wfinish(q, st);
+}
+
+static int sq_outbox_set(cs_store *s, long long id, const char *state, int attempts, long long next_at,
+                         const char *last_error)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "UPDATE outbox SET state=?2, attempts=?3, next_at=?4, last_error=?5 WHERE id=?1", &st) != 0)
+        return CS_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, state);
+    sqlite3_bind_int(st, 3, attempts);
+    sqlite3_bind_int64(st, 4, next_at);
+    bind_text(st, 5, last_error);
+    return wfinish(q, st);
+}
+
+static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *target, const char *ref)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st;
+    if (wexec(q, "INSERT INTO notify_refs(action_id,target,ref) VALUES(?1,?2,?3) "
+                 "ON CONFLICT(action_id,target) DO UPDATE SET ref=?3", &st) != 0)
+        return CS_EDB;
+    bind_text(st, 1, action_id);
+    bind_text(st, 2, target);
+    bind_text(st, 3, ref);
+    return wfinish(q, st);
+}
+
+static void row_outbox(sqlite3_stmt *st, void *ctx)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                          "msg_id", sqlite3_column_text(st, 1), "target", sqlite3_column_text(st, 2),
+                          "action_id", sqlite3_column_text(st, 3), "event", sqlite3_column_text(st, 4),
+                          "payload", sqlite3_column_text(st, 5), "attempts", sqlite3_column_int(st, 6),
+                          "created_at", (json_int_t)sqlite3_column_int64(st, 7));
+    if (o == NULL) return;
+    const unsigned char *ref = sqlite3_column_text(st, 8);
+    json_object_set_new(o, "ref", ref ? json_string((const char *)ref) : json_null());
+    json_array_append_new(ctx, o);
+}
+
+static int sq_outbox_due(cs_store *s, long long now_ms, int max, json_t **rows)
+{
+    range_arg r = {now_ms, max};
+    *rows = json_array();
+    return each_row(s->impl,
+                    "SELECT o.id, o.msg_id, o.target, o.action_id, o.event, o.payload, o.attempts,"
+                    " o.created_at, r.ref FROM outbox o LEFT JOIN notify_refs r"
+                    " ON r.action_id = o.action_id AND r.target = o.target"
+                    " WHERE o.state = 'pending' AND o.next_at <= ?1 AND o.id = (SELECT MIN(p.id) FROM"
+                    " outbox p WHERE p.state = 'pending' AND p.action_id = o.action_id AND p.target = o.target)"
+                    " ORDER BY o.id LIMIT ?2",
+                    bind_range, &r, row_outbox, *rows);
+}
+
+static void row_count(sqlite3_stmt *st, void *ctx)
+{
+    json_object_set_new(ctx, (const char *)sqlite3_column_text(st, 0), json_integer(sqlite3_column_int64(st, 1)));
+}
+
+static int sq_outbox_counts(cs_store *s, json_t **counts)
+{
+    *counts = json_object();
+    return each_row(s->impl, "SELECT state, COUNT(*) FROM outbox GROUP BY state", NULL, NULL, row_count, *counts);
+}
+
 const cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -478,4 +590,9 @@ const cs_store_ops cs_store_sqlite_ops = {
     .tokens = sq_tokens,
     .audit_count = sq_audit_count,
     .audit_range = sq_audit_range,
+    .outbox_add = sq_outbox_add,
+    .outbox_set = sq_outbox_set,
+    .notify_ref_put = sq_notify_ref_put,
+    .outbox_due = sq_outbox_due,
+    .outbox_counts = sq_outbox_counts,
 };
