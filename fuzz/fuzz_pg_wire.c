@@ -34,7 +34,8 @@ static void body(const cs_pg_msg *m)
         cs_pg_get_str(&r);
         const char *q = cs_pg_get_str(&r);
         uint16_t n = cs_pg_get_u16(&r);
-        for (uint16_t i = 0; i < n && !r.bad; i++) cs_pg_get_u32(&r);
+        for (uint16_t i = 0; i < n && !r.bad; i++)
+            cs_pg_get_u32(&r);
         if (!r.bad) sql(q);
         break;
     }
@@ -44,7 +45,8 @@ static void body(const cs_pg_msg *m)
         cs_pg_field(m, 'C');
         break;
     default:
-        while (!r.bad) cs_pg_get_byte(&r);
+        while (!r.bad)
+            cs_pg_get_byte(&r);
     }
 }
 

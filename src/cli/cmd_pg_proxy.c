@@ -47,18 +47,29 @@ static int parse_args(int argc, char **argv, args *a)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 'l': a->listen = optarg; break;
-        case 'u': a->upstream = optarg; break;
-        case 'n': a->name = optarg; break;
-        case 'c': a->config = optarg; break;
-        case 'N': a->no_cache = 1; break;
+        case 'l':
+            a->listen = optarg;
+            break;
+        case 'u':
+            a->upstream = optarg;
+            break;
+        case 'n':
+            a->name = optarg;
+            break;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'N':
+            a->no_cache = 1;
+            break;
         case 't': {
             char *end;
             a->ttl_s = strtol(optarg, &end, 10);
             if (*end || a->ttl_s < 0 || a->ttl_s > 86400) return -1;
             break;
         }
-        default: return -1;
+        default:
+            return -1;
         }
     }
     if (!a->listen || !a->upstream || optind != argc || !*a->name) return -1;
@@ -78,9 +89,14 @@ int cs_cmd_pg_proxy(int argc, char **argv)
     const char *url = getenv("COUNTERSIGN_URL");
     if (url == NULL || !*url) url = "http://127.0.0.1:8080";
     cs_pg_options o = {
-        .listen = a.listen, .upstream = a.upstream, .name = a.name, .gateway_url = url,
-        .token = getenv("COUNTERSIGN_TOKEN"), .approve_url = a.config ? cfg.public_url : url,
-        .users = a.config ? cfg.pg_users : NULL, .cache_slots = a.no_cache ? 0 : 65536,
+        .listen = a.listen,
+        .upstream = a.upstream,
+        .name = a.name,
+        .gateway_url = url,
+        .token = getenv("COUNTERSIGN_TOKEN"),
+        .approve_url = a.config ? cfg.public_url : url,
+        .users = a.config ? cfg.pg_users : NULL,
+        .cache_slots = a.no_cache ? 0 : 65536,
         .cache_ttl_ms = a.ttl_s * 1000LL,
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -96,7 +112,8 @@ int cs_cmd_pg_proxy(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    fprintf(stderr, "countersign pg-proxy: listening on %s, upstream %s, gateway %s\n", a.listen, a.upstream, url);
+    fprintf(stderr, "countersign pg-proxy: listening on %s, upstream %s, gateway %s\n", a.listen,
+            a.upstream, url);
     rc = cs_pg_proxy_run(p);
     running = NULL;
     cs_pg_proxy_free(p);

@@ -34,7 +34,8 @@ cs_pg_cache *cs_pg_cache_new(unsigned slots, long long ttl_ms)
     c->generation = 1;
     if (slots == 0) return c;
     unsigned n = 1;
-    while (n < slots && n < (1u << 24)) n <<= 1;
+    while (n < slots && n < (1u << 24))
+        n <<= 1;
     c->slots = cs_calloc(n, sizeof *c->slots);
     c->mask = n - 1;
     return c;
@@ -43,7 +44,8 @@ cs_pg_cache *cs_pg_cache_new(unsigned slots, long long ttl_ms)
 void cs_pg_cache_free(cs_pg_cache *c)
 {
     if (c == NULL) return;
-    for (unsigned i = 0; c->slots && i <= c->mask; i++) free(c->slots[i].principal);
+    for (unsigned i = 0; c->slots && i <= c->mask; i++)
+        free(c->slots[i].principal);
     free(c->slots);
     free(c);
 }
@@ -67,7 +69,8 @@ void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, long long now_
 static unsigned slot_of(const cs_pg_cache *c, const char *principal, uint64_t fp)
 {
     uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)principal; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *)principal; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
     h ^= fp + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return (unsigned)(h ^ (h >> 32)) & c->mask;
 }
@@ -86,15 +89,19 @@ int cs_pg_cache_hit(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
     slot *s = &c->slots[slot_of(c, principal, fingerprint)];
     int hit = s->principal && s->generation == c->generation && s->fingerprint == fingerprint &&
               s->expires_ms > now_ms && !strcmp(s->principal, principal);
-    if (hit) c->stats.hits++;
-    else c->stats.misses++;
+    if (hit)
+        c->stats.hits++;
+    else
+        c->stats.misses++;
     return hit;
 }
 
-void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint, const char *policy_version,
-                     long long now_ms)
+void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
+                     const char *policy_version, long long now_ms)
 {
-    if (!fresh(c, now_ms) || fingerprint == 0 || policy_version == NULL || strcmp(policy_version, c->version)) return;
+    if (!fresh(c, now_ms) || fingerprint == 0 || policy_version == NULL ||
+        strcmp(policy_version, c->version))
+        return;
     slot *s = &c->slots[slot_of(c, principal, fingerprint)];
     if (s->principal == NULL || strcmp(s->principal, principal)) {
         free(s->principal);

@@ -21,8 +21,8 @@ void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, long long now_
 int cs_pg_cache_hit(cs_pg_cache *c, const char *principal, uint64_t fingerprint, long long now_ms);
 /* Records an allowed decision made under policy_version (ignored if that is not
  * the current version). */
-void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint, const char *policy_version,
-                     long long now_ms);
+void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
+                     const char *policy_version, long long now_ms);
 
 typedef struct cs_pg_cache_stats {
     unsigned long long hits, misses, flushes;

@@ -13,8 +13,9 @@
 #define MAX_TABLES 64
 #define MAX_DEPTH 200
 
-static const char *const kind_names[] = {"select", "insert", "update",   "delete", "copy_to", "copy_from",
-                                         "ddl",    "grant",  "truncate", "other",  "transaction"};
+static const char *const kind_names[] = {"select",   "insert",    "update",     "delete",
+                                         "copy_to",  "copy_from", "ddl",        "grant",
+                                         "truncate", "other",     "transaction"};
 
 const char *cs_pg_kind_name(int kind)
 {
@@ -41,7 +42,8 @@ static void add_table(json_t *tables, json_t *ctes, const char *schema, const ch
     char *name = table_name(schema, rel);
     size_t i;
     json_t *v;
-    json_array_foreach(tables, i, v) if (!strcmp(json_string_value(v), name)) {
+    json_array_foreach(tables, i, v) if (!strcmp(json_string_value(v), name))
+    {
         free(name);
         return;
     }
@@ -57,9 +59,10 @@ typedef struct walk_state {
 
 static void note_write(walk_state *w, const char *node)
 {
-    int k = !strcmp(node, "DeleteStmt") ? CS_PG_DELETE
-          : !strcmp(node, "UpdateStmt") || !strcmp(node, "MergeStmt") ? CS_PG_UPDATE
-          : !strcmp(node, "InsertStmt") ? CS_PG_INSERT : -1;
+    int k = !strcmp(node, "DeleteStmt")                                 ? CS_PG_DELETE
+            : !strcmp(node, "UpdateStmt") || !strcmp(node, "MergeStmt") ? CS_PG_UPDATE
+            : !strcmp(node, "InsertStmt")                               ? CS_PG_INSERT
+                                                                        : -1;
     /* delete > update > insert: the most destructive one names the statement. */
     int rank[] = {[CS_PG_INSERT] = 1, [CS_PG_UPDATE] = 2, [CS_PG_DELETE] = 3};
     if (k >= 0 && (w->writes < 0 || rank[k] > rank[w->writes])) w->writes = k;
@@ -101,10 +104,12 @@ static void walk(walk_state *w, json_t *node, int depth)
     json_object_foreach(node, k, v)
     {
         /* Typed fields (a statement's "relation") hold a RangeVar without its wrapper. */
-        if (!strcmp(k, "RangeVar") || ((!strcmp(k, "relation") || !strcmp(k, "rel")) && json_object_get(v, "relname")))
+        if (!strcmp(k, "RangeVar") ||
+            ((!strcmp(k, "relation") || !strcmp(k, "rel")) && json_object_get(v, "relname")))
             add_table(w->tables, w->ctes, json_string_value(json_object_get(v, "schemaname")),
                       json_string_value(json_object_get(v, "relname")));
-        else walk(w, v, depth + 1);
+        else
+            walk(w, v, depth + 1);
     }
 }
 
@@ -128,29 +133,35 @@ static int txn_kind(json_t *t)
 static int node_kind(const char *name, json_t *body, cs_pg_stmt *st)
 {
     /* EXPLAIN (ANALYZE runs it), PREPARE and DECLARE CURSOR are their inner statement. */
-    if (!strcmp(name, "ExplainStmt") || !strcmp(name, "PrepareStmt") || !strcmp(name, "DeclareCursorStmt")) {
+    if (!strcmp(name, "ExplainStmt") || !strcmp(name, "PrepareStmt") ||
+        !strcmp(name, "DeclareCursorStmt")) {
         const char *inner;
         json_t *q;
-        json_object_foreach(json_object_get(body, "query"), inner, q) return node_kind(inner, q, st);
+        json_object_foreach(json_object_get(body, "query"), inner, q) return node_kind(inner, q,
+                                                                                       st);
         return CS_PG_OTHER;
     }
     if (!strcmp(name, "SelectStmt") || !strcmp(name, "UpdateStmt") || !strcmp(name, "DeleteStmt"))
         st->has_where = json_object_get(body, "whereClause") != NULL;
-    if (!strcmp(name, "SelectStmt")) return json_object_get(body, "intoClause") ? CS_PG_DDL : CS_PG_SELECT;
+    if (!strcmp(name, "SelectStmt"))
+        return json_object_get(body, "intoClause") ? CS_PG_DDL : CS_PG_SELECT;
     if (!strcmp(name, "InsertStmt")) return CS_PG_INSERT;
     if (!strcmp(name, "UpdateStmt") || !strcmp(name, "MergeStmt")) return CS_PG_UPDATE;
     if (!strcmp(name, "DeleteStmt")) return CS_PG_DELETE;
-    if (!strcmp(name, "CopyStmt")) return json_is_true(json_object_get(body, "is_from")) ? CS_PG_COPY_FROM : CS_PG_COPY_TO;
+    if (!strcmp(name, "CopyStmt"))
+        return json_is_true(json_object_get(body, "is_from")) ? CS_PG_COPY_FROM : CS_PG_COPY_TO;
     if (!strcmp(name, "TruncateStmt")) return CS_PG_TRUNCATE;
-    if (!strcmp(name, "GrantStmt") || !strcmp(name, "GrantRoleStmt") || !strcmp(name, "AlterDefaultPrivilegesStmt"))
+    if (!strcmp(name, "GrantStmt") || !strcmp(name, "GrantRoleStmt") ||
+        !strcmp(name, "AlterDefaultPrivilegesStmt"))
         return CS_PG_GRANT;
     if (!strcmp(name, "TransactionStmt")) {
         st->txn = txn_kind(body);
         return CS_PG_TXN;
     }
-    if (prefix(name, "Create") || prefix(name, "Alter") || prefix(name, "Drop") || !strcmp(name, "RenameStmt") ||
-        !strcmp(name, "IndexStmt") || !strcmp(name, "ViewStmt") || !strcmp(name, "CommentStmt") ||
-        !strcmp(name, "ReindexStmt") || !strcmp(name, "ClusterStmt") || !strcmp(name, "VacuumStmt"))
+    if (prefix(name, "Create") || prefix(name, "Alter") || prefix(name, "Drop") ||
+        !strcmp(name, "RenameStmt") || !strcmp(name, "IndexStmt") || !strcmp(name, "ViewStmt") ||
+        !strcmp(name, "CommentStmt") || !strcmp(name, "ReindexStmt") ||
+        !strcmp(name, "ClusterStmt") || !strcmp(name, "VacuumStmt"))
         return CS_PG_DDL;
     return CS_PG_OTHER;
 }
@@ -159,8 +170,9 @@ static int node_kind(const char *name, json_t *body, cs_pg_stmt *st)
 static void drop_tables(json_t *body, json_t *tables, json_t *ctes)
 {
     const char *rt = json_string_value(json_object_get(body, "removeType"));
-    if (rt == NULL || (strcmp(rt, "OBJECT_TABLE") && strcmp(rt, "OBJECT_VIEW") && strcmp(rt, "OBJECT_MATVIEW") &&
-                       strcmp(rt, "OBJECT_FOREIGN_TABLE") && strcmp(rt, "OBJECT_SEQUENCE")))
+    if (rt == NULL ||
+        (strcmp(rt, "OBJECT_TABLE") && strcmp(rt, "OBJECT_VIEW") && strcmp(rt, "OBJECT_MATVIEW") &&
+         strcmp(rt, "OBJECT_FOREIGN_TABLE") && strcmp(rt, "OBJECT_SEQUENCE")))
         return;
     size_t i;
     json_t *o;
@@ -168,8 +180,13 @@ static void drop_tables(json_t *body, json_t *tables, json_t *ctes)
     {
         json_t *items = json_object_get(json_object_get(o, "List"), "items");
         size_t n = json_array_size(items);
-        const char *rel = n ? json_string_value(json_object_get(json_object_get(json_array_get(items, n - 1), "String"), "sval")) : NULL;
-        const char *schema = n > 1 ? json_string_value(json_object_get(json_object_get(json_array_get(items, n - 2), "String"), "sval")) : NULL;
+        const char *rel = n ? json_string_value(json_object_get(
+                                  json_object_get(json_array_get(items, n - 1), "String"), "sval"))
+                            : NULL;
+        const char *schema =
+            n > 1 ? json_string_value(json_object_get(
+                        json_object_get(json_array_get(items, n - 2), "String"), "sval"))
+                  : NULL;
         add_table(tables, ctes, schema, rel);
     }
 }
@@ -183,8 +200,9 @@ static void target_first(const char *name, json_t *body, walk_state *w)
     json_t *into = json_object_get(body, "intoClause");
     if (into == NULL) into = json_object_get(body, "into");
     if (rel == NULL && into) rel = json_object_get(into, "rel");
-    if (rel) add_table(w->tables, w->ctes, json_string_value(json_object_get(rel, "schemaname")),
-                       json_string_value(json_object_get(rel, "relname")));
+    if (rel)
+        add_table(w->tables, w->ctes, json_string_value(json_object_get(rel, "schemaname")),
+                  json_string_value(json_object_get(rel, "relname")));
     if (!strcmp(name, "DropStmt")) drop_tables(body, w->tables, w->ctes);
 }
 
@@ -202,7 +220,8 @@ static void classify_one(json_t *raw, const char *sql, size_t sql_len, cs_pg_stm
     json_int_t loc = json_integer_value(json_object_get(raw, "stmt_location"));
     json_t *len_j = json_object_get(raw, "stmt_len");
     size_t start = loc > 0 && (size_t)loc <= sql_len ? (size_t)loc : 0;
-    size_t len = len_j && json_integer_value(len_j) > 0 ? (size_t)json_integer_value(len_j) : sql_len - start;
+    size_t len = len_j && json_integer_value(len_j) > 0 ? (size_t)json_integer_value(len_j)
+                                                        : sql_len - start;
     if (len > sql_len - start) len = sql_len - start;
     st->text = cs_strndup(sql + start, len);
     st->tables = json_array();

@@ -12,21 +12,37 @@
 /* Kinds as they appear in context.statement. CS_PG_TXN (BEGIN, COMMIT, ROLLBACK,
  * SAVEPOINT ...) touches no data and is not put through policy. */
 enum cs_pg_kind {
-    CS_PG_SELECT, CS_PG_INSERT, CS_PG_UPDATE, CS_PG_DELETE, CS_PG_COPY_TO, CS_PG_COPY_FROM,
-    CS_PG_DDL, CS_PG_GRANT, CS_PG_TRUNCATE, CS_PG_OTHER, CS_PG_TXN
+    CS_PG_SELECT,
+    CS_PG_INSERT,
+    CS_PG_UPDATE,
+    CS_PG_DELETE,
+    CS_PG_COPY_TO,
+    CS_PG_COPY_FROM,
+    CS_PG_DDL,
+    CS_PG_GRANT,
+    CS_PG_TRUNCATE,
+    CS_PG_OTHER,
+    CS_PG_TXN
 };
 
 /* Transaction-control detail for CS_PG_TXN statements. */
-enum cs_pg_txn { CS_PG_TXN_NONE, CS_PG_TXN_BEGIN, CS_PG_TXN_COMMIT, CS_PG_TXN_ROLLBACK, CS_PG_TXN_ROLLBACK_TO, CS_PG_TXN_OTHER };
+enum cs_pg_txn {
+    CS_PG_TXN_NONE,
+    CS_PG_TXN_BEGIN,
+    CS_PG_TXN_COMMIT,
+    CS_PG_TXN_ROLLBACK,
+    CS_PG_TXN_ROLLBACK_TO,
+    CS_PG_TXN_OTHER
+};
 
 typedef struct cs_pg_stmt {
     int kind;
-    int txn;           /* enum cs_pg_txn */
+    int txn; /* enum cs_pg_txn */
     int has_where;
     uint64_t fingerprint;
     char fingerprint_hex[17];
-    json_t *tables;    /* ["schema.table", ...], target first; unqualified names get "public." */
-    char *text;        /* this statement's text */
+    json_t *tables; /* ["schema.table", ...], target first; unqualified names get "public." */
+    char *text;     /* this statement's text */
 } cs_pg_stmt;
 
 typedef struct cs_pg_stmts {

@@ -77,7 +77,8 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         }
         return 0;
     }
-    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0)};
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
+                                       (what & CURL_POLL_OUT ? EPOLLOUT : 0)};
     int op = EPOLL_CTL_MOD;
     if (w == NULL) {
         w = cs_calloc(1, sizeof *w);
@@ -86,7 +87,8 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         op = EPOLL_CTL_ADD;
     }
     ev.data.ptr = w;
-    if (epoll_ctl(d->epfd, op, s, &ev) != 0 && op == EPOLL_CTL_MOD) epoll_ctl(d->epfd, EPOLL_CTL_ADD, s, &ev);
+    if (epoll_ctl(d->epfd, op, s, &ev) != 0 && op == EPOLL_CTL_MOD)
+        epoll_ctl(d->epfd, EPOLL_CTL_ADD, s, &ev);
     return 0;
 }
 
@@ -103,7 +105,8 @@ cs_pg_decider *cs_pg_decider_new(const char *base_url, int epfd)
     cs_pg_decider *d = cs_calloc(1, sizeof *d);
     d->base = cs_strdup(base_url);
     size_t n = strlen(d->base);
-    while (n > 0 && d->base[n - 1] == '/') d->base[--n] = '\0';
+    while (n > 0 && d->base[n - 1] == '/')
+        d->base[--n] = '\0';
     d->epfd = epfd;
     d->timeout_ms = -1;
     d->multi = curl_multi_init();
@@ -121,8 +124,10 @@ static void call_free(cs_pg_decider *d, call *c)
         curl_multi_remove_handle(d->multi, c->easy);
         curl_easy_cleanup(c->easy);
     }
-    if (c->prev) c->prev->next = c->next;
-    else d->calls = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        d->calls = c->next;
     if (c->next) c->next->prev = c->prev;
     curl_slist_free_all(c->headers);
     cs_buf_free(&c->reply);
@@ -144,7 +149,8 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
     return cs_buf_append(ud, p, size * n) == 0 ? size * n : 0;
 }
 
-static void start(cs_pg_decider *d, call *c, const char *method, const char *path, const char *token)
+static void start(cs_pg_decider *d, call *c, const char *method, const char *path,
+                  const char *token)
 {
     char *url = cs_sprintf("%s%s", d->base, path);
     cs_buf_init(&c->reply, REPLY_MAX);
@@ -159,7 +165,8 @@ static void start(cs_pg_decider *d, call *c, const char *method, const char *pat
     if (c->body) c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "POST")) curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+    if (!strcmp(method, "POST"))
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body ? c->body : "");
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->reply);
@@ -174,7 +181,8 @@ static void start(cs_pg_decider *d, call *c, const char *method, const char *pat
     free(url);
 }
 
-cs_pg_ask *cs_pg_ask_submit(cs_pg_decider *d, const char *token, const json_t *body, cs_pg_verdict_fn fn, void *ud)
+cs_pg_ask *cs_pg_ask_submit(cs_pg_decider *d, const char *token, const json_t *body,
+                            cs_pg_verdict_fn fn, void *ud)
 {
     cs_pg_ask *a = cs_calloc(1, sizeof *a);
     *a = (cs_pg_ask){.d = d, .token = cs_strdup(token), .fn = fn, .ud = ud, .in_flight = 1};
@@ -247,7 +255,11 @@ static int verdict_kind(const char *status)
 
 static void deliver_failure(cs_pg_ask *a, const char *why)
 {
-    cs_pg_verdict v = {.kind = CS_PG_V_FAILED, .status = "error", .id = a->id, .reason = why, .policy_version = ""};
+    cs_pg_verdict v = {.kind = CS_PG_V_FAILED,
+                       .status = "error",
+                       .id = a->id,
+                       .reason = why,
+                       .policy_version = ""};
     a->in_flight = 1; /* a drop from inside the callback must not free the ask */
     if (!a->dropped) a->fn(a->ud, &v);
     ask_free(a);
@@ -257,12 +269,17 @@ static void deliver_failure(cs_pg_ask *a, const char *why)
 static void on_action_reply(call *c, CURLcode cr, long http)
 {
     cs_pg_ask *a = c->ask;
-    json_t *doc = cr == CURLE_OK ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL) : NULL;
+    json_t *doc = cr == CURLE_OK
+                      ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL)
+                      : NULL;
     int ok = doc && (http == 200 || http == 201) && json_is_string(json_object_get(doc, "status"));
     if (!ok) {
         char why[300];
-        if (cr != CURLE_OK) snprintf(why, sizeof why, "gateway unreachable: %s", curl_easy_strerror(cr));
-        else snprintf(why, sizeof why, "gateway answered %ld: %s", http, doc ? str(doc, "detail") : "unreadable reply");
+        if (cr != CURLE_OK)
+            snprintf(why, sizeof why, "gateway unreachable: %s", curl_easy_strerror(cr));
+        else
+            snprintf(why, sizeof why, "gateway answered %ld: %s", http,
+                     doc ? str(doc, "detail") : "unreadable reply");
         json_decref(doc);
         a->in_flight = 0;
         if (c->kind == CALL_POLL && ++a->failures < MAX_FAILURES && !a->dropped) {
@@ -271,26 +288,37 @@ static void on_action_reply(call *c, CURLcode cr, long http)
             a->d->waiting = a;
             return;
         }
-        if (a->dropped) ask_free(a);
-        else deliver_failure(a, why);
+        if (a->dropped)
+            ask_free(a);
+        else
+            deliver_failure(a, why);
         return;
     }
     a->failures = 0;
     snprintf(a->id, sizeof a->id, "%s", str(doc, "id"));
     if (a->dropped && a->cancel && !strcmp(str(doc, "status"), "pending")) post_cancel(a);
     const json_t *pol = json_object_get(doc, "policy");
-    cs_pg_verdict v = {.kind = verdict_kind(str(doc, "status")), .status = str(doc, "status"), .id = a->id,
-                       .reason = str(pol, "explanation"), .policy_version = str(pol, "version"), .action = doc};
-    if (!a->dropped) a->fn(a->ud, &v); /* in_flight stays set: a drop in the callback does not free */
+    cs_pg_verdict v = {.kind = verdict_kind(str(doc, "status")),
+                       .status = str(doc, "status"),
+                       .id = a->id,
+                       .reason = str(pol, "explanation"),
+                       .policy_version = str(pol, "version"),
+                       .action = doc};
+    if (!a->dropped)
+        a->fn(a->ud, &v); /* in_flight stays set: a drop in the callback does not free */
     a->in_flight = 0;
-    if (v.kind == CS_PG_V_PENDING && !a->dropped) start_poll(a);
-    else ask_free(a);
+    if (v.kind == CS_PG_V_PENDING && !a->dropped)
+        start_poll(a);
+    else
+        ask_free(a);
     json_decref(doc);
 }
 
 static void on_probe_reply(call *c, CURLcode cr, long http)
 {
-    json_t *doc = cr == CURLE_OK && http == 200 ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL) : NULL;
+    json_t *doc = cr == CURLE_OK && http == 200
+                      ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL)
+                      : NULL;
     const char *v = json_string_value(json_object_get(doc, "policy_version"));
     c->probe_fn(c->probe_ud, v);
     json_decref(doc);
@@ -303,8 +331,10 @@ static void finish(cs_pg_decider *d, CURLMsg *m)
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
     curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &http);
     CURLcode cr = m->data.result;
-    if (c->kind == CALL_SUBMIT || c->kind == CALL_POLL) on_action_reply(c, cr, http);
-    else if (c->kind == CALL_PROBE) on_probe_reply(c, cr, http);
+    if (c->kind == CALL_SUBMIT || c->kind == CALL_POLL)
+        on_action_reply(c, cr, http);
+    else if (c->kind == CALL_PROBE)
+        on_probe_reply(c, cr, http);
     else if (cr != CURLE_OK || http >= 300)
         cs_warn("pg-proxy: gateway call failed: %s (HTTP %ld)", curl_easy_strerror(cr), http);
     call_free(d, c);
@@ -321,7 +351,8 @@ static void drain(cs_pg_decider *d)
 void cs_pg_decider_on_event(cs_pg_decider *d, void *watch, unsigned events)
 {
     cs_pg_watch *w = watch;
-    int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+    int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                 (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
     curl_multi_socket_action(d->multi, w->fd, flags, &d->running);
     drain(d);

@@ -44,7 +44,8 @@ int cs_pg_decider_busy(cs_pg_decider *d);
 
 /* Submits an action request (body is borrowed) as the holder of token and follows
  * it until final. */
-cs_pg_ask *cs_pg_ask_submit(cs_pg_decider *d, const char *token, const json_t *body, cs_pg_verdict_fn fn, void *ud);
+cs_pg_ask *cs_pg_ask_submit(cs_pg_decider *d, const char *token, const json_t *body,
+                            cs_pg_verdict_fn fn, void *ud);
 /* Stops following an ask: its callback is never called again. With cancel, a
  * pending action is cancelled in the gateway (now or when its id arrives). */
 void cs_pg_ask_drop(cs_pg_ask *a, int cancel);

@@ -71,8 +71,11 @@ static void add_op(cs_pg_batch *b, const char *type, const char *name, const cha
 
 int cs_pg_batch_parse(cs_pg_batch *b, const char *name, const char *sql, cs_err *err)
 {
-    if (*name && !json_object_get(b->names->stmts, name) && json_object_size(b->names->stmts) >= CS_PG_NAMES_MAX)
-        return cs_err_set(err, CS_ETOOBIG, "countersign tracks at most %d prepared statements per session", CS_PG_NAMES_MAX);
+    if (*name && !json_object_get(b->names->stmts, name) &&
+        json_object_size(b->names->stmts) >= CS_PG_NAMES_MAX)
+        return cs_err_set(err, CS_ETOOBIG,
+                          "countersign tracks at most %d prepared statements per session",
+                          CS_PG_NAMES_MAX);
     json_object_set_new(b->stmts, name, json_string(sql));
     add_op(b, "P", name, sql);
     return 0;
@@ -80,8 +83,10 @@ int cs_pg_batch_parse(cs_pg_batch *b, const char *name, const char *sql, cs_err 
 
 int cs_pg_batch_bind(cs_pg_batch *b, const char *portal, const char *stmt, cs_err *err)
 {
-    if (*portal && !json_object_get(b->names->portals, portal) && json_object_size(b->names->portals) >= CS_PG_NAMES_MAX)
-        return cs_err_set(err, CS_ETOOBIG, "countersign tracks at most %d portals per session", CS_PG_NAMES_MAX);
+    if (*portal && !json_object_get(b->names->portals, portal) &&
+        json_object_size(b->names->portals) >= CS_PG_NAMES_MAX)
+        return cs_err_set(err, CS_ETOOBIG, "countersign tracks at most %d portals per session",
+                          CS_PG_NAMES_MAX);
     const char *sql = lookup(b->stmts, b->names->stmts, stmt);
     json_object_set_new(b->portals, portal, sql ? json_string(sql) : json_null());
     add_op(b, "B", portal, sql);
@@ -106,11 +111,16 @@ int cs_pg_batch_waiting(const cs_pg_batch *b)
 
 static void apply(cs_pg_names *n, const char *type, const char *name, const char *sql)
 {
-    if (!strcmp(type, "P")) json_object_set_new(n->stmts, name, json_string(sql));
-    else if (!strcmp(type, "B") && sql) json_object_set_new(n->portals, name, json_string(sql));
-    else if (!strcmp(type, "B")) json_object_del(n->portals, name);
-    else if (!strcmp(type, "CS")) json_object_del(n->stmts, name);
-    else json_object_del(n->portals, name);
+    if (!strcmp(type, "P"))
+        json_object_set_new(n->stmts, name, json_string(sql));
+    else if (!strcmp(type, "B") && sql)
+        json_object_set_new(n->portals, name, json_string(sql));
+    else if (!strcmp(type, "B"))
+        json_object_del(n->portals, name);
+    else if (!strcmp(type, "CS"))
+        json_object_del(n->stmts, name);
+    else
+        json_object_del(n->portals, name);
 }
 
 int cs_pg_batch_confirm(cs_pg_batch *b, char response)
@@ -121,8 +131,11 @@ int cs_pg_batch_confirm(cs_pg_batch *b, char response)
     char want = type[0] == 'P' ? '1' : type[0] == 'B' ? '2' : '3';
     /* Responses come in message order; anything else means we lost track, and the
      * safe answer is to forget the name rather than trust it. */
-    if (want == response) apply(b->names, type, json_string_value(json_array_get(op, 1)),
-                                json_string_value(json_array_get(op, 2)));
-    else apply(b->names, type[0] == 'P' || !strcmp(type, "CS") ? "CS" : "CP", json_string_value(json_array_get(op, 1)), NULL);
+    if (want == response)
+        apply(b->names, type, json_string_value(json_array_get(op, 1)),
+              json_string_value(json_array_get(op, 2)));
+    else
+        apply(b->names, type[0] == 'P' || !strcmp(type, "CS") ? "CS" : "CP",
+              json_string_value(json_array_get(op, 1)), NULL);
     return 1;
 }

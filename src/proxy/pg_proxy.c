@@ -38,7 +38,8 @@ static int resolve(const char *spec, struct sockaddr_storage *ss, socklen_t *len
     memset(ss, 0, sizeof *ss);
     if (spec[0] == '/') {
         struct sockaddr_un *un = (struct sockaddr_un *)ss;
-        if (strlen(spec) >= sizeof un->sun_path) return cs_err_set(err, CS_EINVAL, "socket path too long: %s", spec);
+        if (strlen(spec) >= sizeof un->sun_path)
+            return cs_err_set(err, CS_EINVAL, "socket path too long: %s", spec);
         un->sun_family = AF_UNIX;
         strcpy(un->sun_path, spec);
         *len = sizeof *un;
@@ -77,10 +78,12 @@ int cs_pg_proxy_connect_upstream(cs_pg_proxy *p, cs_err *err)
     int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return cs_err_set(err, CS_EIO, "socket: %s", strerror(errno));
     nodelay(fd, fam);
-    if (connect(fd, (struct sockaddr *)&p->upstream, p->upstream_len) != 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&p->upstream, p->upstream_len) != 0 &&
+        errno != EINPROGRESS) {
         int e = errno;
         close(fd);
-        return cs_err_set(err, CS_EIO, "cannot connect to the upstream server %s: %s", p->opt.upstream, strerror(e));
+        return cs_err_set(err, CS_EIO, "cannot connect to the upstream server %s: %s",
+                          p->opt.upstream, strerror(e));
     }
     return fd;
 }
@@ -151,7 +154,8 @@ static void on_accept(cs_pg_proxy *p)
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = accept4(p->listen_w.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(p->listen_w.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 cs_warn("pg-proxy: accept: %s", strerror(errno));
@@ -193,14 +197,20 @@ static void dispatch(cs_pg_proxy *p, struct epoll_event *ev)
 {
     cs_pg_watch *w = ev->data.ptr;
     switch (w->kind) {
-    case CS_PG_W_LISTEN: on_accept(p); break;
-    case CS_PG_W_CURL: cs_pg_decider_on_event(p->decider, w, ev->events); break;
+    case CS_PG_W_LISTEN:
+        on_accept(p);
+        break;
+    case CS_PG_W_CURL:
+        cs_pg_decider_on_event(p->decider, w, ev->events);
+        break;
     case CS_PG_W_WAKE: {
         uint64_t v;
         if (read(w->fd, &v, sizeof v) < 0) cs_debug("pg-proxy: wake: %s", strerror(errno));
         break;
     }
-    default: cs_pg_conn_on_event(w->owner, w, ev->events); break;
+    default:
+        cs_pg_conn_on_event(w->owner, w, ev->events);
+        break;
     }
 }
 
@@ -215,7 +225,8 @@ int cs_pg_proxy_run(cs_pg_proxy *p)
             cs_error("pg-proxy: epoll_wait: %s", strerror(errno));
             return CS_EIO;
         }
-        for (int i = 0; i < n; i++) dispatch(p, &evs[i]);
+        for (int i = 0; i < n; i++)
+            dispatch(p, &evs[i]);
         cs_pg_decider_tick(p->decider);
         cs_pg_conn_reap(p);
     }
@@ -232,7 +243,8 @@ void cs_pg_proxy_stop(cs_pg_proxy *p)
 void cs_pg_proxy_free(cs_pg_proxy *p)
 {
     if (p == NULL) return;
-    while (p->conns) cs_pg_conn_close(p->conns);
+    while (p->conns)
+        cs_pg_conn_close(p->conns);
     cs_pg_conn_reap(p);
     cs_pg_decider_free(p->decider);
     cs_pg_cache_free(p->cache);

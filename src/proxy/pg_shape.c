@@ -21,8 +21,10 @@ static const char *skip_string(const char *p)
     for (p++;; p++) {
         if (*p == '\0') return NULL;
         if (*p == '\'') {
-            if (p[1] == '\'') p++;
-            else return p + 1;
+            if (p[1] == '\'')
+                p++;
+            else
+                return p + 1;
         }
     }
 }
@@ -48,15 +50,19 @@ static const char *skip_block_comment(const char *p)
 /* digits[.digits][e[+-]digits] */
 static const char *skip_number(const char *p)
 {
-    while (isdigit((unsigned char)*p)) p++;
+    while (isdigit((unsigned char)*p))
+        p++;
     if (*p == '.' && isdigit((unsigned char)p[1])) {
         p++;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     if ((*p == 'e' || *p == 'E') &&
-        (isdigit((unsigned char)p[1]) || ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+        (isdigit((unsigned char)p[1]) ||
+         ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
         p += 2;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     return p;
 }
@@ -89,26 +95,30 @@ int cs_pg_shape(const char *sql, cs_buf *out)
             cs_buf_putc(out, '?');
         } else if (c == '"') {
             q = strchr(p + 1, '"');
-            while (q && q[1] == '"') q = strchr(q + 2, '"');
+            while (q && q[1] == '"')
+                q = strchr(q + 2, '"');
             if (q == NULL) return -1;
             q++;
             cs_buf_append(out, p, (size_t)(q - p));
         } else if (c == '$') {
             if (!isdigit((unsigned char)p[1])) return -1; /* dollar quoting */
-            for (q = p + 1; isdigit((unsigned char)*q); q++) {}
+            for (q = p + 1; isdigit((unsigned char)*q); q++) {
+            }
             cs_buf_append(out, p, (size_t)(q - p)); /* $1 parameters stay */
         } else if (isdigit(c)) {
             q = skip_number(p);
             cs_buf_putc(out, '?');
         } else if (ident_char(c)) {
-            for (q = p; ident_char((unsigned char)*q); q++) {}
+            for (q = p; ident_char((unsigned char)*q); q++) {
+            }
             cs_buf_append(out, p, (size_t)(q - p));
         } else {
             cs_buf_putc(out, (char)c);
         }
         p = q;
     }
-    while (out->len && out->data[out->len - 1] == ' ') out->data[--out->len] = '\0';
+    while (out->len && out->data[out->len - 1] == ' ')
+        out->data[--out->len] = '\0';
     return 0;
 }
 
@@ -128,7 +138,8 @@ cs_pg_shapes *cs_pg_shapes_new(unsigned slots)
 {
     cs_pg_shapes *s = cs_calloc(1, sizeof *s);
     unsigned n = 1;
-    while (n < slots && n < (1u << 20)) n <<= 1;
+    while (n < slots && n < (1u << 20))
+        n <<= 1;
     s->slots = cs_calloc(n, sizeof *s->slots);
     s->mask = n - 1;
     return s;
@@ -137,7 +148,8 @@ cs_pg_shapes *cs_pg_shapes_new(unsigned slots)
 void cs_pg_shapes_free(cs_pg_shapes *s)
 {
     if (s == NULL) return;
-    for (unsigned i = 0; i <= s->mask; i++) free(s->slots[i].shape);
+    for (unsigned i = 0; i <= s->mask; i++)
+        free(s->slots[i].shape);
     free(s->slots);
     free(s);
 }
@@ -145,7 +157,8 @@ void cs_pg_shapes_free(cs_pg_shapes *s)
 static uint64_t fnv(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
     return h;
 }
 

@@ -40,7 +40,9 @@ static int startup_params(const char *p, size_t n, cs_pg_startup *out, cs_err *e
     size_t off = 0;
     for (;;) {
         if (off >= n) return cs_err_set(err, CS_EINVAL, "startup packet is not terminated");
-        if (p[off] == '\0') return off + 1 == n ? 1 : cs_err_set(err, CS_EINVAL, "trailing bytes in startup packet");
+        if (p[off] == '\0')
+            return off + 1 == n ? 1
+                                : cs_err_set(err, CS_EINVAL, "trailing bytes in startup packet");
         const char *k = p + off;
         const char *kend = memchr(k, '\0', n - off);
         if (kend == NULL) return cs_err_set(err, CS_EINVAL, "unterminated startup parameter");
@@ -49,8 +51,10 @@ static int startup_params(const char *p, size_t n, cs_pg_startup *out, cs_err *e
         const char *vend = off < n ? memchr(v, '\0', n - off) : NULL;
         if (vend == NULL) return cs_err_set(err, CS_EINVAL, "unterminated startup parameter value");
         off = (size_t)(vend - p) + 1;
-        if (!strcmp(k, "user")) out->user = v;
-        else if (!strcmp(k, "database")) out->database = v;
+        if (!strcmp(k, "user"))
+            out->user = v;
+        else if (!strcmp(k, "database"))
+            out->database = v;
     }
 }
 
@@ -59,7 +63,8 @@ int cs_pg_startup_next(const char *p, size_t n, cs_pg_startup *out, cs_err *err)
     memset(out, 0, sizeof *out);
     if (n < 4) return 0;
     uint32_t len = cs_pg_u32(p);
-    if (len < 8 || len > CS_PG_STARTUP_MAX) return cs_err_set(err, CS_EINVAL, "invalid startup packet length %u", len);
+    if (len < 8 || len > CS_PG_STARTUP_MAX)
+        return cs_err_set(err, CS_EINVAL, "invalid startup packet length %u", len);
     if (n < len) return 0;
     out->total = len;
     uint32_t code = cs_pg_u32(p + 4);
@@ -76,11 +81,13 @@ int cs_pg_startup_next(const char *p, size_t n, cs_pg_startup *out, cs_err *err)
         return 1;
     }
     if (code >> 16 != 3)
-        return cs_err_set(err, CS_EINVAL, "unsupported frontend protocol %u.%u", code >> 16, code & 0xffff);
+        return cs_err_set(err, CS_EINVAL, "unsupported frontend protocol %u.%u", code >> 16,
+                          code & 0xffff);
     out->kind = CS_PG_STARTUP;
     int rc = startup_params(p + 8, len - 8, out, err);
     if (rc < 0) return rc;
-    if (out->user == NULL || !*out->user) return cs_err_set(err, CS_EINVAL, "no PostgreSQL user name specified in startup packet");
+    if (out->user == NULL || !*out->user)
+        return cs_err_set(err, CS_EINVAL, "no PostgreSQL user name specified in startup packet");
     if (out->database == NULL || !*out->database) out->database = out->user;
     return 1;
 }
@@ -160,15 +167,16 @@ int cs_pg_put_msg(cs_buf *out, char type, const void *body, size_t len)
 }
 
 /* Error and notice bodies: (code byte, string) pairs and a final NUL. */
-static int put_fields(cs_buf *out, char type, const char *severity, const char *sqlstate, const char *message,
-                      const char *detail, const char *hint)
+static int put_fields(cs_buf *out, char type, const char *severity, const char *sqlstate,
+                      const char *message, const char *detail, const char *hint)
 {
     cs_buf b;
     cs_buf_init(&b, 64 * 1024);
     const struct {
         char code;
         const char *v;
-    } f[] = {{'S', severity}, {'V', severity}, {'C', sqlstate}, {'M', message}, {'D', detail}, {'H', hint}};
+    } f[] = {{'S', severity}, {'V', severity}, {'C', sqlstate},
+             {'M', message},  {'D', detail},   {'H', hint}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (f[i].v == NULL) continue;
         cs_buf_putc(&b, f[i].code);
@@ -183,7 +191,8 @@ static int put_fields(cs_buf *out, char type, const char *severity, const char *
     return rc;
 }
 
-int cs_pg_put_error(cs_buf *out, const char *sqlstate, const char *message, const char *detail, const char *hint)
+int cs_pg_put_error(cs_buf *out, const char *sqlstate, const char *message, const char *detail,
+                    const char *hint)
 {
     return put_fields(out, 'E', "ERROR", sqlstate, message, detail, hint);
 }
@@ -209,7 +218,8 @@ int cs_pg_put_query(cs_buf *out, const char *sql)
 }
 
 /* Parse: statement name, query, then the original parameter-type section. */
-int cs_pg_put_parse(cs_buf *out, const char *name, const char *sql, const char *params, size_t params_len)
+int cs_pg_put_parse(cs_buf *out, const char *name, const char *sql, const char *params,
+                    size_t params_len)
 {
     cs_buf b;
     cs_buf_init(&b, CS_PG_MSG_MAX);

@@ -13,7 +13,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-#define CS_PG_STARTUP_MAX 10000          /* PostgreSQL's own limit for startup packets */
+#define CS_PG_STARTUP_MAX 10000           /* PostgreSQL's own limit for startup packets */
 #define CS_PG_MSG_MAX (256 * 1024 * 1024) /* larger typed messages are refused */
 
 /* Startup-phase request codes (55.7: SSLRequest, GSSENCRequest, CancelRequest). */
@@ -39,8 +39,8 @@ enum cs_pg_startup_kind { CS_PG_SSL, CS_PG_GSSENC, CS_PG_CANCEL, CS_PG_STARTUP }
 
 typedef struct cs_pg_startup {
     int kind;
-    uint32_t pid, key;  /* CancelRequest */
-    const char *user;   /* StartupMessage parameters, pointing into the packet */
+    uint32_t pid, key; /* CancelRequest */
+    const char *user;  /* StartupMessage parameters, pointing into the packet */
     const char *database;
     size_t total; /* packet length */
 } cs_pg_startup;
@@ -70,12 +70,14 @@ const char *cs_pg_field(const cs_pg_msg *m, char code);
 
 /* Builders: each appends one complete message to out. */
 int cs_pg_put_msg(cs_buf *out, char type, const void *body, size_t len);
-int cs_pg_put_error(cs_buf *out, const char *sqlstate, const char *message, const char *detail, const char *hint);
+int cs_pg_put_error(cs_buf *out, const char *sqlstate, const char *message, const char *detail,
+                    const char *hint);
 int cs_pg_put_notice(cs_buf *out, const char *message, const char *detail, const char *hint);
 int cs_pg_put_ready(cs_buf *out, char txn_status);
 int cs_pg_put_fatal(cs_buf *out, const char *sqlstate, const char *message);
 /* Frontend messages the proxy originates. */
 int cs_pg_put_query(cs_buf *out, const char *sql);
-int cs_pg_put_parse(cs_buf *out, const char *name, const char *sql, const char *params, size_t params_len);
+int cs_pg_put_parse(cs_buf *out, const char *name, const char *sql, const char *params,
+                    size_t params_len);
 
 #endif

@@ -67,8 +67,10 @@ static void test_disabled(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hit_and_keys), cmocka_unit_test(test_version_change_flushes),
-        cmocka_unit_test(test_unconfirmed_version_and_ttl), cmocka_unit_test(test_disabled),
+        cmocka_unit_test(test_hit_and_keys),
+        cmocka_unit_test(test_version_change_flushes),
+        cmocka_unit_test(test_unconfirmed_version_and_ttl),
+        cmocka_unit_test(test_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

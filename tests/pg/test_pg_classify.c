@@ -22,8 +22,10 @@ static void expect(const char *sql, const char *kind, const char *first_table, i
 {
     cs_pg_stmts s = one(sql);
     assert_string_equal(cs_pg_kind_name(s.v[0].kind), kind);
-    if (first_table) assert_string_equal(json_string_value(json_array_get(s.v[0].tables, 0)), first_table);
-    else assert_int_equal(json_array_size(s.v[0].tables), 0);
+    if (first_table)
+        assert_string_equal(json_string_value(json_array_get(s.v[0].tables, 0)), first_table);
+    else
+        assert_int_equal(json_array_size(s.v[0].tables), 0);
     assert_int_equal(s.v[0].has_where, has_where);
     cs_pg_stmts_free(&s);
 }
@@ -108,8 +110,9 @@ static void test_syntax_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds), cmocka_unit_test(test_hidden_writes), cmocka_unit_test(test_txn),
-        cmocka_unit_test(test_multi_and_fingerprint), cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_kinds),        cmocka_unit_test(test_hidden_writes),
+        cmocka_unit_test(test_txn),          cmocka_unit_test(test_multi_and_fingerprint),
+        cmocka_unit_test(test_syntax_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,8 @@ static void test_literals(void **state)
 {
     assert_string_equal(shape("SELECT abalance FROM pgbench_accounts WHERE aid = 12345;"),
                         "SELECT abalance FROM pgbench_accounts WHERE aid = ?;");
-    same("SELECT * FROM t WHERE a = 'x' AND b = 1.5e3", "SELECT * FROM t WHERE a = 'it''s' AND b = 7");
+    same("SELECT * FROM t WHERE a = 'x' AND b = 1.5e3",
+         "SELECT * FROM t WHERE a = 'it''s' AND b = 7");
     same("select 1 /* note /* nested */ */ from t -- trailing", "select 2  from t");
     assert_string_equal(shape("SELECT $1, t1.c2 FROM t1"), "SELECT $1, t1.c2 FROM t1");
 }
@@ -89,8 +90,10 @@ static void test_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literals), cmocka_unit_test(test_what_matters_stays),
-        cmocka_unit_test(test_refusals), cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_what_matters_stays),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

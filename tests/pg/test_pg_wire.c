@@ -28,7 +28,8 @@ static void test_msg_framing(void **state)
     assert_int_equal(m.total, sizeof q);
     assert_string_equal(m.body, "SELECT 1");
     /* Every shorter prefix asks for more bytes and never reads past n. */
-    for (size_t n = 0; n < sizeof q; n++) assert_int_equal(cs_pg_msg_next(q, n, CS_PG_MSG_MAX, &m, &err), 0);
+    for (size_t n = 0; n < sizeof q; n++)
+        assert_int_equal(cs_pg_msg_next(q, n, CS_PG_MSG_MAX, &m, &err), 0);
 }
 
 static void test_msg_bad_lengths(void **state)
@@ -127,7 +128,8 @@ static void test_error_roundtrip(void **state)
     assert_string_equal(cs_pg_field(&m, 'S'), "ERROR");
     assert_null(cs_pg_field(&m, 'H'));
     cs_pg_msg z;
-    assert_int_equal(cs_pg_msg_next(out.data + m.total, out.len - m.total, CS_PG_MSG_MAX, &z, &err), 1);
+    assert_int_equal(cs_pg_msg_next(out.data + m.total, out.len - m.total, CS_PG_MSG_MAX, &z, &err),
+                     1);
     assert_int_equal(z.type, 'Z');
     assert_int_equal(z.body[0], 'I');
     cs_buf_free(&out);
@@ -148,9 +150,9 @@ static void test_reader_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_msg_framing),      cmocka_unit_test(test_msg_bad_lengths),
-        cmocka_unit_test(test_startup),          cmocka_unit_test(test_special_requests),
-        cmocka_unit_test(test_error_roundtrip),  cmocka_unit_test(test_reader_bounds),
+        cmocka_unit_test(test_msg_framing),     cmocka_unit_test(test_msg_bad_lengths),
+        cmocka_unit_test(test_startup),         cmocka_unit_test(test_special_requests),
+        cmocka_unit_test(test_error_roundtrip), cmocka_unit_test(test_reader_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
