@@ -1,6 +1,6 @@
 /* cmd_pg_proxy.c - `countersign pg-proxy --listen ADDR --upstream HOST:PORT [--name NAME]
- * [--config FILE] [--no-cache] [--cache-ttl S]`: the PostgreSQL wire-protocol proxy
- * that puts every statement through the gateway (SPEC §4, docs/pg-proxy.md). */
+ * [--config FILE] [--no-cache] [--cache-ttl S] [--tls-cert PEM --tls-key PEM]`: the PostgreSQL
+ * wire-protocol proxy that puts every statement through the gateway (SPEC §4, docs/pg-proxy.md). */
 #include "cli/cli.h"
 #include "config/config.h"
 #include "proxy/pg_proxy.h"
@@ -24,13 +24,14 @@ static int usage(void)
 {
     fprintf(stderr, "usage: countersign pg-proxy --listen ADDR --upstream HOST:PORT [--name NAME]\n"
                     "         [--config FILE] [--no-cache] [--cache-ttl SECONDS]\n"
+                    "         [--tls-cert PEM --tls-key PEM]\n"
                     "  asks the gateway at $COUNTERSIGN_URL with $COUNTERSIGN_TOKEN (or the token\n"
                     "  that pg.users in --config names for the database user)\n");
     return CS_EXIT_USAGE;
 }
 
 typedef struct args {
-    const char *listen, *upstream, *name, *config;
+    const char *listen, *upstream, *name, *config, *tls_cert, *tls_key;
     int no_cache;
     long ttl_s;
 } args;
@@ -38,10 +39,11 @@ typedef struct args {
 static int parse_args(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, 0, 'l'}, {"upstream", required_argument, 0, 'u'},
-        {"name", required_argument, 0, 'n'},   {"config", required_argument, 0, 'c'},
-        {"no-cache", no_argument, 0, 'N'},     {"cache-ttl", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"listen", required_argument, 0, 'l'},   {"upstream", required_argument, 0, 'u'},
+        {"name", required_argument, 0, 'n'},     {"config", required_argument, 0, 'c'},
+        {"no-cache", no_argument, 0, 'N'},       {"cache-ttl", required_argument, 0, 't'},
+        {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     int ch;
     optind = 1;
@@ -62,6 +64,12 @@ static int parse_args(int argc, char **argv, args *a)
         case 'N':
             a->no_cache = 1;
             break;
+        case 'C':
+            a->tls_cert = optarg;
+            break;
+        case 'K':
+            a->tls_key = optarg;
+            break;
         case 't': {
             char *end;
             a->ttl_s = strtol(optarg, &end, 10);
@@ -73,6 +81,7 @@ static int parse_args(int argc, char **argv, args *a)
         }
     }
     if (!a->listen || !a->upstream || optind != argc || !*a->name) return -1;
+    if (!a->tls_cert != !a->tls_key) return -1; /* both or neither */
     return 0;
 }
 
@@ -96,6 +105,8 @@ int cs_cmd_pg_proxy(int argc, char **argv)
         .token = getenv("COUNTERSIGN_TOKEN"),
         .approve_url = a.config ? cfg.public_url : url,
         .users = a.config ? cfg.pg_users : NULL,
+        .tls_cert = a.tls_cert,
+        .tls_key = a.tls_key,
         .cache_slots = a.no_cache ? 0 : 65536,
         .cache_ttl_ms = a.ttl_s * 1000LL,
     };

@@ -60,6 +60,7 @@ void cs_pg_conn_close(cs_pg_conn *c)
 
 static void conn_free(cs_pg_conn *c)
 {
+    cs_pg_tls_conn_free(c->tls);
     cs_pg_unit_clear(c);
     cs_buf_free(&c->cin.b);
     cs_buf_free(&c->cout.b);
@@ -211,7 +212,15 @@ static int process_startup(cs_pg_conn *c)
         return 1;
     }
     if (rc == 0) return 0;
-    if (s.kind == CS_PG_SSL || s.kind == CS_PG_GSSENC) {
+    if (s.kind == CS_PG_SSL && c->px->tls && c->tls == NULL) {
+        /* Bytes after the request would be read as if they had come over TLS. */
+        if (io_len(&c->cin) != s.total) {
+            cs_pg_conn_fail(c, "08P01", "received unencrypted data after SSL request");
+            return 1;
+        }
+        cs_buf_putc(&c->cout.b, 'S');
+        c->tls_start = 1;
+    } else if (s.kind == CS_PG_SSL || s.kind == CS_PG_GSSENC) {
         /* No TLS or GSS encryption at the proxy: the client goes on in the clear. */
         cs_buf_putc(&c->cout.b, 'N');
     } else if (s.kind == CS_PG_CANCEL) {
@@ -257,10 +266,11 @@ static int process_client(cs_pg_conn *c)
 /* ---- sockets ---- */
 
 /* Writes as much of q as the socket takes. Returns -1 on a broken socket. */
-static int write_some(int fd, io *q)
+static int write_some(int fd, cs_pg_tls_conn *tls, io *q)
 {
     while (io_len(q) > 0) {
-        ssize_t n = write(fd, io_ptr(q), io_len(q));
+        ssize_t n =
+            tls ? cs_pg_tls_write(tls, io_ptr(q), io_len(q)) : write(fd, io_ptr(q), io_len(q));
         if (n > 0) {
             io_consume(q, (size_t)n);
             continue;
@@ -272,15 +282,16 @@ static int write_some(int fd, io *q)
     return 0;
 }
 
-/* Reads what is available into q. Returns 0, or -1 on EOF or error. */
-static int read_some(int fd, io *q)
+/* Reads what is available into q. Returns 0, or -1 on EOF or error. Over TLS it
+ * also drains what OpenSSL already decrypted: no socket event would announce it. */
+static int read_some(int fd, cs_pg_tls_conn *tls, io *q)
 {
     char buf[65536];
-    for (int i = 0; i < 4; i++) {
-        ssize_t n = read(fd, buf, sizeof buf);
+    for (int i = 0; i < 4 || (tls && cs_pg_tls_pending(tls)); i++) {
+        ssize_t n = tls ? cs_pg_tls_read(tls, buf, sizeof buf) : read(fd, buf, sizeof buf);
         if (n > 0) {
             if (cs_buf_append(&q->b, buf, (size_t)n) != 0) return -1;
-            if ((size_t)n < sizeof buf) return 0;
+            if ((size_t)n < sizeof buf && !(tls && cs_pg_tls_pending(tls))) return 0;
             continue;
         }
         if (n == 0) return -1;
@@ -300,17 +311,46 @@ static void watch(cs_pg_conn *c, cs_pg_watch *w, unsigned *cur, unsigned want)
     *cur = want;
 }
 
+/* Whether the client's bytes are wanted now (back-pressure, holds, TLS start). */
+static int reading_client(const cs_pg_conn *c)
+{
+    return !c->close_after_flush && !c->tls_start && io_len(&c->sout) < HIGH_WATER &&
+           (!c->holding || io_len(&c->cin) < HOLD_READ_MAX) && c->phase != PH_CANCEL_RELAY;
+}
+
 static void update_events(cs_pg_conn *c)
 {
     unsigned cw = 0, sw = 0;
-    int reading = !c->close_after_flush && io_len(&c->sout) < HIGH_WATER &&
-                  (!c->holding || io_len(&c->cin) < HOLD_READ_MAX) && c->phase != PH_CANCEL_RELAY;
-    if (reading) cw |= EPOLLIN;
-    if (io_len(&c->cout) > 0) cw |= EPOLLOUT;
+    if (reading_client(c) || c->tls_handshaking) cw |= EPOLLIN;
+    if ((io_len(&c->cout) > 0 && !c->tls_handshaking) || (c->tls && cs_pg_tls_wants_write(c->tls)))
+        cw |= EPOLLOUT;
     if (io_len(&c->cout) < HIGH_WATER && !c->close_after_flush) sw |= EPOLLIN;
     if (io_len(&c->sout) > 0 || c->connecting) sw |= EPOLLOUT;
     watch(c, &c->cw, &c->cev, cw);
     watch(c, &c->sw, &c->sev, sw);
+}
+
+/* Advances the TLS handshake; -1 when it failed (the session is then closed: a
+ * client mid-handshake cannot read an error message). */
+static int tls_step(cs_pg_conn *c)
+{
+    cs_err err = {0};
+    int rc = cs_pg_tls_handshake(c->tls, &err);
+    if (rc < 0) {
+        cs_debug("pg-proxy: %s", err.msg);
+        return -1;
+    }
+    c->tls_handshaking = rc == CS_PG_TLS_AGAIN;
+    return 0;
+}
+
+/* 'S' is written: from here on the client speaks TLS. */
+static int tls_begin(cs_pg_conn *c)
+{
+    c->tls_start = 0;
+    c->tls = cs_pg_tls_accept(c->px->tls, c->cw.fd);
+    c->tls_handshaking = 1;
+    return tls_step(c);
 }
 
 /* Runs both directions until nothing moves, writes what it can, and re-arms. */
@@ -321,11 +361,22 @@ void cs_pg_conn_kick(cs_pg_conn *c)
         int moved = cs_pg_relay_process(c);
         moved |= process_client(c);
         cs_pg_relay_flush_notices(c);
+        /* Bytes OpenSSL decrypted while reading was paused get no socket event. */
+        if (!moved && c->tls && !c->tls_handshaking && reading_client(c) &&
+            cs_pg_tls_pending(c->tls)) {
+            if (read_some(c->cw.fd, c->tls, &c->cin) != 0) {
+                cs_pg_conn_close(c);
+                return;
+            }
+            moved = 1;
+        }
         if (!moved) break;
     }
     int done = 0;
-    if (c->cw.fd >= 0 && write_some(c->cw.fd, &c->cout) != 0) done = 1;
-    if (!done && c->sw.fd >= 0 && !c->connecting && write_some(c->sw.fd, &c->sout) != 0) {
+    if (c->cw.fd >= 0 && !c->tls_handshaking && write_some(c->cw.fd, c->tls, &c->cout) != 0)
+        done = 1;
+    if (!done && c->tls_start && io_len(&c->cout) == 0) done = tls_begin(c) != 0;
+    if (!done && c->sw.fd >= 0 && !c->connecting && write_some(c->sw.fd, NULL, &c->sout) != 0) {
         if (c->phase == PH_CANCEL_RELAY)
             done = 1;
         else
@@ -360,7 +411,7 @@ static void on_server_event(cs_pg_conn *c, unsigned events)
         c->connecting = 0;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (read_some(c->sw.fd, &c->sin) != 0) {
+        if (read_some(c->sw.fd, NULL, &c->sin) != 0) {
             cs_pg_relay_process(c);
             if (c->phase == PH_CANCEL_RELAY) {
                 cs_pg_conn_close(c);
@@ -379,8 +430,18 @@ void cs_pg_conn_on_event(cs_pg_conn *c, cs_pg_watch *w, unsigned events)
         on_server_event(c, events);
         return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (read_some(c->cw.fd, &c->cin) != 0) {
+    if (c->tls_handshaking) {
+        if (tls_step(c) != 0) {
+            cs_pg_conn_close(c);
+            return;
+        }
+        if (c->tls_handshaking) {
+            cs_pg_conn_kick(c);
+            return;
+        }
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || (c->tls && cs_pg_tls_pending(c->tls))) {
+        if (read_some(c->cw.fd, c->tls, &c->cin) != 0) {
             /* The client went away: send Terminate so the server ends cleanly. */
             if (c->phase == PH_READY && c->sw.fd >= 0 && io_len(&c->sout) == 0) {
                 static const char term[] = {'X', 0, 0, 0, 4};

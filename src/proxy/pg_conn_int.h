@@ -40,6 +40,9 @@ struct cs_pg_conn {
     cs_pg_watch cw, sw;
     unsigned cev, sev; /* events registered for the client / server socket */
     int phase, connecting, close_after_flush;
+    cs_pg_tls_conn *tls; /* client-side TLS, once the handshake started */
+    int tls_start;       /* 'S' queued: start TLS once it is written */
+    int tls_handshaking;
     io cin, cout, sin, sout;
     char *user, *database, *token, *principal;
     uint32_t pid, key;

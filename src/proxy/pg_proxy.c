@@ -116,6 +116,7 @@ int cs_pg_proxy_new(const cs_pg_options *o, cs_pg_proxy **out, cs_err *err)
     p->listen_w.fd = p->wake_w.fd = -1;
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     int rc = resolve(o->upstream, &p->upstream, &p->upstream_len, err);
+    if (rc == 0 && o->tls_cert) rc = cs_pg_tls_new(o->tls_cert, o->tls_key, &p->tls, err);
     if (rc == 0) rc = open_listener(p, err);
     if (rc != 0) {
         cs_pg_proxy_free(p);
@@ -249,6 +250,7 @@ void cs_pg_proxy_free(cs_pg_proxy *p)
     cs_pg_decider_free(p->decider);
     cs_pg_cache_free(p->cache);
     cs_pg_shapes_free(p->shapes);
+    cs_pg_tls_free(p->tls);
     if (p->listen_w.fd >= 0) close(p->listen_w.fd);
     if (p->wake_w.fd >= 0) close(p->wake_w.fd);
     if (p->epfd >= 0) close(p->epfd);

@@ -12,6 +12,7 @@
 #include "proxy/pg_cache.h"
 #include "proxy/pg_decide.h"
 #include "proxy/pg_shape.h"
+#include "proxy/pg_tls.h"
 #include "util/error.h"
 
 /* What epoll's data.ptr points at: the first member of anything registered. */
@@ -30,7 +31,9 @@ typedef struct cs_pg_options {
     const char *token;       /* the proxy's own agent token ($COUNTERSIGN_TOKEN); may be NULL */
     const char *approve_url; /* base of approval links in notices */
     json_t *users;           /* {database user: env var name} (borrowed), may be NULL */
-    unsigned cache_slots;    /* 0 disables the allowed-decision cache */
+    const char *tls_cert;    /* PEM certificate chain and key: TLS for clients, or NULL */
+    const char *tls_key;
+    unsigned cache_slots; /* 0 disables the allowed-decision cache */
     long long cache_ttl_ms;
 } cs_pg_options;
 
@@ -46,6 +49,7 @@ typedef struct cs_pg_proxy {
     cs_pg_decider *decider;
     cs_pg_cache *cache;
     cs_pg_shapes *shapes;    /* NULL when the cache is off */
+    cs_pg_tls *tls;          /* NULL without --tls-cert */
     cs_pg_conn *conns;       /* live connections */
     cs_pg_conn *dead;        /* closed, freed at the end of the loop iteration */
     long long next_probe_ms; /* policy version probe */

@@ -167,6 +167,11 @@ def main():
     elif case == "sql-prepare":
         startup(s)
         print(kinds(query(s, "PREPARE wipe AS DELETE FROM accounts")))
+    elif case == "ssl-injection":
+        # Plaintext smuggled behind an SSLRequest must not be taken as TLS data.
+        s.sendall(struct.pack("!ii", 8, 80877103) + frame(b"Q", b"SELECT 1\0"))
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
     elif case == "truncated":
         startup(s)
         s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")
