@@ -59,7 +59,8 @@ static long metric(const char *host, int port, const char *name)
     char buf[8192];
     size_t len = 0;
     ssize_t n;
-    while ((n = read(s, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)n;
+    while ((n = read(s, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
     buf[len] = '\0';
     close(s);
     char key[128];
@@ -77,7 +78,9 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc != 8) {
-        fprintf(stderr, "usage: bench_longpoll HOST PORT N ACTION_ID WAITER_TOKEN APPROVER_TOKEN SERVER_PID\n");
+        fprintf(
+            stderr,
+            "usage: bench_longpoll HOST PORT N ACTION_ID WAITER_TOKEN APPROVER_TOKEN SERVER_PID\n");
         return 2;
     }
     const char *host = argv[1];
@@ -87,8 +90,10 @@ int main(int argc, char **argv)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     char req[512];
-    int rlen = snprintf(req, sizeof req, "GET /v1/actions/%s?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
-                        argv[4], argv[5]);
+    int rlen = snprintf(
+        req, sizeof req,
+        "GET /v1/actions/%s?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+        argv[4], argv[5]);
     int ep = epoll_create1(0);
     int *fds = calloc((size_t)n, sizeof *fds);
     double *done_at = calloc((size_t)n, sizeof *done_at);
@@ -105,17 +110,19 @@ int main(int argc, char **argv)
     /* Wait until the server holds every waiter. */
     double t0 = now_ms();
     long w = 0;
-    while ((w = metric(host, port, "countersign_waiters")) < n && now_ms() - t0 < 60000) usleep(50000);
+    while ((w = metric(host, port, "countersign_waiters")) < n && now_ms() - t0 < 60000)
+        usleep(50000);
     long rss = rss_kib(pid);
     printf("waiters registered: %ld of %d\n", w, n);
     printf("server RSS with %d waiters: %.1f MiB\n", n, rss / 1024.0);
     /* The deciding vote. */
     int s = connect_to(host, port);
     char vote[512];
-    int vlen = snprintf(vote, sizeof vote,
-                        "POST /v1/actions/%s/approve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                        "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                        argv[4], argv[6]);
+    int vlen =
+        snprintf(vote, sizeof vote,
+                 "POST /v1/actions/%s/approve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                 argv[4], argv[6]);
     double sent = now_ms();
     if (write(s, vote, (size_t)vlen) != vlen) return 1;
     int got = 0;
@@ -137,8 +144,9 @@ int main(int argc, char **argv)
     qsort(done_at, (size_t)n, sizeof *done_at, cmp);
     printf("responses after approve: %d of %d\n", got, n);
     if (got == n)
-        printf("approve -> waiter response: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", done_at[n / 2],
-               done_at[(int)(n * 0.99)], done_at[n - 1]);
-    for (int i = 0; i < n; i++) close(fds[i]);
+        printf("approve -> waiter response: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               done_at[n / 2], done_at[(int)(n * 0.99)], done_at[n - 1]);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
     return got == n ? 0 : 1;
 }

@@ -55,8 +55,10 @@ int cs_client_call(const char *method, const char *path, const json_t *body, con
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (text) curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    else if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    if (text)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    else if (!strcmp(method, "POST"))
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
@@ -94,7 +96,9 @@ void cs_client_print_problem(long status, const json_t *p)
     const char *detail = json_string_value(json_object_get(p, "detail"));
     const char *title = json_string_value(json_object_get(p, "title"));
     fprintf(stderr, "countersign: %ld %s: %s\n", status, type ? type : "error",
-            detail ? detail : title ? title : "request failed");
+            detail  ? detail
+            : title ? title
+                    : "request failed");
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -125,11 +129,13 @@ void cs_client_print_action(const json_t *a, int as_json)
         size_t i, n = 0;
         json_t *v, *g;
         json_array_foreach(votes, i, v) n += !strcmp(str(v, "vote"), "approve");
-        printf("  approval:  %zu of %lld from", n, (long long)json_integer_value(json_object_get(ap, "quorum")));
+        printf("  approval:  %zu of %lld from", n,
+               (long long)json_integer_value(json_object_get(ap, "quorum")));
         json_array_foreach(json_object_get(ap, "groups"), i, g) printf(" %s", json_string_value(g));
         printf(", expires %s\n", str(ap, "expires_at"));
         json_array_foreach(votes, i, v)
-            printf("    %s by %s%s%s\n", str(v, "vote"), str(v, "voter"), *str(v, "reason") ? ": " : "", str(v, "reason"));
+            printf("    %s by %s%s%s\n", str(v, "vote"), str(v, "voter"),
+                   *str(v, "reason") ? ": " : "", str(v, "reason"));
     }
     if (json_object_get(a, "receipt")) printf("  receipt:   %s\n", str(a, "receipt"));
     printf("  args_hash: %s\n", str(a, "args_hash"));

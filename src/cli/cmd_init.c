@@ -35,7 +35,8 @@ static const char demo_cedar[] =
     "@id(\"routine-reads\")\n"
     "permit (\n"
     "  principal,\n"
-    "  action in [Action::\"db.read\", Action::\"db.query\", Action::\"fs.read\", Action::\"http.get\"],\n"
+    "  action in [Action::\"db.read\", Action::\"db.query\", Action::\"fs.read\", "
+    "Action::\"http.get\"],\n"
     "  resource\n"
     ");\n"
     "\n"
@@ -78,8 +79,9 @@ static const struct {
     const char *kind, *name, *owner, *group;
     int admin;
 } demo[] = {
-    {"user", "admin", NULL, "admins", 1},  {"user", "alice", NULL, NULL, 0}, {"user", "bob", NULL, "dba", 0},
-    {"user", "carol", NULL, "dba", 0},     {"agent", "demo-agent", "alice", NULL, 0},
+    {"user", "admin", NULL, "admins", 1},      {"user", "alice", NULL, NULL, 0},
+    {"user", "bob", NULL, "dba", 0},           {"user", "carol", NULL, "dba", 0},
+    {"agent", "demo-agent", "alice", NULL, 0},
 };
 
 static int make_tokens(const char *cfg_path, json_t *tokens)
@@ -94,13 +96,15 @@ static int make_tokens(const char *cfg_path, json_t *tokens)
     }
     int rc = 0;
     for (size_t i = 0; i < sizeof demo / sizeof demo[0] && rc == 0; i++) {
-        json_t *args = json_pack("{s:s,s:s,s:[],s:b}", "kind", demo[i].kind, "name", demo[i].name, "groups",
-                                 "admin", demo[i].admin);
+        json_t *args = json_pack("{s:s,s:s,s:[],s:b}", "kind", demo[i].kind, "name", demo[i].name,
+                                 "groups", "admin", demo[i].admin);
         if (demo[i].owner) json_object_set_new(args, "owner", json_string(demo[i].owner));
-        if (demo[i].group) json_array_append_new(json_object_get(args, "groups"), json_string(demo[i].group));
+        if (demo[i].group)
+            json_array_append_new(json_object_get(args, "groups"), json_string(demo[i].group));
         cs_op *op = cs_op_new(gw, CS_OP_TOKEN_CREATE, NULL, "init", NULL, args);
         rc = cs_gateway_run_now(gw, op);
-        if (rc == 0 && op->reply.status == 201) json_object_set_new(tokens, demo[i].name, json_string(op->token));
+        if (rc == 0 && op->reply.status == 201)
+            json_object_set_new(tokens, demo[i].name, json_string(op->token));
         else {
             fprintf(stderr, "countersign: cannot create token for %s\n", demo[i].name);
             rc = -1;
@@ -115,13 +119,16 @@ static int make_tokens(const char *cfg_path, json_t *tokens)
 
 int cs_cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"dir", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
     const char *dir = "countersign-data";
     int as_json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'd') dir = optarg;
-        else if (c == 'j') as_json = 1;
+        if (c == 'd')
+            dir = optarg;
+        else if (c == 'j')
+            as_json = 1;
         else {
             fprintf(stderr, "usage: countersign init [--dir DIR] [--json]\n");
             return CS_EXIT_USAGE;
@@ -150,7 +157,8 @@ int cs_cmd_init(int argc, char **argv)
         fprintf(stderr, "countersign: %s\n", err.msg);
         goto out;
     }
-    if (write_file(cedar, demo_cedar, 0644) || write_file(ent, demo_entities, 0644) || write_file(cfg, config_yaml, 0644))
+    if (write_file(cedar, demo_cedar, 0644) || write_file(ent, demo_entities, 0644) ||
+        write_file(cfg, config_yaml, 0644))
         goto out;
     if (make_tokens(cfg, tokens) != 0) goto out;
     if (as_json) {

@@ -12,8 +12,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
-                    "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n");
+    fprintf(
+        stderr,
+        "usage: countersign request --action A --resource R [--context JSON] [--purpose T]\n"
+        "         [--on-behalf-of USER] [--receipt] [--idempotency-key K] [--wait S] [--json]\n");
     return CS_EXIT_USAGE;
 }
 
@@ -27,7 +29,8 @@ static int wait_for(json_t **action, long wait_s)
         if (left <= 0 || json_is_true(json_object_get(*action, "_done"))) return 0;
         if (strcmp(json_string_value(json_object_get(*action, "status")), "pending")) return 0;
         if (left > 300) left = 300;
-        snprintf(path, sizeof path, "/v1/actions/%s?wait=%ld", json_string_value(json_object_get(*action, "id")), left);
+        snprintf(path, sizeof path, "/v1/actions/%s?wait=%ld",
+                 json_string_value(json_object_get(*action, "id")), left);
         long status = 0;
         json_t *out = NULL;
         if (cs_client_call("GET", path, NULL, NULL, left + 30, &status, &out) != 0) return -1;
@@ -44,33 +47,57 @@ static int wait_for(json_t **action, long wait_s)
 int cs_cmd_request(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"action", required_argument, 0, 'a'}, {"resource", required_argument, 0, 'r'},
-        {"context", required_argument, 0, 'c'}, {"purpose", required_argument, 0, 'p'},
-        {"on-behalf-of", required_argument, 0, 'o'}, {"receipt", no_argument, 0, 'R'},
-        {"idempotency-key", required_argument, 0, 'k'}, {"wait", required_argument, 0, 'w'},
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"action", required_argument, 0, 'a'},
+        {"resource", required_argument, 0, 'r'},
+        {"context", required_argument, 0, 'c'},
+        {"purpose", required_argument, 0, 'p'},
+        {"on-behalf-of", required_argument, 0, 'o'},
+        {"receipt", no_argument, 0, 'R'},
+        {"idempotency-key", required_argument, 0, 'k'},
+        {"wait", required_argument, 0, 'w'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL, *key = NULL;
+    const char *action = NULL, *resource = NULL, *context = NULL, *purpose = NULL, *obo = NULL,
+               *key = NULL;
     int receipt = 0, as_json = 0, c;
     long wait_s = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': action = optarg; break;
-        case 'r': resource = optarg; break;
-        case 'c': context = optarg; break;
-        case 'p': purpose = optarg; break;
-        case 'o': obo = optarg; break;
-        case 'R': receipt = 1; break;
-        case 'k': key = optarg; break;
+        case 'a':
+            action = optarg;
+            break;
+        case 'r':
+            resource = optarg;
+            break;
+        case 'c':
+            context = optarg;
+            break;
+        case 'p':
+            purpose = optarg;
+            break;
+        case 'o':
+            obo = optarg;
+            break;
+        case 'R':
+            receipt = 1;
+            break;
+        case 'k':
+            key = optarg;
+            break;
         case 'w': {
             char *end;
             wait_s = strtol(optarg, &end, 10);
             if (*end || wait_s < 0) return usage();
             break;
         }
-        case 'j': as_json = 1; break;
-        default: return usage();
+        case 'j':
+            as_json = 1;
+            break;
+        default:
+            return usage();
         }
     }
     if (!action || !resource || optind != argc) return usage();

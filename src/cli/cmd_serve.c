@@ -35,15 +35,20 @@ static void raise_fd_limit(void)
 
 int cs_cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"listen", required_argument, 0, 'l'},
-                                         {"check", no_argument, 0, 'k'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"check", no_argument, 0, 'k'},
+                                         {0, 0, 0, 0}};
     const char *path = default_config(), *listen = NULL;
     int check = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'c') path = optarg;
-        else if (c == 'l') listen = optarg;
-        else if (c == 'k') check = 1;
+        if (c == 'c')
+            path = optarg;
+        else if (c == 'l')
+            listen = optarg;
+        else if (c == 'k')
+            check = 1;
         else {
             fprintf(stderr, "usage: countersign serve [--config FILE] [--listen ADDR] [--check]\n");
             return CS_EXIT_USAGE;
@@ -80,7 +85,8 @@ int cs_cmd_serve(int argc, char **argv)
         goto out;
     }
     if (cs_gateway_start(gw, &err) != 0 ||
-        cs_http_start(gw, cfg.listen, (int)cfg.http_threads, (int)cfg.http_max_connections, &http, &err) != 0) {
+        cs_http_start(gw, cfg.listen, (int)cfg.http_threads, (int)cfg.http_max_connections, &http,
+                      &err) != 0) {
         fprintf(stderr, "countersign: %s\n", err.msg);
         goto out;
     }
@@ -90,7 +96,8 @@ int cs_cmd_serve(int argc, char **argv)
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGHUP) {
             cs_err e = {0};
-            if (cs_gateway_reload_policy(gw, &e) != 0) cs_error("policy reload refused, keeping the old policy: %s", e.msg);
+            if (cs_gateway_reload_policy(gw, &e) != 0)
+                cs_error("policy reload refused, keeping the old policy: %s", e.msg);
             continue;
         }
         break;

@@ -10,9 +10,12 @@ int cs_cmd_show(int argc, char **argv)
     int as_json = 0;
     const char *id = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (id == NULL && argv[i][0] != '-') id = argv[i];
-        else id = NULL, i = argc;
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (id == NULL && argv[i][0] != '-')
+            id = argv[i];
+        else
+            id = NULL, i = argc;
     }
     if (id == NULL || strlen(id) > 64 || strchr(id, '/') || strchr(id, '?')) {
         fprintf(stderr, "usage: countersign show ID [--json]\n");

@@ -11,7 +11,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: countersign token create (--agent NAME --owner USER | --user NAME [--slack-id ID])\n"
+    fprintf(stderr, "usage: countersign token create (--agent NAME --owner USER | --user NAME "
+                    "[--slack-id ID])\n"
                     "                                [--group G]... [--admin] [--json]\n"
                     "       countersign token revoke NAME\n");
     return CS_EXIT_USAGE;
@@ -20,8 +21,9 @@ static int usage(void)
 static int create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"agent", required_argument, 0, 'a'}, {"user", required_argument, 0, 'u'},   {"owner", required_argument, 0, 'o'},
-        {"slack-id", required_argument, 0, 's'}, {"group", required_argument, 0, 'g'}, {"admin", no_argument, 0, 'A'},
+        {"agent", required_argument, 0, 'a'}, {"user", required_argument, 0, 'u'},
+        {"owner", required_argument, 0, 'o'}, {"slack-id", required_argument, 0, 's'},
+        {"group", required_argument, 0, 'g'}, {"admin", no_argument, 0, 'A'},
         {"json", no_argument, 0, 'j'},        {0, 0, 0, 0}};
     const char *agent = NULL, *user = NULL, *owner = NULL, *slack = NULL;
     int admin = 0, as_json = 0, c;
@@ -29,21 +31,39 @@ static int create(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': agent = optarg; break;
-        case 'u': user = optarg; break;
-        case 'o': owner = optarg; break;
-        case 's': slack = optarg; break;
-        case 'g': json_array_append_new(groups, json_string(optarg)); break;
-        case 'A': admin = 1; break;
-        case 'j': as_json = 1; break;
-        default: json_decref(groups); return usage();
+        case 'a':
+            agent = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'o':
+            owner = optarg;
+            break;
+        case 's':
+            slack = optarg;
+            break;
+        case 'g':
+            json_array_append_new(groups, json_string(optarg));
+            break;
+        case 'A':
+            admin = 1;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
+        default:
+            json_decref(groups);
+            return usage();
         }
     }
-    if (optind != argc || !!agent == !!user || (agent && !owner) || (user && owner) || (agent && slack)) {
+    if (optind != argc || !!agent == !!user || (agent && !owner) || (user && owner) ||
+        (agent && slack)) {
         json_decref(groups);
         return usage();
     }
-    json_t *body = json_pack("{s:s,s:s,s:o}", "kind", agent ? "agent" : "user", "name", agent ? agent : user, "groups", groups);
+    json_t *body = json_pack("{s:s,s:s,s:o}", "kind", agent ? "agent" : "user", "name",
+                             agent ? agent : user, "groups", groups);
     if (owner) json_object_set_new(body, "owner", json_string(owner));
     if (slack) json_object_set_new(body, "slack_id", json_string(slack));
     if (admin) json_object_set_new(body, "admin", json_true());
@@ -63,8 +83,8 @@ static int create(int argc, char **argv)
         free(t);
     } else {
         printf("%s\n", json_string_value(json_object_get(out, "token")));
-        fprintf(stderr, "token for %s \"%s\" (shown once; store it now)\n", agent ? "agent" : "user",
-                agent ? agent : user);
+        fprintf(stderr, "token for %s \"%s\" (shown once; store it now)\n",
+                agent ? "agent" : "user", agent ? agent : user);
     }
     json_decref(out);
     return CS_EXIT_OK;

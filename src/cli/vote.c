@@ -15,9 +15,12 @@ int cs_cli_vote(int argc, char **argv, const char *verb)
     int as_json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'r') reason = optarg;
-        else if (c == 'j') as_json = 1;
-        else goto usage;
+        if (c == 'r')
+            reason = optarg;
+        else if (c == 'j')
+            as_json = 1;
+        else
+            goto usage;
     }
     if (optind != argc - 1 || strlen(argv[optind]) > 64 || strchr(argv[optind], '/')) goto usage;
     char path[128];

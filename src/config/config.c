@@ -12,7 +12,17 @@
 #include <string.h>
 #include <yaml.h>
 
-enum key_type { K_STRING, K_PATH, K_DURATION, K_INT, K_ENVNAME, K_STORAGE, K_ENVMAP, K_WEBHOOKS, K_ROUTES };
+enum key_type {
+    K_STRING,
+    K_PATH,
+    K_DURATION,
+    K_INT,
+    K_ENVNAME,
+    K_STORAGE,
+    K_ENVMAP,
+    K_WEBHOOKS,
+    K_ROUTES
+};
 
 typedef struct key_spec {
     const char *path; /* dotted key path */
@@ -49,7 +59,7 @@ static const key_spec keys[] = {
 
 typedef struct loader {
     const char *file;
-    char *base;    /* folder of the file */
+    char *base; /* folder of the file */
     yaml_document_t doc;
     cs_config *c;
     cs_err *err;
@@ -64,11 +74,16 @@ int cs_parse_duration(const char *text, long long *secs)
     long long v = strtoll(text, &end, 10);
     if (errno) return CS_EINVAL;
     long long mul = 1;
-    if (*end == '\0' || !strcmp(end, "s")) mul = 1;
-    else if (!strcmp(end, "m")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else if (!strcmp(end, "d")) mul = 86400;
-    else return CS_EINVAL;
+    if (*end == '\0' || !strcmp(end, "s"))
+        mul = 1;
+    else if (!strcmp(end, "m"))
+        mul = 60;
+    else if (!strcmp(end, "h"))
+        mul = 3600;
+    else if (!strcmp(end, "d"))
+        mul = 86400;
+    else
+        return CS_EINVAL;
     if (v > (1LL << 40) / mul) return CS_EINVAL;
     *secs = v * mul;
     return 0;
@@ -132,7 +147,8 @@ static int set_routes(loader *L, yaml_node_t *n, json_t **slot)
             return bad(L, v, "%s entries must be lists of targets", "notify.routes");
         }
         json_t *list = json_array();
-        for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+             i++) {
             yaml_node_t *t = yaml_document_get_node(&L->doc, *i);
             if (!scalar(t) || !strchr(scalar(t), ':')) {
                 json_decref(list);
@@ -157,11 +173,13 @@ static int set_webhooks(loader *L, yaml_node_t *n, json_t **slot)
         if (w->type != YAML_MAPPING_NODE) goto fail_item;
         json_t *o = json_object();
         json_array_append_new(list, o);
-        for (yaml_node_pair_t *p = w->data.mapping.pairs.start; p < w->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = w->data.mapping.pairs.start; p < w->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
             yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
             const char *ks = scalar(k), *vs = scalar(v);
-            if (!ks || !vs || (strcmp(ks, "name") && strcmp(ks, "url") && strcmp(ks, "secret_env"))) {
+            if (!ks || !vs ||
+                (strcmp(ks, "name") && strcmp(ks, "url") && strcmp(ks, "secret_env"))) {
                 json_decref(list);
                 return bad(L, k, "unknown key '%s' in notify.webhooks", ks ? ks : "?");
             }
@@ -219,9 +237,12 @@ static int set_value(loader *L, const key_spec *k, yaml_node_t *n)
         *(long long *)base = v;
         return 0;
     }
-    case K_ENVMAP: return set_string_map(L, n, k->path, (json_t **)base, 1);
-    case K_WEBHOOKS: return set_webhooks(L, n, (json_t **)base);
-    case K_ROUTES: return set_routes(L, n, (json_t **)base);
+    case K_ENVMAP:
+        return set_string_map(L, n, k->path, (json_t **)base, 1);
+    case K_WEBHOOKS:
+        return set_webhooks(L, n, (json_t **)base);
+    case K_ROUTES:
+        return set_routes(L, n, (json_t **)base);
     }
     return CS_EINTERNAL;
 }
@@ -231,7 +252,8 @@ static int walk(loader *L, yaml_node_t *map, const char *prefix)
 {
     if (map->type != YAML_MAPPING_NODE)
         return bad(L, map, "%s must be a mapping", prefix[0] ? prefix : "the document");
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
         if (!scalar(k)) return bad(L, k, "%s", "keys must be scalars");
@@ -306,7 +328,8 @@ int cs_config_load(const char *path, cs_config *out, cs_err *err)
         rc = walk(&L, root, "");
     if (rc == 0) {
         if (out->database == NULL) out->database = cs_sprintf("%s/countersign.db", out->data_dir);
-        if (out->signing_key == NULL) out->signing_key = cs_sprintf("%s/signing.key", out->data_dir);
+        if (out->signing_key == NULL)
+            out->signing_key = cs_sprintf("%s/signing.key", out->data_dir);
     }
 out:
     if (have_doc) yaml_document_delete(&L.doc);

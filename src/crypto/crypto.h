@@ -50,7 +50,7 @@ int cs_ct_equal(const void *a, const void *b, size_t n);
 /* Receipts: "csr1.<base64url(canonical JSON claims)>.<base64url(signature)>". */
 char *cs_receipt_issue(const cs_signer *s, const json_t *claims);
 /* Checks the signature and returns the claims (not_after is the caller's business). */
-int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt,
-                    json_t **claims, cs_err *err);
+int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt, json_t **claims,
+                    cs_err *err);
 
 #endif

@@ -90,7 +90,8 @@ const unsigned char *cs_signer_public(const cs_signer *s)
     return s->pk;
 }
 
-void cs_signer_sign(const cs_signer *s, const void *msg, size_t len, unsigned char sig[CS_SIG_BYTES])
+void cs_signer_sign(const cs_signer *s, const void *msg, size_t len,
+                    unsigned char sig[CS_SIG_BYTES])
 {
     crypto_sign_detached(sig, NULL, msg, len, s->sk);
 }

@@ -25,8 +25,8 @@ char *cs_receipt_issue(const cs_signer *s, const json_t *claims)
     return r;
 }
 
-int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt,
-                    json_t **claims, cs_err *err)
+int cs_receipt_open(const unsigned char pub[CS_PUBKEY_BYTES], const char *receipt, json_t **claims,
+                    cs_err *err)
 {
     int rc = 0;
     size_t len = strlen(receipt);

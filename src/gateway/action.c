@@ -17,13 +17,18 @@
 #include <time.h>
 
 static const cs_field submit_fields[] = {
-    {"action", JSON_STRING, 1},  {"resource", JSON_STRING, 1},   {"context", JSON_OBJECT, 0},
-    {"purpose", -1, 0},          {"on_behalf_of", -1, 0},        {"receipt", JSON_TRUE, 0},
-    {"source", JSON_STRING, 0},  {NULL, 0, 0},
+    {"action", JSON_STRING, 1},
+    {"resource", JSON_STRING, 1},
+    {"context", JSON_OBJECT, 0},
+    {"purpose", -1, 0},
+    {"on_behalf_of", -1, 0},
+    {"receipt", JSON_TRUE, 0},
+    {"source", JSON_STRING, 0},
+    {NULL, 0, 0},
 };
 static const cs_field vote_fields[] = {{"reason", -1, 0}, {NULL, 0, 0}};
 static const cs_field outcome_fields[] = {
-    {"status", JSON_STRING, 1}, {"exit_code", JSON_INTEGER, 0}, {"detail", -1, 0},
+    {"status", JSON_STRING, 1}, {"exit_code", JSON_INTEGER, 0},   {"detail", -1, 0},
     {"output_sha256", -1, 0},   {"duration_ms", JSON_INTEGER, 0}, {NULL, 0, 0},
 };
 
@@ -32,7 +37,8 @@ char *cs_gw_uid(const json_t *who)
     if (who == NULL) return cs_strdup("System::\"countersign\"");
     const char *kind = json_string_value(json_object_get(who, "kind"));
     const char *name = json_string_value(json_object_get(who, "name"));
-    return cs_sprintf("%s::\"%s\"", kind && !strcmp(kind, "agent") ? "Agent" : "User", name ? name : "");
+    return cs_sprintf("%s::\"%s\"", kind && !strcmp(kind, "agent") ? "Agent" : "User",
+                      name ? name : "");
 }
 
 json_t *cs_gw_public(const json_t *doc)
@@ -65,7 +71,8 @@ static int action_ok(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > 128 || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) return 0;
     for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-", *s))) return 0;
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-", *s)))
+            return 0;
     return 1;
 }
 
@@ -100,7 +107,8 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    json_object_set_new(ctx, "time", json_pack("{s:i,s:i}", "hour", tm.tm_hour, "weekday", tm.tm_wday));
+    json_object_set_new(ctx, "time",
+                        json_pack("{s:i,s:i}", "hour", tm.tm_hour, "weekday", tm.tm_wday));
     return ctx;
 }
 
@@ -108,7 +116,8 @@ static json_t *requester_json(const json_t *who)
 {
     const char *kind = json_string_value(json_object_get(who, "kind"));
     int agent = kind && !strcmp(kind, "agent");
-    json_t *r = json_pack("{s:s,s:O}", "type", agent ? "Agent" : "User", "id", json_object_get(who, "name"));
+    json_t *r = json_pack("{s:s,s:O}", "type", agent ? "Agent" : "User", "id",
+                          json_object_get(who, "name"));
     if (agent) json_object_set(r, "owner", json_object_get(who, "owner"));
     return r;
 }
@@ -121,7 +130,8 @@ static int decide(cs_gateway *gw, cs_op *op, const json_t *who, json_t *ctx, cs_
     json_t *groups = json_object_get(who, "groups");
     size_t ng = json_array_size(groups);
     const char **gv = cs_calloc(ng ? ng : 1, sizeof *gv);
-    for (size_t i = 0; i < ng; i++) gv[i] = json_string_value(json_array_get(groups, i));
+    for (size_t i = 0; i < ng; i++)
+        gv[i] = json_string_value(json_array_get(groups, i));
     json_t *attrs = NULL;
     if (agent && json_is_string(json_object_get(who, "owner")))
         attrs = json_pack("{s:{s:{s:s,s:O}}}", "owner", "__entity", "type", "User", "id",
@@ -150,7 +160,8 @@ static int decide(cs_gateway *gw, cs_op *op, const json_t *who, json_t *ctx, cs_
 }
 
 /* The approval block of a pending action: one requirement per @approval policy. */
-static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now_ms, long long *expires)
+static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now_ms,
+                             long long *expires)
 {
     json_t *reqs = json_array(), *all_groups = json_array();
     long long timeout = -1;
@@ -165,8 +176,8 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
                 seen |= !strcmp(json_string_value(json_array_get(all_groups, k)), a->groups[j]);
             if (!seen) json_array_append_new(all_groups, json_string(a->groups[j]));
         }
-        json_t *r = json_pack("{s:s,s:o,s:i}", "policy", a->policy_id ? a->policy_id : "", "groups", g,
-                              "quorum", a->quorum < 1 ? 1 : a->quorum);
+        json_t *r = json_pack("{s:s,s:o,s:i}", "policy", a->policy_id ? a->policy_id : "", "groups",
+                              g, "quorum", a->quorum < 1 ? 1 : a->quorum);
         if (a->reason) json_object_set_new(r, "reason", json_string(a->reason));
         if (a->notify) json_object_set_new(r, "notify", json_string(a->notify));
         json_array_append_new(reqs, r);
@@ -176,8 +187,8 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
     }
     if (timeout < 0) timeout = gw->cfg->default_timeout_s;
     *expires = now_ms + timeout * 1000;
-    return json_pack("{s:o,s:i,s:o,s:[],s:o}", "groups", all_groups, "quorum", quorum, "requirements",
-                     reqs, "votes", "expires_at", cs_time_json(*expires));
+    return json_pack("{s:o,s:i,s:o,s:[],s:o}", "groups", all_groups, "quorum", quorum,
+                     "requirements", reqs, "votes", "expires_at", cs_time_json(*expires));
 }
 
 /* {version, matched, explanation} (SPEC §4), plus errors when a policy errored.
@@ -186,56 +197,74 @@ static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
 {
     json_t *full = cs_decision_to_json(d, set);
     json_t *p = json_pack("{s:s,s:O,s:O}", "version", cs_policy_set_version(set), "matched",
-                          json_object_get(full, "matched"), "explanation", json_object_get(full, "explanation"));
-    if (json_array_size(json_object_get(full, "errors")) > 0) json_object_set(p, "errors", json_object_get(full, "errors"));
+                          json_object_get(full, "matched"), "explanation",
+                          json_object_get(full, "explanation"));
+    if (json_array_size(json_object_get(full, "errors")) > 0)
+        json_object_set(p, "errors", json_object_get(full, "errors"));
     json_decref(full);
     return p;
 }
 
-int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
+/* Checks the request's fields beyond their JSON types. */
+static int validate_submit(cs_op *op)
 {
     if (cs_validate_fields(op->args, submit_fields, &op->reply) != 0) return CS_EINVAL;
     const char *action = json_string_value(json_object_get(op->args, "action"));
     const char *resource = json_string_value(json_object_get(op->args, "resource"));
     const char *obo = json_string_value(json_object_get(op->args, "on_behalf_of"));
     const char *purpose = json_string_value(json_object_get(op->args, "purpose"));
-    if (!action_ok(action)) return field_bad(op, "action", "field 'action' must be a dotted verb such as db.export");
-    if (!resource_ok(resource)) return field_bad(op, "resource", "field 'resource' must be a slash path such as prod/db/customers");
-    if (obo && !name_ok(obo, 64)) return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
-    if (purpose && strlen(purpose) > 4096) return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
+    if (!action_ok(action))
+        return field_bad(op, "action", "field 'action' must be a dotted verb such as db.export");
+    if (!resource_ok(resource))
+        return field_bad(op, "resource",
+                         "field 'resource' must be a slash path such as prod/db/customers");
+    if (obo && !name_ok(obo, 64))
+        return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
+    if (purpose && strlen(purpose) > 4096)
+        return field_bad(op, "purpose", "field 'purpose' is longer than 4096 bytes");
     const char *source = json_string_value(json_object_get(op->args, "source"));
-    if (source && strcmp(source, "api") && strcmp(source, "mcp") && strcmp(source, "pg") && strcmp(source, "exec"))
+    if (source && strcmp(source, "api") && strcmp(source, "mcp") && strcmp(source, "pg") &&
+        strcmp(source, "exec"))
         return field_bad(op, "source", "field 'source' must be api, mcp, pg or exec");
     json_t *context = json_object_get(op->args, "context");
-    char *canon_ctx = context ? cs_jcs_dumps(context) : NULL;
-    size_t ctx_len = canon_ctx ? strlen(canon_ctx) : 0;
-    free(canon_ctx);
-    if (context && (canon_ctx == NULL || ctx_len > CS_CONTEXT_MAX)) {
-        cs_reply_problem(&op->reply, 413, "context-too-large", "field 'context' is larger than 64 KiB");
+    if (context == NULL) return 0;
+    char *canon = cs_jcs_dumps(context);
+    int too_big = canon == NULL || strlen(canon) > CS_CONTEXT_MAX;
+    free(canon);
+    if (too_big) {
+        cs_reply_problem(&op->reply, 413, "context-too-large",
+                         "field 'context' is larger than 64 KiB");
         json_object_set_new(op->reply.body, "field", json_string("context"));
         return CS_ETOOBIG;
     }
-    op->now_ms = cs_now_ms();
-    json_t *envelope = json_pack("{s:o,s:s,s:s,s:o,s:O,s:O}", "requester", requester_json(op->who),
-                                 "action", action, "resource", resource, "context",
-                                 context ? json_incref(context) : json_object(), "purpose",
-                                 purpose ? json_object_get(op->args, "purpose") : json_null(),
-                                 "on_behalf_of", obo ? json_object_get(op->args, "on_behalf_of") : json_null());
-    char *canon = cs_jcs_dumps(envelope);
-    char hash[65];
+    return 0;
+}
+
+/* What the requester asks, as reviewers and the log see it; hash is the hex
+ * SHA-256 of its RFC 8785 form (args_hash). */
+static json_t *envelope_json(const cs_op *op, char hash[65])
+{
+    json_t *args = op->args, *context = json_object_get(args, "context");
+    json_t *purpose = json_object_get(args, "purpose"),
+           *obo = json_object_get(args, "on_behalf_of");
+    json_t *env =
+        json_pack("{s:o,s:O,s:O,s:o,s:O,s:O}", "requester", requester_json(op->who), "action",
+                  json_object_get(args, "action"), "resource", json_object_get(args, "resource"),
+                  "context", context ? json_incref(context) : json_object(), "purpose",
+                  purpose ? purpose : json_null(), "on_behalf_of", obo ? obo : json_null());
+    char *canon = cs_jcs_dumps(env);
     cs_sha256_hex(canon, strlen(canon), hash);
     free(canon);
+    return env;
+}
 
-    json_t *ctx = policy_context(op->args, op->now_ms);
-    cs_decision d;
-    cs_policy_set *set = NULL;
-    int rc = decide(gw, op, op->who, ctx, &d, &set);
-    json_decref(ctx);
-    if (rc != 0) {
-        json_decref(envelope);
-        return rc;
-    }
-    const char *status = d.kind == CS_DECISION_ALLOW ? "allowed" : d.kind == CS_DECISION_PENDING ? "pending" : "denied";
+/* The new action: envelope, hash, decision and, when pending, what it waits for. */
+static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, const char *hash,
+                          const cs_decision *d, const cs_policy_set *set)
+{
+    const char *status = d->kind == CS_DECISION_ALLOW     ? "allowed"
+                         : d->kind == CS_DECISION_PENDING ? "pending"
+                                                          : "denied";
     json_t *doc = json_object();
     char *id = cs_random_id("act_", 12);
     json_object_set_new(doc, "id", json_string(id));
@@ -243,19 +272,36 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
-    json_object_set_new(doc, "policy", policy_json(&d, set));
+    json_object_set_new(doc, "policy", policy_json(d, set));
     long long expires = 0;
-    if (d.kind == CS_DECISION_PENDING) {
-        json_object_set_new(doc, "approval", approval_json(gw, &d, op->now_ms, &expires));
-    }
+    if (d->kind == CS_DECISION_PENDING)
+        json_object_set_new(doc, "approval", approval_json(gw, d, op->now_ms, &expires));
     json_object_set_new(doc, "created_at", cs_time_json(op->now_ms));
-    json_object_set_new(doc, "decided_at", d.kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
+    json_object_set_new(doc, "decided_at",
+                        d->kind == CS_DECISION_PENDING ? json_null() : cs_time_json(op->now_ms));
+    return doc;
+}
+
+int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
+{
+    int rc = validate_submit(op);
+    if (rc != 0) return rc;
+    op->now_ms = cs_now_ms();
     op->receipt_wanted = json_is_true(json_object_get(op->args, "receipt"));
-    op->doc = doc;
+    char hash[65];
+    json_t *envelope = envelope_json(op, hash);
+    json_t *ctx = policy_context(op->args, op->now_ms);
+    cs_decision d;
+    cs_policy_set *set = NULL;
+    rc = decide(gw, op, op->who, ctx, &d, &set);
+    json_decref(ctx);
+    if (rc == 0) {
+        op->doc = action_doc(gw, op, envelope, hash, &d, set);
+        cs_decision_free(&d);
+        cs_policy_set_release(set);
+    }
     json_decref(envelope);
-    cs_decision_free(&d);
-    cs_policy_set_release(set);
-    return 0;
+    return rc;
 }
 
 int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
@@ -265,22 +311,26 @@ int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
     if (op->args == NULL) op->args = json_object();
     if (cs_validate_fields(op->args, fields, &op->reply) != 0) return CS_EINVAL;
     const char *reason = json_string_value(json_object_get(op->args, "reason"));
-    if (reason && strlen(reason) > 4096) return field_bad(op, "reason", "field 'reason' is longer than 4096 bytes");
+    if (reason && strlen(reason) > 4096)
+        return field_bad(op, "reason", "field 'reason' is longer than 4096 bytes");
     if (op->kind == CS_OP_OUTCOME) {
         const char *st = json_string_value(json_object_get(op->args, "status"));
         if (strcmp(st, "succeeded") && strcmp(st, "failed"))
             return field_bad(op, "status", "field 'status' must be succeeded or failed");
         const char *sha = json_string_value(json_object_get(op->args, "output_sha256"));
         if (sha && (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
-            return field_bad(op, "output_sha256", "field 'output_sha256' must be 64 lowercase hex digits");
+            return field_bad(op, "output_sha256",
+                             "field 'output_sha256' must be 64 lowercase hex digits");
         const char *det = json_string_value(json_object_get(op->args, "detail"));
-        if (det && strlen(det) > 8192) return field_bad(op, "detail", "field 'detail' is longer than 8192 bytes");
+        if (det && strlen(det) > 8192)
+            return field_bad(op, "detail", "field 'detail' is longer than 8192 bytes");
     }
     op->now_ms = cs_now_ms();
     return 0;
 }
 
-int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details, long long *index)
+int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
+                long long *index)
 {
     char *actor = cs_gw_uid(op->who);
     const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
@@ -360,13 +410,13 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         json_object_set_new(doc, "receipt", json_string(r));
         free(r);
     }
-    json_t *details = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester",
-                                json_object_get(doc, "requester"), "action", json_object_get(doc, "action"),
-                                "resource", json_object_get(doc, "resource"), "context",
-                                json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
-                                "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
-                                json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"),
-                                "policy", json_object_get(doc, "policy"));
+    json_t *details = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
+        "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
+        "context", json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
+        "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
+        json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"), "policy",
+        json_object_get(doc, "policy"));
     if (json_object_get(doc, "approval"))
         json_object_set(details, "approval", json_object_get(doc, "approval"));
     long long index = 0;
@@ -395,7 +445,8 @@ static int load(cs_gateway *gw, cs_op *op)
 }
 
 /* Records a terminal state and its audit entry. */
-static int finish_action(cs_gateway *gw, cs_op *op, const char *status, const char *type, json_t *details)
+static int finish_action(cs_gateway *gw, cs_op *op, const char *status, const char *type,
+                         json_t *details)
 {
     json_object_set_new(op->doc, "status", json_string(status));
     json_object_set_new(op->doc, "decided_at", cs_time_json(op->now_ms));
@@ -427,9 +478,10 @@ static int expire_if_due(cs_gateway *gw, cs_op *op, int *expired)
 
 static int refuse_vote(cs_gateway *gw, cs_op *op, int http, const char *type, const char *detail)
 {
-    json_t *details = json_pack("{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny",
-                                "refusal", type, "reason",
-                                json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
+    json_t *details = json_pack(
+        "{s:s,s:s,s:O}", "vote", op->kind == CS_OP_APPROVE ? "approve" : "deny", "refusal", type,
+        "reason",
+        json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
     int rc = cs_gw_audit(gw, op, "action.vote_refused", details, NULL);
     json_decref(details);
     cs_reply_problem(&op->reply, http, type, detail);
@@ -440,7 +492,8 @@ static int has_group(const json_t *groups, const char *g)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(groups, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), g)) return 1;
+    json_array_foreach(groups, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), g)) return 1;
     return 0;
 }
 
@@ -450,8 +503,9 @@ static json_t *eligible_groups(const json_t *who, const json_t *approval)
     json_t *out = json_array();
     size_t i;
     json_t *g;
-    json_array_foreach(json_object_get(who, "groups"), i, g)
-        if (has_group(json_object_get(approval, "groups"), json_string_value(g))) json_array_append(out, g);
+    json_array_foreach(json_object_get(who, "groups"), i,
+                       g) if (has_group(json_object_get(approval, "groups"), json_string_value(g)))
+        json_array_append(out, g);
     return out;
 }
 
@@ -460,13 +514,15 @@ static int quorum_met(const json_t *approval)
 {
     size_t i, j, k;
     json_t *req, *vote, *g;
-    json_array_foreach(json_object_get(approval, "requirements"), i, req) {
+    json_array_foreach(json_object_get(approval, "requirements"), i, req)
+    {
         json_int_t have = 0;
-        json_array_foreach(json_object_get(approval, "votes"), j, vote) {
+        json_array_foreach(json_object_get(approval, "votes"), j, vote)
+        {
             if (strcmp(json_string_value(json_object_get(vote, "vote")), "approve")) continue;
             int counts = 0;
-            json_array_foreach(json_object_get(vote, "groups"), k, g)
-                counts |= has_group(json_object_get(req, "groups"), json_string_value(g));
+            json_array_foreach(json_object_get(vote, "groups"), k, g) counts |=
+                has_group(json_object_get(req, "groups"), json_string_value(g));
             have += counts;
         }
         if (have < json_integer_value(json_object_get(req, "quorum"))) return 0;
@@ -474,50 +530,67 @@ static int quorum_met(const json_t *approval)
     return 1;
 }
 
-static int apply_vote(cs_gateway *gw, cs_op *op)
+typedef struct refusal {
+    int http;
+    const char *type, *detail;
+} refusal;
+
+static const refusal R_AGENT = {403, "agent-cannot-approve",
+                                "agents can never approve or deny actions"};
+static const refusal R_PENDING = {409, "not-pending", "the action is no longer pending"};
+static const refusal R_SELF = {
+    403, "self-approval",
+    "nobody votes on an action they requested or that was requested on their behalf"};
+static const refusal R_OWNER = {403, "owner-approval",
+                                "nobody votes on an action requested by an agent they own"};
+static const refusal R_DUP = {409, "duplicate-vote", "you have already voted on this action"};
+static const refusal R_GROUP = {403, "not-in-approver-group",
+                                "you are not in any approver group of this action"};
+
+/* SPEC §3 rules 6, 2 and 3, then membership (rule 4, with the voter's groups as
+ * they are now): the first one this vote breaks, or NULL with *groups set to the
+ * voter's groups that count. Rule 1 (agents) is checked before. */
+static const refusal *vote_refusal(const cs_op *op, json_t **groups)
 {
-    int rc = load(gw, op), expired = 0;
-    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
     const char *voter = json_string_value(json_object_get(op->who, "name"));
-    const char *kind = json_string_value(json_object_get(op->who, "kind"));
     json_t *requester = json_object_get(op->doc, "requester");
     const char *rtype = json_string_value(json_object_get(requester, "type"));
     const char *rid = json_string_value(json_object_get(requester, "id"));
     const char *owner = json_string_value(json_object_get(requester, "owner"));
     const char *obo = json_string_value(json_object_get(op->doc, "on_behalf_of"));
     json_t *approval = json_object_get(op->doc, "approval");
-
-    if (strcmp(kind, "user") != 0)
-        return refuse_vote(gw, op, 403, "agent-cannot-approve", "agents can never approve or deny actions");
-    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
-    if (!cs_action_is_pending(op->doc))
-        return refuse_vote(gw, op, 409, "not-pending", "the action is no longer pending");
+    if (!cs_action_is_pending(op->doc)) return &R_PENDING;
     if ((!strcmp(rtype, "User") && !strcmp(rid, voter)) || (obo && !strcmp(obo, voter)))
-        return refuse_vote(gw, op, 403, "self-approval", "nobody votes on an action they requested or that was requested on their behalf");
-    if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter))
-        return refuse_vote(gw, op, 403, "owner-approval", "nobody votes on an action requested by an agent they own");
+        return &R_SELF;
+    if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter)) return &R_OWNER;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(approval, "votes"), i, v)
-        if (!strcmp(json_string_value(json_object_get(v, "voter")), voter))
-            return refuse_vote(gw, op, 409, "duplicate-vote", "you have already voted on this action");
-    json_t *groups = eligible_groups(op->who, approval);
-    if (json_array_size(groups) == 0) {
-        json_decref(groups);
-        return refuse_vote(gw, op, 403, "not-in-approver-group", "you are not in any approver group of this action");
-    }
-    const char *what = op->kind == CS_OP_APPROVE ? "approve" : "deny";
+    json_array_foreach(
+        json_object_get(approval, "votes"), i,
+        v) if (!strcmp(json_string_value(json_object_get(v, "voter")), voter)) return &R_DUP;
+    *groups = eligible_groups(op->who, approval);
+    if (json_array_size(*groups) > 0) return NULL;
+    json_decref(*groups);
+    *groups = NULL;
+    return &R_GROUP;
+}
+
+/* Records an accepted vote and, when it decides the action, the decision. */
+static int record_vote(cs_gateway *gw, cs_op *op, json_t *groups)
+{
+    json_t *approval = json_object_get(op->doc, "approval");
     json_t *reason = json_object_get(op->args, "reason");
-    json_t *vote = json_pack("{s:s,s:s,s:O,s:o,s:o}", "voter", voter, "vote", what, "reason",
-                             reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
+    json_t *vote =
+        json_pack("{s:O,s:s,s:O,s:o,s:o}", "voter", json_object_get(op->who, "name"), "vote",
+                  op->kind == CS_OP_APPROVE ? "approve" : "deny", "reason",
+                  reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
     json_array_append_new(json_object_get(approval, "votes"), vote);
-    long long index = 0;
-    if ((rc = cs_gw_audit(gw, op, "action.vote", vote, &index)) != 0) return rc;
-    if (op->kind == CS_OP_DENY) {
-        json_t *d = json_pack("{s:s}", "by", voter);
+    int rc = cs_gw_audit(gw, op, "action.vote", vote, NULL);
+    if (rc == 0 && op->kind == CS_OP_DENY) { /* rule 5: one deny decides */
+        json_t *d = json_pack("{s:O}", "by", json_object_get(op->who, "name"));
         rc = finish_action(gw, op, "denied", "action.denied", d);
         json_decref(d);
-    } else if (quorum_met(approval)) {
+    } else if (rc == 0 && quorum_met(approval)) {
         json_t *d = json_pack("{s:O}", "votes", json_object_get(approval, "votes"));
         rc = finish_action(gw, op, "approved", "action.approved", d);
         json_decref(d);
@@ -527,6 +600,20 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
             free(r);
         }
     }
+    return rc;
+}
+
+static int apply_vote(cs_gateway *gw, cs_op *op)
+{
+    int rc = load(gw, op), expired = 0;
+    if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+    if (strcmp(json_string_value(json_object_get(op->who, "kind")), "user") != 0)
+        return refuse_vote(gw, op, R_AGENT.http, R_AGENT.type, R_AGENT.detail);
+    if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
+    json_t *groups = NULL;
+    const refusal *no = vote_refusal(op, &groups);
+    if (no) return refuse_vote(gw, op, no->http, no->type, no->detail);
+    rc = record_vote(gw, op, groups);
     if (rc == 0) rc = put_action(gw, op);
     if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
@@ -544,7 +631,8 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
     free(mine);
     free(theirs);
     if (!same) {
-        cs_reply_problem(&op->reply, 403, "not-requester", "only the requester may cancel an action");
+        cs_reply_problem(&op->reply, 403, "not-requester",
+                         "only the requester may cancel an action");
         return 0;
     }
     if ((rc = expire_if_due(gw, op, &expired)) != 0) return rc;
@@ -552,7 +640,9 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
         cs_reply_problem(&op->reply, 409, "not-pending", "the action is no longer pending");
         return 0;
     }
-    json_t *d = json_pack("{s:O}", "reason", json_object_get(op->args, "reason") ? json_object_get(op->args, "reason") : json_null());
+    json_t *d = json_pack("{s:O}", "reason",
+                          json_object_get(op->args, "reason") ? json_object_get(op->args, "reason")
+                                                              : json_null());
     rc = finish_action(gw, op, "cancelled", "action.cancelled", d);
     json_decref(d);
     if (rc == 0) rc = put_action(gw, op);
@@ -573,7 +663,8 @@ static int apply_outcome(cs_gateway *gw, cs_op *op)
     }
     const char *st = json_string_value(json_object_get(op->doc, "status"));
     if (strcmp(st, "allowed") && strcmp(st, "approved")) {
-        cs_reply_problem(&op->reply, 409, "not-runnable", "outcomes are reported for allowed or approved actions only");
+        cs_reply_problem(&op->reply, 409, "not-runnable",
+                         "outcomes are reported for allowed or approved actions only");
         return 0;
     }
     if (json_object_get(op->doc, "outcome")) {
@@ -605,15 +696,22 @@ int cs_gw_apply(cs_store *s, cs_write_job *job)
     cs_op *op = (cs_op *)job;
     cs_gateway *gw = op->gw;
     switch (op->kind) {
-    case CS_OP_SUBMIT: return apply_submit(gw, op);
+    case CS_OP_SUBMIT:
+        return apply_submit(gw, op);
     case CS_OP_APPROVE:
-    case CS_OP_DENY: return apply_vote(gw, op);
-    case CS_OP_CANCEL: return apply_cancel(gw, op);
-    case CS_OP_OUTCOME: return apply_outcome(gw, op);
-    case CS_OP_EXPIRE: return apply_expire(gw, op);
-    case CS_OP_CONSUME: return cs_gw_apply_consume(gw, op);
+    case CS_OP_DENY:
+        return apply_vote(gw, op);
+    case CS_OP_CANCEL:
+        return apply_cancel(gw, op);
+    case CS_OP_OUTCOME:
+        return apply_outcome(gw, op);
+    case CS_OP_EXPIRE:
+        return apply_expire(gw, op);
+    case CS_OP_CONSUME:
+        return cs_gw_apply_consume(gw, op);
     case CS_OP_TOKEN_CREATE:
-    case CS_OP_TOKEN_REVOKE: return cs_gw_apply_token(gw, op);
+    case CS_OP_TOKEN_REVOKE:
+        return cs_gw_apply_token(gw, op);
     }
     return CS_EINTERNAL;
 }

@@ -24,7 +24,8 @@ static int load_policy(const char *dir, cs_policy_set **out, cs_err *err)
         if (diags.n > 0)
             cs_err_set(err, rc, "%s:%d:%d: %s", diags.items[0].file ? diags.items[0].file : dir,
                        diags.items[0].line, diags.items[0].col, diags.items[0].msg);
-        else cs_err_set(err, rc, "%s: cannot load policy", dir);
+        else
+            cs_err_set(err, rc, "%s: cannot load policy", dir);
         for (size_t i = 0; i < diags.n; i++)
             cs_error("policy: %s:%d:%d: %s", diags.items[i].file ? diags.items[i].file : dir,
                      diags.items[i].line, diags.items[i].col, diags.items[i].msg);
@@ -60,11 +61,13 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
 /* Submits expire ops for every pending action past its deadline. */
 static void sweep_expired(cs_gateway *gw, long long now)
 {
+    long long seen = atomic_load(&gw->next_expiry);
     json_t *ids = NULL;
     if (gw->store->ops->expired(gw->store, now, &ids) != 0) return;
     size_t i;
     json_t *id;
-    json_array_foreach(ids, i, id) {
+    json_array_foreach(ids, i, id)
+    {
         cs_op *op = cs_op_new(gw, CS_OP_EXPIRE, NULL, "system", json_string_value(id), NULL);
         op->now_ms = now;
         op->complete = cs_op_free;
@@ -75,7 +78,8 @@ static void sweep_expired(cs_gateway *gw, long long now)
     gw->store->ops->next_expiry(gw->store, &next);
     /* Ones just queued still show as pending: look again shortly, not in a loop. */
     if (next == 0 || next < now + 250) next = next == 0 ? now + 60000 : now + 250;
-    atomic_store(&gw->next_expiry, next);
+    /* A pending action committed meanwhile may have lowered it: keep that. */
+    atomic_compare_exchange_strong(&gw->next_expiry, &seen, next);
 }
 
 static void *reaper_main(void *arg)
@@ -193,7 +197,8 @@ void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size)
     cs_policy_set_release(s);
 }
 
-cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id, json_t *args)
+cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id,
+                 json_t *args)
 {
     cs_op *op = cs_calloc(1, sizeof *op);
     op->gw = gw;
@@ -228,7 +233,8 @@ static void op_done(cs_write_job *job, int rc)
     cs_op *op = (cs_op *)job;
     cs_gateway *gw = op->gw;
     if (rc != 0) {
-        cs_reply_problem(&op->reply, 503, "storage-error", "the change could not be stored; nothing was changed");
+        cs_reply_problem(&op->reply, 503, "storage-error",
+                         "the change could not be stored; nothing was changed");
     } else {
         if (op->kind == CS_OP_TOKEN_CREATE || op->kind == CS_OP_TOKEN_REVOKE) {
             if (op->reply.status / 100 == 2) cs_gw_token_committed(gw, op);
@@ -251,15 +257,21 @@ static void op_done(cs_write_job *job, int rc)
 static int prepare(cs_gateway *gw, cs_op *op)
 {
     switch (op->kind) {
-    case CS_OP_SUBMIT: return cs_gw_prepare_submit(gw, op);
+    case CS_OP_SUBMIT:
+        return cs_gw_prepare_submit(gw, op);
     case CS_OP_APPROVE:
     case CS_OP_DENY:
     case CS_OP_CANCEL:
-    case CS_OP_OUTCOME: return cs_gw_prepare_simple(gw, op);
-    case CS_OP_CONSUME: return cs_gw_prepare_consume(gw, op);
+    case CS_OP_OUTCOME:
+        return cs_gw_prepare_simple(gw, op);
+    case CS_OP_CONSUME:
+        return cs_gw_prepare_consume(gw, op);
     case CS_OP_TOKEN_CREATE:
-    case CS_OP_TOKEN_REVOKE: return cs_gw_prepare_token(gw, op);
-    case CS_OP_EXPIRE: op->now_ms = cs_now_ms(); return 0;
+    case CS_OP_TOKEN_REVOKE:
+        return cs_gw_prepare_token(gw, op);
+    case CS_OP_EXPIRE:
+        op->now_ms = cs_now_ms();
+        return 0;
     }
     return CS_EINTERNAL;
 }
@@ -308,7 +320,8 @@ void cs_gateway_get(cs_gateway *gw, const char *id, cs_reply *reply)
 {
     char *text = NULL;
     int rc = gw->store->ops->action_get(gw->store, 0, id, &text);
-    if (rc == CS_ENOTFOUND) return cs_reply_problem(reply, 404, "not-found", "no action with this id");
+    if (rc == CS_ENOTFOUND)
+        return cs_reply_problem(reply, 404, "not-found", "no action with this id");
     json_t *doc = rc == 0 ? json_loads(text, 0, NULL) : NULL;
     if (doc == NULL) {
         free(text);
@@ -330,13 +343,17 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out)
 void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, const char *limit,
                      const char *cursor, cs_reply *reply)
 {
-    static const char *const statuses[] = {"allowed", "denied", "pending", "approved", "expired", "cancelled"};
+    static const char *const statuses[] = {"allowed",  "denied",  "pending",
+                                           "approved", "expired", "cancelled"};
     long long lim = 50, before = 0;
     if (status) {
         int ok = 0;
-        for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) ok |= !strcmp(status, statuses[i]);
+        for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+            ok |= !strcmp(status, statuses[i]);
         if (!ok) {
-            cs_reply_problem(reply, 400, "invalid-parameter", "status must be one of allowed, denied, pending, approved, expired, cancelled");
+            cs_reply_problem(
+                reply, 400, "invalid-parameter",
+                "status must be one of allowed, denied, pending, approved, expired, cancelled");
             json_object_set_new(reply->body, "field", json_string("status"));
             return;
         }
@@ -347,7 +364,8 @@ void cs_gateway_list(cs_gateway *gw, const char *status, const char *requester, 
         return;
     }
     if (cursor && parse_ll(cursor, 1, (1LL << 62), &before) != 0) {
-        cs_reply_problem(reply, 400, "invalid-parameter", "cursor is not one this server handed out");
+        cs_reply_problem(reply, 400, "invalid-parameter",
+                         "cursor is not one this server handed out");
         json_object_set_new(reply->body, "field", json_string("cursor"));
         return;
     }

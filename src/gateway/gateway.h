@@ -29,8 +29,15 @@ typedef struct cs_reply {
 } cs_reply;
 
 enum cs_op_kind {
-    CS_OP_SUBMIT, CS_OP_APPROVE, CS_OP_DENY, CS_OP_CANCEL, CS_OP_OUTCOME, CS_OP_CONSUME,
-    CS_OP_TOKEN_CREATE, CS_OP_TOKEN_REVOKE, CS_OP_EXPIRE
+    CS_OP_SUBMIT,
+    CS_OP_APPROVE,
+    CS_OP_DENY,
+    CS_OP_CANCEL,
+    CS_OP_OUTCOME,
+    CS_OP_CONSUME,
+    CS_OP_TOKEN_CREATE,
+    CS_OP_TOKEN_REVOKE,
+    CS_OP_EXPIRE
 };
 
 typedef struct cs_op cs_op;
@@ -47,9 +54,9 @@ struct cs_op {
     char *token; /* new token (token create) */
     long long now_ms;
     int receipt_wanted; /* submit asked for a receipt on an allowed action */
-    int changed;   /* the action's state changed: wake its waiters after the commit */
-    char hash[65]; /* token hash (token ops) */
-    char *stored_text; /* the action as last written (owned) */
+    int changed;        /* the action's state changed: wake its waiters after the commit */
+    char hash[65];      /* token hash (token ops) */
+    char *stored_text;  /* the action as last written (owned) */
     cs_reply reply;
     void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
     void *ctx;

@@ -47,7 +47,8 @@ int cs_gw_apply(cs_store *s, cs_write_job *job);
 /* The public view of a stored action (drops internal "_" keys). */
 json_t *cs_gw_public(const json_t *doc);
 char *cs_gw_uid(const json_t *who); /* Agent::"name" / User::"name" */
-int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details, long long *index);
+int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
+                long long *index);
 
 /* tokens.c */
 int cs_gw_tokens_load(cs_gateway *gw, cs_err *err);

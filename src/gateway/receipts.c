@@ -7,7 +7,8 @@
 
 #include <string.h>
 
-static const cs_field receipt_fields[] = {{"receipt", JSON_STRING, 1}, {"args_hash", JSON_STRING, 0}, {NULL, 0, 0}};
+static const cs_field receipt_fields[] = {
+    {"receipt", JSON_STRING, 1}, {"args_hash", JSON_STRING, 0}, {NULL, 0, 0}};
 
 char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
 {
@@ -15,12 +16,12 @@ char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
     char *uid = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
                            json_string_value(json_object_get(r, "id")));
     char *jti = cs_random_id("", 8);
-    json_t *claims = json_pack("{s:i,s:O,s:O,s:s,s:O,s:O,s:I,s:I,s:s}", "v", 1, "action_id",
-                               json_object_get(doc, "id"), "args_hash", json_object_get(doc, "args_hash"),
-                               "requester", uid, "policy_version",
-                               json_object_get(json_object_get(doc, "policy"), "version"), "status",
-                               json_object_get(doc, "status"), "issued_at", (json_int_t)(now_ms / 1000),
-                               "not_after", (json_int_t)(now_ms / 1000 + gw->cfg->receipt_ttl_s), "jti", jti);
+    json_t *claims = json_pack(
+        "{s:i,s:O,s:O,s:s,s:O,s:O,s:I,s:I,s:s}", "v", 1, "action_id", json_object_get(doc, "id"),
+        "args_hash", json_object_get(doc, "args_hash"), "requester", uid, "policy_version",
+        json_object_get(json_object_get(doc, "policy"), "version"), "status",
+        json_object_get(doc, "status"), "issued_at", (json_int_t)(now_ms / 1000), "not_after",
+        (json_int_t)(now_ms / 1000 + gw->cfg->receipt_ttl_s), "jti", jti);
     char *out = cs_receipt_issue(gw->signer, claims);
     json_decref(claims);
     free(uid);
@@ -63,10 +64,12 @@ void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply)
     json_t *claims = NULL;
     if (open_receipt(gw, args, reply, &claims) != 0) {
         /* A receipt that does not verify is an answer, not a malformed request. */
-        if (reply->body && !strcmp(json_string_value(json_object_get(reply->body, "type")), "invalid-receipt")) {
+        if (reply->body &&
+            !strcmp(json_string_value(json_object_get(reply->body, "type")), "invalid-receipt")) {
             json_t *why = json_incref(json_object_get(reply->body, "detail"));
             cs_reply_clear(reply);
-            *reply = (cs_reply){.status = 200, .body = json_pack("{s:b,s:o}", "valid", 0, "reason", why)};
+            *reply = (cs_reply){.status = 200,
+                                .body = json_pack("{s:b,s:o}", "valid", 0, "reason", why)};
         }
         return;
     }
@@ -76,12 +79,16 @@ void cs_gateway_receipt_verify(cs_gateway *gw, json_t *args, cs_reply *reply)
     json_t *doc = rc == 0 ? json_loads(text, 0, NULL) : NULL;
     free(text);
     const char *reason = NULL;
-    if (doc == NULL) reason = "unknown action";
-    else if (!same_receipt(doc, json_string_value(json_object_get(args, "receipt")))) reason = "not the receipt issued for this action";
-    else if (expired(claims, cs_now_ms())) reason = "receipt expired";
+    if (doc == NULL)
+        reason = "unknown action";
+    else if (!same_receipt(doc, json_string_value(json_object_get(args, "receipt"))))
+        reason = "not the receipt issued for this action";
+    else if (expired(claims, cs_now_ms()))
+        reason = "receipt expired";
     json_t *body = json_deep_copy(claims);
     json_object_set_new(body, "valid", json_boolean(reason == NULL));
-    json_object_set_new(body, "consumed", json_boolean(doc && json_object_get(doc, "receipt_consumed_at")));
+    json_object_set_new(body, "consumed",
+                        json_boolean(doc && json_object_get(doc, "receipt_consumed_at")));
     if (reason) json_object_set_new(body, "reason", json_string(reason));
     *reply = (cs_reply){.status = 200, .body = body};
     json_decref(doc);
@@ -127,9 +134,12 @@ int cs_gw_apply_consume(cs_gateway *gw, cs_op *op)
         return refuse(gw, op, 409, "invalid-receipt", "not the receipt issued for this action");
     if (json_object_get(op->doc, "receipt_consumed_at"))
         return refuse(gw, op, 409, "receipt-consumed", "this receipt was already consumed");
-    if (expired(claims, op->now_ms)) return refuse(gw, op, 409, "receipt-expired", "this receipt has expired");
-    if (want && !json_equal(json_object_get(claims, "args_hash"), json_object_get(op->args, "args_hash")))
-        return refuse(gw, op, 409, "args-mismatch", "the receipt was issued for different arguments");
+    if (expired(claims, op->now_ms))
+        return refuse(gw, op, 409, "receipt-expired", "this receipt has expired");
+    if (want &&
+        !json_equal(json_object_get(claims, "args_hash"), json_object_get(op->args, "args_hash")))
+        return refuse(gw, op, 409, "args-mismatch",
+                      "the receipt was issued for different arguments");
     json_object_set_new(op->doc, "receipt_consumed_at", cs_time_json(op->now_ms));
     long long index;
     json_t *d = json_pack("{s:O,s:O}", "args_hash", json_object_get(claims, "args_hash"), "jti",
@@ -142,8 +152,10 @@ int cs_gw_apply_consume(cs_gateway *gw, cs_op *op)
     row_req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
                          json_string_value(json_object_get(r, "id")));
     char *doc_text = json_dumps(op->doc, JSON_COMPACT);
-    cs_action_row row = {.id = op->id, .status = json_string_value(json_object_get(op->doc, "status")),
-                         .requester = row_req, .doc = doc_text};
+    cs_action_row row = {.id = op->id,
+                         .status = json_string_value(json_object_get(op->doc, "status")),
+                         .requester = row_req,
+                         .doc = doc_text};
     rc = gw->store->ops->action_put(gw->store, &row);
     free(doc_text);
     free(row_req);

@@ -12,13 +12,20 @@
 static const char *type_name(int t)
 {
     switch (t) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE: return "a boolean";
-    case -1: return "a string or null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+        return "a boolean";
+    case -1:
+        return "a string or null";
     }
     return "a value";
 }
@@ -40,9 +47,11 @@ int cs_validate_fields(const json_t *body, const cs_field *fields, cs_reply *bad
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)body, k, v) {
+    json_object_foreach((json_t *)body, k, v)
+    {
         const cs_field *f = fields;
-        while (f->name && strcmp(f->name, k)) f++;
+        while (f->name && strcmp(f->name, k))
+            f++;
         if (f->name == NULL) {
             snprintf(detail, sizeof detail, "unknown field '%.100s'", k);
             cs_reply_problem(bad, 400, "unknown-field", detail);
@@ -69,7 +78,8 @@ int cs_validate_fields(const json_t *body, const cs_field *fields, cs_reply *bad
 
 json_t *cs_problem(int status, const char *type, const char *title, const char *detail)
 {
-    json_t *p = json_pack("{s:s,s:s,s:i}", "type", type, "title", title ? title : type, "status", status);
+    json_t *p =
+        json_pack("{s:s,s:s,s:i}", "type", type, "title", title ? title : type, "status", status);
     if (detail) json_object_set_new(p, "detail", json_string(detail));
     return p;
 }
@@ -79,7 +89,8 @@ static const char *title_for(const char *type)
     static const struct {
         const char *type, *title;
     } titles[] = {
-        {"self-approval", "You cannot approve an action you requested or that was requested on your behalf"},
+        {"self-approval",
+         "You cannot approve an action you requested or that was requested on your behalf"},
         {"owner-approval", "You cannot approve an action requested by an agent you own"},
         {"agent-cannot-approve", "Agents cannot approve or deny actions"},
         {"not-in-approver-group", "You are not in an approver group of this action"},
@@ -122,11 +133,12 @@ long long cs_now_ms(void)
 
 long long cs_action_expires_ms(const json_t *doc)
 {
-    const char *s = json_string_value(json_object_get(json_object_get(doc, "approval"), "expires_at"));
+    const char *s =
+        json_string_value(json_object_get(json_object_get(doc, "approval"), "expires_at"));
     struct tm tm = {0};
     int ms = 0;
-    if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                            &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
         return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

@@ -18,7 +18,8 @@ struct cs_watchers {
 static unsigned hash(const char *s)
 {
     unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
     return h % BUCKETS;
 }
 
@@ -39,8 +40,10 @@ void cs_watchers_free(cs_watchers *ws)
 static void unlink_w(cs_watchers *ws, cs_watch *w)
 {
     unsigned b = hash(w->id);
-    if (w->prev) w->prev->next = w->next;
-    else ws->bucket[b] = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        ws->bucket[b] = w->next;
     if (w->next) w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->linked = 0;

@@ -15,7 +15,8 @@
 typedef struct cs_http cs_http;
 
 /* listen: "host:port" (IPv4, or [v6]:port). */
-int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out, cs_err *err);
+int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out,
+                  cs_err *err);
 /* Stops accepting, lets the gateway finish in-flight writes, answers everyone still
  * waiting, then closes. The gateway is stopped by this call. */
 void cs_http_stop(cs_http *h);

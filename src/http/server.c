@@ -12,7 +12,9 @@
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
 {
-    char *text = reply->text ? cs_strdup(reply->text) : reply->body ? json_dumps(reply->body, JSON_COMPACT) : cs_strdup("{}");
+    char *text = reply->text   ? cs_strdup(reply->text)
+                 : reply->body ? json_dumps(reply->body, JSON_COMPACT)
+                               : cs_strdup("{}");
     size_t len = strlen(text);
     text = cs_realloc(text, len + 2);
     text[len++] = '\n';
@@ -21,7 +23,8 @@ enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             reply->problem ? "application/problem+json" : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (reply->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (reply->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (reply->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)reply->status, resp);
     MHD_destroy_response(resp);
@@ -64,19 +67,23 @@ static enum MHD_Result send_shared(cs_req *r)
 
 static void client_addr(struct MHD_Connection *c, char *out, size_t n)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     out[0] = '\0';
     if (ci == NULL || ci->client_addr == NULL) return;
     char host[64] = "";
     if (ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, host, sizeof host);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, host,
+                  sizeof host);
     else if (ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, host, sizeof host);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, host,
+                  sizeof host);
     snprintf(out, n, "api:%s", host);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     cs_http *h = cls;
     cs_req *r = *con_cls;
@@ -90,9 +97,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         client_addr(conn, r->addr, sizeof r->addr);
         *con_cls = r;
         atomic_fetch_add(&h->requests, 1);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > CS_HTTP_BODY_MAX)
-            return send_problem(r, 413, "payload-too-large", "the request body is larger than 1 MiB");
+            return send_problem(r, 413, "payload-too-large",
+                                "the request body is larger than 1 MiB");
         return MHD_YES;
     }
     if (r->state == RS_DONE) {
@@ -106,7 +115,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->state == RS_READ) {
-        if (r->too_big) return send_problem(r, 413, "payload-too-large", "the request body is larger than 1 MiB");
+        if (r->too_big)
+            return send_problem(r, 413, "payload-too-large",
+                                "the request body is larger than 1 MiB");
         cs_http_route(r);
         if (r->state == RS_READ) {
             enum MHD_Result ret = cs_http_send(r, &r->reply);
@@ -125,7 +136,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     cs_req *r = *con_cls;
     if (r == NULL) return;
@@ -160,7 +172,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, cs_err 
     return 0;
 }
 
-int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out, cs_err *err)
+int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out,
+                  cs_err *err)
 {
     struct sockaddr_storage ss;
     int rc = parse_listen(listen, &ss, err);
@@ -168,16 +181,18 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     cs_http *h = cs_calloc(1, sizeof *h);
     h->gw = gw;
     pthread_mutex_init(&h->shared_lock, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
         pthread_mutex_destroy(&h->shared_lock);
         free(h);
@@ -194,7 +209,8 @@ void cs_http_stop(cs_http *h)
     /* Answers every waiter and finishes queued writes; their connections resume. */
     cs_gateway_stop(h->gw);
     for (int i = 0; i < 300; i++) {
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (di == NULL || di->num_connections == 0) break;
         usleep(10000);
     }

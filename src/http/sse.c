@@ -26,8 +26,10 @@ typedef struct sse {
 static void fired(cs_watch *w, int timed_out)
 {
     sse *s = w->ctx;
-    if (timed_out) s->keepalive = 1;
-    else s->need_read = 1;
+    if (timed_out)
+        s->keepalive = 1;
+    else
+        s->need_read = 1;
     MHD_resume_connection(s->conn);
 }
 
@@ -43,7 +45,8 @@ static void read_state(sse *s)
     }
     char sig[64];
     json_t *votes = json_object_get(json_object_get(rep.body, "approval"), "votes");
-    snprintf(sig, sizeof sig, "%s/%zu", json_string_value(json_object_get(rep.body, "status")), json_array_size(votes));
+    snprintf(sig, sizeof sig, "%s/%zu", json_string_value(json_object_get(rep.body, "status")),
+             json_array_size(votes));
     if (strcmp(sig, s->last) != 0) {
         snprintf(s->last, sizeof s->last, "%s", sig);
         char *data = json_dumps(rep.body, JSON_COMPACT);
@@ -61,8 +64,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (s->sent == s->out.len) {
         cs_buf_reset(&s->out);
         s->sent = 0;
-        if (cs_gateway_stopping(s->http->gw)) s->done = 1;
-        else if (s->need_read) read_state(s);
+        if (cs_gateway_stopping(s->http->gw))
+            s->done = 1;
+        else if (s->need_read)
+            read_state(s);
         else if (s->keepalive) {
             cs_buf_puts(&s->out, ": keep-alive\n\n");
             s->keepalive = 0;
@@ -87,7 +92,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     cs_gateway_get(s->http->gw, s->id, &rep);
     char sig[64];
     json_t *votes = json_object_get(json_object_get(rep.body, "approval"), "votes");
-    snprintf(sig, sizeof sig, "%s/%zu", rep.status == 200 ? json_string_value(json_object_get(rep.body, "status")) : "gone",
+    snprintf(sig, sizeof sig, "%s/%zu",
+             rep.status == 200 ? json_string_value(json_object_get(rep.body, "status")) : "gone",
              json_array_size(votes));
     if (strcmp(sig, s->last) != 0 && cs_watch_cancel(cs_gateway_watchers(s->http->gw), &s->watch)) {
         s->need_read = 1;
@@ -120,7 +126,8 @@ enum MHD_Result cs_http_sse(cs_req *r, const char *id)
     snprintf(s->id, sizeof s->id, "%s", id);
     cs_buf_init(&s->out, 1 << 20);
     s->need_read = 1;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, release);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, release);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);

@@ -62,6 +62,12 @@ const cs_uid *cs_uid_path_parent(cs_arena *a, const cs_uid *uid)
     return cs_uid_new(a, uid->type.p, uid->type.n, id, n - 1);
 }
 
+static bool is_action_type(const cs_uid *u)
+{
+    return cs_str_eq(u->type, cs_str_c("Action")) ||
+           (u->type.n > 8 && !memcmp(u->type.p + u->type.n - 8, "::Action", 8));
+}
+
 static const cs_value *empty_record(cs_arena *a)
 {
     return cs_value_record(a, NULL, NULL, 0);
@@ -75,13 +81,11 @@ static int load_one(cs_entities *es, cs_arena *a, json_t *j, size_t idx, const c
         cs_policy_diags_add(diags, file, 0, 0, "entity #%zu: expected an object", idx);
         return CS_EINVAL;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(j, key, v) {
-        if (strcmp(key, "uid") && strcmp(key, "attrs") && strcmp(key, "parents") && strcmp(key, "tags")) {
-            cs_policy_diags_add(diags, file, 0, 0, "entity #%zu: unknown field \"%s\"", idx, key);
-            return CS_EINVAL;
-        }
+    /* As in the Cedar reference: attrs and parents are required, other keys ignored. */
+    if (!json_object_get(j, "attrs") || !json_object_get(j, "parents")) {
+        cs_policy_diags_add(diags, file, 0, 0, "entity #%zu: missing field \"%s\"", idx,
+                            json_object_get(j, "attrs") ? "parents" : "attrs");
+        return CS_EINVAL;
     }
     cs_entity *e = cs_arena_alloc(a, sizeof *e);
     cs_uid *uid;
@@ -129,6 +133,11 @@ static int load_one(cs_entities *es, cs_arena *a, json_t *j, size_t idx, const c
             return CS_EINVAL;
         }
         e->parents[i] = p;
+        if (is_action_type(uid) && !is_action_type(p)) {
+            cs_policy_diags_add(diags, file, 0, 0, "entity #%zu: action %.*s::\"%.*s\" has a non-action parent", idx,
+                                (int)uid->type.n, uid->type.p, (int)uid->id.n, uid->id.p);
+            return CS_EINVAL;
+        }
     }
     put(es, e);
     return 0;
@@ -195,12 +204,24 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
     free(l.items);
 }
 
-void cs_entities_finish(cs_entities *es, cs_arena *a)
+int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy_diags *diags)
 {
+    int rc = 0;
     for (size_t i = 0; i < es->cap; i++) {
         cs_entity *e = es->slots[i];
-        if (e) closure(es, a, e->uid, e->parents, e->n_parents, &e->ancestors, &e->n_ancestors);
+        if (e == NULL) continue;
+        closure(es, a, e->uid, e->parents, e->n_parents, &e->ancestors, &e->n_ancestors);
+        /* Like the Cedar reference, refuse a hierarchy with a cycle. */
+        for (size_t k = 0; k < e->n_ancestors; k++)
+            if (cs_uid_eq(e->ancestors[k], e->uid)) {
+                if (rc == 0)
+                    cs_policy_diags_add(diags, file, 0, 0, "the entity hierarchy has a cycle through %.*s::\"%.*s\"",
+                                    (int)e->uid->type.n, e->uid->type.p, (int)e->uid->id.n, e->uid->id.p);
+                rc = CS_EINVAL; /* one report per load is enough: every member would repeat it */
+                break;
+            }
     }
+    return rc;
 }
 
 const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_uid *uid,

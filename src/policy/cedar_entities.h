@@ -30,8 +30,8 @@ void cs_entities_free(cs_entities *es); /* the entities themselves live in the a
  * are reported through diags under `file`. Call cs_entities_finish() afterwards. */
 int cs_entities_load_json(cs_entities *es, cs_arena *a, const char *text, size_t len,
                           const char *file, cs_policy_diags *diags);
-/* Computes every entity's ancestors. */
-void cs_entities_finish(cs_entities *es, cs_arena *a);
+/* Computes every entity's ancestors; refuses cycles (reported under `file`). */
+int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy_diags *diags);
 
 const cs_entity *cs_entities_find(const cs_entities *es, const cs_uid *uid);
 

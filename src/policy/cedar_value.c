@@ -284,13 +284,34 @@ const char *cs_vtype_name(cs_vtype t)
 
 /* ---- JSON ---- */
 
+/* Cedar names: IDENT(::IDENT)*, no whitespace, no reserved word, no __cedar. */
+static bool valid_type_name(const char *s, size_t n)
+{
+    static const char *reserved[] = {"true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar", NULL};
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) return false;
+        while (i < n && (s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                         (s[i] >= '0' && s[i] <= '9')))
+            i++;
+        for (int r = 0; reserved[r]; r++)
+            if (i - start == strlen(reserved[r]) && !memcmp(s + start, reserved[r], i - start)) return false;
+        if (i == n) return true;
+        if (n - i < 3 || s[i] != ':' || s[i + 1] != ':') return false;
+        i += 2;
+    }
+    return false;
+}
+
+/* {"type": T, "id": I}; other keys are ignored, as the Cedar reference does. */
 static int uid_fields(cs_arena *a, json_t *o, cs_uid **out, cs_err *err)
 {
     json_t *t = json_object_get(o, "type"), *i = json_object_get(o, "id");
-    if (!json_is_string(t) || !json_is_string(i) || json_object_size(o) != 2)
-        return cs_err_set(err, CS_EINVAL, "an entity reference needs exactly string fields \"type\" and \"id\"");
-    if (json_string_length(t) == 0)
-        return cs_err_set(err, CS_EINVAL, "an entity type must not be empty");
+    if (!json_is_string(t) || !json_is_string(i))
+        return cs_err_set(err, CS_EINVAL, "an entity reference needs string fields \"type\" and \"id\"");
+    if (!valid_type_name(json_string_value(t), json_string_length(t)))
+        return cs_err_set(err, CS_EINVAL, "\"%s\" is not a valid entity type name", json_string_value(t));
     *out = cs_uid_new(a, json_string_value(t), json_string_length(t), json_string_value(i),
                       json_string_length(i));
     return 0;
@@ -310,15 +331,17 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err)
 
 static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth);
 
+/* {"fn": F, "arg": A} or {"fn": F, "args": [A]}: the ip and decimal constructors. */
 static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *err)
 {
-    json_t *fn = json_object_get(x, "fn"), *arg = json_object_get(x, "arg");
-    if (!json_is_object(x) || !json_is_string(fn) || !json_is_string(arg) || json_object_size(x) != 2)
-        return cs_err_set(err, CS_EINVAL, "__extn needs string fields \"fn\" and \"arg\"");
+    json_t *fn = json_object_get(x, "fn"), *arg = json_object_get(x, "arg"), *args = json_object_get(x, "args");
+    if (arg == NULL && json_is_array(args) && json_array_size(args) == 1) arg = json_array_get(args, 0);
+    if (!json_is_object(x) || !json_is_string(fn) || !json_is_string(arg))
+        return cs_err_set(err, CS_EINVAL, "__extn needs a string \"fn\" and one string argument (\"arg\" or \"args\")");
     const char *f = json_string_value(fn), *s = json_string_value(arg);
     size_t n = json_string_length(arg);
     cs_value *v = cs_arena_alloc(a, sizeof *v);
-    if (!strcmp(f, "ip") || !strcmp(f, "ipaddr")) {
+    if (!strcmp(f, "ip")) {
         v->type = CS_V_IP;
         if (cs_ext_ip_parse(s, n, &v->u.ip) < 0)
             return cs_err_set(err, CS_EINVAL, "invalid ip address \"%s\"", s);
@@ -327,7 +350,7 @@ static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *
         if (cs_ext_decimal_parse(s, n, &v->u.dec) < 0)
             return cs_err_set(err, CS_EINVAL, "invalid decimal \"%s\"", s);
     } else {
-        return cs_err_set(err, CS_EINVAL, "unknown extension function \"%s\"", f);
+        return cs_err_set(err, CS_EINVAL, "unknown extension function \"%s\" (known: ip, decimal)", f);
     }
     *out = v;
     return 0;

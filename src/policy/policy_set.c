@@ -233,13 +233,13 @@ void cs_policy_set_release(cs_policy_set *set)
 }
 
 /* Validates annotations, builds the index and finishes the entity store. */
-static int set_finish(cs_policy_set *set, EVP_MD_CTX *md, cs_policy_diags *diags)
+static int set_finish(cs_policy_set *set, EVP_MD_CTX *md, const char *efile, cs_policy_diags *diags)
 {
     int rc = 0;
     set->meta = cs_calloc(set->policies.n + 1, sizeof *set->meta);
     for (size_t i = 0; i < set->policies.n; i++)
         if (check_meta(set, i, diags) < 0) rc = CS_EINVAL;
-    cs_entities_finish(&set->entities, &set->arena);
+    if (cs_entities_finish(&set->entities, &set->arena, efile, diags) < 0) rc = CS_EINVAL;
     build_index(set);
     unsigned char digest[32];
     unsigned dlen = 0;
@@ -278,7 +278,7 @@ int cs_policy_set_parse(const char *text, size_t len, const char *filename,
                                         strlen(entities_json), "entities.json", diags);
         if (erc < 0 && rc == 0) rc = erc;
     }
-    int frc = set_finish(set, md, diags);
+    int frc = set_finish(set, md, "entities.json", diags);
     if (frc < 0 && rc == 0) rc = frc;
     EVP_MD_CTX_free(md);
     if (rc < 0) {
@@ -365,8 +365,8 @@ int cs_policy_set_load_dir(const char *dir, cs_policy_set **out, cs_policy_diags
             rc = CS_EIO;
         }
     }
+    if (set_finish(set, md, epath, diags) < 0 && rc == 0) rc = CS_EINVAL;
     free(epath);
-    if (set_finish(set, md, diags) < 0 && rc == 0) rc = CS_EINVAL;
     EVP_MD_CTX_free(md);
     if (rc < 0) {
         set_free(set);

@@ -12,8 +12,18 @@
 #define READER_POOL_MAX 32
 
 enum {
-    W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_ROLLBACK_TO, W_ACTION_PUT, W_AUDIT, W_TOKEN,
-    W_GET, W_IDEM, W_COUNT
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_SAVE,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_ACTION_PUT,
+    W_AUDIT,
+    W_TOKEN,
+    W_GET,
+    W_IDEM,
+    W_COUNT
 };
 
 static const char *const wsql[W_COUNT] = {
@@ -26,7 +36,8 @@ static const char *const wsql[W_COUNT] = {
     [W_ACTION_PUT] = "INSERT INTO actions(id,status,requester,idem_key,expires_at,created_at,doc) "
                      "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(id) DO UPDATE SET "
                      "status=?2, expires_at=?5, doc=?7",
-    [W_AUDIT] = "INSERT INTO audit(idx,type,time_ms,actor,source,action_id,entry) VALUES(?,?,?,?,?,?,?)",
+    [W_AUDIT] =
+        "INSERT INTO audit(idx,type,time_ms,actor,source,action_id,entry) VALUES(?,?,?,?,?,?,?)",
     [W_TOKEN] = "INSERT INTO tokens(name,hash,doc,revoked) VALUES(?1,?2,?3,?4) ON CONFLICT(name) "
                 "DO UPDATE SET hash=?2, doc=?3, revoked=?4",
     [W_GET] = "SELECT doc FROM actions WHERE id=?",
@@ -78,7 +89,8 @@ static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
     }
     sqlite3_busy_timeout(db, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                      NULL, NULL, &msg) != SQLITE_OK) {
         int rc = cs_err_set(err, CS_EDB, "%s: %s", path, msg ? msg : "pragma failed");
         sqlite3_free(msg);
@@ -114,7 +126,8 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
         goto fail;
     }
     for (int i = 0; i < W_COUNT; i++) {
-        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) !=
+            SQLITE_OK) {
             rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->w));
             goto fail;
         }
@@ -131,9 +144,11 @@ static void sq_close(cs_store *s)
 {
     sq *q = s->impl;
     if (q == NULL) return;
-    for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(q->ws[i]);
+    for (int i = 0; i < W_COUNT; i++)
+        sqlite3_finalize(q->ws[i]);
     sqlite3_close(q->w);
-    for (int i = 0; i < q->n_pool; i++) sqlite3_close(q->pool[i]);
+    for (int i = 0; i < q->n_pool; i++)
+        sqlite3_close(q->pool[i]);
     pthread_mutex_destroy(&q->lock);
     free(q->path);
     free(q);
@@ -199,8 +214,10 @@ static int sq_rollback_to(cs_store *s)
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 static int sq_action_put(cs_store *s, const cs_action_row *r)
@@ -240,7 +257,8 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
     return rc;
 }
 
-static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc, int revoked)
+static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc,
+                        int revoked)
 {
     sq *q = s->impl;
     sqlite3_stmt *st = q->ws[W_TOKEN];
@@ -282,7 +300,8 @@ static int get_one(sq *q, int w, int which, const char *a, const char *b, char *
     if (db == NULL) return CS_EDB;
     sqlite3_stmt *st = NULL;
     int rc = CS_ENOTFOUND;
-    if (w) st = q->ws[which];
+    if (w)
+        st = q->ws[which];
     else if (sqlite3_prepare_v3(db, wsql[which], -1, 0, &st, NULL) != SQLITE_OK) {
         rc = CS_EDB;
         goto out;
@@ -319,8 +338,8 @@ static int sq_action_by_idem(cs_store *s, int w, const char *requester, const ch
 }
 
 /* Runs a read query and hands each row to fn. */
-static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *), const void *arg,
-                    void (*fn)(sqlite3_stmt *, void *), void *ctx)
+static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *),
+                    const void *arg, void (*fn)(sqlite3_stmt *, void *), void *ctx)
 {
     sqlite3 *db = reader_get(q);
     if (db == NULL) return CS_EDB;
@@ -333,7 +352,8 @@ static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const v
     }
     if (bind) bind(st, arg);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) fn(st, ctx);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        fn(st, ctx);
     if (r != SQLITE_DONE) {
         cs_error("sqlite: %s", sqlite3_errmsg(db));
         rc = CS_EDB;
@@ -420,16 +440,17 @@ static int sq_next_expiry(cs_store *s, long long *ms)
 
 static void row_token(sqlite3_stmt *st, void *ctx)
 {
-    json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:b}", "name", sqlite3_column_text(st, 0),
-                                         "hash", sqlite3_column_text(st, 1), "doc",
-                                         sqlite3_column_text(st, 2), "revoked",
-                                         sqlite3_column_int(st, 3)));
+    json_array_append_new(ctx,
+                          json_pack("{s:s,s:s,s:s,s:b}", "name", sqlite3_column_text(st, 0), "hash",
+                                    sqlite3_column_text(st, 1), "doc", sqlite3_column_text(st, 2),
+                                    "revoked", sqlite3_column_int(st, 3)));
 }
 
 static int sq_tokens(cs_store *s, json_t **rows)
 {
     *rows = json_array();
-    return each_row(s->impl, "SELECT name, hash, doc, revoked FROM tokens", NULL, NULL, row_token, *rows);
+    return each_row(s->impl, "SELECT name, hash, doc, revoked FROM tokens", NULL, NULL, row_token,
+                    *rows);
 }
 
 static int sq_audit_count(cs_store *s, long long *n)
@@ -453,8 +474,9 @@ static void bind_range(sqlite3_stmt *st, const void *arg)
 
 static void row_audit(sqlite3_stmt *st, void *ctx)
 {
-    json_array_append_new(ctx, json_pack("{s:I,s:s}", "index", (json_int_t)sqlite3_column_int64(st, 0),
-                                         "entry", sqlite3_column_text(st, 1)));
+    json_array_append_new(ctx,
+                          json_pack("{s:I,s:s}", "index", (json_int_t)sqlite3_column_int64(st, 0),
+                                    "entry", sqlite3_column_text(st, 1)));
 }
 
 static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)

@@ -34,8 +34,10 @@ static int run_batch(cs_store *s, cs_write_job *batch)
             rc = CS_EDB;
         }
     }
-    if (rc == 0) rc = o->commit(s);
-    else o->rollback(s);
+    if (rc == 0)
+        rc = o->commit(s);
+    else
+        o->rollback(s);
     return rc;
 }
 
@@ -55,7 +57,8 @@ static void *writer_main(void *arg)
     cs_writer *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while (w->head == NULL && !w->stopping) pthread_cond_wait(&w->cond, &w->lock);
+        while (w->head == NULL && !w->stopping)
+            pthread_cond_wait(&w->cond, &w->lock);
         if (w->head == NULL && w->stopping) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -95,8 +98,10 @@ void cs_writer_submit(cs_writer *w, cs_write_job *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&w->lock);
-    if (w->tail) w->tail->next = job;
-    else w->head = job;
+    if (w->tail)
+        w->tail->next = job;
+    else
+        w->head = job;
     w->tail = job;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);

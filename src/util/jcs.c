@@ -48,13 +48,17 @@ static int utf16_cmp(const char *a, const char *b)
     int ha = 2, hb = 2; /* which half of the current code point is next; 2 = fetch new */
     for (;;) {
         if (ha == 2) {
-            if (!*pa) ca = 0xffffffffu;
-            else ca = next_cp(&pa);
+            if (!*pa)
+                ca = 0xffffffffu;
+            else
+                ca = next_cp(&pa);
             ha = 0;
         }
         if (hb == 2) {
-            if (!*pb) cb = 0xffffffffu;
-            else cb = next_cp(&pb);
+            if (!*pb)
+                cb = 0xffffffffu;
+            else
+                cb = next_cp(&pb);
             hb = 0;
         }
         if (ca == 0xffffffffu || cb == 0xffffffffu) {
@@ -84,14 +88,29 @@ static int write_string(const char *s, size_t n, cs_buf *out)
         run = i + 1;
         if (rc) break;
         switch (c) {
-        case '"': rc = cs_buf_puts(out, "\\\""); break;
-        case '\\': rc = cs_buf_puts(out, "\\\\"); break;
-        case '\b': rc = cs_buf_puts(out, "\\b"); break;
-        case '\f': rc = cs_buf_puts(out, "\\f"); break;
-        case '\n': rc = cs_buf_puts(out, "\\n"); break;
-        case '\r': rc = cs_buf_puts(out, "\\r"); break;
-        case '\t': rc = cs_buf_puts(out, "\\t"); break;
-        default: rc = cs_buf_printf(out, "\\u%04x", c);
+        case '"':
+            rc = cs_buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            rc = cs_buf_puts(out, "\\\\");
+            break;
+        case '\b':
+            rc = cs_buf_puts(out, "\\b");
+            break;
+        case '\f':
+            rc = cs_buf_puts(out, "\\f");
+            break;
+        case '\n':
+            rc = cs_buf_puts(out, "\\n");
+            break;
+        case '\r':
+            rc = cs_buf_puts(out, "\\r");
+            break;
+        case '\t':
+            rc = cs_buf_puts(out, "\\t");
+            break;
+        default:
+            rc = cs_buf_printf(out, "\\u%04x", c);
         }
     }
     if (rc == 0) rc = cs_buf_append(out, s + run, n - run);
@@ -121,21 +140,24 @@ static int write_double(double d, cs_buf *out)
     for (; *p && *p != 'e'; p++)
         if (*p >= '0' && *p <= '9') digits[nd++] = *p;
     int exp = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     digits[nd] = '\0';
     int n = exp + 1; /* position of the decimal point relative to the digits */
     int rc = neg ? cs_buf_putc(out, '-') : 0;
     if (rc) return rc;
     if (nd <= n && n <= 21) {
         rc = cs_buf_append(out, digits, (size_t)nd);
-        for (int i = nd; i < n && rc == 0; i++) rc = cs_buf_putc(out, '0');
+        for (int i = nd; i < n && rc == 0; i++)
+            rc = cs_buf_putc(out, '0');
     } else if (0 < n && n <= 21) {
         rc = cs_buf_append(out, digits, (size_t)n);
         if (!rc) rc = cs_buf_putc(out, '.');
         if (!rc) rc = cs_buf_append(out, digits + n, (size_t)(nd - n));
     } else if (-6 < n && n <= 0) {
         rc = cs_buf_puts(out, "0.");
-        for (int i = 0; i < -n && rc == 0; i++) rc = cs_buf_putc(out, '0');
+        for (int i = 0; i < -n && rc == 0; i++)
+            rc = cs_buf_putc(out, '0');
         if (!rc) rc = cs_buf_append(out, digits, (size_t)nd);
     } else {
         rc = cs_buf_putc(out, digits[0]);
@@ -170,7 +192,8 @@ static int write_object(const json_t *v, cs_buf *out)
 int cs_jcs_write(const json_t *v, cs_buf *out)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return write_object(v, out);
+    case JSON_OBJECT:
+        return write_object(v, out);
     case JSON_ARRAY: {
         int rc = cs_buf_putc(out, '[');
         for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
@@ -179,17 +202,22 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
         }
         return rc ? rc : cs_buf_putc(out, ']');
     }
-    case JSON_STRING: return write_string(json_string_value(v), json_string_length(v), out);
+    case JSON_STRING:
+        return write_string(json_string_value(v), json_string_length(v), out);
     case JSON_INTEGER: {
         json_int_t x = json_integer_value(v);
         /* Integers beyond 2^53 are not exact IEEE doubles: format them as ES would. */
         if (x > (1LL << 53) || x < -(1LL << 53)) return write_double((double)x, out);
         return cs_buf_printf(out, "%lld", (long long)x);
     }
-    case JSON_REAL: return write_double(json_real_value(v), out);
-    case JSON_TRUE: return cs_buf_puts(out, "true");
-    case JSON_FALSE: return cs_buf_puts(out, "false");
-    case JSON_NULL: return cs_buf_puts(out, "null");
+    case JSON_REAL:
+        return write_double(json_real_value(v), out);
+    case JSON_TRUE:
+        return cs_buf_puts(out, "true");
+    case JSON_FALSE:
+        return cs_buf_puts(out, "false");
+    case JSON_NULL:
+        return cs_buf_puts(out, "null");
     }
     return CS_EINVAL;
 }

@@ -19,7 +19,8 @@
 const char td_test_policy[] =
     "@id(\"routine-reads\")\n"
     "permit (principal, action in [Action::\"db.read\", Action::\"db.query\"], resource);\n"
-    "@id(\"export-needs-dba\") @approval(\"dba\") @quorum(\"2\") @reason(\"Exports need two DBAs\")\n"
+    "@id(\"export-needs-dba\") @approval(\"dba\") @quorum(\"2\") @reason(\"Exports need two "
+    "DBAs\")\n"
     "permit (principal, action == Action::\"db.export\", resource in Resource::\"prod\");\n"
     "@id(\"deploy-needs-one\") @approval(\"dba\") @quorum(\"1\")\n"
     "permit (principal, action == Action::\"deploy.apply\", resource in Resource::\"prod\");\n"
@@ -50,7 +51,8 @@ static int free_port(void)
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t n = sizeof a;
-    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &n) != 0)
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &n) != 0)
         die("cannot find a free port");
     close(s);
     return ntohs(a.sin_port);
@@ -146,7 +148,8 @@ static void stop_with(td *d, int sig)
     waitpid(d->pid, &st, 0);
     d->pid = 0;
     /* A clean stop must exit 0: sanitizer reports (leaks, UB) fail the test. */
-    if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("server did not exit cleanly (status %d)", st);
+    if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        die("server did not exit cleanly (status %d)", st);
 }
 
 void td_stop(td *d)
@@ -190,8 +193,8 @@ static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-td_resp td_req(td *d, const char *method, const char *path, const char *who, const char *body, const char *ctype,
-               const char *extra_header)
+td_resp td_req(td *d, const char *method, const char *path, const char *who, const char *body,
+               const char *ctype, const char *extra_header)
 {
     td_resp r = {0};
     char url[1024], auth[512], ct[128];
@@ -257,7 +260,8 @@ const char *td_str(const json_t *o, const char *path)
     snprintf(buf, sizeof buf, "%s", path);
     char *save = NULL;
     const json_t *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k && cur; k = strtok_r(NULL, ".", &save)) cur = json_object_get(cur, k);
+    for (char *k = strtok_r(buf, ".", &save); k && cur; k = strtok_r(NULL, ".", &save))
+        cur = json_object_get(cur, k);
     return json_string_value(cur);
 }
 
@@ -268,7 +272,9 @@ long td_audit_count(td *d, const char *type, const char *action_id)
     sqlite3 *db;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) die("open %s", path);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM audit WHERE type=?1 AND (?2 IS NULL OR action_id=?2)", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT COUNT(*) FROM audit WHERE type=?1 AND (?2 IS NULL OR action_id=?2)",
+                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, type, -1, SQLITE_TRANSIENT);
     if (action_id) sqlite3_bind_text(st, 2, action_id, -1, SQLITE_TRANSIENT);
     long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -1;
@@ -286,7 +292,8 @@ char *td_audit_entry(td *d, long idx)
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "SELECT entry FROM audit WHERE idx=?1", -1, &st, NULL);
     sqlite3_bind_int64(st, 1, idx);
-    char *out = sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    char *out =
+        sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
     sqlite3_finalize(st);
     sqlite3_close(db);
     return out;
@@ -297,15 +304,20 @@ int td_cli(td *d, const char *who, char **out, const char *const argv[])
     const char *args[32];
     int n = 0;
     args[n++] = binary();
-    for (int i = 0; argv[i] && n < 31; i++) args[n++] = argv[i];
+    for (int i = 0; argv[i] && n < 31; i++)
+        args[n++] = argv[i];
     args[n] = NULL;
     setenv("COUNTERSIGN_URL", d->url, 1);
     const char *tok = who ? td_token(d, who) : NULL;
-    if (tok) setenv("COUNTERSIGN_TOKEN", tok, 1);
-    else unsetenv("COUNTERSIGN_TOKEN");
+    if (tok)
+        setenv("COUNTERSIGN_TOKEN", tok, 1);
+    else
+        unsetenv("COUNTERSIGN_TOKEN");
     int st;
     char *o = run_capture(args, &st);
-    if (out) *out = o;
-    else free(o);
+    if (out)
+        *out = o;
+    else
+        free(o);
     return st;
 }

@@ -35,8 +35,8 @@ void td_cleanup(td *d); /* stop if running, remove the directory */
 const char *td_token(td *d, const char *name);
 
 /* body may be NULL; ctype NULL means application/json when body is set. */
-td_resp td_req(td *d, const char *method, const char *path, const char *who, const char *body, const char *ctype,
-               const char *extra_header);
+td_resp td_req(td *d, const char *method, const char *path, const char *who, const char *body,
+               const char *ctype, const char *extra_header);
 void td_resp_free(td_resp *r);
 /* Submits {action, resource} as who; returns the parsed reply (caller frees). */
 json_t *td_submit(td *d, const char *who, const char *action, const char *resource);

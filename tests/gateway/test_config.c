@@ -30,13 +30,14 @@ static void test_good(void **state)
 {
     cs_config c;
     cs_err err = {0};
-    assert_int_equal(load_text("listen: 127.0.0.1:9999\npolicy_dir: pol\napprovals:\n  default_timeout: 30m\n"
-                               "  hold_budget: 45s\nnotify:\n  slack:\n    bot_token_env: SLACK_BOT_TOKEN\n"
-                               "  teams:\n    webhooks: { dba: TEAMS_DBA }\n  webhooks:\n"
-                               "    - { name: siem, url: https://x/hook, secret_env: SIEM_SECRET }\n"
-                               "  routes:\n    dba: [ \"slack:#db\", \"teams:dba\" ]\n",
-                               &c, &err),
-                     0);
+    assert_int_equal(
+        load_text("listen: 127.0.0.1:9999\npolicy_dir: pol\napprovals:\n  default_timeout: 30m\n"
+                  "  hold_budget: 45s\nnotify:\n  slack:\n    bot_token_env: SLACK_BOT_TOKEN\n"
+                  "  teams:\n    webhooks: { dba: TEAMS_DBA }\n  webhooks:\n"
+                  "    - { name: siem, url: https://x/hook, secret_env: SIEM_SECRET }\n"
+                  "  routes:\n    dba: [ \"slack:#db\", \"teams:dba\" ]\n",
+                  &c, &err),
+        0);
     assert_string_equal(c.listen, "127.0.0.1:9999");
     assert_int_equal(c.default_timeout_s, 1800);
     assert_int_equal(c.hold_budget_s, 45);
@@ -50,11 +51,13 @@ static void test_errors(void **state)
 {
     cs_config c;
     cs_err err = {0};
-    assert_int_not_equal(load_text("listen: a:1\napprovals:\n  default_timout: 15m\n", &c, &err), 0);
+    assert_int_not_equal(load_text("listen: a:1\napprovals:\n  default_timout: 15m\n", &c, &err),
+                         0);
     assert_non_null(strstr(err.msg, ":3: unknown key 'approvals.default_timout'"));
     assert_int_not_equal(load_text("approvals:\n  default_timeout: soon\n", &c, &err), 0);
     assert_non_null(strstr(err.msg, ":2: approvals.default_timeout must be a duration"));
-    assert_int_not_equal(load_text("notify:\n  slack:\n    bot_token_env: xoxb-secret-value\n", &c, &err), 0);
+    assert_int_not_equal(
+        load_text("notify:\n  slack:\n    bot_token_env: xoxb-secret-value\n", &c, &err), 0);
     assert_non_null(strstr(err.msg, ":3:"));
     assert_int_not_equal(load_text("storage: mysql\n", &c, &err), 0);
     assert_int_not_equal(load_text("listen: [unclosed\n", &c, &err), 0);

@@ -66,7 +66,8 @@ static void test_decisions(void **state)
     assert_int_equal(strncmp(td_str(a, "args_hash"), "sha256:", 7), 0);
     assert_string_equal(td_str(a, "requester.owner"), "alice");
     /* The entry that recorded the decision: canonical JSON with the envelope. */
-    char *entry = td_audit_entry(d, (long)json_integer_value(json_object_get(json_object_get(a, "audit"), "index")));
+    char *entry = td_audit_entry(
+        d, (long)json_integer_value(json_object_get(json_object_get(a, "audit"), "index")));
     json_t *e = json_loads(entry, 0, NULL);
     assert_non_null(e);
     assert_string_equal(td_str(e, "event"), "action.submitted");
@@ -88,7 +89,8 @@ static void test_decisions(void **state)
     json_decref(a);
     a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
     assert_string_equal(td_str(a, "status"), "pending");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "approval"), "quorum")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "approval"), "quorum")),
+                     2);
     assert_non_null(td_str(a, "approval.expires_at"));
     json_decref(a);
     /* Same arguments, same hash; different arguments, different hash. */
@@ -106,15 +108,20 @@ static void test_sod_rules(void **state)
 {
     td *d = *state;
     /* dave: a user outside every approver group; admin2: an admin in dba who asks himself. */
-    td_resp r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"dave\"}", NULL, NULL);
+    td_resp r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"dave\"}",
+                       NULL, NULL);
     assert_int_equal(r.status, 201);
     json_object_set(d->tokens, "dave", json_object_get(r.json, "token"));
     td_resp_free(&r);
-    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"admin\":true}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/tokens", "admin",
+               "{\"kind\":\"user\",\"name\":\"erin\",\"groups\":[\"dba\"],\"admin\":true}", NULL,
+               NULL);
     assert_int_equal(r.status, 201);
     json_object_set(d->tokens, "erin", json_object_get(r.json, "token"));
     td_resp_free(&r);
-    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"dba-bot\",\"owner\":\"dave\",\"groups\":[\"dba\"]}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/tokens", "admin",
+               "{\"kind\":\"agent\",\"name\":\"dba-bot\",\"owner\":\"dave\",\"groups\":[\"dba\"]}",
+               NULL, NULL);
     assert_int_equal(r.status, 201);
     json_object_set(d->tokens, "dba-bot", json_object_get(r.json, "token"));
     td_resp_free(&r);
@@ -155,7 +162,8 @@ static void test_sod_rules(void **state)
     json_decref(a);
     /* On behalf of: an agent asks on bob's behalf; bob may not vote. */
     r = td_req(d, "POST", "/v1/actions", "demo-agent",
-               "{\"action\":\"db.export\",\"resource\":\"prod/db/x\",\"on_behalf_of\":\"bob\"}", NULL, NULL);
+               "{\"action\":\"db.export\",\"resource\":\"prod/db/x\",\"on_behalf_of\":\"bob\"}",
+               NULL, NULL);
     assert_int_equal(r.status, 201);
     char oid[80];
     snprintf(oid, sizeof oid, "%s", td_str(r.json, "id"));
@@ -239,8 +247,9 @@ static void test_idempotency(void **state)
     assert_int_equal(r3.status, 201);
     assert_string_not_equal(td_str(r1.json, "id"), td_str(r3.json, "id"));
     /* Same key, different request. */
-    td_resp r4 = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.export\",\"resource\":\"prod/db/other\"}",
-                        NULL, "Idempotency-Key: k-1");
+    td_resp r4 = td_req(d, "POST", "/v1/actions", "demo-agent",
+                        "{\"action\":\"db.export\",\"resource\":\"prod/db/other\"}", NULL,
+                        "Idempotency-Key: k-1");
     expect_problem(&r4, 422, "idempotency-key-reused");
     td_resp_free(&r1);
     td_resp_free(&r2);
@@ -280,7 +289,8 @@ static void test_longpoll_wakeup(void **state)
     snprintf(b.path, sizeof b.path, "/v1/actions/%s?wait=300", td_str(a, "id"));
     pthread_t t;
     pthread_create(&t, NULL, bg_get, &b);
-    while (waiters(d) < 1) usleep(5000);
+    while (waiters(d) < 1)
+        usleep(5000);
     td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 200);
     td_resp_free(&r);
@@ -303,7 +313,8 @@ static void test_sse(void **state)
     snprintf(b.path, sizeof b.path, "/v1/actions/%s/events", td_str(a, "id"));
     pthread_t t;
     pthread_create(&t, NULL, bg_get, &b);
-    while (waiters(d) < 1) usleep(5000);
+    while (waiters(d) < 1)
+        usleep(5000);
     td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
     td_resp_free(&r);
     r = vote(d, "carol", td_str(a, "id"), "approve");
@@ -354,7 +365,8 @@ static void test_receipts(void **state)
     expect_problem(&r, 400, "invalid-receipt");
     json_decref(a);
     /* Allowed actions get one on request only. */
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"prod/db/a\",\"receipt\":true}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"prod/db/a\",\"receipt\":true}", NULL, NULL);
     assert_non_null(td_str(r.json, "receipt"));
     td_resp_free(&r);
     a = td_submit(d, "demo-agent", "db.read", "prod/db/a");
@@ -368,7 +380,8 @@ static void test_outcome(void **state)
     json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/a");
     char path[160];
     snprintf(path, sizeof path, "/v1/actions/%s/outcome", td_str(a, "id"));
-    td_resp r = td_req(d, "POST", path, "demo-agent", "{\"status\":\"succeeded\",\"exit_code\":0}", NULL, NULL);
+    td_resp r = td_req(d, "POST", path, "demo-agent", "{\"status\":\"succeeded\",\"exit_code\":0}",
+                       NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "outcome.status"), "succeeded");
     td_resp_free(&r);
@@ -382,11 +395,14 @@ static void test_outcome(void **state)
 static void test_tokens(void **state)
 {
     td *d = *state;
-    td_resp r = td_req(d, "POST", "/v1/tokens", "bob", "{\"kind\":\"user\",\"name\":\"mallory\"}", NULL, NULL);
+    td_resp r = td_req(d, "POST", "/v1/tokens", "bob", "{\"kind\":\"user\",\"name\":\"mallory\"}",
+                       NULL, NULL);
     expect_problem(&r, 403, "not-admin");
-    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"bot\"}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"bot\"}", NULL,
+               NULL);
     expect_problem(&r, 400, "invalid-field");
-    r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"user\",\"name\":\"frank\",\"groups\":[\"ops\"]}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/tokens", "admin",
+               "{\"kind\":\"user\",\"name\":\"frank\",\"groups\":[\"ops\"]}", NULL, NULL);
     assert_int_equal(r.status, 201);
     json_object_set(d->tokens, "frank", json_object_get(r.json, "token"));
     td_resp_free(&r);
@@ -418,29 +434,36 @@ static void test_bad_input(void **state)
     long before = count_actions(d);
     td_resp r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":", NULL, NULL);
     expect_problem(&r, 400, "malformed-json");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\xff\"}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\xff\"}", NULL, NULL);
     expect_problem(&r, 400, "malformed-json");
     r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\"}", NULL, NULL);
     assert_string_equal(td_str(r.json, "field"), "resource");
     expect_problem(&r, 400, "missing-field");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":1,\"resource\":\"a\"}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":1,\"resource\":\"a\"}", NULL,
+               NULL);
     assert_string_equal(td_str(r.json, "field"), "action");
     expect_problem(&r, 400, "invalid-field");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\",\"x\":1}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\",\"x\":1}", NULL, NULL);
     assert_string_equal(td_str(r.json, "field"), "x");
     expect_problem(&r, 400, "unknown-field");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":[]}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":[]}", NULL, NULL);
     expect_problem(&r, 400, "invalid-field");
     r = td_req(d, "POST", "/v1/actions", "demo-agent", "[1,2]", NULL, NULL);
     expect_problem(&r, 400, "invalid-body");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"db.read\",\"resource\":\"a\"}", "text/plain", NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\"}", "text/plain", NULL);
     expect_problem(&r, 415, "unsupported-media-type");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", "{\"action\":\"DB READ\",\"resource\":\"a\"}", NULL, NULL);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"DB READ\",\"resource\":\"a\"}", NULL, NULL);
     expect_problem(&r, 400, "invalid-field");
     /* Context over 64 KiB (body under 1 MiB) and a body over 1 MiB. */
     size_t n = 70 * 1024;
     char *big = malloc(n + 200);
-    int k = snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
+    int k =
+        snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
     memset(big + k, 'x', n);
     strcpy(big + k + n, "\"}}");
     r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
@@ -476,7 +499,8 @@ static void test_bad_input(void **state)
 static void test_list_pagination(void **state)
 {
     td *d = *state;
-    for (int i = 0; i < 5; i++) json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/a"));
+    for (int i = 0; i < 5; i++)
+        json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/a"));
     json_decref(td_submit(d, "demo-agent", "db.export", "prod/db/a"));
     td_resp r = td_req(d, "GET", "/v1/actions?limit=2", "bob", NULL, NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);

@@ -36,9 +36,11 @@ static void test_cli_flow(void **state)
     assert_int_equal(td_cli(d, "demo-agent", &out, allowed), 0);
     assert_non_null(strstr(out, "allowed"));
     free(out);
-    const char *denied[] = {"request", "--action", "iam.role.update", "--resource", "prod/iam", NULL};
+    const char *denied[] = {"request",    "--action", "iam.role.update",
+                            "--resource", "prod/iam", NULL};
     assert_int_equal(td_cli(d, "demo-agent", NULL, denied), 1);
-    const char *pending[] = {"request", "--action", "db.export", "--resource", "prod/db/a", "--wait", "1", "--json", NULL};
+    const char *pending[] = {"request", "--action", "db.export", "--resource", "prod/db/a",
+                             "--wait",  "1",        "--json",    NULL};
     assert_int_equal(td_cli(d, "demo-agent", &out, pending), 3);
     json_t *a = json_loads(out, 0, NULL);
     free(out);
@@ -65,7 +67,8 @@ static void test_cli_flow(void **state)
     json_decref(items);
     json_decref(a);
     /* deny through the CLI: exit 0 for the voter, the action is denied */
-    const char *p2[] = {"request", "--action", "db.export", "--resource", "prod/db/b", "--json", NULL};
+    const char *p2[] = {"request",   "--action", "db.export", "--resource",
+                        "prod/db/b", "--json",   NULL};
     assert_int_equal(td_cli(d, "demo-agent", &out, p2), 3);
     a = json_loads(out, 0, NULL);
     free(out);

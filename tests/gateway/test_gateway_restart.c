@@ -106,7 +106,8 @@ static void *load_main(void *arg)
         ack *a = &l->acks[l->n++];
         snprintf(a->id, sizeof a->id, "%s", td_str(r.json, "id"));
         snprintf(a->status, sizeof a->status, "%s", td_str(r.json, "status"));
-        a->index = (long)json_integer_value(json_object_get(json_object_get(r.json, "audit"), "index"));
+        a->index =
+            (long)json_integer_value(json_object_get(json_object_get(r.json, "audit"), "index"));
         td_resp_free(&r);
         atomic_fetch_add(l->total, 1);
         if (pending) {
@@ -153,13 +154,19 @@ static void test_crash_under_load(void **state)
     load l[THREADS];
     atomic_int total = 0, stop = 0;
     for (int i = 0; i < THREADS; i++) {
-        l[i] = (load){.d = d, .acks = calloc(MAX_ACKS / THREADS + 2, sizeof(ack)), .total = &total, .stop = &stop, .seed = i};
+        l[i] = (load){.d = d,
+                      .acks = calloc(MAX_ACKS / THREADS + 2, sizeof(ack)),
+                      .total = &total,
+                      .stop = &stop,
+                      .seed = i};
         pthread_create(&t[i], NULL, load_main, &l[i]);
     }
-    while (atomic_load(&total) < 300) usleep(1000);
+    while (atomic_load(&total) < 300)
+        usleep(1000);
     td_kill9(d); /* mid-flight: some requests are lost, none that was acknowledged */
     atomic_store(&stop, 1);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     td_serve(d);
     int checked = 0;
     for (int i = 0; i < THREADS; i++) {
@@ -221,7 +228,9 @@ static void test_sighup_reload(void **state)
         assert_string_equal(decide(d, "db.read", st, sizeof st), "allowed");
         usleep(20000);
     }
-    write_policy(d, "@id(\"only-exports\")\npermit (principal, action == Action::\"db.export\", resource);\n");
+    write_policy(
+        d,
+        "@id(\"only-exports\")\npermit (principal, action == Action::\"db.export\", resource);\n");
     kill(d->pid, SIGHUP);
     int changed = 0;
     for (int i = 0; i < 500 && !changed; i++) {
@@ -243,14 +252,16 @@ static void test_stalled_clients(void **state)
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)d->port)};
         inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
         assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
-        const char *part = i % 2 ? "POST /v1/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"act"
-                                  : "GET /v1/actions HTTP/1.1\r\nHost: x\r\nAuthor";
+        const char *part =
+            i % 2 ? "POST /v1/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"act"
+                  : "GET /v1/actions HTTP/1.1\r\nHost: x\r\nAuthor";
         assert_true(write(fds[i], part, strlen(part)) > 0);
     }
     json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/a");
     assert_string_equal(td_str(a, "status"), "allowed");
     json_decref(a);
-    for (int i = 0; i < N; i++) close(fds[i]);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
 }
 
 /* Two executors race to consume one receipt: exactly one wins. */
@@ -274,7 +285,8 @@ static void test_receipt_race(void **state)
     td *d = *state;
     for (int round = 0; round < 10; round++) {
         td_resp r = td_req(d, "POST", "/v1/actions", "demo-agent",
-                           "{\"action\":\"db.read\",\"resource\":\"prod/db/a\",\"receipt\":true}", NULL, NULL);
+                           "{\"action\":\"db.read\",\"resource\":\"prod/db/a\",\"receipt\":true}",
+                           NULL, NULL);
         char body[4096];
         snprintf(body, sizeof body, "{\"receipt\":\"%s\"}", td_str(r.json, "receipt"));
         td_resp_free(&r);

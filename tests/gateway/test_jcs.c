@@ -22,22 +22,28 @@ static void check(const char *in, const char *want)
 
 static void test_numbers(void **state)
 {
-    check("[0, -0.0, 1.0, 1e21, 1e20, 1e-7, 0.000001, 333333333.33333329, 1E30, 4.5, 2e-3, 0.000001]",
-          "[0,0,1,1e+21,100000000000000000000,1e-7,0.000001,333333333.3333333,1e+30,4.5,0.002,0.000001]");
-    check("[9007199254740992, -123, 5e-324, 1.7976931348623157e308]", "[9007199254740992,-123,5e-324,1.7976931348623157e+308]");
+    check(
+        "[0, -0.0, 1.0, 1e21, 1e20, 1e-7, 0.000001, 333333333.33333329, 1E30, 4.5, 2e-3, 0.000001]",
+        "[0,0,1,1e+21,100000000000000000000,1e-7,0.000001,333333333.3333333,1e+30,4.5,0.002,0."
+        "000001]");
+    check("[9007199254740992, -123, 5e-324, 1.7976931348623157e308]",
+          "[9007199254740992,-123,5e-324,1.7976931348623157e+308]");
 }
 
 static void test_keys_and_strings(void **state)
 {
     /* U+1F600 (a surrogate pair in UTF-16) sorts before U+FB01 although its
      * code point is larger; "\u000f" is escaped in lowercase hex. */
-    check("{\"\\ufb01\":1,\"\\ud83d\\ude00\":2,\"b\":3,\"a\":{\"z\":1,\"y\":\"\\u000f\\n\\\"\\u00e9/\"}}",
-          "{\"a\":{\"y\":\"\\u000f\\n\\\"\xc3\xa9/\",\"z\":1},\"b\":3,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\x81\":1}");
+    check("{\"\\ufb01\":1,\"\\ud83d\\ude00\":2,\"b\":3,\"a\":{\"z\":1,\"y\":"
+          "\"\\u000f\\n\\\"\\u00e9/\"}}",
+          "{\"a\":{\"y\":\"\\u000f\\n\\\"\xc3\xa9/"
+          "\",\"z\":1},\"b\":3,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\x81\":1}");
     check("{\"1\":true,\"10\":null,\"\":false}", "{\"\":false,\"1\":true,\"10\":null}");
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers), cmocka_unit_test(test_keys_and_strings)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers),
+                                       cmocka_unit_test(test_keys_and_strings)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

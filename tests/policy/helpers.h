@@ -75,7 +75,7 @@ static inline int cond(const char *c, const char *ctx)
                        "[{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"age\":30,\"name\":\"Alice\","
                        "\"manager\":{\"__entity\":{\"type\":\"User\",\"id\":\"bob\"}},\"addr\":{\"city\":\"Paris\"}},"
                        "\"parents\":[{\"type\":\"Group\",\"id\":\"dba\"}],\"tags\":{\"env\":\"prod\"}},"
-                       "{\"uid\":{\"type\":\"Group\",\"id\":\"dba\"},\"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}]},"
+                       "{\"uid\":{\"type\":\"Group\",\"id\":\"dba\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}]},"
                        "{\"uid\":{\"type\":\"Resource\",\"id\":\"prod\"},\"attrs\":{\"tier\":1},\"parents\":[{\"type\":\"Zone\",\"id\":\"eu\"}]}]",
                        "User::\"alice\"", "Action::\"db.read\"", "Resource::\"prod/db/customers\"", ctx);
 }

@@ -24,7 +24,7 @@ t eval-usage 2 "usage" "$bin" policy eval --dir "$dir"
 tmp=$(mktemp -d)
 printf 'permit(principal, action, resource)\n' > "$tmp/a.cedar"
 printf 'forbid(principal, action resource);\n' > "$tmp/b.cedar"
-printf '[{"uid": {"type": "X"}}]' > "$tmp/entities.json"
+printf '[{"uid": {"type": "X"}, "attrs": {}, "parents": []}]' > "$tmp/entities.json"
 t check-lists-every-error 1 "a.cedar:2:1: error: expected 'when', 'unless' or ';'" "$bin" policy check "$tmp"
 t check-lists-second-file 1 "b.cedar:1:26: error: expected ',' after the action" "$bin" policy check "$tmp"
 t check-lists-entities 1 "entities.json: error: entity #0: uid" "$bin" policy check "$tmp"

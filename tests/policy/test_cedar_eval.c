@@ -187,7 +187,7 @@ static void decimal_extension(void **state)
 static void scope_and_conditions(void **state)
 {
     (void)state;
-    const char *ents = "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"parents\":[{\"type\":\"Action\",\"id\":\"reads\"}]}]";
+    const char *ents = "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"reads\"}]}]";
     assert_int_equal(verdict_ctx("permit(principal, action in Action::\"reads\", resource);", ents, "User::\"a\"",
                                  "Action::\"db.read\"", "Resource::\"x\"", NULL), T);
     assert_int_equal(verdict_ctx("permit(principal, action in [Action::\"w\", Action::\"reads\"], resource);", ents,

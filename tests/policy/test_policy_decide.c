@@ -170,8 +170,8 @@ static void index_agrees_with_full_scan(void **state)
         free(p);
         text = t;
     }
-    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
-                                        "{\"uid\":{\"type\":\"Action\",\"id\":\"mcp.call\"},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]}]");
+    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
+                                        "{\"uid\":{\"type\":\"Action\",\"id\":\"mcp.call\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]}]");
     free(text);
     size_t n = cs_policy_set_count(set);
     int *v = cs_malloc(n * sizeof *v);
@@ -217,7 +217,7 @@ static void load_dir_and_entities_errors(void **state)
     fputs("permit(principal in Group::\"g\", action, resource);", f);
     fclose(f);
     f = fopen(e, "w");
-    fputs("[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"parents\":[{\"type\":\"Group\",\"id\":\"g\"}]}]", f);
+    fputs("[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"g\"}]}]", f);
     fclose(f);
     cs_policy_set *set = NULL;
     assert_int_equal(cs_policy_set_load_dir(dir, &set, NULL), 0);
@@ -229,7 +229,9 @@ static void load_dir_and_entities_errors(void **state)
     cs_policy_set_release(set);
 
     const char *bad[] = {
-        "{}", "[1]", "[{\"uid\":{\"type\":\"User\"}}]", "[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"extra\":1}]",
+        "{}", "[1]", "[{\"uid\":{\"type\":\"User\"}}]", "[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"attrs\":{}}]", "[{\"uid\":{\"type\":\"A B\",\"id\":\"u\"},\"attrs\":{},\"parents\":[]}]",
+        "[{\"uid\":{\"type\":\"Group\",\"id\":\"a\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"a\"}]}]",
+        "[{\"uid\":{\"type\":\"Action\",\"id\":\"a\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"g\"}]}]",
         "[{\"uid\":{\"type\":\"User\",\"id\":\"u\"}},{\"uid\":{\"type\":\"User\",\"id\":\"u\"}}]",
         "[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"attrs\":{\"x\":1.5}}]",
         "[{\"uid\":{\"type\":\"User\",\"id\":\"u\"},\"attrs\":{\"x\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"nope\"}}}}]",
