@@ -129,6 +129,7 @@ int cs_pg_proxy_new(const cs_pg_options *o, cs_pg_proxy **out, cs_err *err)
     p->decider = cs_pg_decider_new(o->gateway_url, p->epfd);
     p->cache = cs_pg_cache_new(o->cache_slots, o->cache_ttl_ms);
     if (o->cache_slots) p->shapes = cs_pg_shapes_new(8192);
+    cs_buf_init(&p->shape_buf, 1 << 20);
     *out = p;
     return 0;
 }
@@ -250,6 +251,7 @@ void cs_pg_proxy_free(cs_pg_proxy *p)
     cs_pg_decider_free(p->decider);
     cs_pg_cache_free(p->cache);
     cs_pg_shapes_free(p->shapes);
+    cs_buf_free(&p->shape_buf);
     cs_pg_tls_free(p->tls);
     if (p->listen_w.fd >= 0) close(p->listen_w.fd);
     if (p->wake_w.fd >= 0) close(p->wake_w.fd);

@@ -49,6 +49,7 @@ typedef struct cs_pg_proxy {
     cs_pg_decider *decider;
     cs_pg_cache *cache;
     cs_pg_shapes *shapes;    /* NULL when the cache is off */
+    cs_buf shape_buf;        /* scratch for statement shapes */
     cs_pg_tls *tls;          /* NULL without --tls-cert */
     cs_pg_conn *conns;       /* live connections */
     cs_pg_conn *dead;        /* closed, freed at the end of the loop iteration */

@@ -80,10 +80,10 @@ static void server_msg(cs_pg_conn *c, const cs_pg_msg *m)
         }
     } else if (m->type == '1' || m->type == '2' || m->type == '3') {
         on_confirmation(c, m->type);
-    } else if (m->type == 'C' && s) {
+    } else if (m->type == 'C' && s && s->ids) { /* tags only matter for outcome reports */
         cs_buf_printf(&s->tags, "%s%.*s", s->tags.len ? "; " : "", (int)strnlen(m->body, m->len),
                       m->body);
-    } else if (m->type == 'E' && s && s->error == NULL) {
+    } else if (m->type == 'E' && s && s->ids && s->error == NULL) {
         const char *msg = cs_pg_field(m, 'M');
         s->error = cs_strdup(msg ? msg : "error");
     }

@@ -75,7 +75,7 @@ static void space(cs_buf *out)
 int cs_pg_shape(const char *sql, cs_buf *out)
 {
     cs_buf_reset(out);
-    if (strchr(sql, '\\')) return -1;
+    if (strchr(sql, '\\')) goto refuse;
     const char *p = sql;
     while (*p) {
         unsigned char c = (unsigned char)*p;
@@ -86,22 +86,22 @@ int cs_pg_shape(const char *sql, cs_buf *out)
             q = p + strcspn(p, "\n");
             space(out);
         } else if (c == '/' && p[1] == '*') {
-            if ((q = skip_block_comment(p)) == NULL) return -1;
+            if ((q = skip_block_comment(p)) == NULL) goto refuse;
             space(out);
         } else if ((c == '\'' || c == '"') && p > sql && p[-1] == '&') {
-            return -1; /* U&'...' and U&"..." escapes (with UESCAPE) are the parser's */
+            goto refuse; /* U&'...' and U&"..." escapes (with UESCAPE) are the parser's */
         } else if (c == '\'') {
-            if ((q = skip_string(p)) == NULL) return -1;
+            if ((q = skip_string(p)) == NULL) goto refuse;
             cs_buf_putc(out, '?');
         } else if (c == '"') {
             q = strchr(p + 1, '"');
             while (q && q[1] == '"')
                 q = strchr(q + 2, '"');
-            if (q == NULL) return -1;
+            if (q == NULL) goto refuse;
             q++;
             cs_buf_append(out, p, (size_t)(q - p));
         } else if (c == '$') {
-            if (!isdigit((unsigned char)p[1])) return -1; /* dollar quoting */
+            if (!isdigit((unsigned char)p[1])) goto refuse; /* dollar quoting */
             for (q = p + 1; isdigit((unsigned char)*q); q++) {
             }
             cs_buf_append(out, p, (size_t)(q - p)); /* $1 parameters stay */
@@ -120,6 +120,9 @@ int cs_pg_shape(const char *sql, cs_buf *out)
     while (out->len && out->data[out->len - 1] == ' ')
         out->data[--out->len] = '\0';
     return 0;
+refuse:
+    cs_buf_reset(out); /* never leave a partial shape behind */
+    return -1;
 }
 
 typedef struct shape_slot {

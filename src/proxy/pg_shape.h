@@ -16,7 +16,8 @@
 
 /* Writes the shape of sql into out. Returns 0, or -1 when the text holds something
  * the lexer leaves to the real parser (backslashes, dollar quoting, U& strings,
- * unterminated literals or comments): such texts are never cached. */
+ * unterminated literals or comments): such texts are never cached, and out is left
+ * empty. */
 int cs_pg_shape(const char *sql, cs_buf *out);
 
 typedef struct cs_pg_shape_info {

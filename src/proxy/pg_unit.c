@@ -319,20 +319,15 @@ static int add_sql(cs_pg_conn *c, const char *sql, int fast)
 {
     cs_pg_stmts more;
     cs_err err = {0};
-    cs_buf shape;
-    cs_buf_init(&shape, 1 << 20);
-    if (fast && shape_allows(c, sql, &shape)) {
-        cs_buf_free(&shape);
-        return 0;
-    }
+    cs_buf *shape = &c->px->shape_buf; /* one loop thread: a scratch buffer is enough */
+    cs_buf_reset(shape);
+    if (fast && shape_allows(c, sql, shape)) return 0;
     if (cs_pg_classify(sql, &more, &err) != 0) {
-        cs_buf_free(&shape);
         cs_pg_unit_refuse(c, "42601", err.msg,
                           "countersign refuses statements its PostgreSQL parser cannot read");
         return -1;
     }
-    if (fast && c->px->shapes) shape_remember(c, &shape, &more);
-    cs_buf_free(&shape);
+    if (fast && c->px->shapes) shape_remember(c, shape, &more);
     c->stmts.v = cs_realloc(c->stmts.v, (c->stmts.n + more.n + 1) * sizeof *c->stmts.v);
     memcpy(c->stmts.v + c->stmts.n, more.v, more.n * sizeof *more.v);
     c->stmts.n += more.n;

@@ -70,6 +70,12 @@ static void test_refusals(void **state)
     assert_null(shape("SELECT 'unterminated"));
     assert_null(shape("SELECT \"unterminated"));
     assert_null(shape("SELECT 1 /* open"));
+    /* A refusal leaves no partial shape behind. */
+    cs_buf b;
+    cs_buf_init(&b, 1024);
+    assert_int_equal(cs_pg_shape("SELECT 1 FROM t; SELECT $$x$$", &b), -1);
+    assert_int_equal(b.len, 0);
+    cs_buf_free(&b);
 }
 
 static void test_cache(void **state)
