@@ -48,7 +48,7 @@ bench: deps build
 	@scripts/run-bench $(BUILD)
 
 difftest-long: deps build
-	CS_DIFF_CASES=200000 node tests/policy/diff/difftest.mjs $(BUILD)/tests/policy/cedar_diff_runner
+	CS_DIFF_CASES=$${CS_DIFF_CASES:-200000} CS_DIFF_SEED=$${CS_DIFF_SEED:-4242} node tests/cedar_diff/difftest.mjs $(BUILD)/tests/cedar_diff/cedar_diff_runner
 
 run: deps build
 	@scripts/run-demo $(BUILD)

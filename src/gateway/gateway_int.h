@@ -4,11 +4,7 @@
 
 #include "crypto/crypto.h"
 #include "gateway/gateway.h"
-/* policy.h has a glob in a comment that trips -Wcomment; keep -Werror builds green. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "policy/policy.h"
-#pragma GCC diagnostic pop
 #include "store/store.h"
 #include "store/writer.h"
 

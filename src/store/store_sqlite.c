@@ -120,6 +120,8 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
     int rc = open_conn(location, 1, &q->w, err);
     if (rc) goto fail;
     char *msg = NULL;
+    /* The writer touches every hot page; readers keep the default cache. */
+    sqlite3_exec(q->w, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
     if (sqlite3_exec(q->w, schema, NULL, NULL, &msg) != SQLITE_OK) {
         rc = cs_err_set(err, CS_EDB, "%s: schema: %s", location, msg);
         sqlite3_free(msg);

@@ -228,6 +228,7 @@ static void test_expiry_and_cancel(void **state)
     expect_problem(&r, 409, "not-pending");
     r = vote(d, "bob", id, "approve");
     expect_problem(&r, 409, "not-pending");
+    assert_int_equal(td_audit_count(d, "action.refused", id), 2); /* bob's cancel, the second cancel */
     json_decref(a);
 }
 
