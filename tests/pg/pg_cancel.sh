@@ -48,4 +48,9 @@ gid=$(wait_action pending delete)
 kill -KILL "$gone_pid"
 wait "$gone_pid" 2>/dev/null || true
 check "a disconnected client's held request is cancelled" cancelled "$(wait_status "$gid" cancelled)"
+# Cancelled while held inside a transaction block: the block is aborted.
+check "cancel of a held statement in a transaction aborts the block" \
+  "E:57014 Z E | E:25P02 Z E | C Z I" \
+  "$(ADMIN_TOKEN=$(token admin) python3 "$(dirname "$0")/rawpg.py" cancel-in-txn "$PXPORT")"
+check "the row survived the cancelled DELETE" 1 "$(psql_direct -At -c "SELECT count(*) FROM accounts WHERE id = 11" appdb)"
 finish

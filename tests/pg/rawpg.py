@@ -1,8 +1,12 @@
 """rawpg.py - a minimal PostgreSQL protocol v3 client for bad-input tests: it can
 send well-formed or deliberately broken bytes and read what comes back."""
+import json
+import os
 import socket
 import struct
 import sys
+import time
+import urllib.request
 
 
 def connect(port):
@@ -84,6 +88,18 @@ def bind_exec(portal, stmt):
 
 def kinds(msgs):
     return " ".join(m[0].decode() + (":" + fields(m[1])["C"] if m[0] == b"E" else "") for m in msgs)
+
+
+def wait_pending(kind):
+    """Polls the gateway ($COUNTERSIGN_URL, $ADMIN_TOKEN) for a pending action."""
+    url = os.environ["COUNTERSIGN_URL"] + "/v1/actions?status=pending&limit=50"
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["ADMIN_TOKEN"]})
+    for _ in range(400):
+        items = json.load(urllib.request.urlopen(req)).get("items", [])
+        if any(x.get("context", {}).get("statement") == kind for x in items):
+            return
+        time.sleep(0.05)
+    raise SystemExit("no pending " + kind)
 
 
 def closed(s):
@@ -172,6 +188,23 @@ def main():
         s.sendall(struct.pack("!ii", 8, 80877103) + frame(b"Q", b"SELECT 1\0"))
         t, body = read_msg(s)
         print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+    elif case == "cancel-in-txn":
+        # A statement held inside a transaction block, cancelled with the backend
+        # key: 57014, the block is aborted (25P02) until ROLLBACK.
+        msgs = startup(s)
+        pid, key = struct.unpack("!II", [b for t, b in msgs if t == b"K"][0])
+        query(s, "BEGIN")
+        s.sendall(frame(b"Q", b"DELETE FROM accounts WHERE id = 11\0"))
+        wait_pending("delete")
+        c = connect(port)
+        c.sendall(struct.pack("!iiII", 16, 80877102, pid, key))
+        c.close()
+        # (whether the hold notice came before the cancel depends on timing: skip it)
+        held = [m for m in read_until(s, b"Z") if m[0] != b"N"]
+        after = query(s, "SELECT 1")
+        end = query(s, "ROLLBACK")
+        status = lambda ms: ms[-1][1].decode()
+        print(kinds(held), status(held), "|", kinds(after), status(after), "|", kinds(end), status(end))
     elif case == "truncated":
         startup(s)
         s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")
