@@ -15,7 +15,7 @@
 #define HIGH_WATER (4 * 1024 * 1024)       /* stop reading the other side above this */
 #define HOLD_READ_MAX (1024 * 1024)        /* client bytes buffered while a unit is held */
 #define IN_MAX ((size_t)CS_PG_MSG_MAX * 2) /* a unit may hold a few large messages */
-#define TEXT_MAX (16 * 1024)               /* statement text sent in the context */
+#define TEXT_MAX (8 * 1024)                /* statement text sent in the context */
 
 enum phase { PH_STARTUP, PH_AUTH, PH_READY, PH_CANCEL_RELAY, PH_CLOSED };
 
