@@ -178,8 +178,10 @@ static void hold_notice(cs_pg_conn *c, const cs_pg_verdict *v, int first)
     const json_t *ap = json_object_get(v->action, "approval");
     size_t votes = 0, i;
     json_t *vote, *g;
-    json_array_foreach(json_object_get(ap, "votes"), i, vote) votes +=
-        !strcmp(vstr(vote, "vote", NULL), "approve");
+    json_array_foreach(json_object_get(ap, "votes"), i, vote)
+    {
+        votes += !strcmp(vstr(vote, "vote", NULL), "approve");
+    }
     cs_buf groups;
     cs_buf_init(&groups, 4096);
     json_array_foreach(json_object_get(ap, "groups"), i, g)
@@ -212,16 +214,16 @@ static char *refusal_message(const cs_pg_verdict *v)
                           res);
     /* Denied by policy, or by an approver's vote (whose reason is in the votes). */
     const char *why = v->reason;
+    const json_t *deny = NULL, *vote;
     size_t i;
-    json_t *vote;
-    json_array_foreach(json_object_get(json_object_get(v->action, "approval"), "votes"), i,
-                       vote) if (!strcmp(vstr(vote, "vote", NULL), "deny"))
+    json_array_foreach(json_object_get(json_object_get(v->action, "approval"), "votes"), i, vote)
     {
-        char *m = cs_sprintf("countersign denied sql.execute on %s (request %s): denied by %s%s%s",
-                             res, v->id, vstr(vote, "voter", NULL),
-                             *vstr(vote, "reason", NULL) ? ": " : "", vstr(vote, "reason", NULL));
-        return m;
+        if (!strcmp(vstr(vote, "vote", NULL), "deny")) deny = vote;
     }
+    if (deny)
+        return cs_sprintf("countersign denied sql.execute on %s (request %s): denied by %s%s%s",
+                          res, v->id, vstr(deny, "voter", NULL),
+                          *vstr(deny, "reason", NULL) ? ": " : "", vstr(deny, "reason", NULL));
     return cs_sprintf("countersign denied sql.execute on %s (request %s)%s%s", res, v->id,
                       *why ? ": " : "", why);
 }
