@@ -92,6 +92,9 @@ check "held COPY is still running before any vote" 0 "$(kill -0 $copy_pid 2>/dev
 api POST "/v1/actions/$cid/approve" bob '{"reason":"ok"}' >/dev/null
 check "one approval is not enough" pending "$(api GET "/v1/actions/$cid" admin | jget status)"
 check "held COPY still waits after one approval" 0 "$(kill -0 $copy_pid 2>/dev/null; echo $?)"
+# The client hears about the vote while it waits (a progress notice).
+for _ in $(seq 1 1200); do grep -q "1 of 2 approvals" "$T/copy.err" && break; sleep 0.05; done
+contains "a progress notice follows the first approval" "1 of 2 approvals" "$(cat "$T/copy.err")"
 api POST "/v1/actions/$cid/approve" carol '{"reason":"ok"}' >/dev/null
 wait $copy_pid
 check "approved COPY output equals the direct COPY" "$(psql_direct -c "COPY accounts TO STDOUT" appdb)" "$(cat "$T/copy.out")"
