@@ -161,7 +161,11 @@ static void on_startup(cs_pg_conn *c, const cs_pg_startup *s)
         return;
     }
     c->token = cs_strdup(tok);
-    c->principal = env ? cs_sprintf("env:%s", env) : cs_strdup("proxy-token");
+    /* The cache key of this session's decisions: who asks, and everything besides the
+     * fingerprint that a policy sees (the database is in the resource, the user in
+     * the context). */
+    c->principal = cs_sprintf("%s%s\x1f%s\x1f%s", env ? "env:" : "proxy-token", env ? env : "",
+                              c->user, c->database);
     cs_err err = {0};
     int fd = cs_pg_proxy_connect_upstream(c->px, &err);
     if (fd < 0) {

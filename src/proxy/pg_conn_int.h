@@ -44,7 +44,8 @@ struct cs_pg_conn {
     int tls_start;       /* 'S' queued: start TLS once it is written */
     int tls_handshaking;
     io cin, cout, sin, sout;
-    char *user, *database, *token, *principal;
+    char *user, *database, *token;
+    char *principal; /* cache key: principal, database user, database */
     uint32_t pid, key;
     int have_key;
     char txn;         /* transaction status the client last saw */

@@ -35,6 +35,14 @@ check "first read is decided by the gateway" 10 "$(psql_px -At -c "$q 1")"
 check "second read (same fingerprint) answers correctly" 20 "$(psql_px -At -c "$q 2")"
 check "the second read was served from the cache (one action for both)" 1 "$(count_actions "$q")"
 
+# The same statement on another database is another resource: asked again.
+psql_direct -q -c "CREATE DATABASE otherdb" postgres
+psql_direct -q -c "CREATE TABLE accounts (id int, balance int); INSERT INTO accounts VALUES (1, 5)" otherdb
+check "same fingerprint, other database: answered" 5 "$(psql_px -At -d otherdb -c "$q 1")"
+check "same fingerprint, other database: decided again" 2 "$(count_actions "$q")"
+check "same fingerprint, other database: its own resource" "pg/prod/otherdb/public.accounts" \
+  "$(api GET "/v1/actions?limit=1" admin | jget items.0.resource)"
+
 # A policy change (new version) empties the cache.
 before=$(curl -s "$COUNTERSIGN_URL/readyz" | jget policy_version)
 echo '@id("extra") permit (principal, action == Action::"db.read", resource);' >>"$T/gw/policy/demo.cedar"
@@ -43,14 +51,14 @@ for _ in $(seq 1 100); do
   [ "$(curl -s "$COUNTERSIGN_URL/readyz" | jget policy_version)" != "$before" ] && break
   sleep 0.05
 done
-n=1
+n=2
 for i in $(seq 3 200); do
   psql_px -At -c "$q $i" >/dev/null
   n=$(count_actions "$q")
-  [ "$n" -gt 1 ] && break
+  [ "$n" -gt 2 ] && break
   sleep 0.05
 done
-check "after a policy change the same fingerprint is decided again" 2 "$n"
+check "after a policy change the same fingerprint is decided again" 3 "$n"
 
 # Denied decisions are never cached: each DROP is a new request.
 psql_px -c "DROP TABLE scratch" >/dev/null 2>&1 || true
