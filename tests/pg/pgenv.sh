@@ -31,6 +31,8 @@ pgenv_cleanup() {
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap pgenv_cleanup EXIT
+trap 'exit 143' TERM # a killed test (ctest timeout) still stops its servers
+trap 'exit 130' INT
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }
