@@ -13,6 +13,7 @@
 struct cs_audit_http {
     char *base;
     CURL *curl;
+    char *bearer; /* sent as Authorization: Bearer, never to a redirect's other host */
 };
 
 cs_audit_http *cs_audit_http_new(const char *base_url)
@@ -31,8 +32,18 @@ void cs_audit_http_free(cs_audit_http *h)
 {
     if (h == NULL) return;
     curl_easy_cleanup(h->curl);
+    cs_audit_http_set_bearer(h, NULL);
     free(h->base);
     free(h);
+}
+
+void cs_audit_http_set_bearer(cs_audit_http *h, const char *token)
+{
+    if (h->bearer) {
+        memset(h->bearer, 0, strlen(h->bearer));
+        free(h->bearer);
+    }
+    h->bearer = token && *token ? cs_strdup(token) : NULL;
 }
 
 typedef struct sink {
@@ -68,6 +79,10 @@ static int http_fetch(void *ctx, const char *path, size_t max, cs_buf *out, cs_e
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (h->bearer) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, h->bearer);
+    }
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

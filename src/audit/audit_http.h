@@ -11,6 +11,9 @@ typedef struct cs_audit_http cs_audit_http;
  * "http://127.0.0.1:8080/v1/audit" (a trailing slash is optional). */
 cs_audit_http *cs_audit_http_new(const char *base_url);
 void cs_audit_http_free(cs_audit_http *h);
+/* A bearer token for servers that require one (the gateway's /v1/audit/ does for tiles);
+ * NULL clears it. The token is copied and wiped on free. */
+void cs_audit_http_set_bearer(cs_audit_http *h, const char *token);
 void cs_audit_http_source(cs_audit_http *h, cs_audit_source *src);
 
 /* cs_audit_verify_dir for a log served at base_url. */

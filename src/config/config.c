@@ -44,6 +44,9 @@ static const key_spec keys[] = {
     {"approvals.receipt_ttl", K_DURATION, F(receipt_ttl_s)},
     {"approvals.max_wait", K_DURATION, F(max_wait_s)},
     {"audit.origin", K_STRING, F(audit_origin)},
+    {"audit.tsa_url", K_STRING, F(audit_tsa_url)},
+    {"audit.tsa_ca_file", K_PATH, F(audit_tsa_ca_file)},
+    {"audit.tsa_interval", K_DURATION, F(audit_tsa_interval_s)},
     {"http.threads", K_INT, F(http_threads)},
     {"http.max_connections", K_INT, F(http_max_connections)},
     {"notify.slack.api_url", K_STRING, F(slack_api_url)},
@@ -290,6 +293,7 @@ static void defaults(cs_config *c, const char *base)
     c->receipt_ttl_s = 15 * 60;
     c->max_wait_s = 300;
     c->audit_origin = cs_strdup("countersign.example/demo");
+    c->audit_tsa_interval_s = 60;
     c->http_threads = 2;
     c->http_max_connections = 16384;
     c->slack_api_url = cs_strdup("https://slack.com/api");
@@ -349,6 +353,8 @@ void cs_config_free(cs_config *c)
     free(c->policy_dir);
     free(c->signing_key);
     free(c->audit_origin);
+    free(c->audit_tsa_url);
+    free(c->audit_tsa_ca_file);
     free(c->slack_api_url);
     free(c->slack_bot_token_env);
     free(c->slack_signing_secret_env);

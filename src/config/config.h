@@ -24,6 +24,9 @@ typedef struct cs_config {
     long long receipt_ttl_s;
     long long max_wait_s;
     char *audit_origin;
+    char *audit_tsa_url;             /* RFC 3161 TSA; NULL: no time-stamps */
+    char *audit_tsa_ca_file;         /* resolved; NULL: replies are checked but not their signature */
+    long long audit_tsa_interval_s;  /* at most one stamp per interval */
     long long http_threads;
     long long http_max_connections;
     char *slack_api_url;

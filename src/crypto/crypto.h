@@ -24,6 +24,10 @@ int cs_signing_key_generate(const char *path, cs_err *err);
 /* Loads a key file; refuses files readable by group or others. */
 int cs_signing_key_load(const char *path, cs_signer **out, cs_err *err);
 void cs_signer_free(cs_signer *s);
+/* The same Ed25519 key as the audit log's checkpoint signer (C2SP signed-note), named
+ * `name` (the audit origin). The caller wipes it with cs_audit_signer_wipe. */
+struct cs_audit_signer;
+int cs_signer_audit(const cs_signer *s, const char *name, struct cs_audit_signer *out, cs_err *err);
 const unsigned char *cs_signer_public(const cs_signer *s);
 void cs_signer_sign(const cs_signer *s, const void *msg, size_t len,
                     unsigned char sig[CS_SIG_BYTES]);

@@ -2,6 +2,7 @@
  * at start, and used only through cs_signer_sign(). */
 #include "crypto/crypto.h"
 
+#include "audit/audit_note.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -83,6 +84,12 @@ out:
 void cs_signer_free(cs_signer *s)
 {
     if (s) sodium_free(s);
+}
+
+int cs_signer_audit(const cs_signer *s, const char *name, cs_audit_signer *out, cs_err *err)
+{
+    /* libsodium's secret key is seed || public key: the seed is all the note signer needs. */
+    return cs_audit_signer_from_seed(out, name, s->sk, err);
 }
 
 const unsigned char *cs_signer_public(const cs_signer *s)

@@ -101,7 +101,7 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     if (ctx == NULL) ctx = json_object();
     const char *purpose = json_string_value(json_object_get(args, "purpose"));
     if (purpose) json_object_set_new(ctx, "purpose", json_string(purpose));
-    /* Enforcement points (pg, mcp, exec) say which one they are; the API is the default. */
+    /* The enforcement point that asked (SPEC §2); declared by the client, "api" when absent. */
     const char *source = json_string_value(json_object_get(args, "source"));
     json_object_set_new(ctx, "source", json_string(source ? source : "api"));
     time_t t = (time_t)(now_ms / 1000);
@@ -274,6 +274,8 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     json_object_set_new(doc, "args_hash", json_sprintf("sha256:%s", hash));
+    const char *source = json_string_value(json_object_get(op->args, "source"));
+    json_object_set_new(doc, "source", json_string(source ? source : "api"));
     json_object_set_new(doc, "policy", policy_json(d, set));
     long long expires = 0;
     if (d->kind == CS_DECISION_PENDING)
@@ -406,12 +408,6 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
         }
         if (rc != CS_ENOTFOUND) return rc;
     }
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    if (!strcmp(status, "allowed") && op->receipt_wanted) {
-        char *r = cs_gw_receipt_issue(gw, doc, op->now_ms);
-        json_object_set_new(doc, "receipt", json_string(r));
-        free(r);
-    }
     json_t *details = json_pack(
         "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
         "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
@@ -426,6 +422,10 @@ static int apply_submit(cs_gateway *gw, cs_op *op)
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!strcmp(status, "allowed") && op->receipt_wanted &&
+        (rc = cs_gw_receipt_issue(gw, op)) != 0)
+        return rc;
     if ((rc = put_action(gw, op)) != 0) return rc;
     op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
@@ -596,11 +596,7 @@ static int record_vote(cs_gateway *gw, cs_op *op, json_t *groups)
         json_t *d = json_pack("{s:O}", "votes", json_object_get(approval, "votes"));
         rc = finish_action(gw, op, "approved", "action.approved", d);
         json_decref(d);
-        if (rc == 0) {
-            char *r = cs_gw_receipt_issue(gw, op->doc, op->now_ms);
-            json_object_set_new(op->doc, "receipt", json_string(r));
-            free(r);
-        }
+        if (rc == 0) rc = cs_gw_receipt_issue(gw, op);
     }
     return rc;
 }
@@ -718,6 +714,8 @@ int cs_gw_apply(cs_store *s, cs_write_job *job)
     case CS_OP_TOKEN_CREATE:
     case CS_OP_TOKEN_REVOKE:
         return cs_gw_apply_token(gw, op);
+    case CS_OP_EVENT:
+        return cs_gw_apply_event(gw, op);
     }
     return CS_EINTERNAL;
 }

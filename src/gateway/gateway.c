@@ -48,6 +48,7 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     if (rc == 0) rc = cs_signing_key_load(cfg->signing_key, &gw->signer, err);
     if (rc == 0) rc = load_policy(cfg->policy_dir, &gw->policy, err);
     if (rc == 0) rc = cs_store_open(cfg->storage, cfg->database, &gw->store, err);
+    if (rc == 0) rc = cs_audit_log_open(gw->store, gw->signer, cfg->audit_origin, &gw->audit, err);
     if (rc == 0) rc = cs_gw_tokens_load(gw, err);
     if (rc == 0) rc = cs_notify_new(gw, cfg, gw->store, &gw->notify, err);
     if (rc != 0) {
@@ -114,11 +115,14 @@ int cs_gateway_start(cs_gateway *gw, cs_err *err)
     if (pthread_create(&gw->reaper, NULL, reaper_main, gw) != 0)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");
     gw->reaper_started = 1;
-    return cs_notify_start(gw->notify, gw->writer, err);
+    cs_gw_record_start(gw);
+    if ((rc = cs_notify_start(gw->notify, gw->writer, err)) != 0) return rc;
+    return cs_timestamper_start(gw, &gw->tsa, err);
 }
 
 void cs_gateway_stop(cs_gateway *gw)
 {
+    if (gw->writer && !atomic_load(&gw->stopping)) cs_gateway_record(gw, "server.stopped", json_object());
     pthread_rwlock_wrlock(&gw->run_lock);
     atomic_store(&gw->stopping, 1);
     pthread_rwlock_unlock(&gw->run_lock);
@@ -129,6 +133,8 @@ void cs_gateway_stop(cs_gateway *gw)
         pthread_join(gw->reaper, NULL);
         gw->reaper_started = 0;
     }
+    cs_timestamper_stop(gw->tsa);
+    gw->tsa = NULL;
     cs_watch_fire_all(gw->watchers);
     cs_notify_stop(gw->notify); /* before the writer: it records deliveries through it */
     cs_writer_stop(gw->writer);
@@ -140,6 +146,7 @@ void cs_gateway_free(cs_gateway *gw)
     if (gw == NULL) return;
     if (gw->writer || gw->reaper_started) cs_gateway_stop(gw);
     cs_notify_free(gw->notify);
+    cs_audit_log_free(gw->audit);
     cs_store_close(gw->store);
     cs_policy_set_release(gw->policy);
     cs_signer_free(gw->signer);
@@ -157,13 +164,18 @@ int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err)
 {
     cs_policy_set *set = NULL;
     int rc = load_policy(gw->cfg->policy_dir, &set, err);
-    if (rc != 0) return rc; /* the old set stays */
+    if (rc != 0) { /* the old set stays */
+        cs_gateway_record(gw, "policy.load_refused", json_pack("{s:s,s:s}", "policy_dir", gw->cfg->policy_dir, "error", err->msg));
+        return rc;
+    }
     pthread_mutex_lock(&gw->policy_lock);
     cs_policy_set *old = gw->policy;
     gw->policy = set;
     pthread_mutex_unlock(&gw->policy_lock);
     cs_policy_set_release(old);
     cs_info("policy reloaded: %s", cs_policy_set_version(set));
+    cs_gateway_record(gw, "policy.loaded", json_pack("{s:s,s:s,s:s}", "policy_version", cs_policy_set_version(set),
+                                                     "policy_dir", gw->cfg->policy_dir, "trigger", "reload"));
     return 0;
 }
 
@@ -270,6 +282,7 @@ static int prepare(cs_gateway *gw, cs_op *op)
     case CS_OP_TOKEN_REVOKE:
         return cs_gw_prepare_token(gw, op);
     case CS_OP_EXPIRE:
+    case CS_OP_EVENT:
         op->now_ms = cs_now_ms();
         return 0;
     }

@@ -37,7 +37,8 @@ enum cs_op_kind {
     CS_OP_CONSUME,
     CS_OP_TOKEN_CREATE,
     CS_OP_TOKEN_REVOKE,
-    CS_OP_EXPIRE
+    CS_OP_EXPIRE,
+    CS_OP_EVENT
 };
 
 typedef struct cs_op cs_op;
@@ -74,6 +75,13 @@ cs_watchers *cs_gateway_watchers(cs_gateway *gw);
 int cs_gateway_stopping(cs_gateway *gw);
 /* Copies the version of the policy set in force ("sha256:..."), for proxies that cache. */
 void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
+
+/* The tamper-evident log (audit_log.h). */
+struct cs_audit_log *cs_gateway_audit_log(cs_gateway *gw);
+/* Records an event that changes no other state (server start/stop, policy loads) as a
+ * System actor; details is stolen. Events that change state (freeze/unfreeze) write
+ * their entry in their own op with cs_gw_audit, in the same transaction. */
+int cs_gateway_record(cs_gateway *gw, const char *event, json_t *details);
 
 /* Resolves a bearer token to its identity (new reference), or NULL. */
 json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);

@@ -3,6 +3,7 @@
 #define CS_GATEWAY_INT_H
 
 #include "crypto/crypto.h"
+#include "gateway/audit_log.h"
 #include "gateway/gateway.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -18,6 +19,8 @@ struct cs_gateway {
     cs_store *store;
     cs_writer *writer;
     cs_signer *signer;
+    cs_audit_log *audit;
+    struct cs_timestamper *tsa; /* RFC 3161 stamps of checkpoints, when audit.tsa_url is set */
     pthread_mutex_t policy_lock;
     cs_policy_set *policy;
     pthread_rwlock_t tok_lock;
@@ -54,8 +57,19 @@ int cs_gw_apply_token(cs_gateway *gw, cs_op *op);
 void cs_gw_token_committed(cs_gateway *gw, cs_op *op);
 
 /* receipts.c */
-char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms);
+/* Issues op->doc's receipt and records receipt.issued. */
+int cs_gw_receipt_issue(cs_gateway *gw, cs_op *op);
 int cs_gw_prepare_consume(cs_gateway *gw, cs_op *op);
 int cs_gw_apply_consume(cs_gateway *gw, cs_op *op);
+
+/* timestamper.c */
+typedef struct cs_timestamper cs_timestamper;
+int cs_timestamper_start(cs_gateway *gw, cs_timestamper **out, cs_err *err);
+void cs_timestamper_stop(cs_timestamper *t);
+
+/* events.c */
+int cs_gw_apply_event(cs_gateway *gw, cs_op *op);
+/* Queues server.started and policy.loaded (writer running). */
+void cs_gw_record_start(cs_gateway *gw);
 
 #endif

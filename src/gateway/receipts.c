@@ -10,7 +10,8 @@
 static const cs_field receipt_fields[] = {
     {"receipt", JSON_STRING, 1}, {"args_hash", JSON_STRING, 0}, {NULL, 0, 0}};
 
-char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
+/* The signed receipt; *claims receives what it says. */
+static char *receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms, json_t **claims_out)
 {
     json_t *r = json_object_get(doc, "requester");
     char *uid = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
@@ -23,10 +24,25 @@ char *cs_gw_receipt_issue(cs_gateway *gw, const json_t *doc, long long now_ms)
         json_object_get(doc, "status"), "issued_at", (json_int_t)(now_ms / 1000), "not_after",
         (json_int_t)(now_ms / 1000 + gw->cfg->receipt_ttl_s), "jti", jti);
     char *out = cs_receipt_issue(gw->signer, claims);
-    json_decref(claims);
+    *claims_out = claims;
     free(uid);
     free(jti);
     return out;
+}
+
+int cs_gw_receipt_issue(cs_gateway *gw, cs_op *op)
+{
+    json_t *claims = NULL;
+    char *r = receipt_issue(gw, op->doc, op->now_ms, &claims);
+    json_object_set_new(op->doc, "receipt", json_string(r));
+    free(r);
+    json_t *d = json_pack("{s:O,s:O,s:O,s:O}", "jti", json_object_get(claims, "jti"), "args_hash",
+                          json_object_get(claims, "args_hash"), "policy_version",
+                          json_object_get(claims, "policy_version"), "not_after", json_object_get(claims, "not_after"));
+    int rc = cs_gw_audit(gw, op, "receipt.issued", d, NULL);
+    json_decref(d);
+    json_decref(claims);
+    return rc;
 }
 
 /* Opens and checks a presented receipt; fills reply with a problem on failure. */

@@ -48,6 +48,8 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */
+void cs_http_audit(cs_req *r);
 /* slack.c: POST /integrations/slack/interactions (Slack signs it; no bearer token). */
 void cs_http_slack(cs_req *r);
 

@@ -239,6 +239,7 @@ void cs_http_route(cs_req *r)
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
+    if (!strncmp(u, "/v1/audit/", 10)) return cs_http_audit(r);
     if (!strcmp(u, "/integrations/slack/interactions")) return cs_http_slack(r);
     if (authenticate(r) != 0) return;
     if (cs_gateway_stopping(r->http->gw)) return problem(r, 503, "stopping", "the gateway is shutting down");

@@ -30,8 +30,16 @@ struct cs_notify {
     atomic_int kicked;
     pthread_mutex_t lock; /* guards inflight, calls and multi's lifetime */
     CURLM *multi;
-    long long *inflight; /* outbox ids being sent or waiting for their bookkeeping */
+    /* Outbox rows being sent or waiting for their bookkeeping. An entry stays after
+     * its result commits (done = the commit's sequence number) until a scan that
+     * started after that commit has run: an older scan's snapshot may still show the
+     * row as due, and must not send it again. */
+    struct cs_inflight {
+        long long id;
+        unsigned long long done; /* 0 while in flight */
+    } *inflight;
     size_t n_inflight, cap_inflight;
+    unsigned long long done_seq; /* results committed so far */
     cs_notify_call *calls; /* immediate, non-durable Slack calls (views.open, ephemeral) */
     void **active;         /* transfers in the multi handle (delivery thread only) */
     size_t n_active, cap_active;

@@ -117,28 +117,46 @@ int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at
 
 /* ---- in-flight set ---- */
 
-static int inflight_has(cs_notify *n, long long id)
+/* Busy unless its result committed before the scan that read the row started. */
+static int inflight_has(cs_notify *n, long long id, unsigned long long scan_start)
 {
     for (size_t i = 0; i < n->n_inflight; i++)
-        if (n->inflight[i] == id) return 1;
+        if (n->inflight[i].id == id) return n->inflight[i].done == 0 || n->inflight[i].done > scan_start;
     return 0;
 }
 
 static void inflight_add(cs_notify *n, long long id)
 {
+    for (size_t i = 0; i < n->n_inflight; i++)
+        if (n->inflight[i].id == id) {
+            n->inflight[i].done = 0;
+            return;
+        }
     n->inflight = cs_grow(n->inflight, &n->cap_inflight, n->n_inflight + 1, sizeof *n->inflight);
-    n->inflight[n->n_inflight++] = id;
+    n->inflight[n->n_inflight++] = (struct cs_inflight){id, 0};
 }
 
-static void inflight_del(cs_notify *n, long long id)
+/* The row's result is committed: remember when, so scans older than that skip it. */
+static void inflight_done(cs_notify *n, long long id)
 {
     pthread_mutex_lock(&n->lock);
+    n->done_seq++;
     for (size_t i = 0; i < n->n_inflight; i++)
-        if (n->inflight[i] == id) {
-            n->inflight[i] = n->inflight[--n->n_inflight];
+        if (n->inflight[i].id == id) {
+            n->inflight[i].done = n->done_seq;
             break;
         }
     pthread_mutex_unlock(&n->lock);
+}
+
+/* Forgets rows whose results every scan from now on will see. */
+static void inflight_prune(cs_notify *n, unsigned long long scan_start)
+{
+    for (size_t i = 0; i < n->n_inflight;)
+        if (n->inflight[i].done != 0 && n->inflight[i].done <= scan_start)
+            n->inflight[i] = n->inflight[--n->n_inflight];
+        else
+            i++;
 }
 
 void cs_notify_kick(cs_notify *n)
@@ -175,7 +193,7 @@ static void result_done(cs_write_job *job, int rc)
     result_job *j = (result_job *)job;
     if (rc)
         cs_error("notify: cannot record delivery of outbox row %lld: %s", j->id, cs_strerror(rc));
-    inflight_del(j->n, j->id);
+    inflight_done(j->n, j->id);
     cs_notify_kick(j->n);
     free(j->error);
     free(j->ref);
@@ -324,6 +342,9 @@ static void start_row(cs_notify *n, json_t *row)
 static void scan(cs_notify *n)
 {
     json_t *rows = NULL;
+    pthread_mutex_lock(&n->lock);
+    unsigned long long start = n->done_seq; /* results committed before the query */
+    pthread_mutex_unlock(&n->lock);
     if (n->store->ops->outbox_due(n->store, now_ms(), BATCH_MAX, &rows) != 0) {
         json_decref(rows);
         return;
@@ -334,11 +355,14 @@ static void scan(cs_notify *n)
     {
         long long id = json_integer_value(json_object_get(row, "id"));
         pthread_mutex_lock(&n->lock);
-        int busy = inflight_has(n, id);
+        int busy = inflight_has(n, id, start);
         pthread_mutex_unlock(&n->lock);
         if (!busy) start_row(n, row);
     }
     json_decref(rows);
+    pthread_mutex_lock(&n->lock);
+    inflight_prune(n, start);
+    pthread_mutex_unlock(&n->lock);
 }
 
 static void take_calls(cs_notify *n)

@@ -9,6 +9,7 @@
 #define CS_STORE_STORE_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "util/error.h"
 
@@ -41,6 +42,26 @@ typedef struct cs_list_query {
     int limit;
 } cs_list_query;
 
+/* A scan of audit rows in index order: [from, to) (to < 0: to the end), only rows with
+ * since_ms <= time_ms < until_ms when those are not 0, at most limit rows (0: all). */
+typedef struct cs_audit_scan {
+    long long from, to;
+    long long since_ms, until_ms;
+    long long limit;
+} cs_audit_scan;
+
+/* Called for each scanned row; a non-zero return stops the scan and is returned. */
+typedef int (*cs_audit_row_fn)(void *ctx, long long index, long long time_ms, const char *entry, size_t len);
+
+/* Run by the writer thread around every commit (see writer.h): before_commit inside
+ * the transaction after all jobs (an error rolls the whole batch back), after_commit
+ * once the batch is durable (rc 0) or rolled back. The audit log feeds its Merkle
+ * tree here. */
+typedef struct cs_commit_hooks {
+    int (*before_commit)(void *ctx, cs_store *s);
+    void (*after_commit)(void *ctx, int rc);
+    void *ctx;
+} cs_commit_hooks;
 /* A notification waiting in the outbox (SPEC §4 Notifications). Written by the
  * gateway in the same transaction as the event it announces. */
 typedef struct cs_outbox_row {
@@ -66,6 +87,13 @@ typedef struct cs_store_ops {
     int (*action_put)(cs_store *s, const cs_action_row *row);
     int (*audit_append)(cs_store *s, const cs_audit_row *row, long long *index);
     int (*token_put)(cs_store *s, const char *name, const char *hash, const char *doc, int revoked);
+    /* Merkle log state, written in the transaction of the entries it covers: complete
+     * hash tiles (8192 bytes, never rewritten) and the signed checkpoint of `size`. */
+    int (*audit_tile_put)(cs_store *s, unsigned level, long long index, const void *data, size_t len);
+    int (*audit_head_put)(cs_store *s, long long size, const char *note);
+    /* An RFC 3161 time-stamp (DER TimeStampResp) of the checkpoint `note` of `size`. */
+    int (*audit_stamp_put)(cs_store *s, long long size, const char *note, const char *gen_time, const void *token,
+                           size_t len);
     /* notification outbox (writer side); state is pending | done | dead */
     int (*outbox_add)(cs_store *s, const cs_outbox_row *row);
     int (*outbox_set)(cs_store *s, long long id, const char *state, int attempts, long long next_at,
@@ -82,6 +110,13 @@ typedef struct cs_store_ops {
     int (*audit_count)(cs_store *s, long long *n);
     /* entries [from, from+max) in index order: [{index, entry}] (entry: canonical JSON text) */
     int (*audit_range)(cs_store *s, long long from, int max, json_t **rows);
+    int (*audit_scan)(cs_store *s, int w, const cs_audit_scan *q, cs_audit_row_fn fn, void *ctx);
+    /* A complete tile into out (8192 bytes); CS_ENOTFOUND when not stored. */
+    int (*audit_tile_get)(cs_store *s, int w, unsigned level, long long index, void *out, size_t len);
+    /* The last stored checkpoint (note malloc'd); size 0 and note NULL when none. */
+    int (*audit_head_get)(cs_store *s, long long *size, char **note);
+    /* The newest time-stamp as JSON {tree_size, checkpoint, gen_time, token (base64)}; CS_ENOTFOUND when none. */
+    int (*audit_stamp_get)(cs_store *s, json_t **out);
     /* Pending outbox rows due by now_ms, only the oldest per (action, target) so that
      * a channel sees its events in order: [{id, msg_id, target, action_id, event,
      * payload, attempts, created_at, ref}] (ref null when none). */
@@ -93,6 +128,7 @@ typedef struct cs_store_ops {
 struct cs_store {
     const cs_store_ops *ops;
     void *impl;
+    cs_commit_hooks hooks; /* zero when unused */
 };
 
 extern const cs_store_ops cs_store_sqlite_ops;

@@ -6,6 +6,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ enum {
     W_TOKEN,
     W_GET,
     W_IDEM,
+    W_TILE_PUT,
+    W_HEAD_PUT,
+    W_STAMP_PUT,
     W_COUNT
 };
 
@@ -42,6 +46,10 @@ static const char *const wsql[W_COUNT] = {
                 "DO UPDATE SET hash=?2, doc=?3, revoked=?4",
     [W_GET] = "SELECT doc FROM actions WHERE id=?",
     [W_IDEM] = "SELECT doc FROM actions WHERE requester=? AND idem_key=?",
+    [W_TILE_PUT] = "INSERT INTO audit_tiles(level,idx,data) VALUES(?,?,?)",
+    [W_HEAD_PUT] = "INSERT INTO audit_head(id,size,note) VALUES(1,?1,?2) ON CONFLICT(id) DO UPDATE "
+                   "SET size=?1, note=?2",
+    [W_STAMP_PUT] = "INSERT OR REPLACE INTO audit_stamps(size,note,gen_time,token) VALUES(?,?,?,?)",
 };
 
 static const char schema[] =
@@ -56,7 +64,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS audit(idx INTEGER PRIMARY KEY, type TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, action_id TEXT,"
     " entry TEXT NOT NULL);"
-
+    "CREATE TABLE IF NOT EXISTS audit_tiles(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1),"
+    " size INTEGER NOT NULL, note TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_stamps(size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+    " gen_time TEXT NOT NULL, token BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
     " doc TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
     /* The notification outbox and what each channel remembers per action (notify/). */
@@ -489,6 +502,141 @@ static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
                     bind_range, &r, row_audit, *rows);
 }
 
+static int sq_audit_tile_put(cs_store *s, unsigned level, long long index, const void *data, size_t len)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_TILE_PUT];
+    sqlite3_bind_int(st, 1, (int)level);
+    sqlite3_bind_int64(st, 2, index);
+    sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_STATIC);
+    return step_done(q, st);
+}
+
+static int sq_audit_head_put(cs_store *s, long long size, const char *note)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_HEAD_PUT];
+    sqlite3_bind_int64(st, 1, size);
+    bind_text(st, 2, note);
+    return step_done(q, st);
+}
+
+static int sq_audit_stamp_put(cs_store *s, long long size, const char *note, const char *gen_time, const void *token,
+                             size_t len)
+{
+    sq *q = s->impl;
+    sqlite3_stmt *st = q->ws[W_STAMP_PUT];
+    sqlite3_bind_int64(st, 1, size);
+    bind_text(st, 2, note);
+    bind_text(st, 3, gen_time);
+    sqlite3_bind_blob(st, 4, token, (int)len, SQLITE_STATIC);
+    return step_done(q, st);
+}
+
+/* Prepares sql on the writer connection (w) or a pooled reader; *db says which. */
+static int prepare_on(sq *q, int w, const char *sql, sqlite3 **db, sqlite3_stmt **st)
+{
+    *db = w ? q->w : reader_get(q);
+    if (*db == NULL) return CS_EDB;
+    if (sqlite3_prepare_v2(*db, sql, -1, st, NULL) == SQLITE_OK) return 0;
+    cs_error("sqlite: %s", sqlite3_errmsg(*db));
+    if (!w) reader_put(q, *db);
+    return CS_EDB;
+}
+
+static void finish_on(sq *q, int w, sqlite3 *db, sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+    if (!w) reader_put(q, db);
+}
+
+static int sq_audit_scan(cs_store *s, int w, const cs_audit_scan *a, cs_audit_row_fn fn, void *ctx)
+{
+    sq *q = s->impl;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int rc = prepare_on(q, w, "SELECT idx, time_ms, entry FROM audit WHERE idx >= ?1 AND (?2 < 0 OR idx < ?2)"
+                              " AND (?3 = 0 OR time_ms >= ?3) AND (?4 = 0 OR time_ms < ?4) ORDER BY idx LIMIT ?5",
+                        &db, &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, a->from);
+    sqlite3_bind_int64(st, 2, a->to);
+    sqlite3_bind_int64(st, 3, a->since_ms);
+    sqlite3_bind_int64(st, 4, a->until_ms);
+    sqlite3_bind_int64(st, 5, a->limit > 0 ? a->limit : -1);
+    int r;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
+                (size_t)sqlite3_column_bytes(st, 2));
+    if (rc == 0 && r != SQLITE_DONE) {
+        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        rc = CS_EDB;
+    }
+    finish_on(q, w, db, st);
+    return rc;
+}
+
+static int sq_audit_tile_get(cs_store *s, int w, unsigned level, long long index, void *out, size_t len)
+{
+    sq *q = s->impl;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int rc = prepare_on(q, w, "SELECT data FROM audit_tiles WHERE level=?1 AND idx=?2", &db, &st);
+    if (rc) return rc;
+    sqlite3_bind_int(st, 1, (int)level);
+    sqlite3_bind_int64(st, 2, index);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len) memcpy(out, sqlite3_column_blob(st, 0), len);
+    else if (r == SQLITE_ROW) rc = CS_EDB; /* a stored tile of the wrong size: storage is damaged */
+    else rc = r == SQLITE_DONE ? CS_ENOTFOUND : CS_EDB;
+    finish_on(q, w, db, st);
+    return rc;
+}
+
+static int sq_audit_head_get(cs_store *s, long long *size, char **note)
+{
+    sq *q = s->impl;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    *size = 0;
+    *note = NULL;
+    int rc = prepare_on(q, 0, "SELECT size, note FROM audit_head WHERE id=1", &db, &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *size = sqlite3_column_int64(st, 0);
+        *note = cs_strdup((const char *)sqlite3_column_text(st, 1));
+    } else if (r != SQLITE_DONE) {
+        rc = CS_EDB;
+    }
+    finish_on(q, 0, db, st);
+    return rc;
+}
+
+static int sq_audit_stamp_get(cs_store *s, json_t **out)
+{
+    sq *q = s->impl;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int rc = prepare_on(q, 0, "SELECT size, note, gen_time, token FROM audit_stamps ORDER BY size DESC LIMIT 1", &db,
+                        &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 3);
+        char *b64 = cs_malloc(sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL));
+        sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL), sqlite3_column_blob(st, 3),
+                          n, sodium_base64_VARIANT_ORIGINAL);
+        *out = json_pack("{s:I,s:s,s:s,s:s}", "tree_size", (json_int_t)sqlite3_column_int64(st, 0), "checkpoint",
+                         sqlite3_column_text(st, 1), "gen_time", sqlite3_column_text(st, 2), "token", b64);
+        free(b64);
+    } else {
+        rc = r == SQLITE_DONE ? CS_ENOTFOUND : CS_EDB;
+    }
+    finish_on(q, 0, db, st);
+    return rc;
+}
+
 /* The notification outbox. Writes run on the writer connection inside the group
  * commit, like every other state change. */
 static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
@@ -606,6 +754,9 @@ const cs_store_ops cs_store_sqlite_ops = {
     .action_put = sq_action_put,
     .audit_append = sq_audit_append,
     .token_put = sq_token_put,
+    .audit_tile_put = sq_audit_tile_put,
+    .audit_head_put = sq_audit_head_put,
+    .audit_stamp_put = sq_audit_stamp_put,
     .action_get = sq_action_get,
     .action_by_idem = sq_action_by_idem,
     .action_list = sq_action_list,
@@ -614,6 +765,10 @@ const cs_store_ops cs_store_sqlite_ops = {
     .tokens = sq_tokens,
     .audit_count = sq_audit_count,
     .audit_range = sq_audit_range,
+    .audit_scan = sq_audit_scan,
+    .audit_tile_get = sq_audit_tile_get,
+    .audit_head_get = sq_audit_head_get,
+    .audit_stamp_get = sq_audit_stamp_get,
     .outbox_add = sq_outbox_add,
     .outbox_set = sq_outbox_set,
     .notify_ref_put = sq_notify_ref_put,

@@ -34,10 +34,14 @@ static int run_batch(cs_store *s, cs_write_job *batch)
             rc = CS_EDB;
         }
     }
+    if (rc == 0 && s->hooks.before_commit)
+        rc = s->hooks.before_commit(s->hooks.ctx, s);
     if (rc == 0)
         rc = o->commit(s);
     else
         o->rollback(s);
+    if (s->hooks.after_commit)
+        s->hooks.after_commit(s->hooks.ctx, rc);
     return rc;
 }
 

@@ -4,7 +4,9 @@
  * batch limit), opens one transaction, runs each job's apply() inside its own
  * savepoint (a job that fails at the storage level is rolled back alone), commits
  * once (one fsync), and only then calls each job's done(). So whatever done()
- * reports to a client is durable. */
+ * reports to a client is durable. The store's commit hooks (store.h) run just before
+ * the commit, inside the transaction, and right after it: the audit log feeds its
+ * Merkle tree and signs its checkpoint there. */
 #ifndef CS_STORE_WRITER_H
 #define CS_STORE_WRITER_H
 

@@ -1,0 +1,130 @@
+// latency.mjs - MCP proxy benchmark: latency of sequential allowed tools/call (and
+// of an ungated ping) through `countersign mcp-proxy` vs straight to the same
+// server-everything over stdio. Prints median and p99; asserts nothing.
+import { spawn } from 'node:child_process';
+import { Gateway, everything, binary, httpServer, httpProxy } from '../../tests/mcp/lib/harness.mjs';
+
+const N = Number(process.env.CS_BENCH_CALLS ?? 2000);
+const WARM = 200;
+
+class Peer {
+  constructor(cmd, args, env) {
+    this.p = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+    this.buf = '';
+    this.waiting = new Map();
+    this.p.stdout.on('data', (d) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        const m = JSON.parse(line);
+        const w = this.waiting.get(m.id);
+        if (w && !m.method) {
+          this.waiting.delete(m.id);
+          w(m);
+        }
+      }
+    });
+    this.id = 0;
+  }
+  call(method, params) {
+    const id = ++this.id;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.p.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+    });
+  }
+  async init() {
+    await this.call('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
+    this.p.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  }
+  close() {
+    this.p.stdin.end();
+    return new Promise((r) => this.p.once('exit', r));
+  }
+}
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: q(0.5), p99: q(0.99) };
+}
+
+async function measure(peer, method, params) {
+  for (let i = 0; i < WARM; i++) await peer.call(method, params);
+  const lat = [];
+  for (let i = 0; i < N; i++) {
+    const t = process.hrtime.bigint();
+    const r = await peer.call(method, params);
+    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+    if (r.error || r.result?.isError) throw new Error(`call failed: ${JSON.stringify(r)}`);
+  }
+  return stats(lat);
+}
+
+// Streamable HTTP: one session, sequential POSTs over a keep-alive connection.
+class HttpPeer {
+  constructor(url) {
+    this.url = url;
+    this.id = 0;
+    this.headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+  }
+  async post(msg) {
+    const r = await fetch(this.url, { method: 'POST', headers: this.headers, body: JSON.stringify(msg) });
+    const text = await r.text();
+    return { r, text };
+  }
+  async call(method, params) {
+    const { text } = await this.post({ jsonrpc: '2.0', id: ++this.id, method, params });
+    const data = text.startsWith('{') ? text : text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).pop();
+    return JSON.parse(data);
+  }
+  async init() {
+    const { r } = await this.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
+    this.headers['Mcp-Session-Id'] = r.headers.get('mcp-session-id');
+    this.headers['MCP-Protocol-Version'] = '2025-06-18';
+    await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+  close() {}
+}
+
+const fmt = (x) => x.toFixed(3).padStart(8);
+const gw = await new Gateway().start();
+try {
+  const direct = new Peer(process.execPath, [everything, 'stdio'], process.env);
+  const proxied = new Peer(binary, ['mcp-proxy', '--name', 'everything', '--', process.execPath, everything, 'stdio'], gw.env());
+  await direct.init();
+  await proxied.init();
+  const rows = [];
+  for (const [label, method, params] of [
+    ['tools/call echo (gated, allowed)', 'tools/call', { name: 'echo', arguments: { message: 'bench' } }],
+    ['ping (passed through)', 'ping', {}],
+  ]) {
+    const d = await measure(direct, method, params);
+    const p = await measure(proxied, method, params);
+    rows.push([label, d, p]);
+  }
+  console.log(`mcp-proxy latency, ${N} sequential calls each (ms; gateway data dir ${gw.dir})`);
+  console.log('                                   direct median   p99 | proxied median   p99 | added median   p99');
+  for (const [label, d, p] of rows)
+    console.log(`${label.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
+  await direct.close();
+  await proxied.close();
+  const up = await httpServer();
+  const px = await httpProxy(gw, up.url);
+  try {
+    const hd = new HttpPeer(up.url), hp = new HttpPeer(px.url);
+    await hd.init();
+    await hp.init();
+    const echo = { name: 'echo', arguments: { message: 'bench' } };
+    await measure(hd, 'tools/call', echo); // warm the server up on both paths first
+    const p = await measure(hp, 'tools/call', echo), d = await measure(hd, 'tools/call', echo);
+    console.log(`${'HTTP tools/call echo (allowed)'.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
+  } finally {
+    await px.stop();
+    await up.stop();
+  }
+} finally {
+  await gw.stop();
+}
