@@ -586,6 +586,8 @@ static int record_vote(cs_gateway *gw, cs_op *op, json_t *groups)
         json_pack("{s:O,s:s,s:O,s:o,s:o}", "voter", json_object_get(op->who, "name"), "vote",
                   op->kind == CS_OP_APPROVE ? "approve" : "deny", "reason",
                   reason ? reason : json_null(), "groups", groups, "at", cs_time_json(op->now_ms));
+    /* The channel is the source's scheme: api, web, slack, ... */
+    json_object_set_new(vote, "channel", json_stringn(op->source, strcspn(op->source, ":")));
     json_array_append_new(json_object_get(approval, "votes"), vote);
     int rc = cs_gw_audit(gw, op, "action.vote", vote, NULL);
     if (rc == 0 && op->kind == CS_OP_DENY) { /* rule 5: one deny decides */

@@ -85,6 +85,10 @@ int cs_gateway_record(cs_gateway *gw, const char *event, json_t *details);
 
 /* Resolves a bearer token to its identity (new reference), or NULL. */
 json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token);
+/* The current identity of the user `name` (new reference), or NULL when it has no
+ * live token: web sessions re-read it on every request, so revoking ends them and
+ * group changes apply at once (SPEC §3 rule 4). */
+json_t *cs_gateway_find_user(cs_gateway *gw, const char *name);
 /* The user whose token carries this Slack user id (new reference), or NULL. */
 json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id);
 /* Queues a job of another subsystem (e.g. an audit entry) on the writer; refused

@@ -58,6 +58,24 @@ json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token)
     return id;
 }
 
+json_t *cs_gateway_find_user(cs_gateway *gw, const char *name)
+{
+    json_t *found = NULL;
+    pthread_rwlock_rdlock(&gw->tok_lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(gw->tokens, k, v) {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        if (n && kind && !strcmp(kind, "user") && !strcmp(n, name)) {
+            found = json_incref(v);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&gw->tok_lock);
+    return found;
+}
+
 json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id)
 {
     json_t *found = NULL;

@@ -13,6 +13,7 @@ struct cs_watchers {
     pthread_mutex_t lock;
     cs_watch *bucket[BUCKETS];
     long count;
+    unsigned long generation;
 };
 
 static unsigned hash(const char *s)
@@ -72,12 +73,9 @@ int cs_watch_cancel(cs_watchers *ws, cs_watch *w)
     return mine;
 }
 
-/* Fires under the lock: fn only resumes a connection, which never calls back in. */
-void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
+static void fire_id(cs_watchers *ws, const char *id, const void *doc)
 {
-    unsigned b = hash(id);
-    pthread_mutex_lock(&ws->lock);
-    cs_watch *w = ws->bucket[b];
+    cs_watch *w = ws->bucket[hash(id)];
     while (w) {
         cs_watch *next = w->next;
         if (!strcmp(w->id, id)) {
@@ -87,7 +85,24 @@ void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
         }
         w = next;
     }
+}
+
+/* Fires under the lock: fn only resumes a connection, which never calls back in. */
+void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->generation++;
+    fire_id(ws, id, doc);
+    if (strcmp(id, CS_WATCH_ANY) != 0) fire_id(ws, CS_WATCH_ANY, doc);
     pthread_mutex_unlock(&ws->lock);
+}
+
+unsigned long cs_watch_generation(cs_watchers *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    unsigned long g = ws->generation;
+    pthread_mutex_unlock(&ws->lock);
+    return g;
 }
 
 static void fire_where(cs_watchers *ws, long long now_ms, int all)

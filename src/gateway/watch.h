@@ -23,6 +23,9 @@ struct cs_watch {
 
 typedef struct cs_watchers cs_watchers;
 
+/* A watch with this id fires on a change of any action. */
+#define CS_WATCH_ANY "*"
+
 cs_watchers *cs_watchers_new(void);
 void cs_watchers_free(cs_watchers *ws);
 void cs_watch_add(cs_watchers *ws, cs_watch *w);
@@ -34,5 +37,7 @@ void cs_watch_tick(cs_watchers *ws, long long now_ms);
 /* Fires every watch (shutdown). */
 void cs_watch_fire_all(cs_watchers *ws);
 long cs_watch_count(cs_watchers *ws);
+/* Counts notifications; a waiter compares it before and after registering. */
+unsigned long cs_watch_generation(cs_watchers *ws);
 
 #endif

@@ -7,6 +7,7 @@
 #include "audit/audit_export.h"
 #include "gateway/audit_log.h"
 #include "util/alloc.h"
+#include "web/web.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ static int allowed(cs_req *r, int human)
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && !strncasecmp(auth, "Bearer ", 7))
         r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
+    else if (cs_web_session_auth(r) != 0) return 0; /* the dashboard's session cookie */
     if (r->who == NULL) {
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return 0;

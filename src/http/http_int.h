@@ -11,9 +11,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+struct cs_web;
+
 struct cs_http {
     struct MHD_Daemon *d;
     cs_gateway *gw;
+    struct cs_web *web; /* dashboard sessions (src/web/) */
     atomic_long requests;
     /* One response shared by every long-poll woken by the same change: thousands
      * of waiters cost one serialisation, not one store read each. */
@@ -38,6 +41,8 @@ typedef struct cs_req {
     json_t *changed; /* the action as the change that woke a long-poll left it */
     char addr[80];
     cs_reply reply;
+    /* Set by a page that renders its own response after an op or poll (src/web/). */
+    void (*on_resume)(struct cs_req *r);
 } cs_req;
 
 /* routes.c: decides what to answer; may start an async op or a long-poll. */
@@ -48,6 +53,8 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* routes.c: starts a state-changing op for r (suspends until it is durable). */
+void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args);
 /* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */
 void cs_http_audit(cs_req *r);
 /* slack.c: POST /integrations/slack/interactions (Slack signs it; no bearer token). */

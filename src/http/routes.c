@@ -4,6 +4,7 @@
 
 #include "notify/notify.h"
 #include "util/alloc.h"
+#include "web/web.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static int authenticate(cs_req *r)
 {
     const char *auth = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && !strncasecmp(auth, "Bearer ", 7)) r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
+    else if (cs_web_session_auth(r) != 0) return -1; /* a session cookie without its CSRF token */
     if (r->who == NULL) {
         problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
         return -1;
@@ -96,6 +98,11 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
         /* Refused before reaching the writer: answer from the op's reply. */
         MHD_resume_connection(r->conn);
     }
+}
+
+void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args)
+{
+    start_op(r, kind, id, args);
 }
 
 static void poll_fired(cs_watch *w, int timed_out)
@@ -239,6 +246,7 @@ void cs_http_route(cs_req *r)
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
+    if (cs_web_route(r)) return; /* dashboard, approval page, sign-in (src/web/) */
     if (!strncmp(u, "/v1/audit/", 10)) return cs_http_audit(r);
     if (!strcmp(u, "/integrations/slack/interactions")) return cs_http_slack(r);
     if (authenticate(r) != 0) return;

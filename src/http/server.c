@@ -3,6 +3,7 @@
 
 #include "util/alloc.h"
 #include "util/log.h"
+#include "web/web.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -126,6 +127,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES; /* suspended, or the route queued its own response */
     }
+    if ((r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) && r->on_resume) {
+        r->on_resume(r);
+        return MHD_YES;
+    }
     if (r->state == RS_WAIT_POLL && r->changed) return send_shared(r);
     if (r->state == RS_WAIT_OP || r->state == RS_WAIT_POLL) {
         cs_http_resumed(r);
@@ -180,6 +185,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     if (rc) return rc;
     cs_http *h = cs_calloc(1, sizeof *h);
     h->gw = gw;
+    h->web = cs_web_new(gw);
     pthread_mutex_init(&h->shared_lock, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_TURBO;
@@ -194,6 +200,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
         (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
+        cs_web_free(h->web);
         pthread_mutex_destroy(&h->shared_lock);
         free(h);
         return cs_err_set(err, CS_EIO, "cannot listen on %s", listen);
@@ -215,6 +222,7 @@ void cs_http_stop(cs_http *h)
         usleep(10000);
     }
     MHD_stop_daemon(h->d);
+    cs_web_free(h->web);
     if (h->shared_resp) MHD_destroy_response(h->shared_resp);
     json_decref(h->shared_doc);
     pthread_mutex_destroy(&h->shared_lock);
