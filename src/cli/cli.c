@@ -20,6 +20,7 @@ static const cli_verb verbs[] = {
     {"deny", cs_cmd_deny, "deny a pending action"},
     {"list", cs_cmd_list, "list actions"},
     {"show", cs_cmd_show, "show one action"},
+    {"pg-proxy", cs_cmd_pg_proxy, "PostgreSQL wire-protocol proxy that asks before each statement"},
     {"audit", cs_cmd_audit, "verify the audit log, export tiles, proofs and evidence"},
     {"exec", cs_cmd_exec, "run a command once the gateway allows or approves it"},
     {"mcp-proxy", cs_cmd_mcp_proxy, "gate an MCP server's tool calls (stdio or Streamable HTTP)"},

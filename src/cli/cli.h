@@ -19,6 +19,7 @@ int cs_cmd_approve(int argc, char **argv);
 int cs_cmd_deny(int argc, char **argv);
 int cs_cmd_list(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
+int cs_cmd_pg_proxy(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_exec(int argc, char **argv);
 int cs_cmd_mcp_proxy(int argc, char **argv);

@@ -57,6 +57,7 @@ static const key_spec keys[] = {
     {"notify.teams.webhooks", K_ENVMAP, F(teams_webhooks)},
     {"notify.webhooks", K_WEBHOOKS, F(webhooks)},
     {"notify.routes", K_ROUTES, F(routes)},
+    {"pg.users", K_ENVMAP, F(pg_users)},
     {"notify.dead_letter_after", K_DURATION, F(notify_dead_letter_after_s)},
     {"limits", K_LIMITS, F(limits)},
     {"freeze.notify", K_TARGETS, F(freeze_notify)},
@@ -504,5 +505,6 @@ void cs_config_free(cs_config *c)
     json_decref(c->teams_webhooks);
     json_decref(c->webhooks);
     json_decref(c->routes);
+    json_decref(c->pg_users);
     memset(c, 0, sizeof *c);
 }

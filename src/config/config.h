@@ -54,6 +54,7 @@ typedef struct cs_config {
     json_t *teams_webhooks; /* {route: env var name} */
     json_t *webhooks;       /* [{name, url, secret_env}] */
     json_t *routes;         /* {route: ["slack:#x", ...]} */
+    json_t *pg_users;       /* {database user: env var holding its countersign token} */
     long long notify_dead_letter_after_s; /* undelivered notifications give up after this */
     cs_limits limits;                     /* limits.* : every agent's */
     cs_agent_limits *agent_limits;        /* limits.agents.NAME */

@@ -8,6 +8,7 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,6 +206,13 @@ cs_watchers *cs_gateway_watchers(cs_gateway *gw)
 int cs_gateway_stopping(cs_gateway *gw)
 {
     return atomic_load(&gw->stopping);
+}
+
+void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size)
+{
+    cs_policy_set *s = cs_gw_policy(gw);
+    snprintf(out, size, "%s", cs_policy_set_version(s));
+    cs_policy_set_release(s);
 }
 
 cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, const char *id,

@@ -78,6 +78,8 @@ int cs_gateway_reload_policy(cs_gateway *gw, cs_err *err);
 const cs_config *cs_gateway_config(cs_gateway *gw);
 cs_watchers *cs_gateway_watchers(cs_gateway *gw);
 int cs_gateway_stopping(cs_gateway *gw);
+/* Copies the version of the policy set in force ("sha256:..."), for proxies that cache. */
+void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
 
 /* The tamper-evident log (audit_log.h). */
 struct cs_audit_log *cs_gateway_audit_log(cs_gateway *gw);

@@ -242,8 +242,11 @@ void cs_http_route(cs_req *r)
 {
     const char *u = r->url;
     if (!strcmp(u, "/healthz") || !strcmp(u, "/readyz")) {
+        char version[96];
+        cs_gateway_policy_version(r->http->gw, version, sizeof version);
         r->reply = (cs_reply){.status = cs_gateway_stopping(r->http->gw) ? 503 : 200,
-                              .body = json_pack("{s:s}", "status", cs_gateway_stopping(r->http->gw) ? "stopping" : "ok")};
+                              .body = json_pack("{s:s,s:s}", "status", cs_gateway_stopping(r->http->gw) ? "stopping" : "ok",
+                                                "policy_version", version)};
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);
