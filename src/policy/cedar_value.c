@@ -250,7 +250,14 @@ static int cmp_kv(const void *x, const void *y)
     return cs_str_cmp(((const kv *)x)->k, ((const kv *)y)->k);
 }
 
+static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy);
+
 const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n)
+{
+    return record_new(a, keys, vals, n, true);
+}
+
+static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy)
 {
     kv stack[SMALL_SORT];
     kv *t = n <= SMALL_SORT ? stack : cs_malloc(n * sizeof *t);
@@ -273,7 +280,7 @@ const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value 
     v->u.rec.keys = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_str));
     v->u.rec.vals = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_value *));
     for (size_t i = 0; i < n; i++) {
-        v->u.rec.keys[i] = (cs_str){cs_arena_strndup(a, t[i].k.p, t[i].k.n), t[i].k.n};
+        v->u.rec.keys[i] = copy ? (cs_str){cs_arena_strndup(a, t[i].k.p, t[i].k.n), t[i].k.n} : t[i].k;
         v->u.rec.vals[i] = t[i].v;
     }
     if (t != stack) free(t);
@@ -355,7 +362,7 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err)
     return uid_fields(a, j, out, err);
 }
 
-static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth);
+static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth, bool borrow);
 
 /* {"fn": F, "arg": A} or {"fn": F, "args": [A]}: the ip and decimal constructors. */
 static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *err)
@@ -382,14 +389,23 @@ static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *
     return 0;
 }
 
-static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth)
+static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth, bool borrow)
 {
     if (depth > MAX_JSON_DEPTH) return cs_err_set(err, CS_ETOOBIG, "value nested too deeply");
     switch (json_typeof(j)) {
     case JSON_TRUE: *out = cs_value_bool(true); return 0;
     case JSON_FALSE: *out = cs_value_bool(false); return 0;
     case JSON_INTEGER: *out = cs_value_long(a, (int64_t)json_integer_value(j)); return 0;
-    case JSON_STRING: *out = cs_value_string(a, json_string_value(j), json_string_length(j)); return 0;
+    case JSON_STRING:
+        if (borrow) {
+            cs_value *v = cs_arena_alloc(a, sizeof *v);
+            v->type = CS_V_STRING;
+            v->u.s = (cs_str){json_string_value(j), json_string_length(j)};
+            *out = v;
+        } else {
+            *out = cs_value_string(a, json_string_value(j), json_string_length(j));
+        }
+        return 0;
     case JSON_REAL: return cs_err_set(err, CS_EINVAL, "Cedar has no floating-point numbers");
     case JSON_NULL: return cs_err_set(err, CS_EINVAL, "Cedar has no null");
     case JSON_ARRAY: {
@@ -397,7 +413,7 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
         /* Scratch arrays come from the arena: they die with the values. */
         const cs_value **items = cs_arena_alloc(a, (n ? n : 1) * sizeof *items);
         for (size_t i = 0; i < n; i++) {
-            int rc = from_json(a, json_array_get(j, i), &items[i], err, depth + 1);
+            int rc = from_json(a, json_array_get(j, i), &items[i], err, depth + 1, borrow);
             if (rc < 0) return rc;
         }
         *out = cs_value_set(a, items, n);
@@ -422,11 +438,11 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
         int rc = 0;
         json_object_foreach(j, k, v) {
             keys[i] = (cs_str){k, strlen(k)};
-            rc = from_json(a, v, &vals[i], err, depth + 1);
+            rc = from_json(a, v, &vals[i], err, depth + 1, borrow);
             if (rc < 0) break;
             i++;
         }
-        if (rc == 0) *out = cs_value_record(a, keys, vals, n);
+        if (rc == 0) *out = record_new(a, keys, vals, n, !borrow);
         return rc;
     }
     }
@@ -435,5 +451,10 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
 
 int cs_value_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err)
 {
-    return from_json(a, j, out, err, 0);
+    return from_json(a, j, out, err, 0, false);
+}
+
+int cs_value_from_json_borrow(cs_arena *a, json_t *j, const cs_value **out, cs_err *err)
+{
+    return from_json(a, j, out, err, 0, true);
 }

@@ -96,6 +96,9 @@ const char *cs_vtype_name(cs_vtype t);
 /* Cedar JSON value form (with __entity and __extn escapes) -> value. depth guards
  * recursion; errors name the offending path in err. */
 int cs_value_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err);
+/* The same, but strings and keys point into j, which must outlive the values (a
+ * request's context during one decision). */
+int cs_value_from_json_borrow(cs_arena *a, json_t *j, const cs_value **out, cs_err *err);
 /* Entity reference in JSON: {"type","id"} or {"__entity":{"type","id"}}. */
 int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err);
 

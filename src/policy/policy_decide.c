@@ -70,7 +70,7 @@ static int prepare(const cs_policy_set *set, const cs_policy_request *req, reque
     if (req->principal_attrs) {
         if (!json_is_object(req->principal_attrs))
             return cs_err_set(err, CS_EINVAL, "principal attributes must be an object");
-        if (cs_value_from_json(a, req->principal_attrs, &pattrs, err) < 0) return CS_EINVAL;
+        if (cs_value_from_json_borrow(a, req->principal_attrs, &pattrs, err) < 0) return CS_EINVAL;
     }
     env->req[0] = cs_entities_build(&set->entities, a, p, groups, req->n_principal_groups, pattrs);
     const cs_uid *act = ref_uid(a, req->action);
@@ -82,7 +82,7 @@ static int prepare(const cs_policy_set *set, const cs_policy_request *req, reque
     if (req->context) {
         if (!json_is_object(req->context)) return cs_err_set(err, CS_EINVAL, "context must be an object");
         cs_err verr = {0};
-        if (cs_value_from_json(a, req->context, &ctx, &verr) < 0)
+        if (cs_value_from_json_borrow(a, req->context, &ctx, &verr) < 0)
             return cs_err_set(err, CS_EINVAL, "context: %s", verr.msg);
     } else {
         ctx = cs_value_record(a, NULL, NULL, 0);
@@ -100,22 +100,31 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* The i-th key of an entity for index lookups: itself, its ancestors, then "any". */
+static const cs_uid *key_at(const cs_entity *e, size_t i)
+{
+    return i == 0 ? e->uid : i <= e->n_ancestors ? e->ancestors[i - 1] : NULL;
+}
+
 /* Collects the indices of policies whose scope keys can match, sorted and distinct. */
 static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, size_t *n_out)
 {
-    const cs_entity *act = env->req[1], *res = env->req[2];
-    size_t na = act->n_ancestors + 2, nr = res->n_ancestors + 2;
+    const cs_entity *prin = env->req[0], *act = env->req[1], *res = env->req[2];
+    size_t na = act->n_ancestors + 2, nr = res->n_ancestors + 2, np = prin->n_ancestors + 2;
     uint32_t *out = NULL;
     size_t n = 0, cap = 0;
     for (size_t i = 0; i < na; i++) {
-        const cs_uid *ak = i == 0 ? act->uid : i == na - 1 ? NULL : act->ancestors[i - 1];
+        const cs_uid *ak = key_at(act, i);
         for (size_t j = 0; j < nr; j++) {
-            const cs_uid *rk = j == 0 ? res->uid : j == nr - 1 ? NULL : res->ancestors[j - 1];
-            const cs_index_bucket *b = cs_policy_index_find(set, ak, rk);
-            if (b == NULL) continue;
-            out = cs_grow(out, &cap, n + b->n, sizeof *out);
-            memcpy(out + n, b->idx, b->n * sizeof *out);
-            n += b->n;
+            const cs_uid *rk = key_at(res, j);
+            if (cs_policy_index_find(&set->pairs, ak, rk, NULL) == NULL) continue;
+            for (size_t k = 0; k < np; k++) {
+                const cs_index_bucket *b = cs_policy_index_find(&set->buckets, ak, rk, key_at(prin, k));
+                if (b == NULL) continue;
+                out = cs_grow(out, &cap, n + b->n, sizeof *out);
+                memcpy(out + n, b->idx, b->n * sizeof *out);
+                n += b->n;
+            }
         }
     }
     if (n > 1) {

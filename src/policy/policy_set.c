@@ -14,10 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static uint64_t bucket_hash(const cs_uid *a, const cs_uid *r)
+static uint64_t bucket_hash(const cs_uid *a, const cs_uid *r, const cs_uid *p)
 {
     uint64_t h = a ? a->hash : 0x1234567;
-    return (h * 0x9e3779b97f4a7c15ULL) ^ (r ? r->hash : 0x7654321);
+    h = (h * 0x9e3779b97f4a7c15ULL) ^ (r ? r->hash : 0x7654321);
+    return (h * 0xc2b2ae3d27d4eb4fULL) ^ (p ? p->hash : 0x2468ace);
 }
 
 static bool opt_uid_eq(const cs_uid *a, const cs_uid *b)
@@ -26,39 +27,63 @@ static bool opt_uid_eq(const cs_uid *a, const cs_uid *b)
     return cs_uid_eq(a, b);
 }
 
-const cs_index_bucket *cs_policy_index_find(const cs_policy_set *set, const cs_uid *action,
-                                            const cs_uid *resource)
+static bool bucket_is(const cs_index_bucket *b, const cs_uid *a, const cs_uid *r, const cs_uid *p)
 {
-    if (set->n_buckets_cap == 0) return NULL;
-    size_t mask = set->n_buckets_cap - 1, i = bucket_hash(action, resource) & mask;
-    while (set->buckets[i].idx) {
-        const cs_index_bucket *b = &set->buckets[i];
-        if (opt_uid_eq(b->action, action) && opt_uid_eq(b->resource, resource)) return b;
+    return opt_uid_eq(b->action, a) && opt_uid_eq(b->resource, r) && opt_uid_eq(b->principal, p);
+}
+
+const cs_index_bucket *cs_policy_index_find(const cs_index_table *t, const cs_uid *action,
+                                            const cs_uid *resource, const cs_uid *principal)
+{
+    if (t->cap == 0) return NULL;
+    size_t mask = t->cap - 1, i = bucket_hash(action, resource, principal) & mask;
+    while (t->slots[i].idx) {
+        if (bucket_is(&t->slots[i], action, resource, principal)) return &t->slots[i];
         i = (i + 1) & mask;
     }
     return NULL;
 }
 
-static void index_add(cs_policy_set *set, const cs_uid *action, const cs_uid *resource, uint32_t idx)
+static void index_add(cs_index_table *t, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t idx)
 {
-    size_t mask = set->n_buckets_cap - 1, i = bucket_hash(action, resource) & mask;
-    while (set->buckets[i].idx) {
-        cs_index_bucket *b = &set->buckets[i];
-        if (opt_uid_eq(b->action, action) && opt_uid_eq(b->resource, resource)) break;
-        i = (i + 1) & mask;
-    }
-    cs_index_bucket *b = &set->buckets[i];
+    size_t mask = t->cap - 1, i = bucket_hash(a, r, p) & mask;
+    while (t->slots[i].idx && !bucket_is(&t->slots[i], a, r, p)) i = (i + 1) & mask;
+    cs_index_bucket *b = &t->slots[i];
     if (b->idx == NULL) {
-        b->action = action;
-        b->resource = resource;
+        b->action = a;
+        b->resource = r;
+        b->principal = p;
     }
+    if (b->n > 0 && b->idx[b->n - 1] == idx) return; /* listed twice by one policy */
     b->idx = cs_grow(b->idx, &b->cap, b->n + 1, sizeof *b->idx);
     b->idx[b->n++] = idx;
+}
+
+static void table_init(cs_index_table *t, size_t keys)
+{
+    size_t cap = 16;
+    while (cap < keys * 2) cap *= 2;
+    t->slots = cs_calloc(cap, sizeof *t->slots);
+    t->cap = cap;
+}
+
+static void table_free(cs_index_table *t)
+{
+    for (size_t i = 0; i < t->cap; i++) free(t->slots[i].idx);
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = 0;
 }
 
 static const cs_uid *scope_key(const cs_scope *s)
 {
     return (s->op == CS_SCOPE_EQ || s->op == CS_SCOPE_IN || s->op == CS_SCOPE_IS_IN) ? s->uid : NULL;
+}
+
+static void add_policy(cs_policy_set *set, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t i)
+{
+    index_add(&set->buckets, a, r, p, i);
+    index_add(&set->pairs, a, r, NULL, i);
 }
 
 static void build_index(cs_policy_set *set)
@@ -68,22 +93,16 @@ static void build_index(cs_policy_set *set)
         const cs_policy *p = set->policies.items[i];
         keys += p->action.op == CS_SCOPE_IN_LIST ? p->action.n_list : 1;
     }
-    size_t cap = 16;
-    while (cap < keys * 2) cap *= 2;
-    set->buckets = cs_calloc(cap, sizeof *set->buckets);
-    set->n_buckets_cap = cap;
+    table_init(&set->buckets, keys);
+    table_init(&set->pairs, keys);
     for (size_t i = 0; i < set->policies.n; i++) {
         const cs_policy *p = set->policies.items[i];
-        const cs_uid *r = scope_key(&p->resource);
+        const cs_uid *r = scope_key(&p->resource), *pr = scope_key(&p->principal);
         if (p->action.op == CS_SCOPE_IN_LIST) {
-            for (size_t k = 0; k < p->action.n_list; k++) {
-                /* A list naming the same action twice must not list the policy twice. */
-                bool dup = false;
-                for (size_t j = 0; j < k; j++) dup |= cs_uid_eq(p->action.list[j], p->action.list[k]);
-                if (!dup) index_add(set, p->action.list[k], r, (uint32_t)i);
-            }
+            for (size_t k = 0; k < p->action.n_list; k++)
+                add_policy(set, p->action.list[k], r, pr, (uint32_t)i);
         } else {
-            index_add(set, scope_key(&p->action), r, (uint32_t)i);
+            add_policy(set, scope_key(&p->action), r, pr, (uint32_t)i);
         }
     }
 }
@@ -212,8 +231,8 @@ static cs_policy_set *set_new(void)
 
 static void set_free(cs_policy_set *set)
 {
-    for (size_t i = 0; i < set->n_buckets_cap; i++) free(set->buckets[i].idx);
-    free(set->buckets);
+    table_free(&set->buckets);
+    table_free(&set->pairs);
     free(set->policies.items);
     free(set->meta);
     cs_entities_free(&set->entities);
