@@ -59,7 +59,8 @@ const cs_uid *cs_uid_path_parent(cs_arena *a, const cs_uid *uid)
     size_t n = uid->id.n;
     while (n > 0 && id[n - 1] != '/') n--;
     if (n <= 1) return NULL; /* no slash, or only a leading one */
-    return cs_uid_new(a, uid->type.p, uid->type.n, id, n - 1);
+    /* The parent's id is a prefix of the child's: point into the same bytes. */
+    return cs_uid_borrow(a, uid->type.p, uid->type.n, id, n - 1);
 }
 
 static bool is_action_type(const cs_uid *u)

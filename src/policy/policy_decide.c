@@ -8,6 +8,8 @@
 #include "util/buf.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,43 +162,64 @@ static void add_match(cs_policy_match **arr, size_t *n, size_t *cap, cs_policy_m
     (*arr)[(*n)++] = m;
 }
 
+/* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
+static void put(cs_buf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) cs_buf_puts(b, s);
+    va_end(ap);
+}
+
+/* " (reason)" when there is one. */
+static void put_reason(cs_buf *b, const char *reason)
+{
+    if (reason) put(b, " (", reason, ")", NULL);
+}
+
 static void explain(cs_decision *d, const cs_policy_request *req)
 {
     cs_buf b;
     cs_buf_init(&b, 64 * 1024);
+    b.data = cs_malloc(256); /* most explanations fit: no regrowth on the hot path */
+    b.cap = 256;
+    b.data[0] = '\0';
     switch (d->kind) {
     case CS_DECISION_DENY:
-        if (d->n_determining == 0) {
-            cs_buf_printf(&b, "Denied: no policy permits %s::\"%s\" to perform %s on %s (default deny).",
-                          req->principal.type, req->principal.id, req->action.id, req->resource.id);
-        }
+        if (d->n_determining == 0)
+            put(&b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
+                req->action.id, " on ", req->resource.id, " (default deny).", NULL);
         for (size_t i = 0; i < d->n_determining; i++) {
-            const cs_policy_match *m = &d->determining[i];
-            cs_buf_printf(&b, "%sDenied by forbid policy '%s'%s%s%s.", i ? " " : "", m->id,
-                          m->reason ? " (" : "", m->reason ? m->reason : "", m->reason ? ")" : "");
+            put(&b, i ? " " : "", "Denied by forbid policy '", d->determining[i].id, "'", NULL);
+            put_reason(&b, d->determining[i].reason);
+            cs_buf_putc(&b, '.');
         }
         break;
     case CS_DECISION_PENDING:
         for (size_t i = 0; i < d->n_approvals; i++) {
             const cs_approval_req *ap = &d->approvals[i];
-            cs_buf_printf(&b, "%sNeeds approval: policy '%s' requires %d approval%s from ", i ? " " : "",
-                          ap->policy_id, ap->quorum, ap->quorum == 1 ? "" : "s");
+            char q[16];
+            snprintf(q, sizeof q, "%d", ap->quorum);
+            put(&b, i ? " " : "", "Needs approval: policy '", ap->policy_id, "' requires ", q, " approval",
+                ap->quorum == 1 ? "" : "s", " from ", NULL);
             for (size_t g = 0; g < ap->n_groups; g++)
-                cs_buf_printf(&b, "%s%s", g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g]);
-            cs_buf_printf(&b, "%s%s%s.", ap->reason ? " (" : "", ap->reason ? ap->reason : "", ap->reason ? ")" : "");
+                put(&b, g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g], NULL);
+            put_reason(&b, ap->reason);
+            cs_buf_putc(&b, '.');
         }
         break;
     case CS_DECISION_ALLOW:
         cs_buf_puts(&b, "Allowed by ");
-        for (size_t i = 0; i < d->n_determining; i++)
-            cs_buf_printf(&b, "%spolicy '%s'%s%s%s", i ? ", " : "", d->determining[i].id,
-                          d->determining[i].reason ? " (" : "", d->determining[i].reason ? d->determining[i].reason : "",
-                          d->determining[i].reason ? ")" : "");
+        for (size_t i = 0; i < d->n_determining; i++) {
+            put(&b, i ? ", " : "", "policy '", d->determining[i].id, "'", NULL);
+            put_reason(&b, d->determining[i].reason);
+        }
         cs_buf_putc(&b, '.');
         break;
     }
     for (size_t i = 0; i < d->n_errors; i++)
-        cs_buf_printf(&b, " Policy '%s' was ignored because it failed to evaluate: %s.", d->errors[i].id, d->errors[i].msg);
+        put(&b, " Policy '", d->errors[i].id, "' was ignored because it failed to evaluate: ", d->errors[i].msg, ".",
+            NULL);
     d->explanation = cs_buf_steal(&b);
 }
 
