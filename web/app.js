@@ -441,11 +441,13 @@ async function renderAgents() {
       h('ul', {}, ag.actions.slice(0, 5).map(a => h('li', {}, statusBadge(a.status), ' ', h('a', { href: `#/action/${a.id}` }, a.action), ' ', h('code', {}, a.resource)))),
       freezes && admin && !(freezes.global && !freezes.agents.get(ag.name)) ? freezeControl(ag.name, !!freezes.agents.get(ag.name)) : null);
   });
-  main.replaceChildren(h('h1', {}, 'Agents'),
-    freezes ? (admin ? h('section', { class: 'card', 'aria-label': 'kill switch' }, h('h2', {}, 'All agents ',
-      h('span', { class: `badge ${freezes.global ? 'status-denied' : 'status-allowed'}` }, freezes.global ? 'frozen' : 'active')),
-    freezeControl(null, !!freezes.global)) : null)
-      : h('p', { class: 'muted' }, 'Agents seen in the latest 500 requests. Freezing agents (the kill switch) is not available on this gateway yet.'),
+  // Non-admins see the global state but no control; replaceChildren would print a null.
+  const globalCard = !freezes
+    ? h('p', { class: 'muted' }, 'Agents seen in the latest 500 requests. Freezing agents (the kill switch) is not available on this gateway yet.')
+    : h('section', { class: 'card', 'aria-label': 'kill switch' }, h('h2', {}, 'All agents ',
+        h('span', { class: `badge ${freezes.global ? 'status-denied' : 'status-allowed'}` }, freezes.global ? 'frozen' : 'active')),
+      admin ? freezeControl(null, !!freezes.global) : null);
+  main.replaceChildren(h('h1', {}, 'Agents'), globalCard,
     ...(cards.length ? cards : [h('p', { class: 'empty' }, 'No agent has made a request yet.')]));
 }
 
