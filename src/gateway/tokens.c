@@ -58,16 +58,17 @@ json_t *cs_gateway_authenticate(cs_gateway *gw, const char *token)
     return id;
 }
 
-json_t *cs_gateway_find_user(cs_gateway *gw, const char *name)
+/* The first user identity whose `field` equals value (new reference), or NULL. */
+static json_t *find_user_by(cs_gateway *gw, const char *field, const char *value)
 {
     json_t *found = NULL;
     pthread_rwlock_rdlock(&gw->tok_lock);
     const char *k;
     json_t *v;
     json_object_foreach(gw->tokens, k, v) {
-        const char *n = json_string_value(json_object_get(v, "name"));
+        const char *have = json_string_value(json_object_get(v, field));
         const char *kind = json_string_value(json_object_get(v, "kind"));
-        if (n && kind && !strcmp(kind, "user") && !strcmp(n, name)) {
+        if (have && kind && !strcmp(kind, "user") && !strcmp(have, value)) {
             found = json_incref(v);
             break;
         }
@@ -76,22 +77,14 @@ json_t *cs_gateway_find_user(cs_gateway *gw, const char *name)
     return found;
 }
 
+json_t *cs_gateway_find_user(cs_gateway *gw, const char *name)
+{
+    return find_user_by(gw, "name", name);
+}
+
 json_t *cs_gateway_find_slack_user(cs_gateway *gw, const char *slack_id)
 {
-    json_t *found = NULL;
-    pthread_rwlock_rdlock(&gw->tok_lock);
-    const char *k;
-    json_t *v;
-    json_object_foreach(gw->tokens, k, v) {
-        const char *sid = json_string_value(json_object_get(v, "slack_id"));
-        const char *kind = json_string_value(json_object_get(v, "kind"));
-        if (sid && kind && !strcmp(kind, "user") && !strcmp(sid, slack_id)) {
-            found = json_incref(v);
-            break;
-        }
-    }
-    pthread_rwlock_unlock(&gw->tok_lock);
-    return found;
+    return find_user_by(gw, "slack_id", slack_id);
 }
 
 /* The current hash of a named identity ("" when none). */
