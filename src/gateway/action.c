@@ -411,7 +411,9 @@ static int put_action(cs_gateway *gw, cs_op *op)
     free(op->stored_text);
     op->stored_text = text;
     /* Notifications are outbox rows in this same transaction (src/notify/). */
-    if (rc == 0) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms);
+    size_t added = 0;
+    if (rc == 0) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms, &added);
+    if (added) op->notified = 1; /* wake the delivery thread only when there is work */
     return rc;
 }
 

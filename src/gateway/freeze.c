@@ -141,7 +141,7 @@ int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms)
     int rc = gw->store->ops->action_put(gw->store, &row);
     free(req);
     free(text);
-    if (rc == 0 && notify) rc = cs_notify_enqueue(gw->notify, gw->store, doc, now_ms);
+    if (rc == 0 && notify) rc = cs_notify_enqueue(gw->notify, gw->store, doc, now_ms, NULL);
     return rc;
 }
 

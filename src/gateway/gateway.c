@@ -275,7 +275,7 @@ static void op_done(cs_write_job *job, int rc)
                 /* Waiters answer from this document instead of each reading the store. */
                 cs_watch_notify(gw->watchers, id, op->doc);
             }
-            cs_notify_kick(gw->notify);
+            if (op->notified) cs_notify_kick(gw->notify);
         }
     }
     if (op->complete) op->complete(op);

@@ -59,6 +59,7 @@ struct cs_op {
     long long now_ms;
     int receipt_wanted; /* submit asked for a receipt on an allowed action */
     int changed;        /* the action's state changed: wake its waiters after the commit */
+    int notified;       /* outbox rows were added: wake the delivery thread after the commit */
     char hash[65];      /* token hash (token ops) */
     char *stored_text;  /* the action as last written (owned) */
     json_t *touched;    /* other actions this op changed (a freeze's cancellations) */

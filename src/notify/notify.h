@@ -32,7 +32,7 @@ void cs_notify_free(cs_notify *n);
 /* Writer thread, inside the transaction: adds an outbox row per target for the
  * event this stored version of an action represents. Actions that never waited
  * for approval notify nobody. */
-int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long now_ms);
+int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long now_ms, size_t *added);
 /* Writer thread, inside the transaction: an event that is not an action's (the kill
  * switch's agent.frozen / agent.unfrozen) to each target; `key` stands in for the
  * action id (unique per event); payload.text is what Slack shows. */

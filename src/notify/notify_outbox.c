@@ -85,8 +85,9 @@ static char *public_json(const json_t *doc)
     return text;
 }
 
-int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at_ms)
+int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at_ms, size_t *added)
 {
+    if (added) *added = 0;
     const char *event = cs_notify_event(doc);
     if (n == NULL || event == NULL || s->ops->outbox_add == NULL) return 0;
     json_t *targets = cs_notify_targets(n->cfg, doc);
@@ -109,6 +110,7 @@ int cs_notify_enqueue(cs_notify *n, cs_store *s, const json_t *doc, long long at
         rc = s->ops->outbox_add(s, &row);
         free(msg_id);
         if (rc) break;
+        if (added) (*added)++;
     }
     free(payload);
     json_decref(targets);
