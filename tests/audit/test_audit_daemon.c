@@ -23,21 +23,6 @@
 #include "audit/audit_proof.h"
 #include "gateway/daemon.h"
 
-static int setup(void **state)
-{
-    td *d = calloc(1, sizeof *d);
-    td_start(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    td_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static char *path_in(td *d, const char *name)
 {
     static char p[4][512];
@@ -595,5 +580,5 @@ int main(void)
         cmocka_unit_test(test_rollback),
         cmocka_unit_test(test_key_swap),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, td_setup, td_teardown);
 }

@@ -321,3 +321,25 @@ int td_cli(td *d, const char *who, char **out, const char *const argv[])
         free(o);
     return st;
 }
+
+int td_setup(void **state)
+{
+    td *d = calloc(1, sizeof *d);
+    td_start(d);
+    *state = d;
+    return 0;
+}
+
+int td_teardown(void **state)
+{
+    td_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+td_resp td_vote(td *d, const char *who, const char *id, const char *verb)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/actions/%s/%s", id, verb);
+    return td_req(d, "POST", path, who, NULL, NULL, NULL);
+}

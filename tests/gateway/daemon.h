@@ -32,6 +32,9 @@ void td_serve(td *d);
 void td_stop(td *d);    /* SIGTERM and wait */
 void td_kill9(td *d);   /* SIGKILL and wait */
 void td_cleanup(td *d); /* stop if running, remove the directory */
+/* cmocka fixtures: a fresh daemon per test in *state, cleaned up afterwards. */
+int td_setup(void **state);
+int td_teardown(void **state);
 const char *td_token(td *d, const char *name);
 
 /* body may be NULL; ctype NULL means application/json when body is set. */
@@ -40,6 +43,8 @@ td_resp td_req(td *d, const char *method, const char *path, const char *who, con
 void td_resp_free(td_resp *r);
 /* Submits {action, resource} as who; returns the parsed reply (caller frees). */
 json_t *td_submit(td *d, const char *who, const char *action, const char *resource);
+/* POST /v1/actions/ID/VERB (approve, deny, cancel, ...) as `who`, without a body. */
+td_resp td_vote(td *d, const char *who, const char *id, const char *verb);
 const char *td_str(const json_t *o, const char *path); /* dotted path lookup */
 /* Counts audit rows of a type (and action id when not NULL) straight from SQLite. */
 long td_audit_count(td *d, const char *type, const char *action_id);

@@ -16,28 +16,6 @@
 
 #include "daemon.h"
 
-static int setup(void **state)
-{
-    td *d = calloc(1, sizeof *d);
-    td_start(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    td_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
-static td_resp vote(td *d, const char *who, const char *id, const char *verb)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/actions/%s/%s", id, verb);
-    return td_req(d, "POST", path, who, NULL, NULL, NULL);
-}
-
 static void expect_problem(td_resp *r, long status, const char *type)
 {
     if (r->status != status) fprintf(stderr, "got %ld %s\n", r->status, r->text);
@@ -128,25 +106,25 @@ static void test_sod_rules(void **state)
 
     json_t *a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
     const char *id = td_str(a, "id");
-    r = vote(d, "alice", id, "approve"); /* owns demo-agent */
+    r = td_vote(d, "alice", id, "approve"); /* owns demo-agent */
     expect_problem(&r, 403, "owner-approval");
-    r = vote(d, "demo-agent", id, "approve");
+    r = td_vote(d, "demo-agent", id, "approve");
     expect_problem(&r, 403, "agent-cannot-approve");
-    r = vote(d, "dba-bot", id, "approve"); /* an agent in the approver group */
+    r = td_vote(d, "dba-bot", id, "approve"); /* an agent in the approver group */
     expect_problem(&r, 403, "agent-cannot-approve");
-    r = vote(d, "dave", id, "approve");
+    r = td_vote(d, "dave", id, "approve");
     expect_problem(&r, 403, "not-in-approver-group");
-    r = vote(d, "bob", id, "approve");
+    r = td_vote(d, "bob", id, "approve");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "pending");
     td_resp_free(&r);
-    r = vote(d, "bob", id, "approve");
+    r = td_vote(d, "bob", id, "approve");
     expect_problem(&r, 409, "duplicate-vote");
-    r = vote(d, "carol", id, "approve");
+    r = td_vote(d, "carol", id, "approve");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "approved");
     td_resp_free(&r);
-    r = vote(d, "erin", id, "approve");
+    r = td_vote(d, "erin", id, "approve");
     expect_problem(&r, 409, "not-pending");
     /* Every refusal is an audit entry (rule 8). */
     assert_int_equal(td_audit_count(d, "action.vote_refused", id), 6);
@@ -157,7 +135,7 @@ static void test_sod_rules(void **state)
     /* Self-approval: erin (admin, dba) requests, then votes. */
     a = td_submit(d, "erin", "db.export", "prod/db/orders");
     assert_string_equal(td_str(a, "status"), "pending");
-    r = vote(d, "erin", td_str(a, "id"), "approve");
+    r = td_vote(d, "erin", td_str(a, "id"), "approve");
     expect_problem(&r, 403, "self-approval");
     json_decref(a);
     /* On behalf of: an agent asks on bob's behalf; bob may not vote. */
@@ -168,9 +146,9 @@ static void test_sod_rules(void **state)
     char oid[80];
     snprintf(oid, sizeof oid, "%s", td_str(r.json, "id"));
     td_resp_free(&r);
-    r = vote(d, "bob", oid, "approve");
+    r = td_vote(d, "bob", oid, "approve");
     expect_problem(&r, 403, "self-approval");
-    r = vote(d, "bob", oid, "deny"); /* the rules hold for deny votes too */
+    r = td_vote(d, "bob", oid, "deny"); /* the rules hold for deny votes too */
     expect_problem(&r, 403, "self-approval");
     expect_status(d, oid, "pending");
 }
@@ -180,7 +158,7 @@ static void test_quorum_one_and_deny_veto(void **state)
     td *d = *state;
     json_t *a = td_submit(d, "demo-agent", "deploy.apply", "prod/web");
     assert_string_equal(td_str(a, "status"), "pending");
-    td_resp r = vote(d, "carol", td_str(a, "id"), "approve");
+    td_resp r = td_vote(d, "carol", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "approved");
     assert_non_null(td_str(r.json, "receipt"));
@@ -189,9 +167,9 @@ static void test_quorum_one_and_deny_veto(void **state)
     json_decref(a);
 
     a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
-    r = vote(d, "bob", td_str(a, "id"), "approve");
+    r = td_vote(d, "bob", td_str(a, "id"), "approve");
     td_resp_free(&r);
-    r = vote(d, "carol", td_str(a, "id"), "deny");
+    r = td_vote(d, "carol", td_str(a, "id"), "deny");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "denied");
     assert_null(json_object_get(r.json, "receipt"));
@@ -211,22 +189,22 @@ static void test_expiry_and_cancel(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "expired");
     td_resp_free(&r);
-    r = vote(d, "bob", td_str(a, "id"), "approve");
+    r = td_vote(d, "bob", td_str(a, "id"), "approve");
     expect_problem(&r, 409, "not-pending");
     assert_int_equal(td_audit_count(d, "action.expired", td_str(a, "id")), 1);
     json_decref(a);
 
     a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
     const char *id = td_str(a, "id");
-    r = vote(d, "bob", id, "cancel"); /* not the requester */
+    r = td_vote(d, "bob", id, "cancel"); /* not the requester */
     expect_problem(&r, 403, "not-requester");
-    r = vote(d, "demo-agent", id, "cancel");
+    r = td_vote(d, "demo-agent", id, "cancel");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "cancelled");
     td_resp_free(&r);
-    r = vote(d, "demo-agent", id, "cancel");
+    r = td_vote(d, "demo-agent", id, "cancel");
     expect_problem(&r, 409, "not-pending");
-    r = vote(d, "bob", id, "approve");
+    r = td_vote(d, "bob", id, "approve");
     expect_problem(&r, 409, "not-pending");
     assert_int_equal(td_audit_count(d, "action.refused", id), 2); /* bob's cancel, the second cancel */
     json_decref(a);
@@ -292,7 +270,7 @@ static void test_longpoll_wakeup(void **state)
     pthread_create(&t, NULL, bg_get, &b);
     while (waiters(d) < 1)
         usleep(5000);
-    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp r = td_vote(d, "bob", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 200);
     td_resp_free(&r);
     pthread_join(t, NULL);
@@ -316,9 +294,9 @@ static void test_sse(void **state)
     pthread_create(&t, NULL, bg_get, &b);
     while (waiters(d) < 1)
         usleep(5000);
-    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp r = td_vote(d, "bob", td_str(a, "id"), "approve");
     td_resp_free(&r);
-    r = vote(d, "carol", td_str(a, "id"), "approve");
+    r = td_vote(d, "carol", td_str(a, "id"), "approve");
     td_resp_free(&r);
     pthread_join(t, NULL); /* the stream ends after the final status */
     assert_int_equal(b.r.status, 200);
@@ -337,7 +315,7 @@ static void test_receipts(void **state)
 {
     td *d = *state;
     json_t *a = td_submit(d, "demo-agent", "deploy.apply", "prod/web");
-    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp r = td_vote(d, "bob", td_str(a, "id"), "approve");
     char body[4096];
     snprintf(body, sizeof body, "{\"receipt\":\"%s\"}", td_str(r.json, "receipt"));
     td_resp_free(&r);
@@ -481,7 +459,7 @@ static void test_bad_input(void **state)
     free(big);
     r = td_req(d, "GET", "/v1/actions/act_nope", "demo-agent", NULL, NULL, NULL);
     expect_problem(&r, 404, "not-found");
-    r = vote(d, "bob", "act_nope", "approve");
+    r = td_vote(d, "bob", "act_nope", "approve");
     expect_problem(&r, 404, "not-found");
     r = td_req(d, "GET", "/v1/actions", "not-a-token", NULL, NULL, NULL);
     expect_problem(&r, 401, "unauthenticated");
@@ -521,18 +499,18 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sod_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quorum_one_and_deny_veto, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_and_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_longpoll_wakeup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outcome, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decisions, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_sod_rules, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_one_and_deny_veto, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_cancel, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_longpoll_wakeup, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_sse, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_outcome, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination, td_setup, td_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -13,21 +13,6 @@
 
 #include "daemon.h"
 
-static int setup(void **state)
-{
-    td *d = calloc(1, sizeof *d);
-    td_start(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    td_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_cli_flow(void **state)
 {
     td *d = *state;
@@ -115,8 +100,8 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cli_flow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli_tokens_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_flow, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_tokens_and_errors, td_setup, td_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

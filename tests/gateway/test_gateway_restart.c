@@ -22,34 +22,12 @@
 
 #include "daemon.h"
 
-static int setup(void **state)
-{
-    td *d = calloc(1, sizeof *d);
-    td_start(d);
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    td_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
-static td_resp vote(td *d, const char *who, const char *id, const char *verb)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/actions/%s/%s", id, verb);
-    return td_req(d, "POST", path, who, NULL, NULL, NULL);
-}
-
 static void test_restart_pending(void **state)
 {
     td *d = *state;
     json_t *a = td_submit(d, "demo-agent", "db.export", "prod/db/customers");
     json_t *e = td_submit(d, "demo-agent", "test.expire", "x");
-    td_resp r = vote(d, "bob", td_str(a, "id"), "approve");
+    td_resp r = td_vote(d, "bob", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 200);
     td_resp_free(&r);
     td_stop(d);
@@ -60,11 +38,11 @@ static void test_restart_pending(void **state)
     r = td_req(d, "GET", path, "demo-agent", NULL, NULL, NULL);
     assert_string_equal(td_str(r.json, "status"), "expired");
     td_resp_free(&r);
-    r = vote(d, "bob", td_str(a, "id"), "approve");
+    r = td_vote(d, "bob", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 409);
     assert_string_equal(td_str(r.json, "type"), "duplicate-vote");
     td_resp_free(&r);
-    r = vote(d, "carol", td_str(a, "id"), "approve");
+    r = td_vote(d, "carol", td_str(a, "id"), "approve");
     assert_int_equal(r.status, 200);
     assert_string_equal(td_str(r.json, "status"), "approved");
     td_resp_free(&r);
@@ -111,7 +89,7 @@ static void *load_main(void *arg)
         td_resp_free(&r);
         atomic_fetch_add(l->total, 1);
         if (pending) {
-            r = vote(l->d, "bob", a->id, "approve");
+            r = td_vote(l->d, "bob", a->id, "approve");
             if (r.status == 200) {
                 ack *v = &l->acks[l->n++];
                 *v = *a;
@@ -311,11 +289,11 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_restart_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_under_load, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sighup_reload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stalled_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipt_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_pending, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_under_load, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_reload, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_clients, td_setup, td_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_race, td_setup, td_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
