@@ -83,15 +83,77 @@ static const char schema[] =
     /* The kill switch: one row per frozen agent, "*" for a global freeze. */
     "CREATE TABLE IF NOT EXISTS freezes(scope TEXT PRIMARY KEY, doc TEXT NOT NULL);";
 
+#define STMT_CACHE 32
+
+/* A connection with its prepared statements, keyed by their SQL text's address (every
+ * statement here is a string literal). A statement in use is not handed out again: a
+ * nested query of the same text (a scan whose callback scans) gets its own. */
+typedef struct sq_conn {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+        int busy;
+    } cache[STMT_CACHE];
+    int n;
+} sq_conn;
+
 typedef struct sq {
     char *path;
     sqlite3 *w;
+    sq_conn wc; /* the writer connection's cache (wc.db == w) */
     sqlite3_stmt *ws[W_COUNT];
     long long next_audit, saved_audit, txn_audit;
     pthread_mutex_t lock; /* guards the reader pool */
-    sqlite3 *pool[READER_POOL_MAX];
+    sq_conn *pool[READER_POOL_MAX];
     int n_pool;
 } sq;
+
+/* The cached statement for sql on c, ready to bind; NULL (logged) when it does not
+ * prepare. Give it back with stmt_put. */
+static sqlite3_stmt *stmt_get(sq_conn *c, const char *sql)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->cache[i].sql == sql && !c->cache[i].busy) {
+            c->cache[i].busy = 1;
+            return c->cache[i].st;
+        }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        cs_error("sqlite: %s", sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    if (c->n < STMT_CACHE) {
+        c->cache[c->n].sql = sql;
+        c->cache[c->n].st = st;
+        c->cache[c->n].busy = 1;
+        c->n++;
+    }
+    return st;
+}
+
+static void stmt_put(sq_conn *c, sqlite3_stmt *st)
+{
+    if (st == NULL) return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (int i = 0; i < c->n; i++)
+        if (c->cache[i].st == st) {
+            c->cache[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(st); /* one that did not fit in the cache */
+}
+
+static void conn_close(sq_conn *c)
+{
+    for (int i = 0; i < c->n; i++)
+        sqlite3_finalize(c->cache[i].st);
+    c->n = 0;
+    sqlite3_close(c->db);
+    c->db = NULL;
+}
 
 static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
 {
@@ -149,6 +211,7 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
             goto fail;
         }
     }
+    q->wc.db = q->w;
     q->next_audit = scalar_ll(q->w, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
     return 0;
 fail:
@@ -163,9 +226,14 @@ static void sq_close(cs_store *s)
     if (q == NULL) return;
     for (int i = 0; i < W_COUNT; i++)
         sqlite3_finalize(q->ws[i]);
-    sqlite3_close(q->w);
-    for (int i = 0; i < q->n_pool; i++)
-        sqlite3_close(q->pool[i]);
+    if (q->wc.db)
+        conn_close(&q->wc);
+    else
+        sqlite3_close(q->w);
+    for (int i = 0; i < q->n_pool; i++) {
+        conn_close(q->pool[i]);
+        free(q->pool[i]);
+    }
     pthread_mutex_destroy(&q->lock);
     free(q->path);
     free(q);
@@ -288,38 +356,55 @@ static int sq_token_put(cs_store *s, const char *name, const char *hash, const c
 
 /* Reader connections come from a pool so that any HTTP thread can read while the
  * writer holds its transaction (WAL lets them see the last commit). */
-static sqlite3 *reader_get(sq *q)
+static sq_conn *reader_get(sq *q)
 {
-    sqlite3 *db = NULL;
+    sq_conn *c = NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->n_pool > 0) db = q->pool[--q->n_pool];
+    if (q->n_pool > 0) c = q->pool[--q->n_pool];
     pthread_mutex_unlock(&q->lock);
-    if (db == NULL && open_conn(q->path, 0, &db, NULL) != 0) return NULL;
-    return db;
+    if (c) return c;
+    c = cs_calloc(1, sizeof *c);
+    if (open_conn(q->path, 0, &c->db, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
-static void reader_put(sq *q, sqlite3 *db)
+static void reader_put(sq *q, sq_conn *c)
 {
     pthread_mutex_lock(&q->lock);
     if (q->n_pool < READER_POOL_MAX) {
-        q->pool[q->n_pool++] = db;
-        db = NULL;
+        q->pool[q->n_pool++] = c;
+        c = NULL;
     }
     pthread_mutex_unlock(&q->lock);
-    if (db) sqlite3_close(db);
+    if (c) {
+        conn_close(c);
+        free(c);
+    }
+}
+
+/* The connection for a read: the writer's (w, inside its transaction) or a reader. */
+static sq_conn *conn_get(sq *q, int w)
+{
+    return w ? &q->wc : reader_get(q);
+}
+
+static void conn_put(sq *q, int w, sq_conn *c)
+{
+    if (!w) reader_put(q, c);
 }
 
 /* Runs one statement on the writer connection (w) or a reader, collecting the first
  * text column of the first row. */
 static int get_one(sq *q, int w, int which, const char *a, const char *b, char **out)
 {
-    sqlite3 *db = w ? q->w : reader_get(q);
-    if (db == NULL) return CS_EDB;
-    sqlite3_stmt *st = NULL;
+    sq_conn *c = w ? NULL : reader_get(q);
+    if (!w && c == NULL) return CS_EDB;
+    sqlite3_stmt *st = w ? q->ws[which] : stmt_get(c, wsql[which]);
     int rc = CS_ENOTFOUND;
-    if (w)
-        st = q->ws[which];
-    else if (sqlite3_prepare_v3(db, wsql[which], -1, 0, &st, NULL) != SQLITE_OK) {
+    if (st == NULL) {
         rc = CS_EDB;
         goto out;
     }
@@ -330,7 +415,7 @@ static int get_one(sq *q, int w, int which, const char *a, const char *b, char *
         *out = cs_strdup((const char *)sqlite3_column_text(st, 0));
         rc = 0;
     } else if (r != SQLITE_DONE) {
-        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        cs_error("sqlite: %s", sqlite3_errmsg(w ? q->w : c->db));
         rc = CS_EDB;
     }
 out:
@@ -338,8 +423,8 @@ out:
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     } else {
-        sqlite3_finalize(st);
-        reader_put(q, db);
+        stmt_put(c, st);
+        reader_put(q, c);
     }
     return rc;
 }
@@ -358,12 +443,11 @@ static int sq_action_by_idem(cs_store *s, int w, const char *requester, const ch
 static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const void *),
                     const void *arg, void (*fn)(sqlite3_stmt *, void *), void *ctx)
 {
-    sqlite3 *db = reader_get(q);
-    if (db == NULL) return CS_EDB;
-    sqlite3_stmt *st = NULL;
+    sq_conn *c = reader_get(q);
+    if (c == NULL) return CS_EDB;
+    sqlite3_stmt *st = stmt_get(c, sql);
     int rc = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        cs_error("sqlite: %s", sqlite3_errmsg(db));
+    if (st == NULL) {
         rc = CS_EDB;
         goto out;
     }
@@ -372,12 +456,12 @@ static int each_row(sq *q, const char *sql, void (*bind)(sqlite3_stmt *, const v
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         fn(st, ctx);
     if (r != SQLITE_DONE) {
-        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        cs_error("sqlite: %s", sqlite3_errmsg(c->db));
         rc = CS_EDB;
     }
 out:
-    sqlite3_finalize(st);
-    reader_put(q, db);
+    stmt_put(c, st);
+    reader_put(q, c);
     return rc;
 }
 
@@ -535,27 +619,26 @@ static int sq_audit_stamp_put(cs_store *s, long long size, const char *note, con
     return step_done(q, st);
 }
 
-/* Prepares sql on the writer connection (w) or a pooled reader; *db says which. */
-static int prepare_on(sq *q, int w, const char *sql, sqlite3 **db, sqlite3_stmt **st)
+/* The cached statement for sql on the writer connection (w) or a pooled reader. */
+static int prepare_on(sq *q, int w, const char *sql, sq_conn **c, sqlite3_stmt **st)
 {
-    *db = w ? q->w : reader_get(q);
-    if (*db == NULL) return CS_EDB;
-    if (sqlite3_prepare_v2(*db, sql, -1, st, NULL) == SQLITE_OK) return 0;
-    cs_error("sqlite: %s", sqlite3_errmsg(*db));
-    if (!w) reader_put(q, *db);
+    *c = conn_get(q, w);
+    if (*c == NULL) return CS_EDB;
+    if ((*st = stmt_get(*c, sql)) != NULL) return 0;
+    conn_put(q, w, *c);
     return CS_EDB;
 }
 
-static void finish_on(sq *q, int w, sqlite3 *db, sqlite3_stmt *st)
+static void finish_on(sq *q, int w, sq_conn *c, sqlite3_stmt *st)
 {
-    sqlite3_finalize(st);
-    if (!w) reader_put(q, db);
+    stmt_put(c, st);
+    conn_put(q, w, c);
 }
 
 static int sq_audit_scan(cs_store *s, int w, const cs_audit_scan *a, cs_audit_row_fn fn, void *ctx)
 {
     sq *q = s->impl;
-    sqlite3 *db;
+    sq_conn *db;
     sqlite3_stmt *st;
     int rc = prepare_on(q, w, "SELECT idx, time_ms, entry FROM audit WHERE idx >= ?1 AND (?2 < 0 OR idx < ?2)"
                               " AND (?3 = 0 OR time_ms >= ?3) AND (?4 = 0 OR time_ms < ?4) ORDER BY idx LIMIT ?5",
@@ -571,7 +654,7 @@ static int sq_audit_scan(cs_store *s, int w, const cs_audit_scan *a, cs_audit_ro
         rc = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
                 (size_t)sqlite3_column_bytes(st, 2));
     if (rc == 0 && r != SQLITE_DONE) {
-        cs_error("sqlite: %s", sqlite3_errmsg(db));
+        cs_error("sqlite: %s", sqlite3_errmsg(db->db));
         rc = CS_EDB;
     }
     finish_on(q, w, db, st);
@@ -581,7 +664,7 @@ static int sq_audit_scan(cs_store *s, int w, const cs_audit_scan *a, cs_audit_ro
 static int sq_audit_tile_get(cs_store *s, int w, unsigned level, long long index, void *out, size_t len)
 {
     sq *q = s->impl;
-    sqlite3 *db;
+    sq_conn *db;
     sqlite3_stmt *st;
     int rc = prepare_on(q, w, "SELECT data FROM audit_tiles WHERE level=?1 AND idx=?2", &db, &st);
     if (rc) return rc;
@@ -598,7 +681,7 @@ static int sq_audit_tile_get(cs_store *s, int w, unsigned level, long long index
 static int sq_audit_head_get(cs_store *s, long long *size, char **note)
 {
     sq *q = s->impl;
-    sqlite3 *db;
+    sq_conn *db;
     sqlite3_stmt *st;
     *size = 0;
     *note = NULL;
@@ -618,7 +701,7 @@ static int sq_audit_head_get(cs_store *s, long long *size, char **note)
 static int sq_audit_stamp_get(cs_store *s, json_t **out)
 {
     sq *q = s->impl;
-    sqlite3 *db;
+    sq_conn *db;
     sqlite3_stmt *st;
     int rc = prepare_on(q, 0, "SELECT size, note, gen_time, token FROM audit_stamps ORDER BY size DESC LIMIT 1", &db,
                         &st);
@@ -643,22 +726,15 @@ static int sq_audit_stamp_get(cs_store *s, json_t **out)
  * commit, like every other state change. */
 static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
 {
-    if (sqlite3_prepare_v2(q->w, sql, -1, st, NULL) != SQLITE_OK) {
-        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
-        return CS_EDB;
-    }
-    return 0;
+    return (*st = stmt_get(&q->wc, sql)) != NULL ? 0 : CS_EDB;
 }
 
 static int wfinish(sq *q, sqlite3_stmt *st)
 {
     int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
-        return CS_EDB;
-    }
-    return 0;
+    if (r != SQLITE_DONE) cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+    stmt_put(&q->wc, st);
+    return r == SQLITE_DONE ? 0 : CS_EDB;
 }
 
 static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
@@ -773,7 +849,7 @@ static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
         json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         if (d) json_array_append_new(*docs, d);
     }
-    sqlite3_finalize(st);
+    stmt_put(&q->wc, st);
     if (r == SQLITE_DONE) return 0;
     cs_error("sqlite: %s", sqlite3_errmsg(q->w));
     json_decref(*docs);
@@ -789,7 +865,7 @@ static int sq_pending_count(cs_store *s, const char *requester, long long *n)
     bind_text(st, 1, requester);
     int r = sqlite3_step(st);
     *n = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    stmt_put(&q->wc, st);
     return r == SQLITE_ROW ? 0 : CS_EDB;
 }
 
