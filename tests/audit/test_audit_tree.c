@@ -227,6 +227,35 @@ static void test_consistency_proofs(void **state)
     free(l);
 }
 
+static void test_restore_then_grow(void **state)
+{
+    /* The current root comes from the compact range kept by appends: a tree restored
+     * at any size must rebuild it so that its roots stay right as it grows. */
+    const uint64_t n = 1300;
+    static const uint64_t at[] = {1, 2, 3, 255, 256, 257, 511, 512, 513, 1024, 1200};
+    uint8_t *l = leaves(n);
+    fixture f;
+    build(&f, n);
+    char buf[64];
+    uint8_t want[H], got[H];
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        cs_audit_tile_reader r;
+        cs_audit_memstore_reader(f.m, &r);
+        cs_audit_tree *t = cs_audit_tree_new(&r, NULL, NULL);
+        assert_int_equal(cs_audit_tree_restore(t, at[i], NULL), 0);
+        for (uint64_t s = at[i]; s < at[i] + 100 && s <= n; s++) {
+            naive_mth(l, s, want);
+            assert_int_equal(cs_audit_tree_root(t, s, got, NULL), 0);
+            assert_memory_equal(got, want, H);
+            entry_text(s, buf, sizeof buf);
+            assert_int_equal(cs_audit_tree_append(t, buf, strlen(buf)), 0);
+        }
+        cs_audit_tree_free(t);
+    }
+    drop(&f);
+    free(l);
+}
+
 static void test_tiles_and_restore(void **state)
 {
     /* Past two levels of tiles: 65536 + 300 entries. */
@@ -309,7 +338,7 @@ int main(void)
         cmocka_unit_test(test_known_hashes),          cmocka_unit_test(test_roots_all_sizes),
         cmocka_unit_test(test_growing_root),          cmocka_unit_test(test_inclusion_proofs),
         cmocka_unit_test(test_consistency_proofs),    cmocka_unit_test(test_tiles_and_restore),
-        cmocka_unit_test(test_copy_and_sink_failure),
+        cmocka_unit_test(test_copy_and_sink_failure),   cmocka_unit_test(test_restore_then_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
