@@ -34,41 +34,64 @@ void cs_store_close(cs_store *s)
     free(s);
 }
 
-/* `Agent::"x"` -> {"kind":"agent","name":"x"}; System::"countersign" -> kind system. */
-static json_t *actor_json(const char *uid)
+/* `Agent::"x"` -> {"kind":"agent","name":"x"}; System::"countersign" -> kind system.
+ * Written canonically: the keys are in RFC 8785 order. */
+static int write_actor(const char *uid, cs_buf *b)
 {
     const char *sep = uid ? strstr(uid, "::\"") : NULL;
-    if (sep == NULL) return json_pack("{s:s,s:s}", "kind", "system", "name", uid ? uid : "");
-    const char *kind = !strncmp(uid, "Agent", 5)  ? "agent"
-                       : !strncmp(uid, "User", 4) ? "user"
-                                                  : "system";
-    const char *name = sep + 3;
+    const char *kind = "system", *name = uid ? uid : "";
     size_t n = strlen(name);
-    if (n > 0 && name[n - 1] == '"') n--;
-    return json_pack("{s:s,s:s%}", "kind", kind, "name", name, n);
-}
-
-static json_t *rfc3339(long long ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char s[96];
-    snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return json_string(s);
+    if (sep) {
+        kind = !strncmp(uid, "Agent", 5) ? "agent" : !strncmp(uid, "User", 4) ? "user" : "system";
+        name = sep + 3;
+        n = strlen(name);
+        if (n > 0 && name[n - 1] == '"') n--;
+    }
+    int rc = cs_buf_puts(b, "{\"kind\":");
+    if (!rc) rc = cs_jcs_write_string(kind, strlen(kind), b);
+    if (!rc) rc = cs_buf_puts(b, ",\"name\":");
+    if (!rc) rc = cs_jcs_write_string(name, n, b);
+    return rc ? rc : cs_buf_putc(b, '}');
 }
 
 /* The entry layout follows the event catalogue draft in docs/audit.md: common
- * members at the top, the event's own members under "details". */
+ * members at the top, the event's own members under "details". The members are
+ * written in their canonical (RFC 8785) order, so the text is the entry's JCS form
+ * without building a JSON tree per entry. */
 char *cs_audit_entry_json(long long index, const cs_audit_row *row)
 {
-    json_t *e = json_pack("{s:i,s:I,s:o,s:s,s:o,s:s,s:O}", "v", 1, "index", (json_int_t)index,
-                          "time", rfc3339(row->time_ms), "event", row->type, "actor",
-                          actor_json(row->actor), "source", row->source ? row->source : "",
-                          "details", row->details ? row->details : json_null());
-    json_object_set_new(e, "action_id", row->action_id ? json_string(row->action_id) : json_null());
-    char *s = cs_jcs_dumps(e);
-    json_decref(e);
-    return s;
+    cs_buf b;
+    cs_buf_init(&b, (size_t)1 << 30);
+    b.data = cs_grow(NULL, &b.cap, 1024, 1);
+    b.data[0] = '\0';
+    time_t t = (time_t)(row->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char when[96], num[32];
+    int wn = snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      (int)(row->time_ms % 1000));
+    const char *src = row->source ? row->source : "";
+    int rc = cs_buf_puts(&b, "{\"action_id\":");
+    if (!rc)
+        rc = row->action_id ? cs_jcs_write_string(row->action_id, strlen(row->action_id), &b)
+                            : cs_buf_puts(&b, "null");
+    if (!rc) rc = cs_buf_puts(&b, ",\"actor\":");
+    if (!rc) rc = write_actor(row->actor, &b);
+    if (!rc) rc = cs_buf_puts(&b, ",\"details\":");
+    if (!rc) rc = row->details ? cs_jcs_write(row->details, &b) : cs_buf_puts(&b, "null");
+    if (!rc) rc = cs_buf_puts(&b, ",\"event\":");
+    if (!rc) rc = cs_jcs_write_string(row->type, strlen(row->type), &b);
+    if (!rc) rc = cs_buf_puts(&b, ",\"index\":");
+    if (!rc) rc = cs_buf_append(&b, num, (size_t)snprintf(num, sizeof num, "%lld", index));
+    if (!rc) rc = cs_buf_puts(&b, ",\"source\":");
+    if (!rc) rc = cs_jcs_write_string(src, strlen(src), &b);
+    if (!rc) rc = cs_buf_puts(&b, ",\"time\":");
+    if (!rc) rc = cs_jcs_write_string(when, (size_t)wn, &b);
+    if (!rc) rc = cs_buf_puts(&b, ",\"v\":1}");
+    if (rc) {
+        cs_buf_free(&b);
+        return NULL;
+    }
+    return cs_buf_steal(&b);
 }

@@ -32,7 +32,7 @@ void cs_buf_reset(cs_buf *b)
 int cs_buf_append(cs_buf *b, const void *p, size_t n)
 {
     if (n > b->max || b->len > b->max - n) return CS_ETOOBIG;
-    b->data = cs_grow(b->data, &b->cap, b->len + n + 1, 1);
+    if (b->len + n + 1 > b->cap) b->data = cs_grow(b->data, &b->cap, b->len + n + 1, 1);
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -46,6 +46,11 @@ int cs_buf_puts(cs_buf *b, const char *s)
 
 int cs_buf_putc(cs_buf *b, char c)
 {
+    if (b->len < b->max && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return cs_buf_append(b, &c, 1);
 }
 

@@ -72,12 +72,33 @@ static int utf16_cmp(const char *a, const char *b)
     }
 }
 
-static int key_cmp(const void *x, const void *y)
+/* Keys that are plain ASCII compare the same as bytes and as UTF-16 units. */
+static int ascii(const char *s)
 {
-    return utf16_cmp(*(const char *const *)x, *(const char *const *)y);
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) return 0;
+    return 1;
 }
 
-static int write_string(const char *s, size_t n, cs_buf *out)
+typedef struct member {
+    const char *key;
+    size_t len;
+    const json_t *value;
+    int ascii;
+} member;
+
+static int member_cmp(const member *a, const member *b)
+{
+    if (a->ascii && b->ascii) return strcmp(a->key, b->key);
+    return utf16_cmp(a->key, b->key);
+}
+
+static int member_qcmp(const void *x, const void *y)
+{
+    return member_cmp(x, y);
+}
+
+int cs_jcs_write_string(const char *s, size_t n, cs_buf *out)
 {
     int rc = cs_buf_putc(out, '"');
     size_t run = 0; /* start of the pending run of characters copied as they are */
@@ -170,22 +191,40 @@ static int write_double(double d, cs_buf *out)
     return rc;
 }
 
+#define SMALL_OBJECT 32
+
 static int write_object(const json_t *v, cs_buf *out)
 {
     size_t n = json_object_size(v), i = 0;
-    const char **keys = cs_calloc(n ? n : 1, sizeof *keys);
+    member small[SMALL_OBJECT];
+    member *m = n <= SMALL_OBJECT ? small : cs_calloc(n, sizeof *m);
     const char *k;
     json_t *val;
-    json_object_foreach((json_t *)v, k, val) keys[i++] = k;
-    qsort(keys, n, sizeof *keys, key_cmp);
+    json_object_foreach((json_t *)v, k, val)
+    {
+        m[i] = (member){k, strlen(k), val, ascii(k)};
+        i++;
+    }
+    if (n <= SMALL_OBJECT) {
+        /* Insertion sort: objects here are small and often nearly sorted already. */
+        for (i = 1; i < n; i++) {
+            member x = m[i];
+            size_t j = i;
+            for (; j > 0 && member_cmp(&m[j - 1], &x) > 0; j--)
+                m[j] = m[j - 1];
+            m[j] = x;
+        }
+    } else {
+        qsort(m, n, sizeof *m, member_qcmp);
+    }
     int rc = cs_buf_putc(out, '{');
     for (i = 0; i < n && rc == 0; i++) {
         if (i) rc = cs_buf_putc(out, ',');
-        if (!rc) rc = write_string(keys[i], strlen(keys[i]), out);
+        if (!rc) rc = cs_jcs_write_string(m[i].key, m[i].len, out);
         if (!rc) rc = cs_buf_putc(out, ':');
-        if (!rc) rc = cs_jcs_write(json_object_get(v, keys[i]), out);
+        if (!rc) rc = cs_jcs_write(m[i].value, out);
     }
-    free(keys);
+    if (m != small) free(m);
     return rc ? rc : cs_buf_putc(out, '}');
 }
 
@@ -203,12 +242,14 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
         return rc ? rc : cs_buf_putc(out, ']');
     }
     case JSON_STRING:
-        return write_string(json_string_value(v), json_string_length(v), out);
+        return cs_jcs_write_string(json_string_value(v), json_string_length(v), out);
     case JSON_INTEGER: {
         json_int_t x = json_integer_value(v);
         /* Integers beyond 2^53 are not exact IEEE doubles: format them as ES would. */
         if (x > (1LL << 53) || x < -(1LL << 53)) return write_double((double)x, out);
-        return cs_buf_printf(out, "%lld", (long long)x);
+        char digits[24];
+        int len = snprintf(digits, sizeof digits, "%lld", (long long)x);
+        return cs_buf_append(out, digits, (size_t)len);
     }
     case JSON_REAL:
         return write_double(json_real_value(v), out);
@@ -226,6 +267,8 @@ char *cs_jcs_dumps(const json_t *v)
 {
     cs_buf b;
     cs_buf_init(&b, (size_t)1 << 30);
+    b.data = cs_grow(NULL, &b.cap, 512, 1); /* most documents fit: no regrowth */
+    b.data[0] = '\0';
     if (cs_jcs_write(v, &b) != 0) {
         cs_buf_free(&b);
         return NULL;

@@ -14,5 +14,8 @@
 int cs_jcs_write(const json_t *v, cs_buf *out);
 /* Returns a freshly allocated NUL-terminated canonical string, or NULL on error. */
 char *cs_jcs_dumps(const json_t *v);
+/* A string of n bytes of valid UTF-8 as a canonical JSON string, quotes included;
+ * for writers that lay out objects whose keys they already know in order. */
+int cs_jcs_write_string(const char *s, size_t n, cs_buf *out);
 
 #endif
