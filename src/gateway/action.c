@@ -394,7 +394,7 @@ static int put_action(cs_gateway *gw, cs_op *op)
     json_t *r = json_object_get(doc, "requester");
     req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
                      json_string_value(json_object_get(r, "id")));
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = cs_json_dumps(doc);
     cs_action_row row = {
         .id = json_string_value(json_object_get(doc, "id")),
         .status = status,
@@ -420,7 +420,7 @@ static int put_action(cs_gateway *gw, cs_op *op)
 /* The reply body: the text just stored (or a fresh dump when nothing was stored). */
 static char *take_text(cs_op *op)
 {
-    char *t = op->stored_text ? cs_strdup(op->stored_text) : json_dumps(op->doc, JSON_COMPACT);
+    char *t = op->stored_text ? cs_strdup(op->stored_text) : cs_json_dumps(op->doc);
     return t;
 }
 

@@ -17,5 +17,9 @@ char *cs_jcs_dumps(const json_t *v);
 /* A string of n bytes of valid UTF-8 as a canonical JSON string, quotes included;
  * for writers that lay out objects whose keys they already know in order. */
 int cs_jcs_write_string(const char *s, size_t n, cs_buf *out);
+/* Compact JSON keeping the objects' member order (not canonical); numbers and strings
+ * as above. Faster than json_dumps for the stored action documents. */
+int cs_json_write(const json_t *v, cs_buf *out);
+char *cs_json_dumps(const json_t *v);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +42,42 @@ static void test_keys_and_strings(void **state)
     check("{\"1\":true,\"10\":null,\"\":false}", "{\"\":false,\"1\":true,\"10\":null}");
 }
 
+static void test_many_keys(void **state)
+{
+    /* More members than the writer sorts on its stack: the heap path, same order. */
+    char in[2048] = "{", want[2048] = "{";
+    for (int i = 39; i >= 0; i--)
+        snprintf(in + strlen(in), sizeof in - strlen(in), "%s\"k%02d\":%d", i == 39 ? "" : ",", i, i);
+    for (int i = 0; i < 40; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s\"k%02d\":%d", i ? "," : "", i, i);
+    strcat(in, "}");
+    strcat(want, "}");
+    check(in, want);
+}
+
+static void test_document_order(void **state)
+{
+    /* cs_json_dumps keeps the members' order, escapes as the canonical form does and
+     * prints integers beyond 2^53 exactly; the text loads back to an equal value. */
+    const char *in = "{\"z\":[1,{\"b\":true,\"a\":null}],\"a\":\"x\\n\\\"\",\"big\":9007199254740993,"
+                     "\"neg\":-12}";
+    json_t *v = json_loads(in, 0, NULL);
+    assert_non_null(v);
+    char *got = cs_json_dumps(v);
+    assert_string_equal(got, "{\"z\":[1,{\"b\":true,\"a\":null}],\"a\":\"x\\n\\\"\","
+                             "\"big\":9007199254740993,\"neg\":-12}");
+    json_t *back = json_loads(got, 0, NULL);
+    assert_true(json_equal(v, back));
+    json_decref(back);
+    free(got);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers),
-                                       cmocka_unit_test(test_keys_and_strings)};
+                                       cmocka_unit_test(test_keys_and_strings),
+                                       cmocka_unit_test(test_many_keys),
+                                       cmocka_unit_test(test_document_order)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
