@@ -1,9 +1,14 @@
-/* longpoll.c - opens N concurrent long-polls (GET /v1/actions/ID?wait=300) against
- * a running gateway from one epoll loop, reports the server's RSS with all of them
- * waiting, then approves the action and measures, for each waiter, the time from
- * sending the deciding approve call to receiving its response.
+/* longpoll.c - the long-poll benchmark of issue #3, against a running gateway:
+ *  1. submits N actions that need one approval, one per waiter (as N agents would);
+ *  2. opens N concurrent long-polls (GET /v1/actions/ID?wait=300), each on its own
+ *     action, from one epoll loop, and reports the server's RSS with all of them held;
+ *  3. approves K of them one after another, as reviewers do, and measures for each the
+ *     time from sending the approve call to its waiter receiving the answer, while all
+ *     the other waiters stay held.
+ * A last line shows the fan-out case for comparison: the approve call of an action
+ * that many waiters watch answers all of them (here: M waiters on one action).
  *
- * usage: bench_longpoll HOST PORT N ACTION_ID WAITER_TOKEN APPROVER_TOKEN SERVER_PID */
+ * usage: bench_longpoll HOST PORT N K WAITER_TOKEN APPROVER_TOKEN SERVER_PID */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ID_MAX 64
+#define FANOUT 1000
+
+static const char *host;
+static int port;
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -25,7 +36,7 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int connect_to(const char *host, int port)
+static int connect_to(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
@@ -37,6 +48,45 @@ static int connect_to(const char *host, int port)
     int one = 1;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return s;
+}
+
+static void send_all(int s, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(s, p, n);
+        if (w <= 0) {
+            perror("write");
+            exit(1);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* One keep-alive request/response on a blocking socket; the body goes to out. */
+static int call(int s, const char *req, char *out, size_t cap)
+{
+    send_all(s, req, strlen(req));
+    size_t len = 0;
+    char *body = NULL;
+    long clen = -1;
+    for (;;) {
+        if (len + 1 >= cap) return -1;
+        ssize_t r = read(s, out + len, cap - 1 - len);
+        if (r <= 0) return -1;
+        len += (size_t)r;
+        out[len] = '\0';
+        if (body == NULL && (body = strstr(out, "\r\n\r\n")) != NULL) {
+            body += 4;
+            const char *cl = strcasestr(out, "\r\nContent-Length:");
+            clen = cl ? strtol(cl + 17, NULL, 10) : 0;
+        }
+        if (body && (long)(out + len - body) >= clen) break;
+    }
+    int status = atoi(out + 9);
+    memmove(out, body, (size_t)clen);
+    out[clen] = '\0';
+    return status;
 }
 
 static long rss_kib(int pid)
@@ -51,22 +101,14 @@ static long rss_kib(int pid)
     return kib;
 }
 
-static long metric(const char *host, int port, const char *name)
+static long waiters_metric(void)
 {
-    int s = connect_to(host, port);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if (write(s, req, strlen(req)) < 0) return -1;
-    char buf[8192];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(s, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
+    int s = connect_to();
+    char buf[16384];
+    int st = call(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf);
     close(s);
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *p = strstr(buf, key);
-    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+    const char *p = st == 200 ? strstr(buf, "\ncountersign_waiters ") : NULL;
+    return p ? strtol(p + 21, NULL, 10) : -1;
 }
 
 static int cmp(const void *a, const void *b)
@@ -75,78 +117,147 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Submits one action that waits for an approval; its id goes to id. */
+static void submit(int s, const char *token, char id[ID_MAX])
+{
+    char req[1024], resp[16384];
+    static const char body[] = "{\"action\":\"deploy.apply\",\"resource\":\"prod/web\"}";
+    snprintf(req, sizeof req,
+             "POST /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             token, sizeof body - 1, body);
+    int st = call(s, req, resp, sizeof resp);
+    const char *p = strstr(resp, "\"id\":\"");
+    if (st != 201 || p == NULL || strstr(resp, "\"status\":\"pending\"") == NULL) {
+        fprintf(stderr, "submit failed (%d): %.300s\n", st, resp);
+        exit(1);
+    }
+    p += 6;
+    size_t n = strcspn(p, "\"");
+    if (n >= ID_MAX) exit(1);
+    memcpy(id, p, n);
+    id[n] = '\0';
+}
+
+/* Opens a long-poll on id; the socket is non-blocking and in ep under tag. */
+static int open_wait(int ep, const char *id, const char *token, unsigned tag)
+{
+    char req[512];
+    int fd = connect_to();
+    snprintf(req, sizeof req,
+             "GET /v1/actions/%s?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+             id, token);
+    send_all(fd, req, strlen(req));
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    return fd;
+}
+
+static void wait_held(long want)
+{
+    double t0 = now_ms();
+    long w;
+    while ((w = waiters_metric()) < want && now_ms() - t0 < 60000)
+        usleep(50000);
+    if (w < want) fprintf(stderr, "only %ld of %ld waiters are held\n", w, want);
+}
+
+static void approve_req(char *out, size_t cap, const char *id, const char *token)
+{
+    snprintf(out, cap,
+             "POST /v1/actions/%s/approve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: 0\r\n\r\n",
+             id, token);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 8) {
-        fprintf(
-            stderr,
-            "usage: bench_longpoll HOST PORT N ACTION_ID WAITER_TOKEN APPROVER_TOKEN SERVER_PID\n");
+        fprintf(stderr,
+                "usage: bench_longpoll HOST PORT N K WAITER_TOKEN APPROVER_TOKEN SERVER_PID\n");
         return 2;
     }
-    const char *host = argv[1];
-    int port = atoi(argv[2]), n = atoi(argv[3]), pid = atoi(argv[7]);
+    host = argv[1];
+    port = atoi(argv[2]);
+    int n = atoi(argv[3]), k = atoi(argv[4]), pid = atoi(argv[7]);
+    const char *agent = argv[5], *approver = argv[6];
+    if (k > n) k = n;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
-    char req[512];
-    int rlen = snprintf(
-        req, sizeof req,
-        "GET /v1/actions/%s?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
-        argv[4], argv[5]);
+
+    char(*ids)[ID_MAX] = calloc((size_t)n + 1, sizeof *ids);
+    int *fds = calloc((size_t)n + FANOUT, sizeof *fds);
+    double *lat = calloc((size_t)n + FANOUT, sizeof *lat);
+    int api = connect_to();
+    for (int i = 0; i <= n; i++)
+        submit(api, agent, ids[i]);
+
     int ep = epoll_create1(0);
-    int *fds = calloc((size_t)n, sizeof *fds);
-    double *done_at = calloc((size_t)n, sizeof *done_at);
-    for (int i = 0; i < n; i++) {
-        fds[i] = connect_to(host, port);
-        if (write(fds[i], req, (size_t)rlen) != rlen) {
-            perror("write");
+    for (int i = 0; i < n; i++)
+        fds[i] = open_wait(ep, ids[i], agent, (unsigned)i);
+    wait_held(n);
+    long rss = rss_kib(pid);
+    printf("waiters held: %ld of %d, each on its own pending action\n", waiters_metric(), n);
+    printf("server RSS with %d waiters: %.1f MiB\n", n, rss / 1024.0);
+
+    /* Reviewers approve K actions one at a time; the others keep waiting. */
+    char req[1024], resp[16384], buf[65536];
+    struct epoll_event evs[64];
+    int answered = 0;
+    for (int j = 0; j < k; j++) {
+        int i = (int)((long)j * n / k); /* spread over the waiters */
+        approve_req(req, sizeof req, ids[i], approver);
+        double sent = now_ms();
+        int st = call(api, req, resp, sizeof resp);
+        if (st != 200) {
+            fprintf(stderr, "approve failed (%d): %.300s\n", st, resp);
             return 1;
         }
-        fcntl(fds[i], F_SETFL, O_NONBLOCK);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
-    }
-    /* Wait until the server holds every waiter. */
-    double t0 = now_ms();
-    long w = 0;
-    while ((w = metric(host, port, "countersign_waiters")) < n && now_ms() - t0 < 60000)
-        usleep(50000);
-    long rss = rss_kib(pid);
-    printf("waiters registered: %ld of %d\n", w, n);
-    printf("server RSS with %d waiters: %.1f MiB\n", n, rss / 1024.0);
-    /* The deciding vote. */
-    int s = connect_to(host, port);
-    char vote[512];
-    int vlen =
-        snprintf(vote, sizeof vote,
-                 "POST /v1/actions/%s/approve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                 argv[4], argv[6]);
-    double sent = now_ms();
-    if (write(s, vote, (size_t)vlen) != vlen) return 1;
-    int got = 0;
-    struct epoll_event evs[256];
-    char buf[65536];
-    while (got < n && now_ms() - sent < 60000) {
-        int k = epoll_wait(ep, evs, 256, 1000);
-        for (int i = 0; i < k; i++) {
-            int idx = (int)evs[i].data.u32;
-            ssize_t r = read(fds[idx], buf, sizeof buf);
-            if (r > 0 && done_at[idx] == 0) {
-                done_at[idx] = now_ms() - sent;
-                got++;
+        double got = 0;
+        while (got == 0 && now_ms() - sent < 10000) {
+            int m = epoll_wait(ep, evs, 64, 1000);
+            for (int e = 0; e < m; e++) {
+                int idx = (int)evs[e].data.u32;
+                ssize_t r = read(fds[idx], buf, sizeof buf);
+                if (r > 0 && idx == i) got = now_ms() - sent;
+                if (r > 0 && idx != i) fprintf(stderr, "waiter %d answered early\n", idx);
+                epoll_ctl(ep, EPOLL_CTL_DEL, fds[idx], NULL);
             }
+        }
+        if (got > 0) lat[answered++] = got;
+    }
+    qsort(lat, (size_t)answered, sizeof *lat, cmp);
+    printf("approved one at a time: %d of %d waiters answered\n", answered, k);
+    if (answered > 0)
+        printf("approve -> its waiter's response: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               lat[answered / 2], lat[(int)(answered * 0.99)], lat[answered - 1]);
+
+    /* Fan-out: FANOUT more waiters on one action, answered by one approve call. */
+    for (int i = 0; i < FANOUT; i++)
+        fds[n + i] = open_wait(ep, ids[n], agent, (unsigned)(n + i));
+    wait_held(n - k + FANOUT);
+    approve_req(req, sizeof req, ids[n], approver);
+    double sent = now_ms();
+    if (call(api, req, resp, sizeof resp) != 200) return 1;
+    int fan = 0;
+    while (fan < FANOUT && now_ms() - sent < 10000) {
+        int m = epoll_wait(ep, evs, 64, 1000);
+        for (int e = 0; e < m; e++) {
+            int idx = (int)evs[e].data.u32;
+            if (read(fds[idx], buf, sizeof buf) > 0 && idx >= n) lat[fan++] = now_ms() - sent;
             epoll_ctl(ep, EPOLL_CTL_DEL, fds[idx], NULL);
         }
     }
-    close(s);
-    qsort(done_at, (size_t)n, sizeof *done_at, cmp);
-    printf("responses after approve: %d of %d\n", got, n);
-    if (got == n)
-        printf("approve -> waiter response: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-               done_at[n / 2], done_at[(int)(n * 0.99)], done_at[n - 1]);
-    for (int i = 0; i < n; i++)
+    qsort(lat, (size_t)fan, sizeof *lat, cmp);
+    if (fan == FANOUT)
+        printf("fan-out, one approve answering %d waiters of one action: first %.2f ms, last "
+               "%.2f ms\n",
+               FANOUT, lat[0], lat[fan - 1]);
+    for (int i = 0; i < n + FANOUT; i++)
         close(fds[i]);
-    return got == n ? 0 : 1;
+    close(api);
+    return answered == k && fan == FANOUT ? 0 : 1;
 }
