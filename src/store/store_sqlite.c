@@ -6,6 +6,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -52,9 +53,12 @@ static const char *const wsql[W_COUNT] = {
     [W_STAMP_PUT] = "INSERT OR REPLACE INTO audit_stamps(size,note,gen_time,token) VALUES(?,?,?,?)",
 };
 
+/* Actions are never deleted, so their seq (the rowid: max + 1) only grows without
+ * AUTOINCREMENT's extra sqlite_sequence write per insert. Databases created before
+ * keep their AUTOINCREMENT column; both behave the same. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS actions("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
+    " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
     " requester TEXT NOT NULL, idem_key TEXT, expires_at INTEGER NOT NULL DEFAULT 0,"
     " created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS actions_idem ON actions(requester, idem_key)"
@@ -107,7 +111,21 @@ typedef struct sq {
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
     int n_pool;
+    /* WAL checkpoints run on their own thread and connection, off the commit path. */
+    pthread_t ckpt_thread;
+    int ckpt_joinable;         /* the thread was created */
+    _Atomic int ckpt_started;  /* and is running (0 again if it could not open) */
+    _Atomic int ckpt_passed;   /* it finished a pass: the writer copies the rest */
+    int ckpt_wanted, ckpt_stop;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
 } sq;
+
+/* The WAL is copied back into the database once it holds this many pages (SQLite's
+ * own default), by the checkpoint thread; the writer does it itself only when the WAL
+ * has grown far past that (the thread is stuck or starved). */
+#define CKPT_PAGES 1000
+#define CKPT_BACKSTOP_PAGES 20000
 
 /* The cached statement for sql on c, ready to bind; NULL (logged) when it does not
  * prepare. Give it back with stmt_put. */
@@ -188,11 +206,81 @@ static long long scalar_ll(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* Writer thread, after each commit: wakes the checkpoint thread when the WAL is long. */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    sq *q = ctx;
+    /* After a pass of the thread only the frames committed during it remain: copying
+     * them here lets the next transaction start the WAL over from its beginning. */
+    if (atomic_exchange(&q->ckpt_passed, 0) || pages >= CKPT_BACKSTOP_PAGES ||
+        !q->ckpt_started) {
+        if (pages >= CKPT_PAGES || q->ckpt_started)
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&q->ckpt_lock);
+        if (!q->ckpt_wanted) {
+            q->ckpt_wanted = 1;
+            pthread_cond_signal(&q->ckpt_cond);
+        }
+        pthread_mutex_unlock(&q->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    sq *q = arg;
+    sqlite3 *db = NULL;
+    if (open_conn(q->path, 0, &db, NULL) != 0) {
+        cs_error("sqlite: the checkpoint thread cannot open %s; the writer checkpoints", q->path);
+        q->ckpt_started = 0;
+        return NULL;
+    }
+    pthread_mutex_lock(&q->ckpt_lock);
+    while (!q->ckpt_stop) {
+        if (!q->ckpt_wanted) {
+            pthread_cond_wait(&q->ckpt_cond, &q->ckpt_lock);
+            continue;
+        }
+        q->ckpt_wanted = 0;
+        pthread_mutex_unlock(&q->ckpt_lock);
+        int r = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (r != SQLITE_OK && r != SQLITE_BUSY) cs_warn("sqlite: checkpoint: %s", sqlite3_errmsg(db));
+        atomic_store(&q->ckpt_passed, 1);
+        pthread_mutex_lock(&q->ckpt_lock);
+    }
+    pthread_mutex_unlock(&q->ckpt_lock);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static void ckpt_start(sq *q)
+{
+    q->ckpt_started = pthread_create(&q->ckpt_thread, NULL, ckpt_main, q) == 0;
+    q->ckpt_joinable = q->ckpt_started;
+    sqlite3_wal_hook(q->w, wal_hook, q);
+}
+
+static void ckpt_stop(sq *q)
+{
+    if (!q->ckpt_joinable) return;
+    pthread_mutex_lock(&q->ckpt_lock);
+    q->ckpt_stop = 1;
+    pthread_cond_signal(&q->ckpt_cond);
+    pthread_mutex_unlock(&q->ckpt_lock);
+    pthread_join(q->ckpt_thread, NULL);
+    q->ckpt_joinable = 0;
+}
+
 static int sq_open(cs_store *s, const char *location, cs_err *err)
 {
     sq *q = cs_calloc(1, sizeof *q);
     q->path = cs_strdup(location);
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->ckpt_lock, NULL);
+    pthread_cond_init(&q->ckpt_cond, NULL);
     s->impl = q;
     int rc = open_conn(location, 1, &q->w, err);
     if (rc) goto fail;
@@ -213,6 +301,7 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
     }
     q->wc.db = q->w;
     q->next_audit = scalar_ll(q->w, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
+    ckpt_start(q);
     return 0;
 fail:
     s->ops->close(s);
@@ -224,6 +313,7 @@ static void sq_close(cs_store *s)
 {
     sq *q = s->impl;
     if (q == NULL) return;
+    ckpt_stop(q);
     for (int i = 0; i < W_COUNT; i++)
         sqlite3_finalize(q->ws[i]);
     if (q->wc.db)
@@ -235,6 +325,8 @@ static void sq_close(cs_store *s)
         free(q->pool[i]);
     }
     pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->ckpt_lock);
+    pthread_cond_destroy(&q->ckpt_cond);
     free(q->path);
     free(q);
 }
