@@ -188,7 +188,14 @@ static int decide(cs_gateway *gw, cs_op *op, const json_t *who, json_t *ctx, cs_
     json_decref(attrs);
     if (rc != 0) {
         cs_policy_set_release(set);
-        cs_reply_problem(&op->reply, 500, "policy-error", err.msg);
+        if (rc == CS_EINVAL) {
+            /* The request's context is not a Cedar record (a float, a bad entity or
+             * extension escape): the client's mistake, nothing is stored. */
+            cs_reply_problem(&op->reply, 400, "invalid-context", err.msg);
+            json_object_set_new(op->reply.body, "field", json_string("context"));
+        } else {
+            cs_reply_problem(&op->reply, 500, "policy-error", err.msg);
+        }
         return rc;
     }
     *set_out = set;

@@ -449,6 +449,18 @@ static void test_bad_input(void **state)
     assert_string_equal(td_str(r.json, "field"), "context");
     expect_problem(&r, 413, "context-too-large");
     free(big);
+    /* A context Cedar cannot hold (a float, a bad extension value) is the client's
+     * mistake: 400 naming the field, not a server error. */
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"rows\":1.5}}", NULL,
+               NULL);
+    assert_string_equal(td_str(r.json, "field"), "context");
+    expect_problem(&r, 400, "invalid-context");
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"ip\":{\"__extn\":"
+               "{\"fn\":\"ip\",\"arg\":\"nope\"}}}}",
+               NULL, NULL);
+    expect_problem(&r, 400, "invalid-context");
     n = 1100 * 1024;
     big = malloc(n + 200);
     k = snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
