@@ -180,7 +180,9 @@ static json_t *request_body(const char *action, const char *resource, const char
     json_object_set_new(ctx, "argv", argv);
     if (getcwd(cwd, sizeof cwd)) json_object_set_new(ctx, "cwd", json_string(cwd));
     cs_buf_free(&line);
-    json_t *body = json_pack("{s:s,s:s,s:o,s:b}", "action", action, "resource", resource, "context", ctx, "receipt", 1);
+    /* source "exec": policies can tell commands run through `exec` (SPEC §2). */
+    json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:s}", "action", action, "resource", resource, "context", ctx,
+                             "receipt", 1, "source", "exec");
     if (purpose) json_object_set_new(body, "purpose", json_string(purpose));
     return body;
 }

@@ -39,6 +39,7 @@ id=$(last_id)
 [ "$(field "$id" "['outcome']['output_sha256']")" = "$(printf 'hello\n' | sha256sum | cut -d' ' -f1)" ] && pass || fail "stdout digest wrong"
 field "$id" "['outcome']['detail']" | grep -q "stderr sha256:$(printf 'oops\n' | sha256sum | cut -d' ' -f1)" && pass || fail "stderr digest missing"
 [ "$(field "$id" "['context']['command']")" = "sh -c echo hello; echo oops >&2; exit 7" ] && pass || fail "command line not in context"
+[ "$(field "$id" "['source']")" = exec ] && pass || fail "source is not exec"
 
 # 2. receipts are single use: the one exec redeemed cannot be redeemed again.
 receipt=$(field "$id" "['receipt']")
