@@ -353,6 +353,57 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
     return doc;
 }
 
+/* The action.submitted entry's details: what was asked and what the policy said. */
+static json_t *submit_details(const json_t *doc)
+{
+    static const char *const keys[] = {"requester", "action",   "resource",  "context",
+                                       "purpose",   "on_behalf_of", "args_hash", "status",
+                                       "policy"};
+    /* The kill switch and rollback links are part of what the entry records. */
+    static const char *const optional[] = {"approval", "frozen", "rollback", "rollback_of"};
+    json_t *details = json_object();
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(doc, keys[i]);
+        json_object_set(details, keys[i], v ? v : json_null());
+    }
+    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
+        if (json_object_get(doc, optional[i]))
+            json_object_set(details, optional[i], json_object_get(doc, optional[i]));
+    return details;
+}
+
+/* HTTP thread: renders the action.submitted entry (all but its index) and the stored
+ * text of the new action (all but its audit index), so that the writer only splices
+ * the index in. The writer falls back to rendering both itself when it changes the
+ * document first (a frozen agent's request, a receipt). */
+static void prerender_submit(cs_op *op)
+{
+    json_t *details = submit_details(op->doc);
+    char *actor = cs_gw_uid(op->who);
+    cs_audit_row row = {"action.submitted", op->now_ms, actor, op->source,
+                        json_string_value(json_object_get(op->doc, "id")), details, NULL, NULL};
+    if (cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0) {
+        op->pre_head = op->pre_tail = NULL;
+    } else {
+        op->pre_doc = cs_json_dumps(op->doc);
+    }
+    free(actor);
+    json_decref(details);
+}
+
+/* The stored text of op->doc after set_audit_index(doc, index), from pre_doc. */
+static char *splice_audit_index(const char *pre_doc, long long index)
+{
+    size_t n = strlen(pre_doc);
+    if (n < 2 || pre_doc[n - 1] != '}') return NULL;
+    char tail[64];
+    int tn = snprintf(tail, sizeof tail, "%s\"audit\":{\"index\":%lld}}", n > 2 ? "," : "", index);
+    char *t = cs_malloc(n - 1 + (size_t)tn + 1);
+    memcpy(t, pre_doc, n - 1);
+    memcpy(t + n - 1, tail, (size_t)tn + 1);
+    return t;
+}
+
 int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
 {
     int rc = validate_submit(op);
@@ -370,6 +421,7 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
         op->doc = action_doc(gw, op, envelope, hash, &d, set);
         cs_decision_free(&d);
         cs_policy_set_release(set);
+        if (op->kind == CS_OP_SUBMIT) prerender_submit(op);
     }
     json_decref(envelope);
     return rc;
@@ -405,7 +457,7 @@ int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *detai
 {
     char *actor = cs_gw_uid(op->who);
     const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
-    cs_audit_row row = {type, op->now_ms, actor, op->source, aid, details};
+    cs_audit_row row = {type, op->now_ms, actor, op->source, aid, details, NULL, NULL};
     int rc = gw->store->ops->audit_append(gw->store, &row, index);
     free(actor);
     return rc;
@@ -419,7 +471,8 @@ static int put_action(cs_gateway *gw, cs_op *op)
     json_t *r = json_object_get(doc, "requester");
     req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
                      json_string_value(json_object_get(r, "id")));
-    char *text = cs_json_dumps(doc);
+    char *text = op->ready_text ? op->ready_text : cs_json_dumps(doc);
+    op->ready_text = NULL;
     cs_action_row row = {
         .id = json_string_value(json_object_get(doc, "id")),
         .status = status,
@@ -480,28 +533,30 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
     /* Frozen agents' requests are stored denials; limits may freeze the agent now. */
     int rc = cs_gw_submit_guard(gw, op);
     if (rc) return rc;
-    json_t *details = json_pack(
-        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "requester", json_object_get(doc, "requester"),
-        "action", json_object_get(doc, "action"), "resource", json_object_get(doc, "resource"),
-        "context", json_object_get(doc, "context"), "purpose", json_object_get(doc, "purpose"),
-        "on_behalf_of", json_object_get(doc, "on_behalf_of"), "args_hash",
-        json_object_get(doc, "args_hash"), "status", json_object_get(doc, "status"), "policy",
-        json_object_get(doc, "policy"));
-    if (json_object_get(doc, "approval"))
-        json_object_set(details, "approval", json_object_get(doc, "approval"));
-    /* The kill switch and rollback links are part of what the entry records. */
-    static const char *const extra[] = {"frozen", "rollback", "rollback_of"};
-    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
-        if (json_object_get(doc, extra[i])) json_object_set(details, extra[i], json_object_get(doc, extra[i]));
+    /* The entry and stored text prepared on the HTTP thread still hold unless the
+     * guard changed the document (a frozen agent's request is a denial). */
+    int fast = op->pre_head && op->pre_doc && json_object_get(doc, "frozen") == NULL;
     long long index = 0;
-    rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
-    json_decref(details);
+    if (fast) {
+        char *actor = cs_gw_uid(op->who);
+        cs_audit_row row = {"action.submitted", op->now_ms, actor, op->source,
+                            json_string_value(json_object_get(doc, "id")), NULL,
+                            op->pre_head, op->pre_tail};
+        rc = gw->store->ops->audit_append(gw->store, &row, &index);
+        free(actor);
+    } else {
+        json_t *details = submit_details(doc);
+        rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
+        json_decref(details);
+    }
     if (rc) return rc;
     set_audit_index(doc, index);
     const char *status = json_string_value(json_object_get(doc, "status"));
     if (!strcmp(status, "allowed") && op->receipt_wanted &&
         (rc = cs_gw_receipt_issue(gw, op)) != 0)
         return rc;
+    if (fast && json_object_get(doc, "receipt") == NULL)
+        op->ready_text = splice_audit_index(op->pre_doc, index);
     if ((rc = put_action(gw, op)) != 0) return rc;
     op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;

@@ -239,6 +239,10 @@ void cs_op_free(cs_op *op)
     free(op->id);
     free(op->idem_key);
     free(op->stored_text);
+    free(op->pre_head);
+    free(op->pre_tail);
+    free(op->pre_doc);
+    free(op->ready_text);
     if (op->token) {
         memset(op->token, 0, strlen(op->token));
         free(op->token);

@@ -36,7 +36,9 @@ static int audit_apply(cs_store *s, cs_write_job *job)
                         "Integration::\"slack\"",
                         j->source,
                         NULL,
-                        j->details};
+                        j->details,
+                        NULL,
+                        NULL};
     return s->ops->audit_append(s, &row, NULL);
 }
 

@@ -58,40 +58,80 @@ static int write_actor(const char *uid, cs_buf *b)
  * members at the top, the event's own members under "details". The members are
  * written in their canonical (RFC 8785) order, so the text is the entry's JCS form
  * without building a JSON tree per entry. */
-char *cs_audit_entry_json(long long index, const cs_audit_row *row)
+/* Writes the entry's text before its index ("...,\"index\":") to head and after it to
+ * tail. */
+static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
 {
-    cs_buf b;
-    cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 1024, 1);
-    b.data[0] = '\0';
     time_t t = (time_t)(row->time_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char when[96], num[32];
+    char when[96];
     int wn = snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                       (int)(row->time_ms % 1000));
     const char *src = row->source ? row->source : "";
-    int rc = cs_buf_puts(&b, "{\"action_id\":");
+    int rc = cs_buf_puts(head, "{\"action_id\":");
     if (!rc)
-        rc = row->action_id ? cs_jcs_write_string(row->action_id, strlen(row->action_id), &b)
-                            : cs_buf_puts(&b, "null");
-    if (!rc) rc = cs_buf_puts(&b, ",\"actor\":");
-    if (!rc) rc = write_actor(row->actor, &b);
-    if (!rc) rc = cs_buf_puts(&b, ",\"details\":");
-    if (!rc) rc = row->details ? cs_jcs_write(row->details, &b) : cs_buf_puts(&b, "null");
-    if (!rc) rc = cs_buf_puts(&b, ",\"event\":");
-    if (!rc) rc = cs_jcs_write_string(row->type, strlen(row->type), &b);
-    if (!rc) rc = cs_buf_puts(&b, ",\"index\":");
-    if (!rc) rc = cs_buf_append(&b, num, (size_t)snprintf(num, sizeof num, "%lld", index));
-    if (!rc) rc = cs_buf_puts(&b, ",\"source\":");
-    if (!rc) rc = cs_jcs_write_string(src, strlen(src), &b);
-    if (!rc) rc = cs_buf_puts(&b, ",\"time\":");
-    if (!rc) rc = cs_jcs_write_string(when, (size_t)wn, &b);
-    if (!rc) rc = cs_buf_puts(&b, ",\"v\":1}");
+        rc = row->action_id ? cs_jcs_write_string(row->action_id, strlen(row->action_id), head)
+                            : cs_buf_puts(head, "null");
+    if (!rc) rc = cs_buf_puts(head, ",\"actor\":");
+    if (!rc) rc = write_actor(row->actor, head);
+    if (!rc) rc = cs_buf_puts(head, ",\"details\":");
+    if (!rc) rc = row->details ? cs_jcs_write(row->details, head) : cs_buf_puts(head, "null");
+    if (!rc) rc = cs_buf_puts(head, ",\"event\":");
+    if (!rc) rc = cs_jcs_write_string(row->type, strlen(row->type), head);
+    if (!rc) rc = cs_buf_puts(head, ",\"index\":");
+    if (!rc) rc = cs_buf_puts(tail, ",\"source\":");
+    if (!rc) rc = cs_jcs_write_string(src, strlen(src), tail);
+    if (!rc) rc = cs_buf_puts(tail, ",\"time\":");
+    if (!rc) rc = cs_jcs_write_string(when, (size_t)wn, tail);
+    if (!rc) rc = cs_buf_puts(tail, ",\"v\":1}");
+    return rc;
+}
+
+static void buf_start(cs_buf *b, size_t reserve)
+{
+    cs_buf_init(b, (size_t)1 << 30);
+    b->data = cs_grow(NULL, &b->cap, reserve, 1);
+    b->data[0] = '\0';
+}
+
+int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail)
+{
+    cs_buf h, t;
+    buf_start(&h, 1024);
+    buf_start(&t, 128);
+    int rc = write_entry(row, &h, &t);
     if (rc) {
-        cs_buf_free(&b);
-        return NULL;
+        cs_buf_free(&h);
+        cs_buf_free(&t);
+        return rc;
     }
-    return cs_buf_steal(&b);
+    *head = cs_buf_steal(&h);
+    *tail = cs_buf_steal(&t);
+    return 0;
+}
+
+char *cs_audit_entry_join(long long index, const char *head, const char *tail)
+{
+    char num[24];
+    size_t hn = strlen(head), nn = (size_t)snprintf(num, sizeof num, "%lld", index),
+           tn = strlen(tail);
+    char *e = cs_malloc(hn + nn + tn + 1);
+    memcpy(e, head, hn);
+    memcpy(e + hn, num, nn);
+    memcpy(e + hn + nn, tail, tn + 1);
+    return e;
+}
+
+char *cs_audit_entry_json(long long index, const cs_audit_row *row)
+{
+    if (row->pre_head && row->pre_tail)
+        return cs_audit_entry_join(index, row->pre_head, row->pre_tail);
+    char *head = NULL, *tail = NULL;
+    if (cs_audit_entry_parts(row, &head, &tail) != 0) return NULL;
+    char *e = cs_audit_entry_join(index, head, tail);
+    free(head);
+    free(tail);
+    return e;
 }

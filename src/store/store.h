@@ -33,6 +33,10 @@ typedef struct cs_audit_row {
     const char *source;
     const char *action_id; /* may be NULL */
     const json_t *details;
+    /* The entry already rendered around its index (cs_audit_entry_parts), e.g. on an
+     * HTTP thread before the op reached the writer; the fields above are then only
+     * for the row's columns. Both or neither. */
+    const char *pre_head, *pre_tail;
 } cs_audit_row;
 
 typedef struct cs_list_query {
@@ -151,5 +155,9 @@ void cs_store_close(cs_store *s);
 /* The audit entry as it is stored and later hashed: canonical JSON of
  * {index, type, time, actor, source, action_id, details}. */
 char *cs_audit_entry_json(long long index, const cs_audit_row *row);
+/* The same text in two parts, before and after the index number (the index is the only
+ * member the writer assigns), and the entry from its parts. */
+int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail);
+char *cs_audit_entry_join(long long index, const char *head, const char *tail);
 
 #endif

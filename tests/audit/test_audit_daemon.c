@@ -21,6 +21,7 @@
 #include "audit/audit_checkpoint.h"
 #include "audit/audit_hash.h"
 #include "audit/audit_proof.h"
+#include "util/jcs.h"
 #include "gateway/daemon.h"
 
 static char *path_in(td *d, const char *name)
@@ -205,6 +206,26 @@ static void test_proof(void **state)
     assert_int_equal(r.status, 200);
     const char *file = td_str(r.json, "tlog_proof"), *entry = td_str(r.json, "entry");
     assert_true(strstr(entry, td_str(a, "id")) != NULL);
+    /* The entry (rendered on the HTTP thread, its index spliced in by the writer) is
+     * its own RFC 8785 form and records the decision the client got. */
+    json_t *e = json_loads(entry, 0, NULL);
+    assert_non_null(e);
+    char *canon = cs_jcs_dumps(e);
+    assert_string_equal(canon, entry);
+    free(canon);
+    assert_int_equal(json_integer_value(json_object_get(e, "index")), idx);
+    assert_string_equal(td_str(e, "event"), "action.submitted");
+    json_t *det = json_object_get(e, "details");
+    assert_string_equal(td_str(det, "args_hash"), td_str(a, "args_hash"));
+    assert_string_equal(td_str(det, "status"), td_str(a, "status"));
+    assert_true(json_equal(json_object_get(det, "policy"), json_object_get(a, "policy")));
+    json_decref(e);
+    char apath[128];
+    snprintf(apath, sizeof apath, "/v1/actions/%s", td_str(a, "id"));
+    td_resp got = td_req(d, "GET", apath, "alice", NULL, NULL, NULL);
+    assert_int_equal(got.status, 200);
+    assert_true(json_equal(got.json, a)); /* the stored text is the reply */
+    td_resp_free(&got);
     td_resp k = td_req(d, "GET", "/v1/audit/key", NULL, NULL, NULL, NULL);
     cs_audit_verifier v;
     cs_audit_proof p;
