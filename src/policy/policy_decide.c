@@ -18,32 +18,44 @@ typedef struct request_ctx {
     cs_eval_env env;
 } request_ctx;
 
-/* Each thread keeps one scratch arena and resets it after every decision, so the
- * hot path does not go through malloc for its temporary values. */
-static pthread_key_t arena_key;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+/* What each thread keeps between decisions, so that the hot path does not go through
+ * malloc once it has warmed up: an arena for the evaluation's temporary values (reset
+ * after every decision), the candidate list and the explanation being written. */
+typedef struct scratch {
+    cs_arena arena;
+    uint32_t *cand;
+    size_t cand_cap;
+    cs_buf text;
+} scratch;
 
-static void arena_destroy(void *p)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p)
 {
-    cs_arena_free(p);
-    free(p);
+    scratch *s = p;
+    cs_arena_free(&s->arena);
+    free(s->cand);
+    cs_buf_free(&s->text);
+    free(s);
 }
 
-static void arena_key_make(void)
+static void scratch_key_make(void)
 {
-    pthread_key_create(&arena_key, arena_destroy);
+    pthread_key_create(&scratch_key, scratch_destroy);
 }
 
-static cs_arena *thread_arena(void)
+static scratch *thread_scratch(void)
 {
-    pthread_once(&arena_once, arena_key_make);
-    cs_arena *a = pthread_getspecific(arena_key);
-    if (a == NULL) {
-        a = cs_malloc(sizeof *a);
-        cs_arena_init(a, 32 * 1024);
-        pthread_setspecific(arena_key, a);
+    pthread_once(&scratch_once, scratch_key_make);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        s = cs_calloc(1, sizeof *s);
+        cs_arena_init(&s->arena, 32 * 1024);
+        cs_buf_init(&s->text, 64 * 1024);
+        pthread_setspecific(scratch_key, s);
     }
-    return a;
+    return s;
 }
 
 /* The request's strings outlive the evaluation, so uids point at them. */
@@ -102,33 +114,43 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* The i-th key of an entity for index lookups: itself, its ancestors, then "any". */
-static const cs_uid *key_at(const cs_entity *e, size_t i)
+/* The index keys of an entity in role: itself and its ancestors as far as a scope names
+ * them, then 0 for "any". keys has room for n_ancestors + 2. */
+static size_t entity_keys(const cs_policy_set *set, const cs_entity *e, enum cs_key_role role, uint32_t *keys)
 {
-    return i == 0 ? e->uid : i <= e->n_ancestors ? e->ancestors[i - 1] : NULL;
+    size_t n = 0;
+    uint32_t k = cs_policy_key_find(&set->keys, e->uid, role);
+    if (k) keys[n++] = k;
+    for (size_t i = 0; i < e->n_ancestors; i++)
+        if ((k = cs_policy_key_find(&set->keys, e->ancestors[i], role))) keys[n++] = k;
+    keys[n++] = 0;
+    return n;
 }
 
-/* Collects the indices of policies whose scope keys can match, sorted and distinct. */
-static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, size_t *n_out)
+/* Collects into s->cand the indices of policies whose scope keys can match, sorted and
+ * distinct; returns how many. */
+static size_t candidates(const cs_policy_set *set, const cs_eval_env *env, scratch *s)
 {
     const cs_entity *prin = env->req[0], *act = env->req[1], *res = env->req[2];
-    size_t na = act->n_ancestors + 2, nr = res->n_ancestors + 2, np = prin->n_ancestors + 2;
-    uint32_t *out = NULL;
-    size_t n = 0, cap = 0;
+    uint32_t *ak = cs_arena_alloc(env->arena, (act->n_ancestors + 2) * sizeof *ak);
+    uint32_t *rk = cs_arena_alloc(env->arena, (res->n_ancestors + 2) * sizeof *rk);
+    uint32_t *pk = cs_arena_alloc(env->arena, (prin->n_ancestors + 2) * sizeof *pk);
+    size_t na = entity_keys(set, act, CS_ROLE_ACTION, ak), nr = entity_keys(set, res, CS_ROLE_RESOURCE, rk);
+    size_t np = entity_keys(set, prin, CS_ROLE_PRINCIPAL, pk);
+    size_t n = 0;
     for (size_t i = 0; i < na; i++) {
-        const cs_uid *ak = key_at(act, i);
         for (size_t j = 0; j < nr; j++) {
-            const cs_uid *rk = key_at(res, j);
-            if (cs_policy_index_find(&set->pairs, ak, rk, NULL) == NULL) continue;
+            if (cs_policy_index_find(&set->pairs, ak[i], rk[j], 0) == NULL) continue;
             for (size_t k = 0; k < np; k++) {
-                const cs_index_bucket *b = cs_policy_index_find(&set->buckets, ak, rk, key_at(prin, k));
+                const cs_index_bucket *b = cs_policy_index_find(&set->buckets, ak[i], rk[j], pk[k]);
                 if (b == NULL) continue;
-                out = cs_grow(out, &cap, n + b->n, sizeof *out);
-                memcpy(out + n, b->idx, b->n * sizeof *out);
+                s->cand = cs_grow(s->cand, &s->cand_cap, n + b->n, sizeof *s->cand);
+                memcpy(s->cand + n, b->idx, b->n * sizeof *s->cand);
                 n += b->n;
             }
         }
     }
+    uint32_t *out = s->cand;
     if (n > 1) {
         if (n > 32) {
             qsort(out, n, sizeof *out, cmp_u32);
@@ -145,21 +167,18 @@ static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, si
             if (out[i] != out[m - 1]) out[m++] = out[i];
         n = m;
     }
-    *n_out = n;
-    return out;
+    return n;
 }
 
-static cs_policy_match match_of(const cs_policy_set *set, size_t i)
-{
-    const cs_policy_meta *m = &set->meta[i];
-    return (cs_policy_match){cs_strdup(m->id), set->policies.items[i]->effect, m->groups != NULL,
-                             m->reason ? cs_strdup(m->reason) : NULL};
-}
+/* A policy that failed to evaluate, with the evaluator's message (in the scratch arena). */
+typedef struct failure {
+    uint32_t idx;
+    const char *msg;
+} failure;
 
-static void add_match(cs_policy_match **arr, size_t *n, size_t *cap, cs_policy_match m)
+static char *dup_in(cs_arena *a, const char *s)
 {
-    *arr = cs_grow(*arr, cap, *n + 1, sizeof **arr);
-    (*arr)[(*n)++] = m;
+    return s ? cs_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
 /* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
@@ -177,22 +196,18 @@ static void put_reason(cs_buf *b, const char *reason)
     if (reason) put(b, " (", reason, ")", NULL);
 }
 
-static void explain(cs_decision *d, const cs_policy_request *req)
+static void explain(const cs_decision *d, const cs_policy_request *req, cs_buf *b)
 {
-    cs_buf b;
-    cs_buf_init(&b, 64 * 1024);
-    b.data = cs_malloc(256); /* most explanations fit: no regrowth on the hot path */
-    b.cap = 256;
-    b.data[0] = '\0';
+    cs_buf_reset(b);
     switch (d->kind) {
     case CS_DECISION_DENY:
         if (d->n_determining == 0)
-            put(&b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
+            put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
                 req->action.id, " on ", req->resource.id, " (default deny).", NULL);
         for (size_t i = 0; i < d->n_determining; i++) {
-            put(&b, i ? " " : "", "Denied by forbid policy '", d->determining[i].id, "'", NULL);
-            put_reason(&b, d->determining[i].reason);
-            cs_buf_putc(&b, '.');
+            put(b, i ? " " : "", "Denied by forbid policy '", d->determining[i].id, "'", NULL);
+            put_reason(b, d->determining[i].reason);
+            cs_buf_putc(b, '.');
         }
         break;
     case CS_DECISION_PENDING:
@@ -200,94 +215,130 @@ static void explain(cs_decision *d, const cs_policy_request *req)
             const cs_approval_req *ap = &d->approvals[i];
             char q[16];
             snprintf(q, sizeof q, "%d", ap->quorum);
-            put(&b, i ? " " : "", "Needs approval: policy '", ap->policy_id, "' requires ", q, " approval",
+            put(b, i ? " " : "", "Needs approval: policy '", ap->policy_id, "' requires ", q, " approval",
                 ap->quorum == 1 ? "" : "s", " from ", NULL);
             for (size_t g = 0; g < ap->n_groups; g++)
-                put(&b, g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g], NULL);
-            put_reason(&b, ap->reason);
-            cs_buf_putc(&b, '.');
+                put(b, g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g], NULL);
+            put_reason(b, ap->reason);
+            cs_buf_putc(b, '.');
         }
         break;
     case CS_DECISION_ALLOW:
-        cs_buf_puts(&b, "Allowed by ");
+        cs_buf_puts(b, "Allowed by ");
         for (size_t i = 0; i < d->n_determining; i++) {
-            put(&b, i ? ", " : "", "policy '", d->determining[i].id, "'", NULL);
-            put_reason(&b, d->determining[i].reason);
+            put(b, i ? ", " : "", "policy '", d->determining[i].id, "'", NULL);
+            put_reason(b, d->determining[i].reason);
         }
-        cs_buf_putc(&b, '.');
+        cs_buf_putc(b, '.');
         break;
     }
     for (size_t i = 0; i < d->n_errors; i++)
-        put(&b, " Policy '", d->errors[i].id, "' was ignored because it failed to evaluate: ", d->errors[i].msg, ".",
+        put(b, " Policy '", d->errors[i].id, "' was ignored because it failed to evaluate: ", d->errors[i].msg, ".",
             NULL);
-    d->explanation = cs_buf_steal(&b);
 }
 
-static void combine(const cs_policy_set *set, const uint32_t *sat, size_t n_sat, cs_decision *d)
+/* Does satisfied policy i decide, given whether any forbid / approval permit holds? */
+static bool decides(const cs_policy_set *set, uint32_t i, bool forbid, bool approval)
 {
-    size_t cap_s = 0, cap_d = 0;
+    if (forbid) return set->policies.items[i]->effect == CS_EFFECT_FORBID;
+    return approval ? set->meta[i].groups != NULL : true;
+}
+
+static cs_policy_match match_of(const cs_policy_set *set, uint32_t i, char *id, char *reason)
+{
+    return (cs_policy_match){id, set->policies.items[i]->effect, set->meta[i].groups != NULL, reason};
+}
+
+static void add_approval(cs_arena *a, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
+{
+    ap->policy_id = id;
+    ap->groups = cs_arena_alloc(a, (m->n_groups ? m->n_groups : 1) * sizeof *ap->groups);
+    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = dup_in(a, m->groups[g]);
+    ap->n_groups = m->n_groups;
+    ap->quorum = m->quorum;
+    ap->timeout_s = m->timeout_s;
+    ap->notify = dup_in(a, m->notify);
+    ap->reason = reason;
+}
+
+/* Combines the satisfied policies into the decision, whose arrays and strings all go
+ * into the arena a: forbid > approval > permit > default deny. */
+static void combine(const cs_policy_set *set, cs_arena *a, const uint32_t *sat, size_t n_sat, cs_decision *d)
+{
     bool forbid = false, approval = false;
     for (size_t i = 0; i < n_sat; i++) {
         const cs_policy *p = set->policies.items[sat[i]];
-        add_match(&d->satisfied, &d->n_satisfied, &cap_s, match_of(set, sat[i]));
         forbid |= p->effect == CS_EFFECT_FORBID;
         approval |= p->effect == CS_EFFECT_PERMIT && set->meta[sat[i]].groups != NULL;
     }
     d->kind = forbid ? CS_DECISION_DENY : approval ? CS_DECISION_PENDING : n_sat ? CS_DECISION_ALLOW : CS_DECISION_DENY;
+    size_t n_det = 0;
+    for (size_t i = 0; i < n_sat; i++) n_det += decides(set, sat[i], forbid, approval);
+    if (n_sat) d->satisfied = cs_arena_alloc(a, n_sat * sizeof *d->satisfied);
+    if (n_det) d->determining = cs_arena_alloc(a, n_det * sizeof *d->determining);
+    if (n_det && d->kind == CS_DECISION_PENDING) d->approvals = cs_arena_alloc(a, n_det * sizeof *d->approvals);
     for (size_t i = 0; i < n_sat; i++) {
-        const cs_policy *p = set->policies.items[sat[i]];
         const cs_policy_meta *m = &set->meta[sat[i]];
-        bool decides = forbid ? p->effect == CS_EFFECT_FORBID : approval ? m->groups != NULL : true;
-        if (!decides) continue;
-        add_match(&d->determining, &d->n_determining, &cap_d, match_of(set, sat[i]));
-        if (d->kind != CS_DECISION_PENDING) continue;
-        d->approvals = cs_realloc(d->approvals, (d->n_approvals + 1) * sizeof *d->approvals);
-        cs_approval_req *ap = &d->approvals[d->n_approvals++];
-        ap->policy_id = cs_strdup(m->id);
-        ap->groups = cs_malloc(m->n_groups * sizeof *ap->groups);
-        for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = cs_strdup(m->groups[g]);
-        ap->n_groups = m->n_groups;
-        ap->quorum = m->quorum;
-        ap->timeout_s = m->timeout_s;
-        ap->notify = m->notify ? cs_strdup(m->notify) : NULL;
-        ap->reason = m->reason ? cs_strdup(m->reason) : NULL;
+        /* Each policy's strings are copied once and shared by the lists it is in. */
+        char *id = dup_in(a, m->id), *reason = dup_in(a, m->reason);
+        d->satisfied[d->n_satisfied++] = match_of(set, sat[i], id, reason);
+        if (!decides(set, sat[i], forbid, approval)) continue;
+        d->determining[d->n_determining++] = match_of(set, sat[i], id, reason);
+        if (d->kind == CS_DECISION_PENDING) add_approval(a, m, id, reason, &d->approvals[d->n_approvals++]);
     }
+}
+
+/* Fills the decision from the evaluation's results. Its memory is one arena whose own
+ * header is stored in it last, so cs_decision_free() can release it. */
+static void build(const cs_policy_set *set, const cs_policy_request *req, const uint32_t *sat, size_t n_sat,
+                  const failure *fails, size_t n_fails, cs_buf *text, cs_decision *d)
+{
+    cs_arena a;
+    cs_arena_init(&a, 2048);
+    combine(set, &a, sat, n_sat, d);
+    if (n_fails) d->errors = cs_arena_alloc(&a, n_fails * sizeof *d->errors);
+    for (size_t i = 0; i < n_fails; i++)
+        d->errors[d->n_errors++] = (cs_policy_error){dup_in(&a, set->meta[fails[i].idx].id), dup_in(&a, fails[i].msg)};
+    explain(d, req, text);
+    d->explanation = cs_arena_strndup(&a, text->data ? text->data : "", text->len);
+    cs_arena *home = cs_arena_alloc(&a, sizeof *home);
+    *home = a;
+    d->mem = home;
 }
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out, cs_err *err)
 {
     memset(out, 0, sizeof *out);
-    request_ctx rc = {.arena = thread_arena()};
+    scratch *s = thread_scratch();
+    request_ctx rc = {.arena = &s->arena};
     int ret = prepare(set, req, &rc, err);
     if (ret < 0) {
         cs_arena_reset(rc.arena);
         return ret;
     }
-    size_t n_cand;
-    uint32_t *cand = candidates(set, &rc.env, &n_cand);
-    uint32_t stack_sat[64];
-    uint32_t *sat = n_cand <= 64 ? stack_sat : cs_malloc(n_cand * sizeof *sat);
-    size_t n_sat = 0, cap_e = 0;
+    size_t n_cand = candidates(set, &rc.env, s);
+    /* The satisfied ones are written over the candidates already evaluated. */
+    uint32_t *sat = s->cand;
+    size_t n_sat = 0, n_fails = 0;
+    failure *fails = NULL;
     for (size_t i = 0; i < n_cand; i++) {
-        int v = cs_eval_policy(&rc.env, set->policies.items[cand[i]]);
+        uint32_t c = s->cand[i];
+        int v = cs_eval_policy(&rc.env, set->policies.items[c]);
         if (v == CS_VERDICT_TRUE) {
-            sat[n_sat++] = cand[i];
+            sat[n_sat++] = c;
         } else if (v == CS_VERDICT_ERROR) {
-            out->errors = cs_grow(out->errors, &cap_e, out->n_errors + 1, sizeof *out->errors);
-            out->errors[out->n_errors++] = (cs_policy_error){cs_strdup(set->meta[cand[i]].id), cs_strdup(rc.env.err)};
+            if (fails == NULL) fails = cs_arena_alloc(rc.arena, (n_cand - i) * sizeof *fails);
+            fails[n_fails++] = (failure){c, cs_arena_strndup(rc.arena, rc.env.err, strlen(rc.env.err))};
         }
     }
-    combine(set, sat, n_sat, out);
-    explain(out, req);
-    if (sat != stack_sat) free(sat);
-    free(cand);
+    build(set, req, sat, n_sat, fails, n_fails, &s->text, out);
     cs_arena_reset(rc.arena);
     return 0;
 }
 
 int cs_policy_eval_each(const cs_policy_set *set, const cs_policy_request *req, int *verdicts, cs_err *err)
 {
-    request_ctx rc = {.arena = thread_arena()};
+    request_ctx rc = {.arena = &thread_scratch()->arena};
     int ret = prepare(set, req, &rc, err);
     for (size_t i = 0; ret == 0 && i < set->policies.n; i++)
         verdicts[i] = cs_eval_policy(&rc.env, set->policies.items[i]);
@@ -307,6 +358,13 @@ static void free_matches(cs_policy_match *m, size_t n)
 void cs_decision_free(cs_decision *d)
 {
     if (d == NULL) return;
+    if (d->mem) {
+        /* The arena's header lives in its own memory: copy it out before freeing. */
+        cs_arena a = *(cs_arena *)d->mem;
+        cs_arena_free(&a);
+        memset(d, 0, sizeof *d);
+        return;
+    }
     free_matches(d->satisfied, d->n_satisfied);
     free_matches(d->determining, d->n_determining);
     for (size_t i = 0; i < d->n_errors; i++) {

@@ -14,26 +14,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static uint64_t bucket_hash(const cs_uid *a, const cs_uid *r, const cs_uid *p)
+static uint64_t bucket_hash(uint32_t a, uint32_t r, uint32_t p)
 {
-    uint64_t h = a ? a->hash : 0x1234567;
-    h = (h * 0x9e3779b97f4a7c15ULL) ^ (r ? r->hash : 0x7654321);
-    return (h * 0xc2b2ae3d27d4eb4fULL) ^ (p ? p->hash : 0x2468ace);
+    uint64_t h = ((uint64_t)a << 32 | r) * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 31) ^ p) * 0xc2b2ae3d27d4eb4fULL;
+    return h ^ (h >> 29);
 }
 
-static bool opt_uid_eq(const cs_uid *a, const cs_uid *b)
+static bool bucket_is(const cs_index_bucket *b, uint32_t a, uint32_t r, uint32_t p)
 {
-    if (a == NULL || b == NULL) return a == b;
-    return cs_uid_eq(a, b);
+    return b->action == a && b->resource == r && b->principal == p;
 }
 
-static bool bucket_is(const cs_index_bucket *b, const cs_uid *a, const cs_uid *r, const cs_uid *p)
-{
-    return opt_uid_eq(b->action, a) && opt_uid_eq(b->resource, r) && opt_uid_eq(b->principal, p);
-}
-
-const cs_index_bucket *cs_policy_index_find(const cs_index_table *t, const cs_uid *action,
-                                            const cs_uid *resource, const cs_uid *principal)
+const cs_index_bucket *cs_policy_index_find(const cs_index_table *t, uint32_t action, uint32_t resource,
+                                            uint32_t principal)
 {
     if (t->cap == 0) return NULL;
     size_t mask = t->cap - 1, i = bucket_hash(action, resource, principal) & mask;
@@ -44,7 +38,30 @@ const cs_index_bucket *cs_policy_index_find(const cs_index_table *t, const cs_ui
     return NULL;
 }
 
-static void index_add(cs_index_table *t, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t idx)
+uint32_t cs_policy_key_find(const cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
+{
+    if (t->cap == 0) return 0;
+    size_t mask = t->cap - 1, i = uid->hash & mask;
+    while (t->slots[i].uid) {
+        if (cs_uid_eq(t->slots[i].uid, uid)) return t->slots[i].id[role];
+        i = (i + 1) & mask;
+    }
+    return 0;
+}
+
+/* The key of uid in role, handing out a new one the first time; NULL (any) is 0. */
+static uint32_t key_get(cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
+{
+    if (uid == NULL) return 0;
+    size_t mask = t->cap - 1, i = uid->hash & mask;
+    while (t->slots[i].uid && !cs_uid_eq(t->slots[i].uid, uid)) i = (i + 1) & mask;
+    cs_index_key *k = &t->slots[i];
+    k->uid = uid;
+    if (k->id[role] == 0) k->id[role] = ++t->n;
+    return k->id[role];
+}
+
+static void index_add(cs_index_table *t, uint32_t a, uint32_t r, uint32_t p, uint32_t idx)
 {
     size_t mask = t->cap - 1, i = bucket_hash(a, r, p) & mask;
     while (t->slots[i].idx && !bucket_is(&t->slots[i], a, r, p)) i = (i + 1) & mask;
@@ -55,16 +72,23 @@ static void index_add(cs_index_table *t, const cs_uid *a, const cs_uid *r, const
         b->principal = p;
     }
     if (b->n > 0 && b->idx[b->n - 1] == idx) return; /* listed twice by one policy */
-    b->idx = cs_grow(b->idx, &b->cap, b->n + 1, sizeof *b->idx);
+    size_t cap = b->cap;
+    b->idx = cs_grow(b->idx, &cap, b->n + 1, sizeof *b->idx);
+    b->cap = (uint32_t)cap;
     b->idx[b->n++] = idx;
+}
+
+static size_t table_cap(size_t keys)
+{
+    size_t cap = 16;
+    while (cap < keys * 2) cap *= 2;
+    return cap;
 }
 
 static void table_init(cs_index_table *t, size_t keys)
 {
-    size_t cap = 16;
-    while (cap < keys * 2) cap *= 2;
-    t->slots = cs_calloc(cap, sizeof *t->slots);
-    t->cap = cap;
+    t->cap = table_cap(keys);
+    t->slots = cs_calloc(t->cap, sizeof *t->slots);
 }
 
 static void table_free(cs_index_table *t)
@@ -82,8 +106,10 @@ static const cs_uid *scope_key(const cs_scope *s)
 
 static void add_policy(cs_policy_set *set, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t i)
 {
-    index_add(&set->buckets, a, r, p, i);
-    index_add(&set->pairs, a, r, NULL, i);
+    uint32_t ak = key_get(&set->keys, a, CS_ROLE_ACTION), rk = key_get(&set->keys, r, CS_ROLE_RESOURCE);
+    uint32_t pk = key_get(&set->keys, p, CS_ROLE_PRINCIPAL);
+    index_add(&set->buckets, ak, rk, pk, i);
+    index_add(&set->pairs, ak, rk, 0, i);
 }
 
 static void build_index(cs_policy_set *set)
@@ -95,6 +121,9 @@ static void build_index(cs_policy_set *set)
     }
     table_init(&set->buckets, keys);
     table_init(&set->pairs, keys);
+    /* At most three distinct entities per (action list element, policy). */
+    set->keys.cap = table_cap(3 * keys);
+    set->keys.slots = cs_calloc(set->keys.cap, sizeof *set->keys.slots);
     for (size_t i = 0; i < set->policies.n; i++) {
         const cs_policy *p = set->policies.items[i];
         const cs_uid *r = scope_key(&p->resource), *pr = scope_key(&p->principal);
@@ -233,6 +262,7 @@ static void set_free(cs_policy_set *set)
 {
     table_free(&set->buckets);
     table_free(&set->pairs);
+    free(set->keys.slots);
     free(set->policies.items);
     free(set->meta);
     cs_entities_free(&set->entities);
