@@ -194,6 +194,7 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
     for (size_t k = 0; k < l.n; k++) {
         const cs_uid *u = l.items[k];
         const cs_entity *pe = cs_entities_find(es, u);
+        if (pe) l.items[k] = pe->uid; /* the store's own uid: comparisons end at the pointer */
         const cs_uid *upp = cs_uid_path_parent(a, u);
         if (upp && !list_has(&l, upp)) list_add(&l, upp);
         for (size_t i = 0; pe && i < pe->n_parents; i++)
@@ -208,6 +209,15 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
 int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy_diags *diags)
 {
     int rc = 0;
+    /* Parents point at the store's own uids where it has them, so that ancestor lists
+     * share pointers with each other and with the policies' scopes. */
+    for (size_t i = 0; i < es->cap; i++) {
+        cs_entity *e = es->slots[i];
+        for (size_t k = 0; e && k < e->n_parents; k++) {
+            const cs_entity *pe = cs_entities_find(es, e->parents[k]);
+            if (pe) e->parents[k] = pe->uid;
+        }
+    }
     for (size_t i = 0; i < es->cap; i++) {
         cs_entity *e = es->slots[i];
         if (e == NULL) continue;
@@ -232,7 +242,7 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
     const cs_entity *base = cs_entities_find(es, uid);
     if (base && n_extra == 0 && attrs == NULL) return base;
     cs_entity *e = cs_arena_alloc(a, sizeof *e);
-    e->uid = uid;
+    e->uid = base ? base->uid : uid;
     e->tags = base ? base->tags : empty_record(a);
     e->attrs = base ? base->attrs : empty_record(a);
     if (attrs && base && base->attrs->u.rec.n) {

@@ -101,9 +101,11 @@ static int prepare(const cs_policy_set *set, const cs_policy_request *req, reque
     } else {
         ctx = cs_value_record(a, NULL, NULL, 0);
     }
-    env->vars[CS_VAR_PRINCIPAL] = cs_value_entity(a, p);
-    env->vars[CS_VAR_ACTION] = cs_value_entity(a, act);
-    env->vars[CS_VAR_RESOURCE] = cs_value_entity(a, res);
+    /* The built entities carry the store's uid when it has the entity: pointer-equal to
+     * the ancestors and scopes that name it. */
+    env->vars[CS_VAR_PRINCIPAL] = cs_value_entity(a, env->req[0]->uid);
+    env->vars[CS_VAR_ACTION] = cs_value_entity(a, env->req[1]->uid);
+    env->vars[CS_VAR_RESOURCE] = cs_value_entity(a, env->req[2]->uid);
     env->vars[CS_VAR_CONTEXT] = ctx;
     return 0;
 }
@@ -176,9 +178,48 @@ typedef struct failure {
     const char *msg;
 } failure;
 
-static char *dup_in(cs_arena *a, const char *s)
+/* What the evaluation found, before it becomes a cs_decision. */
+typedef struct outcome {
+    int kind;
+    bool forbid, approval; /* some satisfied forbid / @approval permit */
+    const uint32_t *sat;   /* satisfied policies, in set order */
+    size_t n_sat, n_det;   /* n_det: how many of them decide */
+    const failure *fails;
+    size_t n_fails;
+} outcome;
+
+/* Does satisfied policy i decide the outcome? */
+static bool decides(const cs_policy_set *set, const outcome *o, uint32_t i)
 {
-    return s ? cs_arena_strndup(a, s, strlen(s)) : NULL;
+    if (o->forbid) return set->policies.items[i]->effect == CS_EFFECT_FORBID;
+    return o->approval ? set->meta[i].groups != NULL : true;
+}
+
+/* forbid > approval > permit > default deny. */
+static void combine(const cs_policy_set *set, outcome *o)
+{
+    for (size_t i = 0; i < o->n_sat; i++) {
+        const cs_policy *p = set->policies.items[o->sat[i]];
+        o->forbid |= p->effect == CS_EFFECT_FORBID;
+        o->approval |= p->effect == CS_EFFECT_PERMIT && set->meta[o->sat[i]].groups != NULL;
+    }
+    o->kind = o->forbid     ? CS_DECISION_DENY
+              : o->approval ? CS_DECISION_PENDING
+              : o->n_sat    ? CS_DECISION_ALLOW
+                            : CS_DECISION_DENY;
+    for (size_t i = 0; i < o->n_sat; i++) o->n_det += decides(set, o, o->sat[i]);
+}
+
+/* Appends s; the common case (it fits) stays out of cs_buf's general path. */
+static void put1(cs_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->data && b->len + n < b->cap && b->len + n <= b->max) {
+        memcpy(b->data + b->len, s, n + 1);
+        b->len += n;
+    } else {
+        cs_buf_append(b, s, n);
+    }
 }
 
 /* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
@@ -186,7 +227,7 @@ static void put(cs_buf *b, ...)
 {
     va_list ap;
     va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) cs_buf_puts(b, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) put1(b, s);
     va_end(ap);
 }
 
@@ -196,114 +237,145 @@ static void put_reason(cs_buf *b, const char *reason)
     if (reason) put(b, " (", reason, ")", NULL);
 }
 
-static void explain(const cs_decision *d, const cs_policy_request *req, cs_buf *b)
+static void put_approval(cs_buf *b, const cs_policy_meta *m, bool first)
+{
+    char q[16];
+    snprintf(q, sizeof q, "%d", m->quorum);
+    put(b, first ? "" : " ", "Needs approval: policy '", m->id, "' requires ", q, " approval",
+        m->quorum == 1 ? "" : "s", " from ", NULL);
+    for (size_t g = 0; g < m->n_groups; g++)
+        put(b, g == 0 ? "" : g + 1 == m->n_groups ? " or " : ", ", m->groups[g], NULL);
+    put_reason(b, m->reason);
+    put1(b, ".");
+}
+
+/* The decision's explanation, from the policies that decided and those that failed. */
+static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_request *req, cs_buf *b)
 {
     cs_buf_reset(b);
-    switch (d->kind) {
-    case CS_DECISION_DENY:
-        if (d->n_determining == 0)
-            put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
-                req->action.id, " on ", req->resource.id, " (default deny).", NULL);
-        for (size_t i = 0; i < d->n_determining; i++) {
-            put(b, i ? " " : "", "Denied by forbid policy '", d->determining[i].id, "'", NULL);
-            put_reason(b, d->determining[i].reason);
-            cs_buf_putc(b, '.');
+    if (o->kind == CS_DECISION_ALLOW) put1(b, "Allowed by ");
+    if (o->kind == CS_DECISION_DENY && o->n_det == 0)
+        put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
+            req->action.id, " on ", req->resource.id, " (default deny).", NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < o->n_sat; i++) {
+        if (!decides(set, o, o->sat[i])) continue;
+        const cs_policy_meta *m = &set->meta[o->sat[i]];
+        switch (o->kind) {
+        case CS_DECISION_DENY:
+            put(b, k ? " " : "", "Denied by forbid policy '", m->id, "'", NULL);
+            put_reason(b, m->reason);
+            put1(b, ".");
+            break;
+        case CS_DECISION_PENDING: put_approval(b, m, k == 0); break;
+        default:
+            put(b, k ? ", " : "", "policy '", m->id, "'", NULL);
+            put_reason(b, m->reason);
+            break;
         }
-        break;
-    case CS_DECISION_PENDING:
-        for (size_t i = 0; i < d->n_approvals; i++) {
-            const cs_approval_req *ap = &d->approvals[i];
-            char q[16];
-            snprintf(q, sizeof q, "%d", ap->quorum);
-            put(b, i ? " " : "", "Needs approval: policy '", ap->policy_id, "' requires ", q, " approval",
-                ap->quorum == 1 ? "" : "s", " from ", NULL);
-            for (size_t g = 0; g < ap->n_groups; g++)
-                put(b, g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g], NULL);
-            put_reason(b, ap->reason);
-            cs_buf_putc(b, '.');
-        }
-        break;
-    case CS_DECISION_ALLOW:
-        cs_buf_puts(b, "Allowed by ");
-        for (size_t i = 0; i < d->n_determining; i++) {
-            put(b, i ? ", " : "", "policy '", d->determining[i].id, "'", NULL);
-            put_reason(b, d->determining[i].reason);
-        }
-        cs_buf_putc(b, '.');
-        break;
+        k++;
     }
-    for (size_t i = 0; i < d->n_errors; i++)
-        put(b, " Policy '", d->errors[i].id, "' was ignored because it failed to evaluate: ", d->errors[i].msg, ".",
-            NULL);
+    if (o->kind == CS_DECISION_ALLOW) put1(b, ".");
+    for (size_t i = 0; i < o->n_fails; i++)
+        put(b, " Policy '", set->meta[o->fails[i].idx].id, "' was ignored because it failed to evaluate: ",
+            o->fails[i].msg, ".", NULL);
 }
 
-/* Does satisfied policy i decide, given whether any forbid / approval permit holds? */
-static bool decides(const cs_policy_set *set, uint32_t i, bool forbid, bool approval)
+/* The decision's one block of memory, handed out front to back: arrays, then strings. */
+typedef struct block {
+    char *p, *end;
+} block;
+
+/* An array; arrays are all taken before the first string, so they stay aligned. */
+static void *take(block *b, size_t n)
 {
-    if (forbid) return set->policies.items[i]->effect == CS_EFFECT_FORBID;
-    return approval ? set->meta[i].groups != NULL : true;
+    if (n == 0) return NULL;
+    n = (n + 7) & ~(size_t)7;
+    if ((size_t)(b->end - b->p) < n) abort(); /* decision_size() undercounted: a bug */
+    void *r = b->p;
+    b->p += n;
+    return r;
 }
 
-static cs_policy_match match_of(const cs_policy_set *set, uint32_t i, char *id, char *reason)
+static char *take_str(block *b, const char *s)
 {
-    return (cs_policy_match){id, set->policies.items[i]->effect, set->meta[i].groups != NULL, reason};
+    if (s == NULL) return NULL;
+    size_t n = strlen(s) + 1;
+    if ((size_t)(b->end - b->p) < n) abort();
+    char *r = memcpy(b->p, s, n);
+    b->p += n;
+    return r;
 }
 
-static void add_approval(cs_arena *a, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Bytes the decision needs: every array rounded up as take() does, every string once. */
+static size_t decision_size(const cs_policy_set *set, const outcome *o, size_t text_len)
+{
+    size_t arrays = (o->n_sat + o->n_det) * sizeof(cs_policy_match) + o->n_fails * sizeof(cs_policy_error);
+    size_t strings = text_len + 1;
+    bool pending = o->kind == CS_DECISION_PENDING;
+    if (pending) arrays += o->n_det * sizeof(cs_approval_req);
+    for (size_t i = 0; i < o->n_sat; i++) {
+        const cs_policy_meta *m = &set->meta[o->sat[i]];
+        strings += str_size(m->id) + str_size(m->reason);
+        if (!pending || !decides(set, o, o->sat[i])) continue;
+        arrays += (m->n_groups * sizeof(char *) + 7) & ~(size_t)7;
+        strings += str_size(m->notify);
+        for (size_t g = 0; g < m->n_groups; g++) strings += str_size(m->groups[g]);
+    }
+    for (size_t i = 0; i < o->n_fails; i++)
+        strings += str_size(set->meta[o->fails[i].idx].id) + str_size(o->fails[i].msg);
+    return arrays + strings;
+}
+
+/* Fills an approval whose groups array was taken already. */
+static void add_approval(block *b, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
 {
     ap->policy_id = id;
-    ap->groups = cs_arena_alloc(a, (m->n_groups ? m->n_groups : 1) * sizeof *ap->groups);
-    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = dup_in(a, m->groups[g]);
+    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = take_str(b, m->groups[g]);
     ap->n_groups = m->n_groups;
     ap->quorum = m->quorum;
     ap->timeout_s = m->timeout_s;
-    ap->notify = dup_in(a, m->notify);
+    ap->notify = take_str(b, m->notify);
     ap->reason = reason;
 }
 
-/* Combines the satisfied policies into the decision, whose arrays and strings all go
- * into the arena a: forbid > approval > permit > default deny. */
-static void combine(const cs_policy_set *set, cs_arena *a, const uint32_t *sat, size_t n_sat, cs_decision *d)
+/* Fills the decision from the outcome and its explanation; everything it points to is
+ * one malloc'd block (d->mem), so that cs_decision_free() is one free(). */
+static void build(const cs_policy_set *set, const outcome *o, const cs_buf *text, cs_decision *d)
 {
-    bool forbid = false, approval = false;
-    for (size_t i = 0; i < n_sat; i++) {
-        const cs_policy *p = set->policies.items[sat[i]];
-        forbid |= p->effect == CS_EFFECT_FORBID;
-        approval |= p->effect == CS_EFFECT_PERMIT && set->meta[sat[i]].groups != NULL;
-    }
-    d->kind = forbid ? CS_DECISION_DENY : approval ? CS_DECISION_PENDING : n_sat ? CS_DECISION_ALLOW : CS_DECISION_DENY;
-    size_t n_det = 0;
-    for (size_t i = 0; i < n_sat; i++) n_det += decides(set, sat[i], forbid, approval);
-    if (n_sat) d->satisfied = cs_arena_alloc(a, n_sat * sizeof *d->satisfied);
-    if (n_det) d->determining = cs_arena_alloc(a, n_det * sizeof *d->determining);
-    if (n_det && d->kind == CS_DECISION_PENDING) d->approvals = cs_arena_alloc(a, n_det * sizeof *d->approvals);
-    for (size_t i = 0; i < n_sat; i++) {
-        const cs_policy_meta *m = &set->meta[sat[i]];
+    size_t size = decision_size(set, o, text->len);
+    block b = {cs_malloc(size), NULL};
+    b.end = b.p + size;
+    d->mem = b.p;
+    d->kind = o->kind;
+    bool pending = o->kind == CS_DECISION_PENDING;
+    d->satisfied = take(&b, o->n_sat * sizeof *d->satisfied);
+    d->determining = take(&b, o->n_det * sizeof *d->determining);
+    d->approvals = pending ? take(&b, o->n_det * sizeof *d->approvals) : NULL;
+    d->errors = take(&b, o->n_fails * sizeof *d->errors);
+    for (size_t i = 0, k = 0; pending && i < o->n_sat; i++)
+        if (decides(set, o, o->sat[i]))
+            d->approvals[k++].groups = take(&b, set->meta[o->sat[i]].n_groups * sizeof(char *));
+    for (size_t i = 0; i < o->n_sat; i++) {
+        uint32_t idx = o->sat[i];
+        const cs_policy_meta *m = &set->meta[idx];
         /* Each policy's strings are copied once and shared by the lists it is in. */
-        char *id = dup_in(a, m->id), *reason = dup_in(a, m->reason);
-        d->satisfied[d->n_satisfied++] = match_of(set, sat[i], id, reason);
-        if (!decides(set, sat[i], forbid, approval)) continue;
-        d->determining[d->n_determining++] = match_of(set, sat[i], id, reason);
-        if (d->kind == CS_DECISION_PENDING) add_approval(a, m, id, reason, &d->approvals[d->n_approvals++]);
+        char *id = take_str(&b, m->id), *reason = take_str(&b, m->reason);
+        cs_policy_match match = {id, set->policies.items[idx]->effect, m->groups != NULL, reason};
+        d->satisfied[d->n_satisfied++] = match;
+        if (!decides(set, o, idx)) continue;
+        d->determining[d->n_determining++] = match;
+        if (pending) add_approval(&b, m, id, reason, &d->approvals[d->n_approvals++]);
     }
-}
-
-/* Fills the decision from the evaluation's results. Its memory is one arena whose own
- * header is stored in it last, so cs_decision_free() can release it. */
-static void build(const cs_policy_set *set, const cs_policy_request *req, const uint32_t *sat, size_t n_sat,
-                  const failure *fails, size_t n_fails, cs_buf *text, cs_decision *d)
-{
-    cs_arena a;
-    cs_arena_init(&a, 2048);
-    combine(set, &a, sat, n_sat, d);
-    if (n_fails) d->errors = cs_arena_alloc(&a, n_fails * sizeof *d->errors);
-    for (size_t i = 0; i < n_fails; i++)
-        d->errors[d->n_errors++] = (cs_policy_error){dup_in(&a, set->meta[fails[i].idx].id), dup_in(&a, fails[i].msg)};
-    explain(d, req, text);
-    d->explanation = cs_arena_strndup(&a, text->data ? text->data : "", text->len);
-    cs_arena *home = cs_arena_alloc(&a, sizeof *home);
-    *home = a;
-    d->mem = home;
+    for (size_t i = 0; i < o->n_fails; i++)
+        d->errors[d->n_errors++] = (cs_policy_error){take_str(&b, set->meta[o->fails[i].idx].id),
+                                                     take_str(&b, o->fails[i].msg)};
+    d->explanation = take_str(&b, text->data ? text->data : "");
 }
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out, cs_err *err)
@@ -319,19 +391,22 @@ int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_
     size_t n_cand = candidates(set, &rc.env, s);
     /* The satisfied ones are written over the candidates already evaluated. */
     uint32_t *sat = s->cand;
-    size_t n_sat = 0, n_fails = 0;
     failure *fails = NULL;
+    outcome o = {.sat = sat};
     for (size_t i = 0; i < n_cand; i++) {
         uint32_t c = s->cand[i];
         int v = cs_eval_policy(&rc.env, set->policies.items[c]);
         if (v == CS_VERDICT_TRUE) {
-            sat[n_sat++] = c;
+            sat[o.n_sat++] = c;
         } else if (v == CS_VERDICT_ERROR) {
             if (fails == NULL) fails = cs_arena_alloc(rc.arena, (n_cand - i) * sizeof *fails);
-            fails[n_fails++] = (failure){c, cs_arena_strndup(rc.arena, rc.env.err, strlen(rc.env.err))};
+            fails[o.n_fails++] = (failure){c, cs_arena_strndup(rc.arena, rc.env.err, strlen(rc.env.err))};
         }
     }
-    build(set, req, sat, n_sat, fails, n_fails, &s->text, out);
+    o.fails = fails;
+    combine(set, &o);
+    explain(set, &o, req, &s->text);
+    build(set, &o, &s->text, out);
     cs_arena_reset(rc.arena);
     return 0;
 }
@@ -359,9 +434,7 @@ void cs_decision_free(cs_decision *d)
 {
     if (d == NULL) return;
     if (d->mem) {
-        /* The arena's header lives in its own memory: copy it out before freeing. */
-        cs_arena a = *(cs_arena *)d->mem;
-        cs_arena_free(&a);
+        free(d->mem);
         memset(d, 0, sizeof *d);
         return;
     }
