@@ -116,39 +116,47 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* The index keys of an entity in role: itself and its ancestors as far as a scope names
- * them, then 0 for "any". keys has room for n_ancestors + 2. */
-static size_t entity_keys(const cs_policy_set *set, const cs_entity *e, enum cs_key_role role, uint32_t *keys)
+/* The index keys of e in role (see cs_policy_entity_keys): the store's entities have
+ * them already; an entity built for this request gets them now, in the arena. */
+static const uint32_t *entity_keys(const cs_policy_set *set, const cs_eval_env *env, const cs_entity *e,
+                                   enum cs_key_role role, size_t *n)
 {
-    size_t n = 0;
-    uint32_t k = cs_policy_key_find(&set->keys, e->uid, role);
-    if (k) keys[n++] = k;
-    for (size_t i = 0; i < e->n_ancestors; i++)
-        if ((k = cs_policy_key_find(&set->keys, e->ancestors[i], role))) keys[n++] = k;
-    keys[n++] = 0;
-    return n;
+    if (e->index_keys[role]) {
+        *n = e->n_index_keys[role];
+        return e->index_keys[role];
+    }
+    uint32_t *keys = cs_arena_alloc(env->arena, (e->n_ancestors + 2) * sizeof *keys);
+    *n = cs_policy_entity_keys(&set->index, e, role, keys);
+    return keys;
+}
+
+static bool has_key(const uint32_t *keys, size_t n, uint32_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] == k) return true;
+    return false;
 }
 
 /* Collects into s->cand the indices of policies whose scope keys can match, sorted and
  * distinct; returns how many. */
 static size_t candidates(const cs_policy_set *set, const cs_eval_env *env, scratch *s)
 {
+    const cs_index *ix = &set->index;
     const cs_entity *prin = env->req[0], *act = env->req[1], *res = env->req[2];
-    uint32_t *ak = cs_arena_alloc(env->arena, (act->n_ancestors + 2) * sizeof *ak);
-    uint32_t *rk = cs_arena_alloc(env->arena, (res->n_ancestors + 2) * sizeof *rk);
-    uint32_t *pk = cs_arena_alloc(env->arena, (prin->n_ancestors + 2) * sizeof *pk);
-    size_t na = entity_keys(set, act, CS_ROLE_ACTION, ak), nr = entity_keys(set, res, CS_ROLE_RESOURCE, rk);
-    size_t np = entity_keys(set, prin, CS_ROLE_PRINCIPAL, pk);
+    size_t na, nr, np;
+    const uint32_t *ak = entity_keys(set, env, act, CS_ROLE_ACTION, &na);
+    const uint32_t *rk = entity_keys(set, env, res, CS_ROLE_RESOURCE, &nr);
+    const uint32_t *pk = entity_keys(set, env, prin, CS_ROLE_PRINCIPAL, &np);
     size_t n = 0;
     for (size_t i = 0; i < na; i++) {
         for (size_t j = 0; j < nr; j++) {
-            if (cs_policy_index_find(&set->pairs, ak[i], rk[j], 0) == NULL) continue;
-            for (size_t k = 0; k < np; k++) {
-                const cs_index_bucket *b = cs_policy_index_find(&set->buckets, ak[i], rk[j], pk[k]);
-                if (b == NULL) continue;
-                s->cand = cs_grow(s->cand, &s->cand_cap, n + b->n, sizeof *s->cand);
-                memcpy(s->cand + n, b->idx, b->n * sizeof *s->cand);
-                n += b->n;
+            const cs_index_pair *pair = cs_policy_index_find(ix, ak[i], rk[j]);
+            for (uint32_t e = 0; pair && e < pair->n; e++) {
+                const cs_index_entry *en = &ix->entries[pair->first + e];
+                if (!has_key(pk, np, en->principal)) continue;
+                s->cand = cs_grow(s->cand, &s->cand_cap, n + en->n, sizeof *s->cand);
+                memcpy(s->cand + n, ix->idx + en->first, en->n * sizeof *s->cand);
+                n += en->n;
             }
         }
     }
