@@ -226,12 +226,14 @@ static void index_agrees_with_full_scan(void **state)
         const char *r = resources[(seed >> 16) % 7];
         const char *eff = (seed >> 20) % 5 == 0 ? "forbid" : "permit";
         char *p;
-        switch ((seed >> 24) % 6) {
+        switch ((seed >> 24) % 8) {
         case 0: p = cs_sprintf("%s(principal, action == Action::\"%s\", resource in Resource::\"%s\");", eff, a, r); break;
         case 1: p = cs_sprintf("%s(principal, action in [Action::\"%s\", Action::\"%s\"], resource == Resource::\"%s\");", eff, a, a2, r); break;
         case 2: p = cs_sprintf("%s(principal in Group::\"g%u\", action, resource in Resource::\"%s\");", eff, seed % 3, r); break;
         case 3: p = cs_sprintf("%s(principal, action == Action::\"%s\", resource) when { context.n > %u };", eff, a, seed % 10); break;
         case 4: p = cs_sprintf("%s(principal, action in Action::\"all\", resource is Resource);", eff); break;
+        case 5: p = cs_sprintf("%s(principal == User::\"p\", action in [Action::\"%s\", Action::\"%s\"], resource);", eff, a, a); break;
+        case 6: p = cs_sprintf("%s(principal is User in Group::\"g%u\", action == Action::\"all\", resource in Resource::\"%s\");", eff, seed % 3, r); break;
         default: p = cs_sprintf("%s(principal is Agent, action, resource) when { resource in Resource::\"%s\" };", eff, r); break;
         }
         char *t = cs_sprintf("%s%s\n", text, p);
@@ -239,7 +241,10 @@ static void index_agrees_with_full_scan(void **state)
         free(p);
         text = t;
     }
-    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
+    /* User::"p" is in the store (its keys are computed at load); Agent::"p" is not. */
+    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"User\",\"id\":\"p\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"g0\"}]},"
+                                        "{\"uid\":{\"type\":\"Resource\",\"id\":\"prod/db\"},\"attrs\":{},\"parents\":[{\"type\":\"Resource\",\"id\":\"dev/a\"}]},"
+                                        "{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
                                         "{\"uid\":{\"type\":\"Action\",\"id\":\"mcp.call\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]}]");
     free(text);
     size_t n = cs_policy_set_count(set);
@@ -253,7 +258,8 @@ static void index_agrees_with_full_scan(void **state)
         cs_policy_request req = {.principal = {(seed >> 10) % 2 ? "Agent" : "User", "p"},
                                  .action = {"Action", actions[(seed >> 12) % 6]},
                                  .resource = {"Resource", resources[(seed >> 16) % 7]},
-                                 .principal_groups = groups, .n_principal_groups = 1, .context = jc};
+                                 .principal_groups = groups, .n_principal_groups = (seed >> 14) % 3 ? 1 : 0,
+                                 .context = jc};
         cs_decision d;
         assert_int_equal(cs_policy_decide(set, &req, &d, NULL), 0);
         assert_int_equal(cs_policy_eval_each(set, &req, v, NULL), 0);
