@@ -242,45 +242,8 @@ static int cmp_kv(const void *x, const void *y)
     return cs_str_cmp(((const kv *)x)->k, ((const kv *)y)->k);
 }
 
-static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy);
-
-const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n)
-{
-    return record_new(a, keys, vals, n, true);
-}
-
-static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy)
-{
-    kv stack[SMALL_SORT];
-    kv *t = n <= SMALL_SORT ? stack : cs_malloc(n * sizeof *t);
-    for (size_t i = 0; i < n; i++) t[i] = (kv){keys[i], vals[i]};
-    if (n > SMALL_SORT) qsort(t, n, sizeof *t, cmp_kv);
-    for (size_t i = 1; n <= SMALL_SORT && i < n; i++)
-        for (size_t j = i; j > 0 && cs_str_cmp(t[j - 1].k, t[j].k) > 0; j--) {
-            kv x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    for (size_t i = 1; i < n; i++)
-        if (cs_str_eq(t[i - 1].k, t[i].k)) {
-            if (t != stack) free(t);
-            return NULL;
-        }
-    cs_value *v = cs_arena_alloc(a, sizeof *v);
-    v->type = CS_V_RECORD;
-    v->u.rec.n = n;
-    v->u.rec.keys = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_str));
-    v->u.rec.vals = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_value *));
-    for (size_t i = 0; i < n; i++) {
-        v->u.rec.keys[i] = copy ? (cs_str){cs_arena_strndup(a, t[i].k.p, t[i].k.n), t[i].k.n} : t[i].k;
-        v->u.rec.vals[i] = t[i].v;
-    }
-    if (t != stack) free(t);
-    return v;
-}
-
-/* Like record_new, but keys and vals already live in a and become the record's own:
- * they are sorted in place instead of copied. */
+/* Makes a record of keys and vals, which live in a and become the record's own: they
+ * are sorted in place. NULL when a key repeats. */
 static const cs_value *record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
 {
     if (n > SMALL_SORT) {
@@ -308,6 +271,17 @@ static const cs_value *record_adopt(cs_arena *a, cs_str *keys, const cs_value **
     v->type = CS_V_RECORD;
     v->u.rec = (cs_record){keys, vals, n};
     return v;
+}
+
+const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n)
+{
+    cs_str *k = cs_arena_alloc(a, (n ? n : 1) * sizeof *k);
+    const cs_value **v = cs_arena_alloc(a, (n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        k[i] = (cs_str){cs_arena_strndup(a, keys[i].p, keys[i].n), keys[i].n};
+        v[i] = vals[i];
+    }
+    return record_adopt(a, k, v, n);
 }
 
 const cs_value *cs_record_get(const cs_record *r, cs_str key)
@@ -387,12 +361,12 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err)
 
 static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth, bool borrow);
 
-/* {"fn": F, "arg": A} or {"fn": F, "args": [A]}: the ip and decimal constructors. */
 static bool key_is(const char *k, size_t n, const char *lit, size_t lit_n)
 {
     return n == lit_n && memcmp(k, lit, n) == 0;
 }
 
+/* {"fn": F, "arg": A} or {"fn": F, "args": [A]}: the ip and decimal constructors. */
 static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *err)
 {
     /* One walk over the (small) object instead of a hash lookup per field. */
