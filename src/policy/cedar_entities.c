@@ -164,9 +164,12 @@ int cs_entities_load_json(cs_entities *es, cs_arena *a, const char *text, size_t
     return rc;
 }
 
+/* A list that starts in the caller's buffer (most hierarchies are shallow) and moves
+ * to the heap when it outgrows it: closures are also computed per request. */
 typedef struct uid_list {
     const cs_uid **items;
     size_t n, cap;
+    const cs_uid **local; /* the caller's buffer, while items is it */
 } uid_list;
 
 static bool list_has(const uid_list *l, const cs_uid *u)
@@ -178,7 +181,15 @@ static bool list_has(const uid_list *l, const cs_uid *u)
 
 static void list_add(uid_list *l, const cs_uid *u)
 {
-    l->items = cs_grow(l->items, &l->cap, l->n + 1, sizeof *l->items);
+    if (l->n == l->cap) {
+        if (l->items == l->local) {
+            l->items = cs_malloc(l->cap * 2 * sizeof *l->items);
+            memcpy(l->items, l->local, l->n * sizeof *l->items);
+            l->cap *= 2;
+        } else {
+            l->items = cs_grow(l->items, &l->cap, l->n + 1, sizeof *l->items);
+        }
+    }
     l->items[l->n++] = u;
 }
 
@@ -186,7 +197,8 @@ static void list_add(uid_list *l, const cs_uid *u)
 static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, const cs_uid **direct,
                     size_t n_direct, const cs_uid ***out, size_t *n_out)
 {
-    uid_list l = {0};
+    const cs_uid *local[32];
+    uid_list l = {local, 0, sizeof local / sizeof *local, local};
     const cs_uid *pp = cs_uid_path_parent(a, self);
     if (pp) list_add(&l, pp);
     for (size_t i = 0; i < n_direct; i++)
@@ -194,6 +206,7 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
     for (size_t k = 0; k < l.n; k++) {
         const cs_uid *u = l.items[k];
         const cs_entity *pe = cs_entities_find(es, u);
+        if (pe) l.items[k] = pe->uid; /* the store's own uid: comparisons end at the pointer */
         const cs_uid *upp = cs_uid_path_parent(a, u);
         if (upp && !list_has(&l, upp)) list_add(&l, upp);
         for (size_t i = 0; pe && i < pe->n_parents; i++)
@@ -202,12 +215,21 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
     *out = cs_arena_alloc(a, (l.n + 1) * sizeof **out);
     if (l.n) memcpy(*out, l.items, l.n * sizeof **out);
     *n_out = l.n;
-    free(l.items);
+    if (l.items != local) free(l.items);
 }
 
 int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy_diags *diags)
 {
     int rc = 0;
+    /* Parents point at the store's own uids where it has them, so that ancestor lists
+     * share pointers with each other and with the policies' scopes. */
+    for (size_t i = 0; i < es->cap; i++) {
+        cs_entity *e = es->slots[i];
+        for (size_t k = 0; e && k < e->n_parents; k++) {
+            const cs_entity *pe = cs_entities_find(es, e->parents[k]);
+            if (pe) e->parents[k] = pe->uid;
+        }
+    }
     for (size_t i = 0; i < es->cap; i++) {
         cs_entity *e = es->slots[i];
         if (e == NULL) continue;
@@ -232,15 +254,15 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
     const cs_entity *base = cs_entities_find(es, uid);
     if (base && n_extra == 0 && attrs == NULL) return base;
     cs_entity *e = cs_arena_alloc(a, sizeof *e);
-    e->uid = uid;
+    e->uid = base ? base->uid : uid;
     e->tags = base ? base->tags : empty_record(a);
     e->attrs = base ? base->attrs : empty_record(a);
     if (attrs && base && base->attrs->u.rec.n) {
         /* Request attributes override the store's, key by key. */
         const cs_record *br = &base->attrs->u.rec, *ar = &attrs->u.rec;
         size_t n = br->n + ar->n, k = 0;
-        cs_str *keys = cs_malloc(n * sizeof *keys);
-        const cs_value **vals = cs_malloc(n * sizeof *vals);
+        cs_str *keys = cs_arena_alloc(a, n * sizeof *keys);
+        const cs_value **vals = cs_arena_alloc(a, n * sizeof *vals);
         for (size_t i = 0; i < ar->n; i++) {
             keys[k] = ar->keys[i];
             vals[k++] = ar->vals[i];
@@ -251,8 +273,6 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
                 vals[k++] = br->vals[i];
             }
         e->attrs = cs_value_record(a, keys, vals, k);
-        free(keys);
-        free(vals);
     } else if (attrs) {
         e->attrs = attrs;
     }

@@ -16,6 +16,11 @@ typedef struct cs_entity {
     size_t n_parents;
     const cs_uid **ancestors; /* transitive closure of parents, self excluded */
     size_t n_ancestors;
+    /* Set by the policy set's scope index (policy_set.h) for the entities of the store:
+     * the index keys of the entity and its ancestors in each role, 0 ("any") last.
+     * NULL for entities built for a request, whose keys are looked up then. */
+    const uint32_t *index_keys[3];
+    uint32_t n_index_keys[3];
 } cs_entity;
 
 typedef struct cs_entities {

@@ -387,6 +387,23 @@ static const fn_info *find_fn(const fn_info *table, cs_str name)
     return NULL;
 }
 
+/* ip("...") and decimal("...") of a valid string literal are constants: the value is
+ * made once here instead of at every evaluation. An invalid literal stays a call, so
+ * that it fails when evaluated, as in Cedar. */
+static void fold_extension(parser *P, cs_expr *e)
+{
+    const cs_expr *arg = e->u.call.args[0];
+    if (arg->kind != CS_X_LIT || arg->u.lit->type != CS_V_STRING) return;
+    cs_str s = arg->u.lit->u.s;
+    cs_value *v = cs_arena_alloc(P->a, sizeof *v);
+    bool ip = e->u.call.fn == CS_FN_IP;
+    v->type = ip ? CS_V_IP : CS_V_DECIMAL;
+    int rc = ip ? cs_ext_ip_parse(s.p, s.n, &v->u.ip) : cs_ext_decimal_parse(s.p, s.n, &v->u.dec);
+    if (rc < 0) return;
+    e->kind = CS_X_LIT;
+    e->u.lit = v;
+}
+
 static const cs_expr *call_node(parser *P, const cs_tok *at, const fn_info *f, const cs_expr *self)
 {
     cs_expr *e = node(P, self ? CS_X_METHOD : CS_X_CALL, at);
@@ -400,7 +417,21 @@ static const cs_expr *call_node(parser *P, const cs_tok *at, const fn_info *f, c
     if ((int)e->u.call.n != f->arity && !f->extension)
         fail_at(P, at, "'%s' takes %d argument%s, got %zu", f->name, f->arity, f->arity == 1 ? "" : "s",
                 e->u.call.n);
+    if (!self && e->u.call.n == 1 && (f->fn == CS_FN_IP || f->fn == CS_FN_DECIMAL)) fold_extension(P, e);
     return e;
+}
+
+/* A set of constants is a constant (as evaluating it would give, duplicates removed):
+ * made once here instead of at every evaluation. */
+static void fold_set(parser *P, cs_expr *e)
+{
+    size_t n = e->u.list.n;
+    for (size_t i = 0; i < n; i++)
+        if (e->u.list.items[i]->kind != CS_X_LIT) return;
+    const cs_value **items = cs_arena_alloc(P->a, (n ? n : 1) * sizeof *items);
+    for (size_t i = 0; i < n; i++) items[i] = e->u.list.items[i]->u.lit;
+    e->kind = CS_X_LIT;
+    e->u.lit = cs_value_set(P->a, items, n);
 }
 
 static const cs_expr *record_lit(parser *P, const cs_tok *at)
@@ -481,6 +512,7 @@ static const cs_expr *parse_primary(parser *P)
         cs_expr *e = node(P, CS_X_SET, &t);
         e->u.list.items = expr_list(P, CS_T_RBRACKET, &e->u.list.n);
         for (size_t i = 0; i < e->u.list.n; i++) below(P, e, e->u.list.items[i]);
+        fold_set(P, e);
         return e;
     }
     case CS_T_LBRACE: advance(P); return record_lit(P, &t);

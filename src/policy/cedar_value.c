@@ -40,14 +40,11 @@ uint64_t cs_uid_hash(cs_str type, cs_str id)
     return cs_hash_bytes(id.p, id.n, cs_hash_bytes(type.p, type.n, 0x5eed));
 }
 
-bool cs_str_eq(cs_str a, cs_str b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}
-
 int cs_str_cmp(cs_str a, cs_str b)
 {
     size_t n = a.n < b.n ? a.n : b.n;
+    /* Record keys mostly differ in their first byte: look there before calling memcmp. */
+    if (n && a.p[0] != b.p[0]) return (unsigned char)a.p[0] < (unsigned char)b.p[0] ? -1 : 1;
     int c = n ? memcmp(a.p, b.p, n) : 0;
     if (c) return c;
     return a.n < b.n ? -1 : a.n > b.n ? 1 : 0;
@@ -56,11 +53,6 @@ int cs_str_cmp(cs_str a, cs_str b)
 cs_str cs_str_c(const char *s)
 {
     return (cs_str){s, strlen(s)};
-}
-
-bool cs_uid_eq(const cs_uid *a, const cs_uid *b)
-{
-    return a == b || (a->hash == b->hash && cs_str_eq(a->id, b->id) && cs_str_eq(a->type, b->type));
 }
 
 static const cs_value v_true = {.type = CS_V_BOOL, .u.b = true};
@@ -250,41 +242,46 @@ static int cmp_kv(const void *x, const void *y)
     return cs_str_cmp(((const kv *)x)->k, ((const kv *)y)->k);
 }
 
-static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy);
+/* Makes a record of keys and vals, which live in a and become the record's own: they
+ * are sorted in place. NULL when a key repeats. */
+static const cs_value *record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
+{
+    if (n > SMALL_SORT) {
+        kv *t = cs_malloc(n * sizeof *t);
+        for (size_t i = 0; i < n; i++) t[i] = (kv){keys[i], vals[i]};
+        qsort(t, n, sizeof *t, cmp_kv);
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = t[i].k;
+            vals[i] = t[i].v;
+        }
+        free(t);
+    }
+    for (size_t i = 1; n <= SMALL_SORT && i < n; i++)
+        for (size_t j = i; j > 0 && cs_str_cmp(keys[j - 1], keys[j]) > 0; j--) {
+            cs_str k = keys[j];
+            const cs_value *v = vals[j];
+            keys[j] = keys[j - 1];
+            vals[j] = vals[j - 1];
+            keys[j - 1] = k;
+            vals[j - 1] = v;
+        }
+    for (size_t i = 1; i < n; i++)
+        if (cs_str_eq(keys[i - 1], keys[i])) return NULL;
+    cs_value *v = cs_arena_alloc(a, sizeof *v);
+    v->type = CS_V_RECORD;
+    v->u.rec = (cs_record){keys, vals, n};
+    return v;
+}
 
 const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n)
 {
-    return record_new(a, keys, vals, n, true);
-}
-
-static const cs_value *record_new(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n, bool copy)
-{
-    kv stack[SMALL_SORT];
-    kv *t = n <= SMALL_SORT ? stack : cs_malloc(n * sizeof *t);
-    for (size_t i = 0; i < n; i++) t[i] = (kv){keys[i], vals[i]};
-    if (n > SMALL_SORT) qsort(t, n, sizeof *t, cmp_kv);
-    for (size_t i = 1; n <= SMALL_SORT && i < n; i++)
-        for (size_t j = i; j > 0 && cs_str_cmp(t[j - 1].k, t[j].k) > 0; j--) {
-            kv x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    for (size_t i = 1; i < n; i++)
-        if (cs_str_eq(t[i - 1].k, t[i].k)) {
-            if (t != stack) free(t);
-            return NULL;
-        }
-    cs_value *v = cs_arena_alloc(a, sizeof *v);
-    v->type = CS_V_RECORD;
-    v->u.rec.n = n;
-    v->u.rec.keys = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_str));
-    v->u.rec.vals = cs_arena_alloc(a, (n ? n : 1) * sizeof(cs_value *));
+    cs_str *k = cs_arena_alloc(a, (n ? n : 1) * sizeof *k);
+    const cs_value **v = cs_arena_alloc(a, (n ? n : 1) * sizeof *v);
     for (size_t i = 0; i < n; i++) {
-        v->u.rec.keys[i] = copy ? (cs_str){cs_arena_strndup(a, t[i].k.p, t[i].k.n), t[i].k.n} : t[i].k;
-        v->u.rec.vals[i] = t[i].v;
+        k[i] = (cs_str){cs_arena_strndup(a, keys[i].p, keys[i].n), keys[i].n};
+        v[i] = vals[i];
     }
-    if (t != stack) free(t);
-    return v;
+    return record_adopt(a, k, v, n);
 }
 
 const cs_value *cs_record_get(const cs_record *r, cs_str key)
@@ -364,10 +361,24 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err)
 
 static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth, bool borrow);
 
+static bool key_is(const char *k, size_t n, const char *lit, size_t lit_n)
+{
+    return n == lit_n && memcmp(k, lit, n) == 0;
+}
+
 /* {"fn": F, "arg": A} or {"fn": F, "args": [A]}: the ip and decimal constructors. */
 static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *err)
 {
-    json_t *fn = json_object_get(x, "fn"), *arg = json_object_get(x, "arg"), *args = json_object_get(x, "args");
+    /* One walk over the (small) object instead of a hash lookup per field. */
+    json_t *fn = NULL, *arg = NULL, *args = NULL;
+    for (void *it = json_object_iter(x); it; it = json_object_iter_next(x, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kn = json_object_iter_key_len(it);
+        json_t *v = json_object_iter_value(it);
+        if (key_is(k, kn, "fn", 2)) fn = v;
+        else if (key_is(k, kn, "arg", 3)) arg = v;
+        else if (key_is(k, kn, "args", 4)) args = v;
+    }
     if (arg == NULL && json_is_array(args) && json_array_size(args) == 1) arg = json_array_get(args, 0);
     if (!json_is_object(x) || !json_is_string(fn) || !json_is_string(arg))
         return cs_err_set(err, CS_EINVAL, "__extn needs a string \"fn\" and one string argument (\"arg\" or \"args\")");
@@ -386,6 +397,39 @@ static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *
         return cs_err_set(err, CS_EINVAL, "unknown extension function \"%s\" (known: ip, decimal)", f);
     }
     *out = v;
+    return 0;
+}
+
+/* A record, or an __entity / __extn escape (a one-key object). Keys are taken with
+ * their stored length and values by walking the object, not by hash lookups. */
+static int object_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, int depth, bool borrow)
+{
+    size_t n = json_object_size(j);
+    void *it = json_object_iter(j);
+    if (n == 1) {
+        const char *k = json_object_iter_key(it);
+        size_t kn = json_object_iter_key_len(it);
+        json_t *v = json_object_iter_value(it);
+        if (key_is(k, kn, "__entity", 8)) {
+            cs_uid *u;
+            if (!json_is_object(v)) return cs_err_set(err, CS_EINVAL, "bad __entity escape");
+            int rc = uid_fields(a, v, &u, err);
+            if (rc < 0) return rc;
+            *out = cs_value_entity(a, u);
+            return 0;
+        }
+        if (key_is(k, kn, "__extn", 6)) return extn_from_json(a, v, out, err);
+    }
+    cs_str *keys = cs_arena_alloc(a, (n ? n : 1) * sizeof *keys);
+    const cs_value **vals = cs_arena_alloc(a, (n ? n : 1) * sizeof *vals);
+    for (size_t i = 0; it && i < n; it = json_object_iter_next(j, it), i++) {
+        size_t kn = json_object_iter_key_len(it);
+        const char *k = json_object_iter_key(it);
+        keys[i] = (cs_str){borrow ? k : cs_arena_strndup(a, k, kn), kn};
+        int rc = from_json(a, json_object_iter_value(it), &vals[i], err, depth + 1, borrow);
+        if (rc < 0) return rc;
+    }
+    *out = record_adopt(a, keys, vals, n);
     return 0;
 }
 
@@ -419,32 +463,7 @@ static int from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err *err, 
         *out = cs_value_set(a, items, n);
         return 0;
     }
-    case JSON_OBJECT: {
-        json_t *esc;
-        if (json_object_size(j) == 1 && (esc = json_object_get(j, "__entity")) != NULL) {
-            cs_uid *u;
-            int rc = cs_uid_from_json(a, j, &u, err);
-            if (rc < 0) return rc;
-            *out = cs_value_entity(a, u);
-            return 0;
-        }
-        if (json_object_size(j) == 1 && (esc = json_object_get(j, "__extn")) != NULL)
-            return extn_from_json(a, esc, out, err);
-        size_t n = json_object_size(j), i = 0;
-        cs_str *keys = cs_arena_alloc(a, (n ? n : 1) * sizeof *keys);
-        const cs_value **vals = cs_arena_alloc(a, (n ? n : 1) * sizeof *vals);
-        const char *k;
-        json_t *v;
-        int rc = 0;
-        json_object_foreach(j, k, v) {
-            keys[i] = (cs_str){k, strlen(k)};
-            rc = from_json(a, v, &vals[i], err, depth + 1, borrow);
-            if (rc < 0) break;
-            i++;
-        }
-        if (rc == 0) *out = record_new(a, keys, vals, n, !borrow);
-        return rc;
-    }
+    case JSON_OBJECT: return object_from_json(a, j, out, err, depth, borrow);
     }
     return cs_err_set(err, CS_EINVAL, "unsupported JSON value");
 }

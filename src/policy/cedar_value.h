@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/arena.h"
 #include "util/error.h"
@@ -71,8 +72,19 @@ struct cs_value {
 
 uint64_t cs_hash_bytes(const void *p, size_t n, uint64_t seed);
 uint64_t cs_uid_hash(cs_str type, cs_str id);
-bool cs_uid_eq(const cs_uid *a, const cs_uid *b);
-bool cs_str_eq(cs_str a, cs_str b);
+
+static inline bool cs_str_eq(cs_str a, cs_str b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* Inline: the evaluator and the index compare uids all the time, and most comparisons
+ * end at the pointer (uids are shared where the set could) or at the hash. */
+static inline bool cs_uid_eq(const cs_uid *a, const cs_uid *b)
+{
+    return a == b || (a->hash == b->hash && cs_str_eq(a->id, b->id) && cs_str_eq(a->type, b->type));
+}
+
 int cs_str_cmp(cs_str a, cs_str b);
 cs_str cs_str_c(const char *s);
 

@@ -113,6 +113,9 @@ typedef struct cs_decision {
     cs_approval_req *approvals; /* when pending: one per satisfied @approval permit */
     size_t n_approvals;
     char *explanation; /* one or more sentences for humans */
+    /* Where cs_policy_decide() keeps the arrays and strings above (they are freed
+     * together by cs_decision_free()); NULL when each was allocated on its own. */
+    void *mem;
 } cs_decision;
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out,

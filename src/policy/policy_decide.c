@@ -9,7 +9,6 @@
 
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,32 +17,44 @@ typedef struct request_ctx {
     cs_eval_env env;
 } request_ctx;
 
-/* Each thread keeps one scratch arena and resets it after every decision, so the
- * hot path does not go through malloc for its temporary values. */
-static pthread_key_t arena_key;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+/* What each thread keeps between decisions, so that the hot path does not go through
+ * malloc once it has warmed up: an arena for the evaluation's temporary values (reset
+ * after every decision), the candidate list and the explanation being written. */
+typedef struct scratch {
+    cs_arena arena;
+    uint32_t *cand;
+    size_t cand_cap;
+    cs_buf text;
+} scratch;
 
-static void arena_destroy(void *p)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p)
 {
-    cs_arena_free(p);
-    free(p);
+    scratch *s = p;
+    cs_arena_free(&s->arena);
+    free(s->cand);
+    cs_buf_free(&s->text);
+    free(s);
 }
 
-static void arena_key_make(void)
+static void scratch_key_make(void)
 {
-    pthread_key_create(&arena_key, arena_destroy);
+    pthread_key_create(&scratch_key, scratch_destroy);
 }
 
-static cs_arena *thread_arena(void)
+static scratch *thread_scratch(void)
 {
-    pthread_once(&arena_once, arena_key_make);
-    cs_arena *a = pthread_getspecific(arena_key);
-    if (a == NULL) {
-        a = cs_malloc(sizeof *a);
-        cs_arena_init(a, 32 * 1024);
-        pthread_setspecific(arena_key, a);
+    pthread_once(&scratch_once, scratch_key_make);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        s = cs_calloc(1, sizeof *s);
+        cs_arena_init(&s->arena, 32 * 1024);
+        cs_buf_init(&s->text, 64 * 1024);
+        pthread_setspecific(scratch_key, s);
     }
-    return a;
+    return s;
 }
 
 /* The request's strings outlive the evaluation, so uids point at them. */
@@ -89,9 +100,11 @@ static int prepare(const cs_policy_set *set, const cs_policy_request *req, reque
     } else {
         ctx = cs_value_record(a, NULL, NULL, 0);
     }
-    env->vars[CS_VAR_PRINCIPAL] = cs_value_entity(a, p);
-    env->vars[CS_VAR_ACTION] = cs_value_entity(a, act);
-    env->vars[CS_VAR_RESOURCE] = cs_value_entity(a, res);
+    /* The built entities carry the store's uid when it has the entity: pointer-equal to
+     * the ancestors and scopes that name it. */
+    env->vars[CS_VAR_PRINCIPAL] = cs_value_entity(a, env->req[0]->uid);
+    env->vars[CS_VAR_ACTION] = cs_value_entity(a, env->req[1]->uid);
+    env->vars[CS_VAR_RESOURCE] = cs_value_entity(a, env->req[2]->uid);
     env->vars[CS_VAR_CONTEXT] = ctx;
     return 0;
 }
@@ -102,33 +115,51 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* The i-th key of an entity for index lookups: itself, its ancestors, then "any". */
-static const cs_uid *key_at(const cs_entity *e, size_t i)
+/* The index keys of e in role (see cs_policy_entity_keys): the store's entities have
+ * them already; an entity built for this request gets them now, in the arena. */
+static const uint32_t *entity_keys(const cs_policy_set *set, const cs_eval_env *env, const cs_entity *e,
+                                   enum cs_key_role role, size_t *n)
 {
-    return i == 0 ? e->uid : i <= e->n_ancestors ? e->ancestors[i - 1] : NULL;
+    if (e->index_keys[role]) {
+        *n = e->n_index_keys[role];
+        return e->index_keys[role];
+    }
+    uint32_t *keys = cs_arena_alloc(env->arena, (e->n_ancestors + 2) * sizeof *keys);
+    *n = cs_policy_entity_keys(&set->index, e, role, keys);
+    return keys;
 }
 
-/* Collects the indices of policies whose scope keys can match, sorted and distinct. */
-static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, size_t *n_out)
+static bool has_key(const uint32_t *keys, size_t n, uint32_t k)
 {
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] == k) return true;
+    return false;
+}
+
+/* Collects into s->cand the indices of policies whose scope keys can match, sorted and
+ * distinct; returns how many. */
+static size_t candidates(const cs_policy_set *set, const cs_eval_env *env, scratch *s)
+{
+    const cs_index *ix = &set->index;
     const cs_entity *prin = env->req[0], *act = env->req[1], *res = env->req[2];
-    size_t na = act->n_ancestors + 2, nr = res->n_ancestors + 2, np = prin->n_ancestors + 2;
-    uint32_t *out = NULL;
-    size_t n = 0, cap = 0;
+    size_t na, nr, np;
+    const uint32_t *ak = entity_keys(set, env, act, CS_ROLE_ACTION, &na);
+    const uint32_t *rk = entity_keys(set, env, res, CS_ROLE_RESOURCE, &nr);
+    const uint32_t *pk = entity_keys(set, env, prin, CS_ROLE_PRINCIPAL, &np);
+    size_t n = 0;
     for (size_t i = 0; i < na; i++) {
-        const cs_uid *ak = key_at(act, i);
         for (size_t j = 0; j < nr; j++) {
-            const cs_uid *rk = key_at(res, j);
-            if (cs_policy_index_find(&set->pairs, ak, rk, NULL) == NULL) continue;
-            for (size_t k = 0; k < np; k++) {
-                const cs_index_bucket *b = cs_policy_index_find(&set->buckets, ak, rk, key_at(prin, k));
-                if (b == NULL) continue;
-                out = cs_grow(out, &cap, n + b->n, sizeof *out);
-                memcpy(out + n, b->idx, b->n * sizeof *out);
-                n += b->n;
+            const cs_index_pair *pair = cs_policy_index_find(ix, ak[i], rk[j]);
+            for (uint32_t e = 0; pair && e < pair->n; e++) {
+                const cs_index_entry *en = &ix->entries[pair->first + e];
+                if (!has_key(pk, np, en->principal)) continue;
+                s->cand = cs_grow(s->cand, &s->cand_cap, n + en->n, sizeof *s->cand);
+                memcpy(s->cand + n, ix->idx + en->first, en->n * sizeof *s->cand);
+                n += en->n;
             }
         }
     }
+    uint32_t *out = s->cand;
     if (n > 1) {
         if (n > 32) {
             qsort(out, n, sizeof *out, cmp_u32);
@@ -145,21 +176,57 @@ static uint32_t *candidates(const cs_policy_set *set, const cs_eval_env *env, si
             if (out[i] != out[m - 1]) out[m++] = out[i];
         n = m;
     }
-    *n_out = n;
-    return out;
+    return n;
 }
 
-static cs_policy_match match_of(const cs_policy_set *set, size_t i)
+/* A policy that failed to evaluate, with the evaluator's message (in the scratch arena). */
+typedef struct failure {
+    uint32_t idx;
+    const char *msg;
+} failure;
+
+/* What the evaluation found, before it becomes a cs_decision. */
+typedef struct outcome {
+    int kind;
+    bool forbid, approval; /* some satisfied forbid / @approval permit */
+    const uint32_t *sat;   /* satisfied policies, in set order */
+    size_t n_sat, n_det;   /* n_det: how many of them decide */
+    const failure *fails;
+    size_t n_fails;
+} outcome;
+
+/* Does satisfied policy i decide the outcome? */
+static bool decides(const cs_policy_set *set, const outcome *o, uint32_t i)
 {
-    const cs_policy_meta *m = &set->meta[i];
-    return (cs_policy_match){cs_strdup(m->id), set->policies.items[i]->effect, m->groups != NULL,
-                             m->reason ? cs_strdup(m->reason) : NULL};
+    if (o->forbid) return set->policies.items[i]->effect == CS_EFFECT_FORBID;
+    return o->approval ? set->meta[i].groups != NULL : true;
 }
 
-static void add_match(cs_policy_match **arr, size_t *n, size_t *cap, cs_policy_match m)
+/* forbid > approval > permit > default deny. */
+static void combine(const cs_policy_set *set, outcome *o)
 {
-    *arr = cs_grow(*arr, cap, *n + 1, sizeof **arr);
-    (*arr)[(*n)++] = m;
+    for (size_t i = 0; i < o->n_sat; i++) {
+        const cs_policy *p = set->policies.items[o->sat[i]];
+        o->forbid |= p->effect == CS_EFFECT_FORBID;
+        o->approval |= p->effect == CS_EFFECT_PERMIT && set->meta[o->sat[i]].groups != NULL;
+    }
+    o->kind = o->forbid     ? CS_DECISION_DENY
+              : o->approval ? CS_DECISION_PENDING
+              : o->n_sat    ? CS_DECISION_ALLOW
+                            : CS_DECISION_DENY;
+    for (size_t i = 0; i < o->n_sat; i++) o->n_det += decides(set, o, o->sat[i]);
+}
+
+/* Appends s; the common case (it fits) stays out of cs_buf's general path. */
+static void put1(cs_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->data && b->len + n < b->cap && b->len + n <= b->max) {
+        memcpy(b->data + b->len, s, n + 1);
+        b->len += n;
+    } else {
+        cs_buf_append(b, s, n);
+    }
 }
 
 /* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
@@ -167,7 +234,7 @@ static void put(cs_buf *b, ...)
 {
     va_list ap;
     va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) cs_buf_puts(b, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) put1(b, s);
     va_end(ap);
 }
 
@@ -177,117 +244,196 @@ static void put_reason(cs_buf *b, const char *reason)
     if (reason) put(b, " (", reason, ")", NULL);
 }
 
-static void explain(cs_decision *d, const cs_policy_request *req)
+/* v in decimal, written backwards from the end of buf[16]; returns where it starts.
+ * Cheaper than snprintf on the hot path. */
+static const char *decimal(unsigned v, char buf[static 16])
 {
-    cs_buf b;
-    cs_buf_init(&b, 64 * 1024);
-    b.data = cs_malloc(256); /* most explanations fit: no regrowth on the hot path */
-    b.cap = 256;
-    b.data[0] = '\0';
-    switch (d->kind) {
-    case CS_DECISION_DENY:
-        if (d->n_determining == 0)
-            put(&b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
-                req->action.id, " on ", req->resource.id, " (default deny).", NULL);
-        for (size_t i = 0; i < d->n_determining; i++) {
-            put(&b, i ? " " : "", "Denied by forbid policy '", d->determining[i].id, "'", NULL);
-            put_reason(&b, d->determining[i].reason);
-            cs_buf_putc(&b, '.');
-        }
-        break;
-    case CS_DECISION_PENDING:
-        for (size_t i = 0; i < d->n_approvals; i++) {
-            const cs_approval_req *ap = &d->approvals[i];
-            char q[16];
-            snprintf(q, sizeof q, "%d", ap->quorum);
-            put(&b, i ? " " : "", "Needs approval: policy '", ap->policy_id, "' requires ", q, " approval",
-                ap->quorum == 1 ? "" : "s", " from ", NULL);
-            for (size_t g = 0; g < ap->n_groups; g++)
-                put(&b, g == 0 ? "" : g + 1 == ap->n_groups ? " or " : ", ", ap->groups[g], NULL);
-            put_reason(&b, ap->reason);
-            cs_buf_putc(&b, '.');
-        }
-        break;
-    case CS_DECISION_ALLOW:
-        cs_buf_puts(&b, "Allowed by ");
-        for (size_t i = 0; i < d->n_determining; i++) {
-            put(&b, i ? ", " : "", "policy '", d->determining[i].id, "'", NULL);
-            put_reason(&b, d->determining[i].reason);
-        }
-        cs_buf_putc(&b, '.');
-        break;
-    }
-    for (size_t i = 0; i < d->n_errors; i++)
-        put(&b, " Policy '", d->errors[i].id, "' was ignored because it failed to evaluate: ", d->errors[i].msg, ".",
-            NULL);
-    d->explanation = cs_buf_steal(&b);
+    char *p = buf + 15;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
 }
 
-static void combine(const cs_policy_set *set, const uint32_t *sat, size_t n_sat, cs_decision *d)
+static void put_approval(cs_buf *b, const cs_policy_meta *m, bool first)
 {
-    size_t cap_s = 0, cap_d = 0;
-    bool forbid = false, approval = false;
-    for (size_t i = 0; i < n_sat; i++) {
-        const cs_policy *p = set->policies.items[sat[i]];
-        add_match(&d->satisfied, &d->n_satisfied, &cap_s, match_of(set, sat[i]));
-        forbid |= p->effect == CS_EFFECT_FORBID;
-        approval |= p->effect == CS_EFFECT_PERMIT && set->meta[sat[i]].groups != NULL;
+    char buf[16];
+    const char *q = decimal((unsigned)m->quorum, buf); /* 1 to 100, checked at load */
+    put(b, first ? "" : " ", "Needs approval: policy '", m->id, "' requires ", q, " approval",
+        m->quorum == 1 ? "" : "s", " from ", NULL);
+    for (size_t g = 0; g < m->n_groups; g++)
+        put(b, g == 0 ? "" : g + 1 == m->n_groups ? " or " : ", ", m->groups[g], NULL);
+    put_reason(b, m->reason);
+    put1(b, ".");
+}
+
+/* The decision's explanation, from the policies that decided and those that failed. */
+static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_request *req, cs_buf *b)
+{
+    cs_buf_reset(b);
+    if (o->kind == CS_DECISION_ALLOW) put1(b, "Allowed by ");
+    if (o->kind == CS_DECISION_DENY && o->n_det == 0)
+        put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
+            req->action.id, " on ", req->resource.id, " (default deny).", NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < o->n_sat; i++) {
+        if (!decides(set, o, o->sat[i])) continue;
+        const cs_policy_meta *m = &set->meta[o->sat[i]];
+        switch (o->kind) {
+        case CS_DECISION_DENY:
+            put(b, k ? " " : "", "Denied by forbid policy '", m->id, "'", NULL);
+            put_reason(b, m->reason);
+            put1(b, ".");
+            break;
+        case CS_DECISION_PENDING: put_approval(b, m, k == 0); break;
+        default:
+            put(b, k ? ", " : "", "policy '", m->id, "'", NULL);
+            put_reason(b, m->reason);
+            break;
+        }
+        k++;
     }
-    d->kind = forbid ? CS_DECISION_DENY : approval ? CS_DECISION_PENDING : n_sat ? CS_DECISION_ALLOW : CS_DECISION_DENY;
-    for (size_t i = 0; i < n_sat; i++) {
-        const cs_policy *p = set->policies.items[sat[i]];
-        const cs_policy_meta *m = &set->meta[sat[i]];
-        bool decides = forbid ? p->effect == CS_EFFECT_FORBID : approval ? m->groups != NULL : true;
-        if (!decides) continue;
-        add_match(&d->determining, &d->n_determining, &cap_d, match_of(set, sat[i]));
-        if (d->kind != CS_DECISION_PENDING) continue;
-        d->approvals = cs_realloc(d->approvals, (d->n_approvals + 1) * sizeof *d->approvals);
-        cs_approval_req *ap = &d->approvals[d->n_approvals++];
-        ap->policy_id = cs_strdup(m->id);
-        ap->groups = cs_malloc(m->n_groups * sizeof *ap->groups);
-        for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = cs_strdup(m->groups[g]);
-        ap->n_groups = m->n_groups;
-        ap->quorum = m->quorum;
-        ap->timeout_s = m->timeout_s;
-        ap->notify = m->notify ? cs_strdup(m->notify) : NULL;
-        ap->reason = m->reason ? cs_strdup(m->reason) : NULL;
+    if (o->kind == CS_DECISION_ALLOW) put1(b, ".");
+    for (size_t i = 0; i < o->n_fails; i++)
+        put(b, " Policy '", set->meta[o->fails[i].idx].id, "' was ignored because it failed to evaluate: ",
+            o->fails[i].msg, ".", NULL);
+}
+
+/* The decision's one block of memory, handed out front to back: arrays, then strings. */
+typedef struct block {
+    char *p, *end;
+} block;
+
+/* An array; arrays are all taken before the first string, so they stay aligned. */
+static void *take(block *b, size_t n)
+{
+    if (n == 0) return NULL;
+    n = (n + 7) & ~(size_t)7;
+    if ((size_t)(b->end - b->p) < n) abort(); /* decision_size() undercounted: a bug */
+    void *r = b->p;
+    b->p += n;
+    return r;
+}
+
+static char *take_str(block *b, const char *s)
+{
+    if (s == NULL) return NULL;
+    size_t n = strlen(s) + 1;
+    if ((size_t)(b->end - b->p) < n) abort();
+    char *r = memcpy(b->p, s, n);
+    b->p += n;
+    return r;
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Bytes the decision needs: every array rounded up as take() does, every string once. */
+static size_t decision_size(const cs_policy_set *set, const outcome *o, size_t text_len)
+{
+    size_t arrays = (o->n_sat + o->n_det) * sizeof(cs_policy_match) + o->n_fails * sizeof(cs_policy_error);
+    size_t strings = text_len + 1;
+    bool pending = o->kind == CS_DECISION_PENDING;
+    if (pending) arrays += o->n_det * sizeof(cs_approval_req);
+    for (size_t i = 0; i < o->n_sat; i++) {
+        const cs_policy_meta *m = &set->meta[o->sat[i]];
+        strings += str_size(m->id) + str_size(m->reason);
+        if (!pending || !decides(set, o, o->sat[i])) continue;
+        arrays += (m->n_groups * sizeof(char *) + 7) & ~(size_t)7;
+        strings += str_size(m->notify);
+        for (size_t g = 0; g < m->n_groups; g++) strings += str_size(m->groups[g]);
     }
+    for (size_t i = 0; i < o->n_fails; i++)
+        strings += str_size(set->meta[o->fails[i].idx].id) + str_size(o->fails[i].msg);
+    return arrays + strings;
+}
+
+/* Fills an approval whose groups array was taken already. */
+static void add_approval(block *b, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
+{
+    ap->policy_id = id;
+    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = take_str(b, m->groups[g]);
+    ap->n_groups = m->n_groups;
+    ap->quorum = m->quorum;
+    ap->timeout_s = m->timeout_s;
+    ap->notify = take_str(b, m->notify);
+    ap->reason = reason;
+}
+
+/* Fills the decision from the outcome and its explanation; everything it points to is
+ * one malloc'd block (d->mem), so that cs_decision_free() is one free(). */
+static void build(const cs_policy_set *set, const outcome *o, const cs_buf *text, cs_decision *d)
+{
+    size_t size = decision_size(set, o, text->len);
+    block b = {cs_malloc(size), NULL};
+    b.end = b.p + size;
+    d->mem = b.p;
+    d->kind = o->kind;
+    bool pending = o->kind == CS_DECISION_PENDING;
+    d->satisfied = take(&b, o->n_sat * sizeof *d->satisfied);
+    d->determining = take(&b, o->n_det * sizeof *d->determining);
+    d->approvals = pending ? take(&b, o->n_det * sizeof *d->approvals) : NULL;
+    d->errors = take(&b, o->n_fails * sizeof *d->errors);
+    for (size_t i = 0, k = 0; pending && i < o->n_sat; i++)
+        if (decides(set, o, o->sat[i]))
+            d->approvals[k++].groups = take(&b, set->meta[o->sat[i]].n_groups * sizeof(char *));
+    for (size_t i = 0; i < o->n_sat; i++) {
+        uint32_t idx = o->sat[i];
+        const cs_policy_meta *m = &set->meta[idx];
+        /* Each policy's strings are copied once and shared by the lists it is in. */
+        char *id = take_str(&b, m->id), *reason = take_str(&b, m->reason);
+        cs_policy_match match = {id, set->policies.items[idx]->effect, m->groups != NULL, reason};
+        d->satisfied[d->n_satisfied++] = match;
+        if (!decides(set, o, idx)) continue;
+        d->determining[d->n_determining++] = match;
+        if (pending) add_approval(&b, m, id, reason, &d->approvals[d->n_approvals++]);
+    }
+    for (size_t i = 0; i < o->n_fails; i++)
+        d->errors[d->n_errors++] = (cs_policy_error){take_str(&b, set->meta[o->fails[i].idx].id),
+                                                     take_str(&b, o->fails[i].msg)};
+    d->explanation = take_str(&b, text->data ? text->data : "");
 }
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out, cs_err *err)
 {
     memset(out, 0, sizeof *out);
-    request_ctx rc = {.arena = thread_arena()};
+    scratch *s = thread_scratch();
+    request_ctx rc = {.arena = &s->arena};
     int ret = prepare(set, req, &rc, err);
     if (ret < 0) {
         cs_arena_reset(rc.arena);
         return ret;
     }
-    size_t n_cand;
-    uint32_t *cand = candidates(set, &rc.env, &n_cand);
-    uint32_t stack_sat[64];
-    uint32_t *sat = n_cand <= 64 ? stack_sat : cs_malloc(n_cand * sizeof *sat);
-    size_t n_sat = 0, cap_e = 0;
+    size_t n_cand = candidates(set, &rc.env, s);
+    /* The satisfied ones are written over the candidates already evaluated. */
+    uint32_t *sat = s->cand;
+    failure *fails = NULL;
+    outcome o = {.sat = sat};
     for (size_t i = 0; i < n_cand; i++) {
-        int v = cs_eval_policy(&rc.env, set->policies.items[cand[i]]);
+        uint32_t c = s->cand[i];
+        int v = cs_eval_policy(&rc.env, set->policies.items[c]);
         if (v == CS_VERDICT_TRUE) {
-            sat[n_sat++] = cand[i];
+            sat[o.n_sat++] = c;
         } else if (v == CS_VERDICT_ERROR) {
-            out->errors = cs_grow(out->errors, &cap_e, out->n_errors + 1, sizeof *out->errors);
-            out->errors[out->n_errors++] = (cs_policy_error){cs_strdup(set->meta[cand[i]].id), cs_strdup(rc.env.err)};
+            if (fails == NULL) fails = cs_arena_alloc(rc.arena, (n_cand - i) * sizeof *fails);
+            fails[o.n_fails++] = (failure){c, cs_arena_strndup(rc.arena, rc.env.err, strlen(rc.env.err))};
         }
     }
-    combine(set, sat, n_sat, out);
-    explain(out, req);
-    if (sat != stack_sat) free(sat);
-    free(cand);
+    o.fails = fails;
+    combine(set, &o);
+    explain(set, &o, req, &s->text);
+    build(set, &o, &s->text, out);
     cs_arena_reset(rc.arena);
     return 0;
 }
 
 int cs_policy_eval_each(const cs_policy_set *set, const cs_policy_request *req, int *verdicts, cs_err *err)
 {
-    request_ctx rc = {.arena = thread_arena()};
+    request_ctx rc = {.arena = &thread_scratch()->arena};
     int ret = prepare(set, req, &rc, err);
     for (size_t i = 0; ret == 0 && i < set->policies.n; i++)
         verdicts[i] = cs_eval_policy(&rc.env, set->policies.items[i]);
@@ -307,6 +453,11 @@ static void free_matches(cs_policy_match *m, size_t n)
 void cs_decision_free(cs_decision *d)
 {
     if (d == NULL) return;
+    if (d->mem) {
+        free(d->mem);
+        memset(d, 0, sizeof *d);
+        return;
+    }
     free_matches(d->satisfied, d->n_satisfied);
     free_matches(d->determining, d->n_determining);
     for (size_t i = 0; i < d->n_errors; i++) {

@@ -14,65 +14,88 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static uint64_t bucket_hash(const cs_uid *a, const cs_uid *r, const cs_uid *p)
+static uint64_t pair_hash(uint32_t a, uint32_t r)
 {
-    uint64_t h = a ? a->hash : 0x1234567;
-    h = (h * 0x9e3779b97f4a7c15ULL) ^ (r ? r->hash : 0x7654321);
-    return (h * 0xc2b2ae3d27d4eb4fULL) ^ (p ? p->hash : 0x2468ace);
+    uint64_t h = ((uint64_t)a << 32 | r) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
 }
 
-static bool opt_uid_eq(const cs_uid *a, const cs_uid *b)
+const cs_index_pair *cs_policy_index_find(const cs_index *ix, uint32_t action, uint32_t resource)
 {
-    if (a == NULL || b == NULL) return a == b;
-    return cs_uid_eq(a, b);
-}
-
-static bool bucket_is(const cs_index_bucket *b, const cs_uid *a, const cs_uid *r, const cs_uid *p)
-{
-    return opt_uid_eq(b->action, a) && opt_uid_eq(b->resource, r) && opt_uid_eq(b->principal, p);
-}
-
-const cs_index_bucket *cs_policy_index_find(const cs_index_table *t, const cs_uid *action,
-                                            const cs_uid *resource, const cs_uid *principal)
-{
-    if (t->cap == 0) return NULL;
-    size_t mask = t->cap - 1, i = bucket_hash(action, resource, principal) & mask;
-    while (t->slots[i].idx) {
-        if (bucket_is(&t->slots[i], action, resource, principal)) return &t->slots[i];
+    if (ix->cap == 0) return NULL;
+    size_t mask = ix->cap - 1, i = pair_hash(action, resource) & mask;
+    while (ix->pairs[i].n) {
+        if (ix->pairs[i].action == action && ix->pairs[i].resource == resource) return &ix->pairs[i];
         i = (i + 1) & mask;
     }
     return NULL;
 }
 
-static void index_add(cs_index_table *t, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t idx)
+uint32_t cs_policy_key_find(const cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
 {
-    size_t mask = t->cap - 1, i = bucket_hash(a, r, p) & mask;
-    while (t->slots[i].idx && !bucket_is(&t->slots[i], a, r, p)) i = (i + 1) & mask;
-    cs_index_bucket *b = &t->slots[i];
-    if (b->idx == NULL) {
-        b->action = a;
-        b->resource = r;
-        b->principal = p;
+    if (t->cap == 0) return 0;
+    size_t mask = t->cap - 1, i = uid->hash & mask;
+    while (t->slots[i].uid) {
+        if (cs_uid_eq(t->slots[i].uid, uid)) return t->slots[i].id[role];
+        i = (i + 1) & mask;
     }
-    if (b->n > 0 && b->idx[b->n - 1] == idx) return; /* listed twice by one policy */
-    b->idx = cs_grow(b->idx, &b->cap, b->n + 1, sizeof *b->idx);
-    b->idx[b->n++] = idx;
+    return 0;
 }
 
-static void table_init(cs_index_table *t, size_t keys)
+size_t cs_policy_entity_keys(const cs_index *ix, const cs_entity *e, enum cs_key_role role, uint32_t *keys)
 {
-    size_t cap = 16;
-    while (cap < keys * 2) cap *= 2;
-    t->slots = cs_calloc(cap, sizeof *t->slots);
-    t->cap = cap;
+    size_t n = 0;
+    uint32_t k = cs_policy_key_find(&ix->keys, e->uid, role);
+    if (k) keys[n++] = k;
+    for (size_t i = 0; i < e->n_ancestors; i++)
+        if ((k = cs_policy_key_find(&ix->keys, e->ancestors[i], role))) keys[n++] = k;
+    keys[n++] = 0;
+    return n;
 }
 
-static void table_free(cs_index_table *t)
+/* Gives every entity of the store its index keys, so that a request for an entity
+ * the store has needs no key lookups. */
+static void store_keys(cs_policy_set *set)
 {
-    for (size_t i = 0; i < t->cap; i++) free(t->slots[i].idx);
-    free(t->slots);
-    t->slots = NULL;
-    t->cap = 0;
+    const cs_entities *es = &set->entities;
+    for (size_t i = 0; i < es->cap; i++) {
+        cs_entity *e = es->slots[i];
+        for (int role = 0; e && role < 3; role++) {
+            uint32_t *keys = cs_arena_alloc(&set->arena, (e->n_ancestors + 2) * sizeof *keys);
+            e->n_index_keys[role] = (uint32_t)cs_policy_entity_keys(&set->index, e, role, keys);
+            e->index_keys[role] = keys;
+        }
+    }
+}
+
+static cs_index_key *key_slot(cs_index_key *slots, size_t cap, const cs_uid *uid)
+{
+    size_t mask = cap - 1, i = uid->hash & mask;
+    while (slots[i].uid && !cs_uid_eq(slots[i].uid, uid)) i = (i + 1) & mask;
+    return &slots[i];
+}
+
+/* The key of uid in role, handing out a new one the first time; NULL (any) is 0. The
+ * table grows to stay at most half full. */
+static uint32_t key_get(cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
+{
+    if (uid == NULL) return 0;
+    if ((t->used + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        cs_index_key *slots = cs_calloc(cap, sizeof *slots);
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].uid) *key_slot(slots, cap, t->slots[i].uid) = t->slots[i];
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    cs_index_key *k = key_slot(t->slots, t->cap, uid);
+    if (k->uid == NULL) {
+        k->uid = uid;
+        t->used++;
+    }
+    if (k->id[role] == 0) k->id[role] = ++t->n;
+    return k->id[role];
 }
 
 static const cs_uid *scope_key(const cs_scope *s)
@@ -80,31 +103,95 @@ static const cs_uid *scope_key(const cs_scope *s)
     return (s->op == CS_SCOPE_EQ || s->op == CS_SCOPE_IN || s->op == CS_SCOPE_IS_IN) ? s->uid : NULL;
 }
 
-static void add_policy(cs_policy_set *set, const cs_uid *a, const cs_uid *r, const cs_uid *p, uint32_t i)
+/* One filing of a policy: (action, resource, principal) keys and the policy. */
+typedef struct filing {
+    uint32_t a, r, p, idx;
+} filing;
+
+static int cmp_filing(const void *x, const void *y)
 {
-    index_add(&set->buckets, a, r, p, i);
-    index_add(&set->pairs, a, r, NULL, i);
+    const filing *f = x, *g = y;
+    if (f->a != g->a) return f->a < g->a ? -1 : 1;
+    if (f->r != g->r) return f->r < g->r ? -1 : 1;
+    if (f->p != g->p) return f->p < g->p ? -1 : 1;
+    return f->idx < g->idx ? -1 : f->idx > g->idx;
+}
+
+static size_t table_cap(size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2) cap *= 2;
+    return cap;
+}
+
+/* Files every policy under its keys (each element of an action list separately). */
+static filing *file_policies(cs_policy_set *set, size_t *n_out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->policies.n; i++) {
+        const cs_policy *p = set->policies.items[i];
+        n += p->action.op == CS_SCOPE_IN_LIST ? p->action.n_list : 1;
+    }
+    filing *f = cs_malloc((n ? n : 1) * sizeof *f);
+    cs_key_table *kt = &set->index.keys;
+    n = 0;
+    for (size_t i = 0; i < set->policies.n; i++) {
+        const cs_policy *p = set->policies.items[i];
+        uint32_t r = key_get(kt, scope_key(&p->resource), CS_ROLE_RESOURCE);
+        uint32_t pr = key_get(kt, scope_key(&p->principal), CS_ROLE_PRINCIPAL);
+        bool list = p->action.op == CS_SCOPE_IN_LIST;
+        for (size_t k = 0; k < (list ? p->action.n_list : 1); k++) {
+            uint32_t a = key_get(kt, list ? p->action.list[k] : scope_key(&p->action), CS_ROLE_ACTION);
+            f[n++] = (filing){a, r, pr, (uint32_t)i};
+        }
+    }
+    *n_out = n;
+    return f;
 }
 
 static void build_index(cs_policy_set *set)
 {
-    size_t keys = 0;
-    for (size_t i = 0; i < set->policies.n; i++) {
-        const cs_policy *p = set->policies.items[i];
-        keys += p->action.op == CS_SCOPE_IN_LIST ? p->action.n_list : 1;
-    }
-    table_init(&set->buckets, keys);
-    table_init(&set->pairs, keys);
-    for (size_t i = 0; i < set->policies.n; i++) {
-        const cs_policy *p = set->policies.items[i];
-        const cs_uid *r = scope_key(&p->resource), *pr = scope_key(&p->principal);
-        if (p->action.op == CS_SCOPE_IN_LIST) {
-            for (size_t k = 0; k < p->action.n_list; k++)
-                add_policy(set, p->action.list[k], r, pr, (uint32_t)i);
-        } else {
-            add_policy(set, scope_key(&p->action), r, pr, (uint32_t)i);
+    cs_index *ix = &set->index;
+    size_t n;
+    filing *f = file_policies(set, &n);
+    qsort(f, n, sizeof *f, cmp_filing);
+    /* One entry per distinct (a, r, p) and one pair per distinct (a, r), in sorted
+     * order so that a pair's entries are adjacent; a policy that lists the same action
+     * twice is filed once. */
+    size_t n_pairs = 0, n_entries = 0, n_idx = 0;
+    cs_index_pair *pairs = cs_malloc((n ? n : 1) * sizeof *pairs);
+    ix->entries = cs_malloc((n ? n : 1) * sizeof *ix->entries);
+    ix->idx = cs_malloc((n ? n : 1) * sizeof *ix->idx);
+    for (size_t i = 0; i < n; i++) {
+        bool new_pair = i == 0 || f[i].a != f[i - 1].a || f[i].r != f[i - 1].r;
+        bool new_entry = new_pair || f[i].p != f[i - 1].p;
+        if (!new_entry && f[i].idx == f[i - 1].idx) continue;
+        if (new_pair) pairs[n_pairs++] = (cs_index_pair){f[i].a, f[i].r, (uint32_t)n_entries, 0};
+        if (new_entry) {
+            ix->entries[n_entries++] = (cs_index_entry){f[i].p, (uint32_t)n_idx, 0};
+            pairs[n_pairs - 1].n++;
         }
+        ix->idx[n_idx++] = f[i].idx;
+        ix->entries[n_entries - 1].n++;
     }
+    ix->cap = table_cap(n_pairs);
+    ix->pairs = cs_calloc(ix->cap, sizeof *ix->pairs);
+    for (size_t k = 0; k < n_pairs; k++) {
+        size_t mask = ix->cap - 1, i = pair_hash(pairs[k].action, pairs[k].resource) & mask;
+        while (ix->pairs[i].n) i = (i + 1) & mask;
+        ix->pairs[i] = pairs[k];
+    }
+    free(pairs);
+    free(f);
+}
+
+static void index_free(cs_index *ix)
+{
+    free(ix->keys.slots);
+    free(ix->pairs);
+    free(ix->entries);
+    free(ix->idx);
+    memset(ix, 0, sizeof *ix);
 }
 
 int cs_policy_parse_duration(const char *s, long long *seconds)
@@ -231,8 +318,7 @@ static cs_policy_set *set_new(void)
 
 static void set_free(cs_policy_set *set)
 {
-    table_free(&set->buckets);
-    table_free(&set->pairs);
+    index_free(&set->index);
     free(set->policies.items);
     free(set->meta);
     cs_entities_free(&set->entities);
@@ -251,6 +337,27 @@ void cs_policy_set_release(cs_policy_set *set)
     if (set && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0) set_free(set);
 }
 
+/* Points a scope's uid at the entity store's own when it has one. */
+static void share_uid(const cs_entities *es, const cs_uid **uid)
+{
+    const cs_entity *e = *uid ? cs_entities_find(es, *uid) : NULL;
+    if (e) *uid = e->uid;
+}
+
+/* The scopes name entities with uids of their own; sharing the store's means the
+ * evaluator's comparisons with ancestor lists mostly end at the pointer. */
+static void share_scope_uids(cs_policy_set *set)
+{
+    for (size_t i = 0; i < set->policies.n; i++) {
+        cs_policy *p = set->policies.items[i];
+        cs_scope *scopes[] = {&p->principal, &p->action, &p->resource};
+        for (int s = 0; s < 3; s++) {
+            share_uid(&set->entities, &scopes[s]->uid);
+            for (size_t k = 0; k < scopes[s]->n_list; k++) share_uid(&set->entities, &scopes[s]->list[k]);
+        }
+    }
+}
+
 /* Validates annotations, builds the index and finishes the entity store. */
 static int set_finish(cs_policy_set *set, EVP_MD_CTX *md, const char *efile, cs_policy_diags *diags)
 {
@@ -259,7 +366,9 @@ static int set_finish(cs_policy_set *set, EVP_MD_CTX *md, const char *efile, cs_
     for (size_t i = 0; i < set->policies.n; i++)
         if (check_meta(set, i, diags) < 0) rc = CS_EINVAL;
     if (cs_entities_finish(&set->entities, &set->arena, efile, diags) < 0) rc = CS_EINVAL;
+    share_scope_uids(set);
     build_index(set);
+    store_keys(set);
     unsigned char digest[32];
     unsigned dlen = 0;
     EVP_DigestFinal_ex(md, digest, &dlen);

@@ -126,6 +126,75 @@ static void decision_json(void **state)
     cs_policy_set_release(set);
 }
 
+/* A decision lives in one block (cs_decision.mem): every list and string must be
+ * complete and in place, whatever the mix of satisfied, approval and erroring policies. */
+static void decision_holds_every_part(void **state)
+{
+    (void)state;
+    cs_policy_set *set = set_from(
+        "@id(\"a1\") @approval(\"dba, security ,oncall\") @quorum(\"3\") @notify(\"slack:#a\") @reason(\"first\")\n"
+        "permit(principal, action, resource in Resource::\"prod\");\n"
+        "@id(\"p\") permit(principal, action, resource);\n"
+        "@id(\"e1\") permit(principal, action, resource) when { context.missing };\n"
+        "@id(\"a2\") @approval(\"x\") permit(principal, action == Action::\"db.export\", resource);\n"
+        "@id(\"e2\") forbid(principal, action, resource) when { 1 + \"s\" == 2 };\n",
+        NULL);
+    cs_decision d;
+    decide(set, "User", "u", "db.export", "prod/db", NULL, 0, NULL, &d);
+    assert_non_null(d.mem);
+    assert_int_equal(d.kind, CS_DECISION_PENDING);
+    assert_int_equal(d.n_satisfied, 3);
+    assert_string_equal(d.satisfied[0].id, "a1");
+    assert_string_equal(d.satisfied[0].reason, "first");
+    assert_true(d.satisfied[0].approval);
+    assert_string_equal(d.satisfied[1].id, "p");
+    assert_null(d.satisfied[1].reason);
+    assert_string_equal(d.satisfied[2].id, "a2");
+    assert_int_equal(d.n_determining, 2);
+    assert_string_equal(d.determining[1].id, "a2");
+    assert_int_equal(d.n_approvals, 2);
+    assert_int_equal(d.approvals[0].n_groups, 3);
+    assert_string_equal(d.approvals[0].groups[0], "dba");
+    assert_string_equal(d.approvals[0].groups[1], "security");
+    assert_string_equal(d.approvals[0].groups[2], "oncall");
+    assert_int_equal(d.approvals[0].quorum, 3);
+    assert_string_equal(d.approvals[0].notify, "slack:#a");
+    assert_string_equal(d.approvals[1].policy_id, "a2");
+    assert_string_equal(d.approvals[1].groups[0], "x");
+    assert_null(d.approvals[1].notify);
+    assert_null(d.approvals[1].reason);
+    assert_int_equal(d.n_errors, 2);
+    assert_string_equal(d.errors[0].id, "e1");
+    assert_non_null(strstr(d.errors[0].msg, "missing"));
+    assert_string_equal(d.errors[1].id, "e2");
+    assert_string_equal(d.explanation,
+                        "Needs approval: policy 'a1' requires 3 approvals from dba, security or oncall (first). "
+                        "Needs approval: policy 'a2' requires 1 approval from x. "
+                        "Policy 'e1' was ignored because it failed to evaluate: attribute \"missing\" does not exist. "
+                        "Policy 'e2' was ignored because it failed to evaluate: type error: + expects Long, got String.");
+    cs_decision_free(&d);
+    assert_null(d.mem);
+    assert_int_equal(d.n_satisfied, 0);
+    cs_decision_free(&d); /* freeing twice is harmless: the first cleared it */
+
+    decide(set, "User", "u", "db.read", "staging/x", NULL, 0, NULL, &d);
+    assert_int_equal(d.kind, CS_DECISION_ALLOW);
+    assert_null(d.approvals);
+    assert_string_equal(d.explanation,
+                        "Allowed by policy 'p'. Policy 'e1' was ignored because it failed to evaluate: attribute "
+                        "\"missing\" does not exist. Policy 'e2' was ignored because it failed to evaluate: type "
+                        "error: + expects Long, got String.");
+    cs_decision_free(&d);
+    cs_policy_set_release(set);
+
+    /* A decision assembled by hand (mem NULL) is still freed part by part. */
+    cs_decision h = {.kind = CS_DECISION_ALLOW, .n_satisfied = 1, .explanation = cs_strdup("x")};
+    h.satisfied = cs_calloc(1, sizeof *h.satisfied);
+    h.satisfied[0].id = cs_strdup("hand");
+    cs_decision_free(&h);
+    assert_null(h.satisfied);
+}
+
 static void version_tracks_content(void **state)
 {
     (void)state;
@@ -157,12 +226,14 @@ static void index_agrees_with_full_scan(void **state)
         const char *r = resources[(seed >> 16) % 7];
         const char *eff = (seed >> 20) % 5 == 0 ? "forbid" : "permit";
         char *p;
-        switch ((seed >> 24) % 6) {
+        switch ((seed >> 24) % 8) {
         case 0: p = cs_sprintf("%s(principal, action == Action::\"%s\", resource in Resource::\"%s\");", eff, a, r); break;
         case 1: p = cs_sprintf("%s(principal, action in [Action::\"%s\", Action::\"%s\"], resource == Resource::\"%s\");", eff, a, a2, r); break;
         case 2: p = cs_sprintf("%s(principal in Group::\"g%u\", action, resource in Resource::\"%s\");", eff, seed % 3, r); break;
         case 3: p = cs_sprintf("%s(principal, action == Action::\"%s\", resource) when { context.n > %u };", eff, a, seed % 10); break;
         case 4: p = cs_sprintf("%s(principal, action in Action::\"all\", resource is Resource);", eff); break;
+        case 5: p = cs_sprintf("%s(principal == User::\"p\", action in [Action::\"%s\", Action::\"%s\"], resource);", eff, a, a); break;
+        case 6: p = cs_sprintf("%s(principal is User in Group::\"g%u\", action == Action::\"all\", resource in Resource::\"%s\");", eff, seed % 3, r); break;
         default: p = cs_sprintf("%s(principal is Agent, action, resource) when { resource in Resource::\"%s\" };", eff, r); break;
         }
         char *t = cs_sprintf("%s%s\n", text, p);
@@ -170,7 +241,10 @@ static void index_agrees_with_full_scan(void **state)
         free(p);
         text = t;
     }
-    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
+    /* User::"p" is in the store (its keys are computed at load); Agent::"p" is not. */
+    cs_policy_set *set = set_from(text, "[{\"uid\":{\"type\":\"User\",\"id\":\"p\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"g0\"}]},"
+                                        "{\"uid\":{\"type\":\"Resource\",\"id\":\"prod/db\"},\"attrs\":{},\"parents\":[{\"type\":\"Resource\",\"id\":\"dev/a\"}]},"
+                                        "{\"uid\":{\"type\":\"Action\",\"id\":\"db.read\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]},"
                                         "{\"uid\":{\"type\":\"Action\",\"id\":\"mcp.call\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"all\"}]}]");
     free(text);
     size_t n = cs_policy_set_count(set);
@@ -184,7 +258,8 @@ static void index_agrees_with_full_scan(void **state)
         cs_policy_request req = {.principal = {(seed >> 10) % 2 ? "Agent" : "User", "p"},
                                  .action = {"Action", actions[(seed >> 12) % 6]},
                                  .resource = {"Resource", resources[(seed >> 16) % 7]},
-                                 .principal_groups = groups, .n_principal_groups = 1, .context = jc};
+                                 .principal_groups = groups, .n_principal_groups = (seed >> 14) % 3 ? 1 : 0,
+                                 .context = jc};
         cs_decision d;
         assert_int_equal(cs_policy_decide(set, &req, &d, NULL), 0);
         assert_int_equal(cs_policy_eval_each(set, &req, v, NULL), 0);
@@ -260,7 +335,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_outcomes),         cmocka_unit_test(request_entities_groups_and_owner),
-        cmocka_unit_test(decision_json),          cmocka_unit_test(version_tracks_content),
+        cmocka_unit_test(decision_json),          cmocka_unit_test(decision_holds_every_part),
+        cmocka_unit_test(version_tracks_content),
         cmocka_unit_test(index_agrees_with_full_scan), cmocka_unit_test(load_dir_and_entities_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
