@@ -49,7 +49,10 @@ typedef struct job {
 static void to_client(relay *r, const char *data, size_t len, int newline)
 {
     pthread_mutex_lock(&r->out_mu);
-    if (cs_write_all(1, data, len) == 0 && newline) cs_write_all(1, "\n", 1);
+    if (newline)
+        cs_write_line(1, data, len);
+    else
+        cs_write_all(1, data, len);
     pthread_mutex_unlock(&r->out_mu);
 }
 
@@ -76,8 +79,7 @@ static int to_server(relay *r, const char *id_key, const char *action_id, const 
     pthread_mutex_unlock(&r->mu);
     if (gone) return CS_EIO;
     pthread_mutex_lock(&r->child_mu);
-    int rc = r->child.to_child >= 0 ? cs_write_all(r->child.to_child, raw, len) : CS_EIO;
-    if (rc == 0) rc = cs_write_all(r->child.to_child, "\n", 1);
+    if (r->child.to_child >= 0) cs_write_line(r->child.to_child, raw, len);
     pthread_mutex_unlock(&r->child_mu);
     return 0; /* a failed write means the server is dying: its reader answers for it */
 }
@@ -179,7 +181,9 @@ static void client_message(relay *r, const char *raw, size_t len)
 }
 
 /* One message from the server: relayed as read; a response settles its request
- * (and, for a gated call, its outcome is reported). */
+ * (and, for a gated call, its outcome is reported). The request is settled before
+ * the answer goes out, so that a client reusing the id at once is not confused
+ * with it. */
 static void server_message(relay *r, const char *raw, size_t len)
 {
     cs_rpc_msg m;
