@@ -19,40 +19,40 @@ typedef struct later {
     struct later *next;
     char *path;
     json_t *body;
-    struct timespec queued;
+    long long queued_ms;     /* CLOCK_MONOTONIC */
+    unsigned long decisions; /* gw->decisions when it was queued */
 } later;
 
 struct cs_mcp_gw {
     char *url;
     char *auth; /* "Authorization: Bearer ..." */
+    struct curl_slist *hdr_json, *hdr_plain; /* request headers with and without a body */
     pthread_mutex_t mu;
     CURL *pool[POOL_MAX];
     int npool;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* a report was queued, or stopping */
     later *head, **tail;
+    size_t nlater;
+    pthread_cond_t room_cv; /* the queue has room again */
     int stopping;
-    int deciding; /* POSTs an agent is waiting on (submit, consume) */
-    pthread_cond_t idle_cv;
+    int deciding;            /* POSTs an agent is waiting on (submit, consume) */
+    unsigned long decisions; /* such POSTs finished so far */
+    pthread_cond_t idle_cv;  /* deciding dropped to 0 */
     pthread_t thread;
 };
 
+/* When background reports go out (see next_later()): after the next decision an
+ * agent waited for, else after QUIET_MS without one, and never later than
+ * DEFER_MAX_MS after they were queued. At most LATER_MAX wait at once. */
+#define QUIET_MS 5
 #define DEFER_MAX_MS 200
+#define LATER_MAX 1024
 
-static CURL *take(cs_mcp_gw *gw)
+static long long now_ms(void)
 {
-    pthread_mutex_lock(&gw->mu);
-    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
-    pthread_mutex_unlock(&gw->mu);
-    return c ? c : curl_easy_init();
-}
-
-static void give(cs_mcp_gw *gw, CURL *c)
-{
-    curl_easy_reset(c);
-    pthread_mutex_lock(&gw->mu);
-    if (gw->npool < POOL_MAX) gw->pool[gw->npool++] = c, c = NULL;
-    pthread_mutex_unlock(&gw->mu);
-    if (c) curl_easy_cleanup(c);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
@@ -66,35 +66,52 @@ static int check_abort(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return abort && atomic_load(abort) ? 1 : 0;
 }
 
+/* A pooled handle keeps its connection and the options every call shares; each
+ * call sets all the others (so nothing from an earlier call is left in effect). */
+static CURL *take(cs_mcp_gw *gw)
+{
+    pthread_mutex_lock(&gw->mu);
+    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
+    pthread_mutex_unlock(&gw->mu);
+    if (c || (c = curl_easy_init()) == NULL) return c;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
+    return c;
+}
+
+static void give(cs_mcp_gw *gw, CURL *c)
+{
+    pthread_mutex_lock(&gw->mu);
+    if (gw->npool < POOL_MAX) gw->pool[gw->npool++] = c, c = NULL;
+    pthread_mutex_unlock(&gw->mu);
+    if (c) curl_easy_cleanup(c);
+}
+
 static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
     *reply = NULL;
     *status = 0;
+    CURL *c = take(gw);
+    if (c == NULL) return cs_err_set(err, CS_EIO, "gateway %s: cannot make a request", gw->url);
     char *url = cs_sprintf("%s%s", gw->url, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     cs_buf out;
     cs_buf_init(&out, REPLY_MAX);
-    struct curl_slist *h = curl_slist_append(NULL, gw->auth);
-    h = curl_slist_append(h, "Expect:");
-    if (text) h = curl_slist_append(h, "Content-Type: application/json");
-    CURL *c = take(gw);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (text)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    else if (!strcmp(method, "POST"))
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    else
+    if (text || !strcmp(method, "POST")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "");
+    } else {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, text ? gw->hdr_json : gw->hdr_plain);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, abort);
     CURLcode cr = curl_easy_perform(c);
     int rc = 0;
@@ -104,8 +121,11 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
         *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
     }
+    /* The handle must not keep pointers to what is freed below. */
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     give(gw, c);
-    curl_slist_free_all(h);
     free(text);
     free(url);
     cs_buf_free(&out);
@@ -113,7 +133,7 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
 }
 
 /* A POST some agent is waiting on counts as deciding; background reports give way
- * to it (see reporter()). Long-polls do not count: they wait, they do not work. */
+ * to it (see next_later()). Long-polls do not count: they wait, they do not work. */
 int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
@@ -126,23 +146,41 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
     if (counted) {
         pthread_mutex_lock(&gw->mu);
+        gw->decisions++;
         if (--gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
 }
 
-/* Waits (mu held) while an agent's decision is being asked for, at most
- * DEFER_MAX_MS after the report was queued, so that the report's durable write
- * does not compete with the submit the agent is waiting on. */
-static void give_way(cs_mcp_gw *gw, const later *l)
+static void deadline_of(long long ms, struct timespec *ts)
 {
-    struct timespec until = l->queued;
-    until.tv_nsec += DEFER_MAX_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    while (gw->deciding > 0 && !gw->stopping)
-        if (pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &until) != 0) break;
+    ts->tv_sec = ms / 1000;
+    ts->tv_nsec = (ms % 1000) * 1000000L;
+}
+
+/* Waits (mu held) for the moment a report disturbs no agent. Each report is a
+ * durable write at the gateway; sent in front of the agent's next submit, it makes
+ * that submit wait for it. So a report waits while a decision is being asked for,
+ * and goes out when the next decision has come back (the agent's call is then
+ * running at the MCP server, the gateway has nothing to do for this proxy), or
+ * after QUIET_MS without one (an agent that is thinking). DEFER_MAX_MS bounds the
+ * wait; stopping ends it (the queue is flushed). */
+static void wait_turn(cs_mcp_gw *gw, const later *l)
+{
+    for (;;) {
+        long long now = now_ms(), until;
+        if (gw->stopping || now >= l->queued_ms + DEFER_MAX_MS) return;
+        if (gw->deciding == 0) {
+            if (gw->decisions != l->decisions || now >= l->queued_ms + QUIET_MS) return;
+            until = l->queued_ms + QUIET_MS;
+        } else {
+            until = l->queued_ms + DEFER_MAX_MS;
+        }
+        struct timespec ts;
+        deadline_of(until, &ts);
+        pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);
+    }
 }
 
 static later *next_later(cs_mcp_gw *gw)
@@ -152,9 +190,10 @@ static later *next_later(cs_mcp_gw *gw)
         pthread_cond_wait(&gw->cv, &gw->mu);
     later *l = gw->head;
     if (l) {
+        wait_turn(gw, l);
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
-        give_way(gw, l);
+        if (gw->nlater-- == LATER_MAX) pthread_cond_broadcast(&gw->room_cv);
     }
     pthread_mutex_unlock(&gw->mu);
     return l;
@@ -189,10 +228,15 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     later *l = cs_calloc(1, sizeof *l);
     l->path = cs_strdup(path);
     l->body = body;
-    clock_gettime(CLOCK_REALTIME, &l->queued);
     pthread_mutex_lock(&gw->mu);
+    /* A full queue holds the caller back rather than drop a report. */
+    while (gw->nlater >= LATER_MAX && !gw->stopping)
+        pthread_cond_wait(&gw->room_cv, &gw->mu);
+    l->queued_ms = now_ms();
+    l->decisions = gw->decisions;
     *gw->tail = l;
     gw->tail = &l->next;
+    gw->nlater++;
     pthread_cond_signal(&gw->cv);
     pthread_mutex_unlock(&gw->mu);
 }
@@ -212,9 +256,18 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
         n--;
     gw->url = cs_strndup(url, n);
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
+    /* "Expect:" keeps libcurl from waiting for a 100 Continue on larger bodies. */
+    gw->hdr_plain = curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:");
+    gw->hdr_json = curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
+                                     "Content-Type: application/json");
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
-    pthread_cond_init(&gw->idle_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gw->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&gw->room_cv, NULL);
     gw->tail = &gw->head;
     pthread_create(&gw->thread, NULL, reporter, gw);
     *out = gw;
@@ -226,12 +279,22 @@ const char *cs_mcp_gw_url(const cs_mcp_gw *gw)
     return gw->url;
 }
 
+/* The header lists hold the token: overwritten before they are freed. */
+static void wipe_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p; p = p->next)
+        memset(p->data, 0, strlen(p->data));
+    curl_slist_free_all(h);
+}
+
 void cs_mcp_gw_free(cs_mcp_gw *gw)
 {
     if (gw == NULL) return;
     pthread_mutex_lock(&gw->mu);
     gw->stopping = 1;
     pthread_cond_signal(&gw->cv);
+    pthread_cond_broadcast(&gw->idle_cv);
+    pthread_cond_broadcast(&gw->room_cv);
     pthread_mutex_unlock(&gw->mu);
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
@@ -239,6 +302,9 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     pthread_cond_destroy(&gw->idle_cv);
+    pthread_cond_destroy(&gw->room_cv);
+    wipe_headers(gw->hdr_json);
+    wipe_headers(gw->hdr_plain);
     memset(gw->auth, 0, strlen(gw->auth));
     free(gw->auth);
     free(gw->url);
