@@ -37,7 +37,7 @@ struct cs_mcp_gw {
     int stopping;
     int deciding;            /* POSTs an agent is waiting on (submit, consume) */
     unsigned long decisions; /* such POSTs finished so far */
-    pthread_cond_t idle_cv;  /* deciding dropped to 0 */
+    pthread_cond_t idle_cv;  /* a decision was acted on, or stopping */
     pthread_t thread;
 };
 
@@ -147,7 +147,7 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->decisions++;
-        if (--gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+        gw->deciding--;
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
@@ -159,24 +159,31 @@ static void deadline_of(long long ms, struct timespec *ts)
     ts->tv_nsec = (ms % 1000) * 1000000L;
 }
 
+void cs_mcp_gw_acted(cs_mcp_gw *gw)
+{
+    pthread_mutex_lock(&gw->mu);
+    if (gw->head && gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+    pthread_mutex_unlock(&gw->mu);
+}
+
 /* Waits (mu held) for the moment a report disturbs no agent. Each report is a
- * durable write at the gateway; sent in front of the agent's next submit, it makes
- * that submit wait for it. So a report waits while a decision is being asked for,
- * and goes out when the next decision has come back (the agent's call is then
- * running at the MCP server, the gateway has nothing to do for this proxy), or
- * after QUIET_MS without one (an agent that is thinking). DEFER_MAX_MS bounds the
- * wait; stopping ends it (the queue is flushed). */
+ * durable write at the gateway (and CPU work for it and for us); sent in front of
+ * the agent's next submit, it makes that submit wait. So a report waits while a
+ * decision is being asked for, and goes out once the next decision has come back
+ * and been acted on (cs_mcp_gw_acted(): the agent's call is then at the MCP server,
+ * the gateway has nothing to do for this proxy), or after QUIET_MS without one
+ * (an agent that is thinking). DEFER_MAX_MS bounds the wait; stopping ends it (the
+ * queue is flushed). Without a wake-up the condition is looked at every QUIET_MS. */
 static void wait_turn(cs_mcp_gw *gw, const later *l)
 {
     for (;;) {
         long long now = now_ms(), until;
         if (gw->stopping || now >= l->queued_ms + DEFER_MAX_MS) return;
-        if (gw->deciding == 0) {
-            if (gw->decisions != l->decisions || now >= l->queued_ms + QUIET_MS) return;
-            until = l->queued_ms + QUIET_MS;
-        } else {
-            until = l->queued_ms + DEFER_MAX_MS;
-        }
+        if (gw->deciding == 0 &&
+            (gw->decisions != l->decisions || now >= l->queued_ms + QUIET_MS))
+            return;
+        until = now + QUIET_MS;
+        if (until > l->queued_ms + DEFER_MAX_MS) until = l->queued_ms + DEFER_MAX_MS;
         struct timespec ts;
         deadline_of(until, &ts);
         pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);

@@ -101,6 +101,7 @@ static void run_job(void *arg)
     } else if (v.kind == CS_MCP_RESPOND) {
         to_client(r, v.response, strlen(v.response), 0);
     }
+    cs_mcp_gate_acted(r->gate);
     cs_mcp_verdict_clear(&v);
     cs_mcp_call_free(j->call);
     free(j->raw);
