@@ -15,12 +15,19 @@
 #define REPLY_MAX (4 * 1024 * 1024)
 #define POOL_MAX 16
 
+/* When background reports go out (see wait_batch()): once the agent has been quiet
+ * for QUIET_MS, or BATCH_MAX of them wait, and never later than DEFER_MAX_MS after
+ * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait. */
+#define QUIET_MS 5
+#define DEFER_MAX_MS 200
+#define BATCH_MAX 16
+#define LATER_MAX 1024
+
 typedef struct later {
     struct later *next;
     char *path;
     json_t *body;
-    long long queued_ms;     /* CLOCK_MONOTONIC */
-    unsigned long decisions; /* gw->decisions when it was queued */
+    long long queued_ms; /* CLOCK_MONOTONIC */
 } later;
 
 struct cs_mcp_gw {
@@ -35,18 +42,14 @@ struct cs_mcp_gw {
     size_t nlater;
     pthread_cond_t room_cv; /* the queue has room again */
     int stopping;
-    int deciding;            /* POSTs an agent is waiting on (submit, consume) */
-    unsigned long decisions; /* such POSTs finished so far */
-    pthread_cond_t idle_cv;  /* a decision was acted on, or stopping */
+    int deciding;           /* POSTs an agent is waiting on (submit, consume) */
+    long long active_ms;    /* last time a decision or a report was under way */
+    pthread_cond_t idle_cv; /* a decision was acted on, or stopping */
     pthread_t thread;
+    CURLM *multi;           /* the reporter's, for a batch sent at once */
+    CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
 };
 
-/* When background reports go out (see next_later()): after the next decision an
- * agent waited for, else after QUIET_MS without one, and never later than
- * DEFER_MAX_MS after they were queued. At most LATER_MAX wait at once. */
-#define QUIET_MS 5
-#define DEFER_MAX_MS 200
-#define LATER_MAX 1024
 
 static long long now_ms(void)
 {
@@ -68,18 +71,24 @@ static int check_abort(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 
 /* A pooled handle keeps its connection and the options every call shares; each
  * call sets all the others (so nothing from an earlier call is left in effect). */
-static CURL *take(cs_mcp_gw *gw)
+static CURL *new_handle(void)
 {
-    pthread_mutex_lock(&gw->mu);
-    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
-    pthread_mutex_unlock(&gw->mu);
-    if (c || (c = curl_easy_init()) == NULL) return c;
+    CURL *c = curl_easy_init();
+    if (c == NULL) return NULL;
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
     return c;
+}
+
+static CURL *take(cs_mcp_gw *gw)
+{
+    pthread_mutex_lock(&gw->mu);
+    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
+    pthread_mutex_unlock(&gw->mu);
+    return c ? c : new_handle();
 }
 
 static void give(cs_mcp_gw *gw, CURL *c)
@@ -133,7 +142,7 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
 }
 
 /* A POST some agent is waiting on counts as deciding; background reports give way
- * to it (see next_later()). Long-polls do not count: they wait, they do not work. */
+ * to it (see wait_batch()). Long-polls do not count: they wait, they do not work. */
 int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
@@ -141,13 +150,14 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding++;
+        gw->active_ms = now_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
     if (counted) {
         pthread_mutex_lock(&gw->mu);
-        gw->decisions++;
         gw->deciding--;
+        gw->active_ms = now_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
@@ -162,71 +172,139 @@ static void deadline_of(long long ms, struct timespec *ts)
 void cs_mcp_gw_acted(cs_mcp_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
-    if (gw->head && gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+    if (gw->nlater >= BATCH_MAX && gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
     pthread_mutex_unlock(&gw->mu);
 }
 
-/* Waits (mu held) for the moment a report disturbs no agent. Each report is a
- * durable write at the gateway (and CPU work for it and for us); sent in front of
- * the agent's next submit, it makes that submit wait. So a report waits while a
- * decision is being asked for, and goes out once the next decision has come back
- * and been acted on (cs_mcp_gw_acted(): the agent's call is then at the MCP server,
- * the gateway has nothing to do for this proxy), or after QUIET_MS without one
- * (an agent that is thinking). DEFER_MAX_MS bounds the wait; stopping ends it (the
- * queue is flushed). Without a wake-up the condition is looked at every QUIET_MS. */
-static void wait_turn(cs_mcp_gw *gw, const later *l)
+/* Waits (mu held, a report queued) for the moment to send. Each report is a
+ * durable write at the gateway and CPU work for it and for us; sent one by one,
+ * each right after its call, they land in front of the agent's next submit, which
+ * then waits. So reports wait while the agent is busy (a decision asked for, or
+ * one or a report less than QUIET_MS ago) and go out when it is quiet (an agent
+ * that is thinking), or as soon as BATCH_MAX wait and no decision is being asked
+ * for (preferably just after one was acted on, cs_mcp_gw_acted()): a batch is
+ * sent at once, so the gateway commits it together (about half the CPU per
+ * report). DEFER_MAX_MS bounds the wait; stopping ends it (the queue is flushed).
+ * Without a wake-up the condition is looked at every QUIET_MS. */
+static void wait_batch(cs_mcp_gw *gw)
 {
     for (;;) {
-        long long now = now_ms(), until;
-        if (gw->stopping || now >= l->queued_ms + DEFER_MAX_MS) return;
-        if (gw->deciding == 0 &&
-            (gw->decisions != l->decisions || now >= l->queued_ms + QUIET_MS))
+        long long now = now_ms(), oldest = gw->head->queued_ms;
+        if (gw->stopping || now >= oldest + DEFER_MAX_MS) return;
+        if (gw->deciding == 0 && (gw->nlater >= BATCH_MAX || now >= gw->active_ms + QUIET_MS))
             return;
-        until = now + QUIET_MS;
-        if (until > l->queued_ms + DEFER_MAX_MS) until = l->queued_ms + DEFER_MAX_MS;
+        long long until = now + QUIET_MS;
+        if (until > oldest + DEFER_MAX_MS) until = oldest + DEFER_MAX_MS;
         struct timespec ts;
         deadline_of(until, &ts);
         pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);
     }
 }
 
-static later *next_later(cs_mcp_gw *gw)
+/* Takes up to BATCH_MAX queued reports (in order) once it is time; 0 when stopped
+ * and drained. */
+static int next_batch(cs_mcp_gw *gw, later **out)
 {
+    int n = 0;
     pthread_mutex_lock(&gw->mu);
     while (gw->head == NULL && !gw->stopping)
         pthread_cond_wait(&gw->cv, &gw->mu);
-    later *l = gw->head;
-    if (l) {
-        wait_turn(gw, l);
+    if (gw->head) wait_batch(gw);
+    while (gw->head && n < BATCH_MAX) {
+        later *l = gw->head;
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
         if (gw->nlater-- == LATER_MAX) pthread_cond_broadcast(&gw->room_cv);
+        out[n++] = l;
     }
     pthread_mutex_unlock(&gw->mu);
-    return l;
+    return n;
 }
 
-/* The reporter: sends queued POSTs in order until stopped and drained. */
+typedef struct sending {
+    later *l;
+    char *url, *text;
+    cs_buf reply;
+} sending;
+
+static void batch_add(cs_mcp_gw *gw, int i, sending *x)
+{
+    if (gw->batch[i] == NULL) gw->batch[i] = new_handle();
+    CURL *c = gw->batch[i];
+    x->url = cs_sprintf("%s%s", gw->url, x->l->path);
+    x->text = json_dumps(x->l->body, JSON_COMPACT);
+    cs_buf_init(&x->reply, REPLY_MAX);
+    if (c == NULL) return;
+    curl_easy_setopt(c, CURLOPT_URL, x->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->text ? x->text : "{}");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, gw->hdr_json);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->reply);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    curl_multi_add_handle(gw->multi, c);
+}
+
+/* Logs a report the gateway did not take. */
+static void batch_done(CURL *c, CURLcode cr, sending *x)
+{
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (cr != CURLE_OK) {
+        cs_warn("mcp-proxy: %s: %s", x->l->path, curl_easy_strerror(cr));
+    } else if (status >= 300) {
+        json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
+        const char *detail = json_string_value(json_object_get(reply, "detail"));
+        cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, status, detail ? detail : "");
+        json_decref(reply);
+    }
+}
+
+/* Sends n reports at once, each on a connection of its own. */
+static void send_batch(cs_mcp_gw *gw, later **ls, int n)
+{
+    sending xs[BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        xs[i] = (sending){.l = ls[i]};
+        batch_add(gw, i, &xs[i]);
+        if (gw->batch[i] == NULL) cs_warn("mcp-proxy: %s: cannot make a request", ls[i]->path);
+    }
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(gw->multi, &running) != CURLM_OK) break;
+        if (running) curl_multi_poll(gw->multi, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(gw->multi, &left)) != NULL) {
+        sending *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (msg->msg == CURLMSG_DONE && x) batch_done(msg->easy_handle, msg->data.result, x);
+    }
+    for (int i = 0; i < n; i++) {
+        if (gw->batch[i]) {
+            curl_multi_remove_handle(gw->multi, gw->batch[i]);
+            curl_easy_setopt(gw->batch[i], CURLOPT_POSTFIELDS, NULL);
+            curl_easy_setopt(gw->batch[i], CURLOPT_WRITEDATA, NULL);
+            curl_easy_setopt(gw->batch[i], CURLOPT_PRIVATE, NULL);
+        }
+        json_decref(xs[i].l->body);
+        free(xs[i].l->path);
+        free(xs[i].l);
+        free(xs[i].url);
+        free(xs[i].text);
+        cs_buf_free(&xs[i].reply);
+    }
+}
+
+/* The reporter: sends queued POSTs, a batch at a time, until stopped and drained. */
 static void *reporter(void *arg)
 {
     cs_mcp_gw *gw = arg;
-    later *l;
-    while ((l = next_later(gw)) != NULL) {
-        long status = 0;
-        json_t *reply = NULL;
-        cs_err err = {0};
-        if (perform(gw, "POST", l->path, l->body, 10, NULL, &status, &reply, &err) != 0)
-            cs_warn("mcp-proxy: %s: %s", l->path, err.msg);
-        else if (status >= 300)
-            cs_warn("mcp-proxy: %s: HTTP %ld %s", l->path, status,
-                    json_string_value(json_object_get(reply, "detail"))
-                        ? json_string_value(json_object_get(reply, "detail"))
-                        : "");
-        json_decref(reply);
-        json_decref(l->body);
-        free(l->path);
-        free(l);
-    }
+    later *ls[BATCH_MAX];
+    int n;
+    while ((n = next_batch(gw, ls)) > 0)
+        send_batch(gw, ls, n);
     return NULL;
 }
 
@@ -239,8 +317,7 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     /* A full queue holds the caller back rather than drop a report. */
     while (gw->nlater >= LATER_MAX && !gw->stopping)
         pthread_cond_wait(&gw->room_cv, &gw->mu);
-    l->queued_ms = now_ms();
-    l->decisions = gw->decisions;
+    l->queued_ms = gw->active_ms = now_ms();
     *gw->tail = l;
     gw->tail = &l->next;
     gw->nlater++;
@@ -276,6 +353,7 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&gw->room_cv, NULL);
     gw->tail = &gw->head;
+    gw->multi = curl_multi_init();
     pthread_create(&gw->thread, NULL, reporter, gw);
     *out = gw;
     return 0;
@@ -306,6 +384,9 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
         curl_easy_cleanup(gw->pool[i]);
+    for (int i = 0; i < BATCH_MAX; i++)
+        if (gw->batch[i]) curl_easy_cleanup(gw->batch[i]);
+    curl_multi_cleanup(gw->multi);
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     pthread_cond_destroy(&gw->idle_cv);
