@@ -32,7 +32,7 @@ typedef struct later {
 
 struct cs_mcp_gw {
     char *url;
-    char *auth; /* "Authorization: Bearer ..." */
+    char *auth;                              /* "Authorization: Bearer ..." */
     struct curl_slist *hdr_json, *hdr_plain; /* request headers with and without a body */
     pthread_mutex_t mu;
     CURL *pool[POOL_MAX];
@@ -49,7 +49,6 @@ struct cs_mcp_gw {
     CURLM *multi;           /* the reporter's, for a batch sent at once */
     CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
 };
-
 
 static long long now_ms(void)
 {
@@ -342,8 +341,9 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
     /* "Expect:" keeps libcurl from waiting for a 100 Continue on larger bodies. */
     gw->hdr_plain = curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:");
-    gw->hdr_json = curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
-                                     "Content-Type: application/json");
+    gw->hdr_json =
+        curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
+                          "Content-Type: application/json");
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
     pthread_condattr_t ca;

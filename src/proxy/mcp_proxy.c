@@ -33,9 +33,9 @@ typedef struct relay {
     pthread_mutex_t child_mu; /* the child's stdin */
     pthread_mutex_t mu;       /* everything below */
     pthread_cond_t cv;
-    json_t *inflight;  /* id key -> action id (gated calls) or null: requests the server owes an
-                          answer */
-    cs_mcp_pool *pool; /* the client reader and a thread per gated call in flight */
+    json_t *inflight;     /* id key -> action id (gated calls) or null: requests the server owes an
+                             answer */
+    cs_mcp_pool *pool;    /* the client reader and a thread per gated call in flight */
     cs_rpc_reader client; /* used by the one thread reading the client at a time */
     int client_done;      /* the client's input ended (under mu, signals cv) */
     int child_gone;
@@ -297,8 +297,8 @@ static void client_reader(void *arg)
     while ((rc = cs_rpc_read(&r->client, &data, &len)) != CS_EIO) {
         if (rc == CS_ETOOBIG) {
             /* Answered with the request's id when it could be found: no client waits. */
-            json_t *id = r->client.big_id ? json_loads(r->client.big_id, JSON_DECODE_ANY, NULL)
-                                          : NULL;
+            json_t *id =
+                r->client.big_id ? json_loads(r->client.big_id, JSON_DECODE_ANY, NULL) : NULL;
             char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
                                    r->o->max_client_msg);
             reply_line(r, cs_rpc_error_line(id, CS_RPC_INVALID_REQUEST, why));
