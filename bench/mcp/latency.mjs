@@ -1,11 +1,17 @@
 // latency.mjs - MCP proxy benchmark: latency of sequential allowed tools/call (and
 // of an ungated ping) through `countersign mcp-proxy` vs straight to the same
 // server-everything over stdio. Prints median and p99; asserts nothing.
+//
+// The two paths are measured in alternating blocks (after a warm-up long enough for
+// V8 to optimise both servers), so that load from elsewhere on the machine falls on
+// both alike; the spread of the per-block medians shows how noisy a run was.
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { Gateway, everything, binary, httpServer, httpProxy } from '../../tests/mcp/lib/harness.mjs';
 
 const N = Number(process.env.CS_BENCH_CALLS ?? 2000);
-const WARM = 200;
+const WARM = 1000;
+const BLOCK = 250;
 
 class Peer {
   constructor(cmd, args, env) {
@@ -51,16 +57,29 @@ function stats(xs) {
   return { median: q(0.5), p99: q(0.99) };
 }
 
-async function measure(peer, method, params) {
-  for (let i = 0; i < WARM; i++) await peer.call(method, params);
-  const lat = [];
-  for (let i = 0; i < N; i++) {
+async function block(peer, method, params, n, lat) {
+  for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
     const r = await peer.call(method, params);
     lat.push(Number(process.hrtime.bigint() - t) / 1e6);
     if (r.error || r.result?.isError) throw new Error(`call failed: ${JSON.stringify(r)}`);
   }
-  return stats(lat);
+  return stats(lat.slice(-n)).median;
+}
+
+// N calls on each peer in alternating blocks; all samples pooled per peer, plus the
+// range of "added" (proxied minus direct block median) over the block pairs.
+async function measure(peers, method, params) {
+  for (const peer of peers) await block(peer, method, params, WARM, []);
+  const lats = peers.map(() => []), added = [];
+  for (let done = 0; done < N; done += BLOCK) {
+    const n = Math.min(BLOCK, N - done);
+    const m = [];
+    for (let k = 0; k < peers.length; k++) m.push(await block(peers[k], method, params, n, lats[k]));
+    added.push(m[m.length - 1] - m[0]);
+  }
+  added.sort((a, b) => a - b);
+  return [...lats.map(stats), { min: added[0], max: added[added.length - 1] }];
 }
 
 // Streamable HTTP: one session, sequential POSTs over a keep-alive connection.
@@ -101,14 +120,12 @@ try {
     ['tools/call echo (gated, allowed)', 'tools/call', { name: 'echo', arguments: { message: 'bench' } }],
     ['ping (passed through)', 'ping', {}],
   ]) {
-    const d = await measure(direct, method, params);
-    const p = await measure(proxied, method, params);
-    rows.push([label, d, p]);
+    rows.push([label, ...(await measure([direct, proxied], method, params))]);
   }
-  console.log(`mcp-proxy latency, ${N} sequential calls each (ms; gateway data dir ${gw.dir})`);
-  console.log('                                   direct median   p99 | proxied median   p99 | added median   p99');
-  for (const [label, d, p] of rows)
-    console.log(`${label.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
+  console.log(`mcp-proxy latency, ${N} sequential calls each in alternating blocks of ${BLOCK} (ms; gateway data dir ${gw.dir}; load average ${os.loadavg()[0].toFixed(1)})`);
+  console.log('                                   direct median   p99 | proxied median   p99 | added median   p99 | added per block');
+  for (const [label, d, p, a] of rows)
+    console.log(`${label.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)} | ${a.min.toFixed(3)}..${a.max.toFixed(3)}`);
   await direct.close();
   await proxied.close();
   const up = await httpServer();
@@ -118,9 +135,8 @@ try {
     await hd.init();
     await hp.init();
     const echo = { name: 'echo', arguments: { message: 'bench' } };
-    await measure(hd, 'tools/call', echo); // warm the server up on both paths first
-    const p = await measure(hp, 'tools/call', echo), d = await measure(hd, 'tools/call', echo);
-    console.log(`${'HTTP tools/call echo (allowed)'.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)}`);
+    const [d, p, a] = await measure([hd, hp], 'tools/call', echo);
+    console.log(`${'HTTP tools/call echo (allowed)'.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)} | ${a.min.toFixed(3)}..${a.max.toFixed(3)}`);
   } finally {
     await px.stop();
     await up.stop();

@@ -15,44 +15,46 @@
 #define REPLY_MAX (4 * 1024 * 1024)
 #define POOL_MAX 16
 
+/* When background reports go out (see wait_batch()): once the agent has been quiet
+ * for QUIET_MS, or BATCH_MAX of them wait, and never later than DEFER_MAX_MS after
+ * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait. */
+#define QUIET_MS 5
+#define DEFER_MAX_MS 200
+#define BATCH_MAX 16
+#define LATER_MAX 1024
+
 typedef struct later {
     struct later *next;
     char *path;
     json_t *body;
-    struct timespec queued;
+    long long queued_ms; /* CLOCK_MONOTONIC */
 } later;
 
 struct cs_mcp_gw {
     char *url;
-    char *auth; /* "Authorization: Bearer ..." */
+    char *auth;                              /* "Authorization: Bearer ..." */
+    struct curl_slist *hdr_json, *hdr_plain; /* request headers with and without a body */
     pthread_mutex_t mu;
     CURL *pool[POOL_MAX];
     int npool;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* a report was queued, or stopping */
     later *head, **tail;
+    size_t nlater;
+    pthread_cond_t room_cv; /* the queue has room again */
     int stopping;
-    int deciding; /* POSTs an agent is waiting on (submit, consume) */
-    pthread_cond_t idle_cv;
+    int deciding;           /* POSTs an agent is waiting on (submit, consume) */
+    long long active_ms;    /* last time a decision or a report was under way */
+    pthread_cond_t idle_cv; /* a decision was acted on, or stopping */
     pthread_t thread;
+    CURLM *multi;           /* the reporter's, for a batch sent at once */
+    CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
 };
 
-#define DEFER_MAX_MS 200
-
-static CURL *take(cs_mcp_gw *gw)
+static long long now_ms(void)
 {
-    pthread_mutex_lock(&gw->mu);
-    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
-    pthread_mutex_unlock(&gw->mu);
-    return c ? c : curl_easy_init();
-}
-
-static void give(cs_mcp_gw *gw, CURL *c)
-{
-    curl_easy_reset(c);
-    pthread_mutex_lock(&gw->mu);
-    if (gw->npool < POOL_MAX) gw->pool[gw->npool++] = c, c = NULL;
-    pthread_mutex_unlock(&gw->mu);
-    if (c) curl_easy_cleanup(c);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
@@ -66,35 +68,58 @@ static int check_abort(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return abort && atomic_load(abort) ? 1 : 0;
 }
 
+/* A pooled handle keeps its connection and the options every call shares; each
+ * call sets all the others (so nothing from an earlier call is left in effect). */
+static CURL *new_handle(void)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) return NULL;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
+    return c;
+}
+
+static CURL *take(cs_mcp_gw *gw)
+{
+    pthread_mutex_lock(&gw->mu);
+    CURL *c = gw->npool ? gw->pool[--gw->npool] : NULL;
+    pthread_mutex_unlock(&gw->mu);
+    return c ? c : new_handle();
+}
+
+static void give(cs_mcp_gw *gw, CURL *c)
+{
+    pthread_mutex_lock(&gw->mu);
+    if (gw->npool < POOL_MAX) gw->pool[gw->npool++] = c, c = NULL;
+    pthread_mutex_unlock(&gw->mu);
+    if (c) curl_easy_cleanup(c);
+}
+
 static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
     *reply = NULL;
     *status = 0;
+    CURL *c = take(gw);
+    if (c == NULL) return cs_err_set(err, CS_EIO, "gateway %s: cannot make a request", gw->url);
     char *url = cs_sprintf("%s%s", gw->url, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     cs_buf out;
     cs_buf_init(&out, REPLY_MAX);
-    struct curl_slist *h = curl_slist_append(NULL, gw->auth);
-    h = curl_slist_append(h, "Expect:");
-    if (text) h = curl_slist_append(h, "Content-Type: application/json");
-    CURL *c = take(gw);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (text)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    else if (!strcmp(method, "POST"))
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    else
+    if (text || !strcmp(method, "POST")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "");
+    } else {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, text ? gw->hdr_json : gw->hdr_plain);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, abort);
     CURLcode cr = curl_easy_perform(c);
     int rc = 0;
@@ -104,8 +129,11 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
         *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
     }
+    /* The handle must not keep pointers to what is freed below. */
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     give(gw, c);
-    curl_slist_free_all(h);
     free(text);
     free(url);
     cs_buf_free(&out);
@@ -113,7 +141,7 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
 }
 
 /* A POST some agent is waiting on counts as deciding; background reports give way
- * to it (see reporter()). Long-polls do not count: they wait, they do not work. */
+ * to it (see wait_batch()). Long-polls do not count: they wait, they do not work. */
 int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
@@ -121,66 +149,161 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding++;
+        gw->active_ms = now_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
     if (counted) {
         pthread_mutex_lock(&gw->mu);
-        if (--gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+        gw->deciding--;
+        gw->active_ms = now_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
 }
 
-/* Waits (mu held) while an agent's decision is being asked for, at most
- * DEFER_MAX_MS after the report was queued, so that the report's durable write
- * does not compete with the submit the agent is waiting on. */
-static void give_way(cs_mcp_gw *gw, const later *l)
+static void deadline_of(long long ms, struct timespec *ts)
 {
-    struct timespec until = l->queued;
-    until.tv_nsec += DEFER_MAX_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    while (gw->deciding > 0 && !gw->stopping)
-        if (pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &until) != 0) break;
+    ts->tv_sec = ms / 1000;
+    ts->tv_nsec = (ms % 1000) * 1000000L;
 }
 
-static later *next_later(cs_mcp_gw *gw)
+void cs_mcp_gw_acted(cs_mcp_gw *gw)
 {
+    pthread_mutex_lock(&gw->mu);
+    if (gw->nlater >= BATCH_MAX && gw->deciding == 0) pthread_cond_broadcast(&gw->idle_cv);
+    pthread_mutex_unlock(&gw->mu);
+}
+
+/* Waits (mu held, a report queued) for the moment to send. Each report is a
+ * durable write at the gateway and CPU work for it and for us; sent one by one,
+ * each right after its call, they land in front of the agent's next submit, which
+ * then waits. So reports wait while the agent is busy (a decision asked for, or
+ * one or a report less than QUIET_MS ago) and go out when it is quiet (an agent
+ * that is thinking), or as soon as BATCH_MAX wait and no decision is being asked
+ * for (preferably just after one was acted on, cs_mcp_gw_acted()): a batch is
+ * sent at once, so the gateway commits it together (about half the CPU per
+ * report). DEFER_MAX_MS bounds the wait; stopping ends it (the queue is flushed).
+ * Without a wake-up the condition is looked at every QUIET_MS. */
+static void wait_batch(cs_mcp_gw *gw)
+{
+    for (;;) {
+        long long now = now_ms(), oldest = gw->head->queued_ms;
+        if (gw->stopping || now >= oldest + DEFER_MAX_MS) return;
+        if (gw->deciding == 0 && (gw->nlater >= BATCH_MAX || now >= gw->active_ms + QUIET_MS))
+            return;
+        long long until = now + QUIET_MS;
+        if (until > oldest + DEFER_MAX_MS) until = oldest + DEFER_MAX_MS;
+        struct timespec ts;
+        deadline_of(until, &ts);
+        pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);
+    }
+}
+
+/* Takes up to BATCH_MAX queued reports (in order) once it is time; 0 when stopped
+ * and drained. */
+static int next_batch(cs_mcp_gw *gw, later **out)
+{
+    int n = 0;
     pthread_mutex_lock(&gw->mu);
     while (gw->head == NULL && !gw->stopping)
         pthread_cond_wait(&gw->cv, &gw->mu);
-    later *l = gw->head;
-    if (l) {
+    if (gw->head) wait_batch(gw);
+    while (gw->head && n < BATCH_MAX) {
+        later *l = gw->head;
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
-        give_way(gw, l);
+        if (gw->nlater-- == LATER_MAX) pthread_cond_broadcast(&gw->room_cv);
+        out[n++] = l;
     }
     pthread_mutex_unlock(&gw->mu);
-    return l;
+    return n;
 }
 
-/* The reporter: sends queued POSTs in order until stopped and drained. */
+typedef struct sending {
+    later *l;
+    char *url, *text;
+    cs_buf reply;
+} sending;
+
+static void batch_add(cs_mcp_gw *gw, int i, sending *x)
+{
+    if (gw->batch[i] == NULL) gw->batch[i] = new_handle();
+    CURL *c = gw->batch[i];
+    x->url = cs_sprintf("%s%s", gw->url, x->l->path);
+    x->text = json_dumps(x->l->body, JSON_COMPACT);
+    cs_buf_init(&x->reply, REPLY_MAX);
+    if (c == NULL) return;
+    curl_easy_setopt(c, CURLOPT_URL, x->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->text ? x->text : "{}");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, gw->hdr_json);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->reply);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    curl_multi_add_handle(gw->multi, c);
+}
+
+/* Logs a report the gateway did not take. */
+static void batch_done(CURL *c, CURLcode cr, sending *x)
+{
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (cr != CURLE_OK) {
+        cs_warn("mcp-proxy: %s: %s", x->l->path, curl_easy_strerror(cr));
+    } else if (status >= 300) {
+        json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
+        const char *detail = json_string_value(json_object_get(reply, "detail"));
+        cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, status, detail ? detail : "");
+        json_decref(reply);
+    }
+}
+
+/* Sends n reports at once, each on a connection of its own. */
+static void send_batch(cs_mcp_gw *gw, later **ls, int n)
+{
+    sending xs[BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        xs[i] = (sending){.l = ls[i]};
+        batch_add(gw, i, &xs[i]);
+        if (gw->batch[i] == NULL) cs_warn("mcp-proxy: %s: cannot make a request", ls[i]->path);
+    }
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(gw->multi, &running) != CURLM_OK) break;
+        if (running) curl_multi_poll(gw->multi, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(gw->multi, &left)) != NULL) {
+        sending *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (msg->msg == CURLMSG_DONE && x) batch_done(msg->easy_handle, msg->data.result, x);
+    }
+    for (int i = 0; i < n; i++) {
+        if (gw->batch[i]) {
+            curl_multi_remove_handle(gw->multi, gw->batch[i]);
+            curl_easy_setopt(gw->batch[i], CURLOPT_POSTFIELDS, NULL);
+            curl_easy_setopt(gw->batch[i], CURLOPT_WRITEDATA, NULL);
+            curl_easy_setopt(gw->batch[i], CURLOPT_PRIVATE, NULL);
+        }
+        json_decref(xs[i].l->body);
+        free(xs[i].l->path);
+        free(xs[i].l);
+        free(xs[i].url);
+        free(xs[i].text);
+        cs_buf_free(&xs[i].reply);
+    }
+}
+
+/* The reporter: sends queued POSTs, a batch at a time, until stopped and drained. */
 static void *reporter(void *arg)
 {
     cs_mcp_gw *gw = arg;
-    later *l;
-    while ((l = next_later(gw)) != NULL) {
-        long status = 0;
-        json_t *reply = NULL;
-        cs_err err = {0};
-        if (perform(gw, "POST", l->path, l->body, 10, NULL, &status, &reply, &err) != 0)
-            cs_warn("mcp-proxy: %s: %s", l->path, err.msg);
-        else if (status >= 300)
-            cs_warn("mcp-proxy: %s: HTTP %ld %s", l->path, status,
-                    json_string_value(json_object_get(reply, "detail"))
-                        ? json_string_value(json_object_get(reply, "detail"))
-                        : "");
-        json_decref(reply);
-        json_decref(l->body);
-        free(l->path);
-        free(l);
-    }
+    later *ls[BATCH_MAX];
+    int n;
+    while ((n = next_batch(gw, ls)) > 0)
+        send_batch(gw, ls, n);
     return NULL;
 }
 
@@ -189,10 +312,14 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     later *l = cs_calloc(1, sizeof *l);
     l->path = cs_strdup(path);
     l->body = body;
-    clock_gettime(CLOCK_REALTIME, &l->queued);
     pthread_mutex_lock(&gw->mu);
+    /* A full queue holds the caller back rather than drop a report. */
+    while (gw->nlater >= LATER_MAX && !gw->stopping)
+        pthread_cond_wait(&gw->room_cv, &gw->mu);
+    l->queued_ms = gw->active_ms = now_ms();
     *gw->tail = l;
     gw->tail = &l->next;
+    gw->nlater++;
     pthread_cond_signal(&gw->cv);
     pthread_mutex_unlock(&gw->mu);
 }
@@ -212,10 +339,21 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
         n--;
     gw->url = cs_strndup(url, n);
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
+    /* "Expect:" keeps libcurl from waiting for a 100 Continue on larger bodies. */
+    gw->hdr_plain = curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:");
+    gw->hdr_json =
+        curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
+                          "Content-Type: application/json");
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
-    pthread_cond_init(&gw->idle_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gw->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&gw->room_cv, NULL);
     gw->tail = &gw->head;
+    gw->multi = curl_multi_init();
     pthread_create(&gw->thread, NULL, reporter, gw);
     *out = gw;
     return 0;
@@ -226,19 +364,35 @@ const char *cs_mcp_gw_url(const cs_mcp_gw *gw)
     return gw->url;
 }
 
+/* The header lists hold the token: overwritten before they are freed. */
+static void wipe_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p; p = p->next)
+        memset(p->data, 0, strlen(p->data));
+    curl_slist_free_all(h);
+}
+
 void cs_mcp_gw_free(cs_mcp_gw *gw)
 {
     if (gw == NULL) return;
     pthread_mutex_lock(&gw->mu);
     gw->stopping = 1;
     pthread_cond_signal(&gw->cv);
+    pthread_cond_broadcast(&gw->idle_cv);
+    pthread_cond_broadcast(&gw->room_cv);
     pthread_mutex_unlock(&gw->mu);
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
         curl_easy_cleanup(gw->pool[i]);
+    for (int i = 0; i < BATCH_MAX; i++)
+        if (gw->batch[i]) curl_easy_cleanup(gw->batch[i]);
+    curl_multi_cleanup(gw->multi);
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     pthread_cond_destroy(&gw->idle_cv);
+    pthread_cond_destroy(&gw->room_cv);
+    wipe_headers(gw->hdr_json);
+    wipe_headers(gw->hdr_plain);
     memset(gw->auth, 0, strlen(gw->auth));
     free(gw->auth);
     free(gw->url);

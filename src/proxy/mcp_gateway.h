@@ -27,7 +27,12 @@ const char *cs_mcp_gw_url(const cs_mcp_gw *gw);
 int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err);
 
-/* Queues a POST for the background thread (body is stolen); failures are logged. */
+/* Queues a POST for the background thread (body is stolen); failures are logged.
+ * Queued POSTs wait for a moment when no agent waits on the gateway (see
+ * mcp_gateway.c), and are all sent before cs_mcp_gw_free() returns. */
 void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body);
+/* The caller has acted on the decision it asked for (forwarded the call or
+ * answered it): a good moment for queued POSTs. */
+void cs_mcp_gw_acted(cs_mcp_gw *gw);
 
 #endif

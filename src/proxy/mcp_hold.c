@@ -557,6 +557,11 @@ void cs_mcp_gate_abort_all(cs_mcp_gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
+void cs_mcp_gate_acted(cs_mcp_gate *g)
+{
+    cs_mcp_gw_acted(g->gw);
+}
+
 void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response,
                          const char *raw, size_t len)
 {

@@ -102,6 +102,10 @@ void cs_mcp_gate_abort_all(cs_mcp_gate *g);
 void cs_mcp_gate_outcome(cs_mcp_gate *g, const char *action_id, const cs_rpc_msg *response,
                          const char *raw, size_t len);
 
+/* The caller has acted on a verdict (forwarded the call, or answered it): queued
+ * outcome reports may go to the gateway now. */
+void cs_mcp_gate_acted(cs_mcp_gate *g);
+
 void cs_mcp_verdict_clear(cs_mcp_verdict *v);
 
 #endif

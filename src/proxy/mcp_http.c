@@ -385,7 +385,11 @@ static enum MHD_Result gated(httpd *h, struct MHD_Connection *conn, const hreq *
     if (v.kind == CS_MCP_HOLD && accepts_sse(conn)) return hold_streamed(h, conn, r, c);
     if (v.kind == CS_MCP_HOLD)
         cs_mcp_gate_hold(h->gate, c, NULL, NULL, &v); /* no SSE: no progress */
-    if (v.kind == CS_MCP_FORWARD) return forward_call(h, conn, r, c);
+    if (v.kind == CS_MCP_FORWARD) {
+        enum MHD_Result fr = forward_call(h, conn, r, c);
+        cs_mcp_gate_acted(h->gate);
+        return fr;
+    }
     cs_mcp_call_free(c);
     enum MHD_Result rc;
     if (v.kind == CS_MCP_RESPOND)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -227,6 +228,20 @@ int cs_write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int cs_write_line(int fd, const void *data, size_t len)
+{
+    struct iovec v[2] = {{(void *)data, len}, {"\n", 1}};
+    ssize_t n;
+    do
+        n = writev(fd, v, 2);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return CS_EIO;
+    if ((size_t)n > len) return 0;
+    /* A short write (a full pipe): finish the rest the plain way. */
+    if (cs_write_all(fd, (const char *)data + n, len - (size_t)n) != 0) return CS_EIO;
+    return cs_write_all(fd, "\n", 1);
 }
 
 /* ---- id scanner: a small JSON tokenizer that only follows the top level ---- */

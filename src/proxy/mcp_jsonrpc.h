@@ -95,5 +95,8 @@ int cs_rpc_read(cs_rpc_reader *r, const char **data, size_t *len);
 
 /* Writes all of data to fd, retrying short writes and EINTR; 0 or CS_EIO. */
 int cs_write_all(int fd, const void *data, size_t len);
+/* Writes data and then a newline in one writev() when the pipe takes it all (the
+ * reader wakes once, for a whole message); 0 or CS_EIO. */
+int cs_write_line(int fd, const void *data, size_t len);
 
 #endif

@@ -74,8 +74,9 @@ int cs_mcp_pool_run(cs_mcp_pool *p, void (*fn)(void *arg), void *arg)
         p->threads = cs_grow(p->threads, &p->cap, p->n + 1, sizeof *p->threads);
         pthread_create(&p->threads[p->n++], NULL, worker, p);
     }
-    pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    /* Signalled after the unlock: the woken worker does not block on the mutex. */
+    if (!need) pthread_cond_signal(&p->cv);
     return 0;
 }
 

@@ -2,10 +2,12 @@
  * stdin/stdout, server as a child process; tools/call gated, the rest relayed as
  * the bytes we read.
  *
- * Threads: the main thread reads the client; one thread reads the server; each
- * gated tools/call runs on a thread of its own, so a held call never blocks other
- * traffic (requests, pings, notifications, other calls). Writes to each side are
- * whole lines under a mutex. */
+ * Threads: one thread reads the server; the client is read by pool threads taking
+ * turns (leader/follower): the thread that reads a tools/call hands reading on to
+ * another pool thread and gates the call itself, so the call does not wait for a
+ * thread to wake up, and a held call never blocks other traffic (requests, pings,
+ * notifications, other calls). The main thread waits for the client's end and then
+ * shuts down. Writes to each side are whole lines under a mutex. */
 #include "proxy/mcp_proxy.h"
 
 #include "proxy/mcp_pool.h"
@@ -31,9 +33,11 @@ typedef struct relay {
     pthread_mutex_t child_mu; /* the child's stdin */
     pthread_mutex_t mu;       /* everything below */
     pthread_cond_t cv;
-    json_t *inflight;  /* id key -> action id (gated calls) or null: requests the server owes an
-                          answer */
-    cs_mcp_pool *pool; /* a thread per gated call in flight (held calls wait long) */
+    json_t *inflight;     /* id key -> action id (gated calls) or null: requests the server owes an
+                             answer */
+    cs_mcp_pool *pool;    /* the client reader and a thread per gated call in flight */
+    cs_rpc_reader client; /* used by the one thread reading the client at a time */
+    int client_done;      /* the client's input ended (under mu, signals cv) */
     int child_gone;
     int wake[2]; /* wakes the main thread: the server is gone, or a stop signal came */
     atomic_int ending;
@@ -49,7 +53,10 @@ typedef struct job {
 static void to_client(relay *r, const char *data, size_t len, int newline)
 {
     pthread_mutex_lock(&r->out_mu);
-    if (cs_write_all(1, data, len) == 0 && newline) cs_write_all(1, "\n", 1);
+    if (newline)
+        cs_write_line(1, data, len);
+    else
+        cs_write_all(1, data, len);
     pthread_mutex_unlock(&r->out_mu);
 }
 
@@ -76,8 +83,7 @@ static int to_server(relay *r, const char *id_key, const char *action_id, const 
     pthread_mutex_unlock(&r->mu);
     if (gone) return CS_EIO;
     pthread_mutex_lock(&r->child_mu);
-    int rc = r->child.to_child >= 0 ? cs_write_all(r->child.to_child, raw, len) : CS_EIO;
-    if (rc == 0) rc = cs_write_all(r->child.to_child, "\n", 1);
+    if (r->child.to_child >= 0) cs_write_line(r->child.to_child, raw, len);
     pthread_mutex_unlock(&r->child_mu);
     return 0; /* a failed write means the server is dying: its reader answers for it */
 }
@@ -95,14 +101,18 @@ static void run_job(void *arg)
     } else if (v.kind == CS_MCP_RESPOND) {
         to_client(r, v.response, strlen(v.response), 0);
     }
+    cs_mcp_gate_acted(r->gate);
     cs_mcp_verdict_clear(&v);
     cs_mcp_call_free(j->call);
     free(j->raw);
     free(j);
 }
 
-/* Runs a gated call on a pool thread of its own. */
-static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t len)
+static void client_reader(void *arg);
+
+/* A gated call is run by the thread that read it, once another pool thread has
+ * taken over reading the client: *out is the job to run then. */
+static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t len, job **out)
 {
     cs_mcp_call *call = NULL;
     char *err_line = NULL;
@@ -110,7 +120,10 @@ static void start_gated(relay *r, const cs_rpc_msg *m, const char *raw, size_t l
     job *j = cs_calloc(1, sizeof *j);
     *j = (job){r, call, cs_strndup(raw, len), len};
     cs_mcp_gate_track(r->gate, call); /* a cancellation that follows at once finds it */
-    if (cs_mcp_pool_run(r->pool, run_job, j) == 0) return;
+    if (cs_mcp_pool_run(r->pool, client_reader, r) == 0) {
+        *out = j;
+        return;
+    }
     cs_mcp_gate_drop(r->gate, call);
     reply_line(r, cs_rpc_error_line(call->id, CS_RPC_INTERNAL_ERROR,
                                     "countersign mcp-proxy: too many tool calls in flight; "
@@ -151,7 +164,7 @@ static void client_batch(relay *r, const cs_rpc_msg *m, const char *raw, size_t 
     free(text);
 }
 
-static void client_message(relay *r, const char *raw, size_t len)
+static void client_message(relay *r, const char *raw, size_t len, job **gated)
 {
     cs_rpc_msg m;
     if (cs_rpc_parse(raw, len, &m) != 0) {
@@ -162,7 +175,7 @@ static void client_message(relay *r, const char *raw, size_t len)
     } else if (m.kind == CS_RPC_BATCH) {
         client_batch(r, &m, raw, len);
     } else if (m.kind == CS_RPC_REQUEST && !strcmp(m.method, "tools/call")) {
-        start_gated(r, &m, raw, len);
+        start_gated(r, &m, raw, len, gated);
     } else if (m.kind == CS_RPC_REQUEST) {
         if (to_server(r, m.id_key, NULL, raw, len) != 0)
             reply_line(r, cs_rpc_error_line(m.id, CS_RPC_SERVER_GONE, "the MCP server has exited"));
@@ -179,7 +192,9 @@ static void client_message(relay *r, const char *raw, size_t len)
 }
 
 /* One message from the server: relayed as read; a response settles its request
- * (and, for a gated call, its outcome is reported). */
+ * (and, for a gated call, its outcome is reported). The request is settled before
+ * the answer goes out, so that a client reusing the id at once is not confused
+ * with it. */
 static void server_message(relay *r, const char *raw, size_t len)
 {
     cs_rpc_msg m;
@@ -271,18 +286,19 @@ static void *server_reader(void *arg)
     return NULL;
 }
 
-static void client_loop(relay *r)
+/* Reads the client until a tools/call is handed to this thread (reading goes on in
+ * another) or the input ends (the main thread is told). */
+static void client_reader(void *arg)
 {
-    cs_rpc_reader rd;
-    cs_rpc_reader_init(&rd, 0, r->o->max_client_msg);
-    rd.wake_fd = r->wake[0];
+    relay *r = arg;
     const char *data;
     size_t len;
     int rc;
-    while ((rc = cs_rpc_read(&rd, &data, &len)) != CS_EIO) {
+    while ((rc = cs_rpc_read(&r->client, &data, &len)) != CS_EIO) {
         if (rc == CS_ETOOBIG) {
             /* Answered with the request's id when it could be found: no client waits. */
-            json_t *id = rd.big_id ? json_loads(rd.big_id, JSON_DECODE_ANY, NULL) : NULL;
+            json_t *id =
+                r->client.big_id ? json_loads(r->client.big_id, JSON_DECODE_ANY, NULL) : NULL;
             char *why = cs_sprintf("countersign mcp-proxy: message larger than %zu bytes",
                                    r->o->max_client_msg);
             reply_line(r, cs_rpc_error_line(id, CS_RPC_INVALID_REQUEST, why));
@@ -290,9 +306,32 @@ static void client_loop(relay *r)
             json_decref(id);
             continue;
         }
-        client_message(r, data, len);
+        job *gated = NULL;
+        client_message(r, data, len, &gated);
+        if (gated) {
+            run_job(gated);
+            return;
+        }
     }
-    cs_rpc_reader_free(&rd);
+    pthread_mutex_lock(&r->mu);
+    r->client_done = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Starts the first client reader and waits for the client's input to end. */
+static void client_loop(relay *r)
+{
+    cs_rpc_reader_init(&r->client, 0, r->o->max_client_msg);
+    r->client.wake_fd = r->wake[0];
+    if (cs_mcp_pool_run(r->pool, client_reader, r) != 0) {
+        cs_error("mcp-proxy: cannot start reading the client");
+        r->client_done = 1;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->client_done)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* SIGINT/SIGTERM (blocked in every thread) end the relay like a closed stdin, so the
@@ -328,7 +367,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.inflight = json_object();
-    r.pool = cs_mcp_pool_new(GATED_MAX);
+    r.pool = cs_mcp_pool_new(GATED_MAX + 1); /* + the client reader */
     if (pipe2(r.wake, O_CLOEXEC) != 0) abort();
     pthread_t reader, signals;
     pthread_create(&reader, NULL, server_reader, &r);
@@ -347,6 +386,7 @@ int cs_mcp_proxy_stdio(cs_mcp_gate *gate, const cs_mcp_opts *o, char *const argv
     pthread_mutex_unlock(&r.child_mu);
     pthread_join(reader, NULL);
     cs_mcp_pool_free(r.pool);
+    cs_rpc_reader_free(&r.client);
     if (died) cs_error("mcp-proxy: the MCP server %s exited (code %d)", argv[0], code);
     cs_mcp_child_free(&r.child);
     json_decref(r.inflight);
