@@ -228,19 +228,24 @@ static int write_object(const json_t *v, cs_buf *out)
     return rc ? rc : cs_buf_putc(out, '}');
 }
 
+/* [a,b,...] with each element written by `element` (canonical or document order). */
+static int write_array(const json_t *v, cs_buf *out, int (*element)(const json_t *, cs_buf *))
+{
+    int rc = cs_buf_putc(out, '[');
+    for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+        if (i) rc = cs_buf_putc(out, ',');
+        if (!rc) rc = element(json_array_get(v, i), out);
+    }
+    return rc ? rc : cs_buf_putc(out, ']');
+}
+
 int cs_jcs_write(const json_t *v, cs_buf *out)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return write_object(v, out);
-    case JSON_ARRAY: {
-        int rc = cs_buf_putc(out, '[');
-        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
-            if (i) rc = cs_buf_putc(out, ',');
-            if (!rc) rc = cs_jcs_write(json_array_get(v, i), out);
-        }
-        return rc ? rc : cs_buf_putc(out, ']');
-    }
+    case JSON_ARRAY:
+        return write_array(v, out, cs_jcs_write);
     case JSON_STRING:
         return cs_jcs_write_string(json_string_value(v), json_string_length(v), out);
     case JSON_INTEGER: {
@@ -263,17 +268,23 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
     return CS_EINVAL;
 }
 
-char *cs_jcs_dumps(const json_t *v)
+/* The text of v written by `write` into a fresh string; NULL when it cannot be. */
+static char *dumps_with(const json_t *v, int (*write)(const json_t *, cs_buf *))
 {
     cs_buf b;
     cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 512, 1); /* most documents fit: no regrowth */
+    b.data = cs_grow(NULL, &b.cap, 1024, 1); /* most documents fit: no regrowth */
     b.data[0] = '\0';
-    if (cs_jcs_write(v, &b) != 0) {
+    if (write(v, &b) != 0) {
         cs_buf_free(&b);
         return NULL;
     }
     return cs_buf_steal(&b);
+}
+
+char *cs_jcs_dumps(const json_t *v)
+{
+    return dumps_with(v, cs_jcs_write);
 }
 
 /* Compact JSON in the document's own member order (for stored documents, where the
@@ -296,14 +307,8 @@ int cs_json_write(const json_t *v, cs_buf *out)
         }
         return rc ? rc : cs_buf_putc(out, '}');
     }
-    case JSON_ARRAY: {
-        int rc = cs_buf_putc(out, '[');
-        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
-            if (i) rc = cs_buf_putc(out, ',');
-            if (!rc) rc = cs_json_write(json_array_get(v, i), out);
-        }
-        return rc ? rc : cs_buf_putc(out, ']');
-    }
+    case JSON_ARRAY:
+        return write_array(v, out, cs_json_write);
     case JSON_INTEGER: {
         /* Exact, also beyond 2^53 (where the canonical form follows ES doubles). */
         char digits[24];
@@ -317,13 +322,5 @@ int cs_json_write(const json_t *v, cs_buf *out)
 
 char *cs_json_dumps(const json_t *v)
 {
-    cs_buf b;
-    cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 1024, 1);
-    b.data[0] = '\0';
-    if (cs_json_write(v, &b) != 0) {
-        cs_buf_free(&b);
-        return NULL;
-    }
-    return cs_buf_steal(&b);
+    return dumps_with(v, cs_json_write);
 }
