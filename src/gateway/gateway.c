@@ -325,10 +325,7 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
         cs_reply_problem(&op->reply, 503, "stopping", "the gateway is shutting down");
         return CS_ECONFLICT;
     }
-    if (op->commit_inline)
-        cs_writer_submit_inline(gw->writer, &op->job);
-    else
-        cs_writer_submit(gw->writer, &op->job);
+    cs_writer_submit(gw->writer, &op->job);
     pthread_rwlock_unlock(&gw->run_lock);
     return 0;
 }

@@ -68,10 +68,6 @@ struct cs_op {
     char *pre_head, *pre_tail, *pre_doc, *ready_text;
     json_t *touched;    /* other actions this op changed (a freeze's cancellations) */
     int froze;          /* the op changed the freeze set (reloaded if the commit fails) */
-    /* The submitter may commit the op itself when the writer is idle (an HTTP thread:
-     * saves two thread hand-offs for a lone request); complete() may then run before
-     * cs_gateway_run returns, so the caller must not touch the op afterwards. */
-    int commit_inline;
     cs_reply reply;
     void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
     void *ctx;

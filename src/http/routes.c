@@ -77,7 +77,6 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
     cs_op *op = cs_op_new(r->http->gw, kind, r->who, r->addr, id, args);
     op->complete = op_complete;
     op->ctx = r;
-    op->commit_inline = 1;
     if (kind == CS_OP_SUBMIT) {
         const char *key = header(r, "Idempotency-Key");
         if (key) {

@@ -15,7 +15,6 @@ struct cs_writer {
     pthread_cond_t cond;
     cs_write_job *head, *tail;
     int stopping;
-    int busy; /* a batch is running: on the writer thread or inline (one at a time) */
 };
 
 static int run_batch(cs_store *s, cs_write_job *batch)
@@ -62,9 +61,7 @@ static void *writer_main(void *arg)
     cs_writer *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while ((w->head == NULL || w->busy) && !w->stopping)
-            pthread_cond_wait(&w->cond, &w->lock);
-        while (w->busy) /* stopping: let an inline batch finish first */
+        while (w->head == NULL && !w->stopping)
             pthread_cond_wait(&w->cond, &w->lock);
         if (w->head == NULL && w->stopping) {
             pthread_mutex_unlock(&w->lock);
@@ -79,14 +76,10 @@ static void *writer_main(void *arg)
         w->head = last->next;
         if (w->head == NULL) w->tail = NULL;
         last->next = NULL;
-        w->busy = 1;
         pthread_mutex_unlock(&w->lock);
         int rc = run_batch(w->store, batch);
         if (rc) cs_error("writer: batch of %d failed: %s", n, cs_strerror(rc));
         finish(batch, rc);
-        pthread_mutex_lock(&w->lock);
-        w->busy = 0;
-        pthread_mutex_unlock(&w->lock);
     }
     return NULL;
 }
@@ -105,43 +98,17 @@ int cs_writer_start(cs_store *s, cs_writer **out, cs_err *err)
     return 0;
 }
 
-static void enqueue_locked(cs_writer *w, cs_write_job *job)
+void cs_writer_submit(cs_writer *w, cs_write_job *job)
 {
+    job->next = NULL;
+    pthread_mutex_lock(&w->lock);
     if (w->tail)
         w->tail->next = job;
     else
         w->head = job;
     w->tail = job;
     pthread_cond_signal(&w->cond);
-}
-
-void cs_writer_submit(cs_writer *w, cs_write_job *job)
-{
-    job->next = NULL;
-    pthread_mutex_lock(&w->lock);
-    enqueue_locked(w, job);
     pthread_mutex_unlock(&w->lock);
-}
-
-int cs_writer_submit_inline(cs_writer *w, cs_write_job *job)
-{
-    job->next = NULL;
-    pthread_mutex_lock(&w->lock);
-    if (w->busy || w->head != NULL || w->stopping) {
-        enqueue_locked(w, job);
-        pthread_mutex_unlock(&w->lock);
-        return 0;
-    }
-    w->busy = 1;
-    pthread_mutex_unlock(&w->lock);
-    int rc = run_batch(w->store, job);
-    if (rc) cs_error("writer: inline batch failed: %s", cs_strerror(rc));
-    finish(job, rc);
-    pthread_mutex_lock(&w->lock);
-    w->busy = 0;
-    pthread_cond_signal(&w->cond); /* jobs queued meanwhile, or a stop waiting */
-    pthread_mutex_unlock(&w->lock);
-    return 1;
 }
 
 void cs_writer_stop(cs_writer *w)

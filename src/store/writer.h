@@ -14,12 +14,11 @@
 
 typedef struct cs_write_job cs_write_job;
 struct cs_write_job {
-    /* Runs inside the transaction, on the writer thread (or on the submitter's, see
-     * cs_writer_submit_inline). Returns 0, or CS_EDB (or any
+    /* Runs on the writer thread inside the transaction. Returns 0, or CS_EDB (or any
      * negative code) to roll back this job's writes. Logical refusals that still
      * write an audit entry return 0 and record the refusal in the job. */
     int (*apply)(cs_store *s, cs_write_job *job);
-    /* Runs after the commit on the thread that committed; rc is 0 when durable. */
+    /* Runs on the writer thread after the commit; rc is 0 when durable. */
     void (*done)(cs_write_job *job, int rc);
     cs_write_job *next;
 };
@@ -28,13 +27,6 @@ typedef struct cs_writer cs_writer;
 
 int cs_writer_start(cs_store *s, cs_writer **out, cs_err *err);
 void cs_writer_submit(cs_writer *w, cs_write_job *job);
-/* Like cs_writer_submit, but when the writer is idle (no batch running, nothing
- * queued) the caller commits the job itself, as a batch of one, and returns 1 after
- * its done() ran: one request alone skips two thread hand-offs. Batches still run one
- * at a time, so apply() and the commit hooks never run concurrently. Otherwise the job
- * is queued and 0 returned. The caller must not hold locks that apply() or done()
- * take. */
-int cs_writer_submit_inline(cs_writer *w, cs_write_job *job);
 /* Finishes every queued job, then stops the thread. */
 void cs_writer_stop(cs_writer *w);
 /* Runs one job synchronously on the calling thread (only when no writer runs,
