@@ -99,7 +99,7 @@ static void buf_start(cs_buf *b, size_t reserve)
 int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail)
 {
     cs_buf h, t;
-    buf_start(&h, 1024);
+    buf_start(&h, 960); /* under glibc's large-bin size: no consolidation per entry */
     buf_start(&t, 128);
     int rc = write_entry(row, &h, &t);
     if (rc) {

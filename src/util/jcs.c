@@ -273,7 +273,7 @@ static char *dumps_with(const json_t *v, int (*write)(const json_t *, cs_buf *))
 {
     cs_buf b;
     cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 1024, 1); /* most documents fit: no regrowth */
+    b.data = cs_grow(NULL, &b.cap, 960, 1); /* most documents fit; under glibc's large-bin size */
     b.data[0] = '\0';
     if (write(v, &b) != 0) {
         cs_buf_free(&b);
