@@ -22,6 +22,12 @@
 #define DEFER_MAX_MS 200
 #define BATCH_MAX 16
 #define LATER_MAX 1024
+/* A report the gateway could not take for a passing reason (no connection, a 5xx, a
+ * 429) is sent again after 100 ms, 200 ms, 400 ms, ... (the reporter waits; new
+ * reports queue meanwhile): RETRIES more times, only STOP_RETRIES while stopping. */
+#define RETRIES 7
+#define STOP_RETRIES 3
+#define RETRY_FIRST_MS 100
 
 typedef struct later {
     struct later *next;
@@ -224,14 +230,15 @@ typedef struct sending {
     later *l;
     char *url, *text;
     cs_buf reply;
+    int pending; /* to be sent (again) */
+    int tries;
 } sending;
 
 static void batch_add(cs_mcp_gw *gw, int i, sending *x)
 {
     if (gw->batch[i] == NULL) gw->batch[i] = new_handle();
     CURL *c = gw->batch[i];
-    x->url = cs_sprintf("%s%s", gw->url, x->l->path);
-    x->text = json_dumps(x->l->body, JSON_COMPACT);
+    cs_buf_free(&x->reply);
     cs_buf_init(&x->reply, REPLY_MAX);
     if (c == NULL) return;
     curl_easy_setopt(c, CURLOPT_URL, x->url);
@@ -244,29 +251,38 @@ static void batch_add(cs_mcp_gw *gw, int i, sending *x)
     curl_multi_add_handle(gw->multi, c);
 }
 
-/* Logs a report the gateway did not take. */
-static void batch_done(CURL *c, CURLcode cr, sending *x)
+/* 1 when the report should be sent again: the gateway was not reached or failed for
+ * a passing reason. A report that did reach it earlier answers 409 (the outcome is
+ * recorded), which counts as done. Refusals are logged. */
+static int batch_done(CURL *c, CURLcode cr, sending *x, int last)
 {
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    int again = cr != CURLE_OK || status >= 500 || status == 429;
+    if (again && !last) return 1;
     if (cr != CURLE_OK) {
-        cs_warn("mcp-proxy: %s: %s", x->l->path, curl_easy_strerror(cr));
-    } else if (status >= 300) {
+        cs_warn("mcp-proxy: %s: %s (given up)", x->l->path, curl_easy_strerror(cr));
+    } else if (status >= 300 && !(status == 409 && x->tries > 1)) {
         json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
         const char *detail = json_string_value(json_object_get(reply, "detail"));
         cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, status, detail ? detail : "");
         json_decref(reply);
     }
+    return 0;
 }
 
-/* Sends n reports at once, each on a connection of its own. */
-static void send_batch(cs_mcp_gw *gw, later **ls, int n)
+/* Sends the reports marked pending at once, each on a connection of its own; those
+ * that should be sent again stay pending. */
+static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
 {
-    sending xs[BATCH_MAX];
     for (int i = 0; i < n; i++) {
-        xs[i] = (sending){.l = ls[i]};
+        if (!xs[i].pending) continue;
+        xs[i].tries++;
         batch_add(gw, i, &xs[i]);
-        if (gw->batch[i] == NULL) cs_warn("mcp-proxy: %s: cannot make a request", ls[i]->path);
+        if (gw->batch[i] == NULL) {
+            cs_warn("mcp-proxy: %s: cannot make a request", xs[i].l->path);
+            xs[i].pending = 0;
+        }
     }
     int running = 1;
     while (running) {
@@ -278,15 +294,49 @@ static void send_batch(cs_mcp_gw *gw, later **ls, int n)
     while ((msg = curl_multi_info_read(gw->multi, &left)) != NULL) {
         sending *x = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        if (msg->msg == CURLMSG_DONE && x) batch_done(msg->easy_handle, msg->data.result, x);
+        if (msg->msg == CURLMSG_DONE && x)
+            x->pending = batch_done(msg->easy_handle, msg->data.result, x, last);
     }
     for (int i = 0; i < n; i++) {
-        if (gw->batch[i]) {
-            curl_multi_remove_handle(gw->multi, gw->batch[i]);
-            curl_easy_setopt(gw->batch[i], CURLOPT_POSTFIELDS, NULL);
-            curl_easy_setopt(gw->batch[i], CURLOPT_WRITEDATA, NULL);
-            curl_easy_setopt(gw->batch[i], CURLOPT_PRIVATE, NULL);
-        }
+        if (gw->batch[i] == NULL) continue;
+        curl_multi_remove_handle(gw->multi, gw->batch[i]);
+        curl_easy_setopt(gw->batch[i], CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(gw->batch[i], CURLOPT_WRITEDATA, NULL);
+        curl_easy_setopt(gw->batch[i], CURLOPT_PRIVATE, NULL);
+    }
+}
+
+static int stopping(cs_mcp_gw *gw)
+{
+    pthread_mutex_lock(&gw->mu);
+    int st = gw->stopping;
+    pthread_mutex_unlock(&gw->mu);
+    return st;
+}
+
+/* Sends n reports at once, and again (with backoff) those the gateway did not take
+ * for a passing reason. */
+static void send_batch(cs_mcp_gw *gw, later **ls, int n)
+{
+    sending xs[BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        xs[i] = (sending){.l = ls[i], .pending = 1};
+        xs[i].url = cs_sprintf("%s%s", gw->url, ls[i]->path);
+        xs[i].text = json_dumps(ls[i]->body, JSON_COMPACT);
+        cs_buf_init(&xs[i].reply, REPLY_MAX);
+    }
+    long long wait = RETRY_FIRST_MS;
+    for (int round = 0;; round++) {
+        int max = stopping(gw) ? STOP_RETRIES : RETRIES;
+        send_round(gw, xs, n, round >= max);
+        int more = 0;
+        for (int i = 0; i < n; i++) more |= xs[i].pending;
+        if (!more) break;
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        wait *= 2;
+    }
+    for (int i = 0; i < n; i++) {
         json_decref(xs[i].l->body);
         free(xs[i].l->path);
         free(xs[i].l);

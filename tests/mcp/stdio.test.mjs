@@ -179,6 +179,28 @@ test('after the hold budget the call names the pending request; the identical re
   }
 });
 
+test('an outcome report the gateway cannot take (it is restarting) is sent again and recorded', async () => {
+  const g = await new Gateway().start();
+  const p = await stdioClient(g, ev, { stderr: 'ignore' });
+  try {
+    const tool = 'trigger-long-running-operation';
+    // Whole seconds: Cedar has no floats, so 1.5 would be refused as invalid-context.
+    const call = p.client.callTool({ name: tool, arguments: { duration: 2, steps: 1 } });
+    const a = await g.waitFor(async () => (await g.actions()).find((x) => x.context.tool === tool), 'the allowed call');
+    assert.equal(a.status, 'allowed');
+    await g.kill(); // down while the server runs the call: its report finds no gateway
+    const r = await call;
+    assert.ok(!r.isError);
+    await sleep(400);
+    await g.serve();
+    const done = await g.waitFor(async () => (await g.actions()).find((x) => x.id === a.id && x.outcome), 'the outcome after the restart', 15000);
+    assert.equal(done.outcome.status, 'succeeded');
+  } finally {
+    await p.close();
+    await g.stop();
+  }
+});
+
 test('notifications/cancelled from the client cancels the pending request', async () => {
   const p = await stdioClient(gw, ev, { stderr: 'ignore' });
   try {

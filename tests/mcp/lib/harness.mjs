@@ -82,6 +82,11 @@ export class Gateway {
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     this.config = path.join(data, 'countersign.yaml');
+    return this.serve();
+  }
+
+  // Starts the server on this gateway's data and port (again, after kill()).
+  async serve() {
     this.proc = spawn(binary, ['serve', '--config', this.config, '--listen', `127.0.0.1:${this.port}`], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -122,6 +127,15 @@ export class Gateway {
 
   env(extra = {}) {
     return { ...process.env, COUNTERSIGN_URL: this.url, COUNTERSIGN_TOKEN: this.tokens['demo-agent'], ...extra };
+  }
+
+  // Stops the server (SIGTERM) and keeps its data, for serve() to start it again.
+  async kill() {
+    if (this.proc && this.proc.exitCode === null) {
+      const done = new Promise((r) => this.proc.once('exit', r));
+      this.proc.kill('SIGTERM');
+      await done;
+    }
   }
 
   async stop() {
