@@ -5,6 +5,7 @@
 
 #include "crypto/crypto.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/jcs.h"
 #include "util/log.h"
 
@@ -275,12 +276,42 @@ static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status
 
 /* ---- gateway steps ---- */
 
+/* The arguments as the policy sees them: Cedar has no floating-point numbers, and the
+ * gateway refuses a context holding one (invalid-context), so a tool argument such as
+ * {"temperature": 0.7} would fail every call. Each JSON float becomes a string in its
+ * shortest round-trip form ("0.7"; RFC 8785's number form); everything else is as
+ * the agent sent it. A new reference. */
+static json_t *policy_arguments(const json_t *v)
+{
+    if (json_is_real(v)) {
+        cs_buf b;
+        cs_buf_init(&b, 64);
+        json_t *s = cs_jcs_write(v, &b) == 0 ? json_string(b.data) : json_string("NaN");
+        cs_buf_free(&b);
+        return s;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, policy_arguments(x));
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_append_new(a, policy_arguments(json_array_get(v, i)));
+        return a;
+    }
+    return json_incref((json_t *)v);
+}
+
 static json_t *submit(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
 {
     char *resource = cs_sprintf("mcp/%s/%s", g->name, c->tool);
-    json_t *body =
-        json_pack("{s:s,s:s,s:{s:s,s:O},s:s}", "action", "mcp.call", "resource", resource,
-                  "context", "tool", c->tool, "arguments", c->arguments, "source", "mcp");
+    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:o},s:s}", "action", "mcp.call", "resource",
+                             resource, "context", "tool", c->tool, "arguments",
+                             policy_arguments(c->arguments), "source", "mcp");
     free(resource);
     long status = 0;
     json_t *doc = NULL;

@@ -184,7 +184,6 @@ test('an outcome report the gateway cannot take (it is restarting) is sent again
   const p = await stdioClient(g, ev, { stderr: 'ignore' });
   try {
     const tool = 'trigger-long-running-operation';
-    // Whole seconds: Cedar has no floats, so 1.5 would be refused as invalid-context.
     const call = p.client.callTool({ name: tool, arguments: { duration: 2, steps: 1 } });
     const a = await g.waitFor(async () => (await g.actions()).find((x) => x.context.tool === tool), 'the allowed call');
     assert.equal(a.status, 'allowed');
@@ -198,6 +197,20 @@ test('an outcome report the gateway cannot take (it is restarting) is sent again
   } finally {
     await p.close();
     await g.stop();
+  }
+});
+
+test('float arguments reach the policy as strings (Cedar has no floats) and the call runs', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const tool = 'trigger-long-running-operation';
+    const r = await p.client.callTool({ name: tool, arguments: { duration: 0.25, steps: 1 } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === tool && x.context.arguments.duration === '0.25'), 'the call with a float argument');
+    assert.equal(a.status, 'allowed');
+    assert.deepEqual(a.context.arguments, { duration: '0.25', steps: 1 });
+  } finally {
+    await p.close();
   }
 });
 
