@@ -18,6 +18,7 @@ struct cs_http {
     cs_gateway *gw;
     struct cs_web *web; /* dashboard sessions (src/web/) */
     atomic_long requests;
+    atomic_int stopping; /* new requests are answered 503 while the server stops */
     /* One response shared by every long-poll woken by the same change: thousands
      * of waiters cost one serialisation, not one store read each. */
     pthread_mutex_t shared_lock;

@@ -98,6 +98,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         client_addr(conn, r->addr, sizeof r->addr);
         *con_cls = r;
         atomic_fetch_add(&h->requests, 1);
+        if (atomic_load(&h->stopping))
+            return send_problem(r, 503, "stopping", "the gateway is shutting down");
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > CS_HTTP_BODY_MAX)
@@ -212,7 +214,11 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
 void cs_http_stop(cs_http *h)
 {
     if (h == NULL) return;
-    MHD_quiesce_daemon(h->d);
+    /* Not MHD_quiesce_daemon: with a thread pool in epoll mode it races the workers,
+     * which drop the listen socket from their epoll sets themselves once they see the
+     * daemon quiesced, and then panics (abort) on the failed removal. New requests get
+     * 503 instead until MHD_stop_daemon closes the socket. */
+    atomic_store(&h->stopping, 1);
     /* Answers every waiter and finishes queued writes; their connections resume. */
     cs_gateway_stop(h->gw);
     for (int i = 0; i < 300; i++) {
