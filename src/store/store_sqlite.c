@@ -105,8 +105,7 @@ typedef struct sq_conn {
 typedef struct sq {
     char *path;
     sqlite3 *w;
-    sq_conn wc; /* the writer connection's cache (wc.db == w) */
-    sqlite3_stmt *ws[W_COUNT];
+    sq_conn wc; /* the writer connection's statements (wc.db == w); wsql[] prepared at open */
     long long next_audit, saved_audit, txn_audit;
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
@@ -292,14 +291,17 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
         sqlite3_free(msg);
         goto fail;
     }
+    q->wc.db = q->w;
+    /* The writer's own statements go into its cache now, so that a bad one fails the
+     * open rather than a commit. */
     for (int i = 0; i < W_COUNT; i++) {
-        if (sqlite3_prepare_v3(q->w, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->ws[i], NULL) !=
-            SQLITE_OK) {
+        sqlite3_stmt *st = stmt_get(&q->wc, wsql[i]);
+        if (st == NULL) {
             rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->w));
             goto fail;
         }
+        stmt_put(&q->wc, st);
     }
-    q->wc.db = q->w;
     q->next_audit = scalar_ll(q->w, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
     ckpt_start(q);
     return 0;
@@ -314,8 +316,6 @@ static void sq_close(cs_store *s)
     sq *q = s->impl;
     if (q == NULL) return;
     ckpt_stop(q);
-    for (int i = 0; i < W_COUNT; i++)
-        sqlite3_finalize(q->ws[i]);
     if (q->wc.db)
         conn_close(&q->wc);
     else
@@ -333,27 +333,29 @@ static void sq_close(cs_store *s)
 
 static int step_done(sq *q, sqlite3_stmt *st)
 {
-    int r = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) {
-        cs_error("sqlite: %s", sqlite3_errmsg(q->w));
-        return CS_EDB;
-    }
-    return 0;
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r != SQLITE_DONE && r != SQLITE_ROW) cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+    stmt_put(&q->wc, st);
+    return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : CS_EDB;
+}
+
+/* One of the writer's statements (wsql[]), ready to bind; finish it with step_done. */
+static sqlite3_stmt *wstmt(sq *q, int which)
+{
+    return stmt_get(&q->wc, wsql[which]);
 }
 
 static int sq_begin(cs_store *s)
 {
     sq *q = s->impl;
     q->txn_audit = q->next_audit;
-    return step_done(q, q->ws[W_BEGIN]);
+    return step_done(q, wstmt(q, W_BEGIN));
 }
 
 static int sq_commit(cs_store *s)
 {
     sq *q = s->impl;
-    int rc = step_done(q, q->ws[W_COMMIT]);
+    int rc = step_done(q, wstmt(q, W_COMMIT));
     if (rc) {
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
         q->next_audit = q->txn_audit;
@@ -365,28 +367,28 @@ static int sq_rollback(cs_store *s)
 {
     sq *q = s->impl;
     q->next_audit = q->txn_audit;
-    return step_done(q, q->ws[W_ROLLBACK]);
+    return step_done(q, wstmt(q, W_ROLLBACK));
 }
 
 static int sq_savepoint(cs_store *s)
 {
     sq *q = s->impl;
     q->saved_audit = q->next_audit;
-    return step_done(q, q->ws[W_SAVE]);
+    return step_done(q, wstmt(q, W_SAVE));
 }
 
 static int sq_release(cs_store *s)
 {
     sq *q = s->impl;
-    return step_done(q, q->ws[W_RELEASE]);
+    return step_done(q, wstmt(q, W_RELEASE));
 }
 
 static int sq_rollback_to(cs_store *s)
 {
     sq *q = s->impl;
     q->next_audit = q->saved_audit;
-    int rc = step_done(q, q->ws[W_ROLLBACK_TO]);
-    return rc ? rc : step_done(q, q->ws[W_RELEASE]);
+    int rc = step_done(q, wstmt(q, W_ROLLBACK_TO));
+    return rc ? rc : step_done(q, wstmt(q, W_RELEASE));
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -400,7 +402,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 static int sq_action_put(cs_store *s, const cs_action_row *r)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st = q->ws[W_ACTION_PUT];
+    sqlite3_stmt *st = wstmt(q, W_ACTION_PUT);
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->status);
     bind_text(st, 3, r->requester);
@@ -417,7 +419,7 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
     long long idx = q->next_audit;
     char *entry = cs_audit_entry_json(idx, r);
     if (entry == NULL) return CS_EINVAL;
-    sqlite3_stmt *st = q->ws[W_AUDIT];
+    sqlite3_stmt *st = wstmt(q, W_AUDIT);
     sqlite3_bind_int64(st, 1, idx);
     bind_text(st, 2, r->type);
     sqlite3_bind_int64(st, 3, r->time_ms);
@@ -438,7 +440,7 @@ static int sq_token_put(cs_store *s, const char *name, const char *hash, const c
                         int revoked)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st = q->ws[W_TOKEN];
+    sqlite3_stmt *st = wstmt(q, W_TOKEN);
     bind_text(st, 1, name);
     bind_text(st, 2, hash);
     bind_text(st, 3, doc);
@@ -492,9 +494,9 @@ static void conn_put(sq *q, int w, sq_conn *c)
  * text column of the first row. */
 static int get_one(sq *q, int w, int which, const char *a, const char *b, char **out)
 {
-    sq_conn *c = w ? NULL : reader_get(q);
-    if (!w && c == NULL) return CS_EDB;
-    sqlite3_stmt *st = w ? q->ws[which] : stmt_get(c, wsql[which]);
+    sq_conn *c = conn_get(q, w);
+    if (c == NULL) return CS_EDB;
+    sqlite3_stmt *st = stmt_get(c, wsql[which]);
     int rc = CS_ENOTFOUND;
     if (st == NULL) {
         rc = CS_EDB;
@@ -507,17 +509,12 @@ static int get_one(sq *q, int w, int which, const char *a, const char *b, char *
         *out = cs_strdup((const char *)sqlite3_column_text(st, 0));
         rc = 0;
     } else if (r != SQLITE_DONE) {
-        cs_error("sqlite: %s", sqlite3_errmsg(w ? q->w : c->db));
+        cs_error("sqlite: %s", sqlite3_errmsg(c->db));
         rc = CS_EDB;
     }
 out:
-    if (w) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    } else {
-        stmt_put(c, st);
-        reader_put(q, c);
-    }
+    stmt_put(c, st);
+    conn_put(q, w, c);
     return rc;
 }
 
@@ -683,7 +680,7 @@ static int sq_audit_range(cs_store *s, long long from, int max, json_t **rows)
 static int sq_audit_tile_put(cs_store *s, unsigned level, long long index, const void *data, size_t len)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st = q->ws[W_TILE_PUT];
+    sqlite3_stmt *st = wstmt(q, W_TILE_PUT);
     sqlite3_bind_int(st, 1, (int)level);
     sqlite3_bind_int64(st, 2, index);
     sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_STATIC);
@@ -693,7 +690,7 @@ static int sq_audit_tile_put(cs_store *s, unsigned level, long long index, const
 static int sq_audit_head_put(cs_store *s, long long size, const char *note)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st = q->ws[W_HEAD_PUT];
+    sqlite3_stmt *st = wstmt(q, W_HEAD_PUT);
     sqlite3_bind_int64(st, 1, size);
     bind_text(st, 2, note);
     return step_done(q, st);
@@ -703,7 +700,7 @@ static int sq_audit_stamp_put(cs_store *s, long long size, const char *note, con
                              size_t len)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st = q->ws[W_STAMP_PUT];
+    sqlite3_stmt *st = wstmt(q, W_STAMP_PUT);
     sqlite3_bind_int64(st, 1, size);
     bind_text(st, 2, note);
     bind_text(st, 3, gen_time);
@@ -821,14 +818,6 @@ static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
     return (*st = stmt_get(&q->wc, sql)) != NULL ? 0 : CS_EDB;
 }
 
-static int wfinish(sq *q, sqlite3_stmt *st)
-{
-    int r = sqlite3_step(st);
-    if (r != SQLITE_DONE) cs_error("sqlite: %s", sqlite3_errmsg(q->w));
-    stmt_put(&q->wc, st);
-    return r == SQLITE_DONE ? 0 : CS_EDB;
-}
-
 static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
 {
     sq *q = s->impl;
@@ -842,7 +831,7 @@ static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
     bind_text(st, 4, r->event);
     bind_text(st, 5, r->payload);
     sqlite3_bind_int64(st, 6, r->created_at);
-    return wfinish(q, st);
+    return step_done(q, st);
 }
 
 static int sq_outbox_set(cs_store *s, long long id, const char *state, int attempts, long long next_at,
@@ -857,7 +846,7 @@ static int sq_outbox_set(cs_store *s, long long id, const char *state, int attem
     sqlite3_bind_int(st, 3, attempts);
     sqlite3_bind_int64(st, 4, next_at);
     bind_text(st, 5, last_error);
-    return wfinish(q, st);
+    return step_done(q, st);
 }
 
 static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *target, const char *ref)
@@ -870,7 +859,7 @@ static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *tar
     bind_text(st, 1, action_id);
     bind_text(st, 2, target);
     bind_text(st, 3, ref);
-    return wfinish(q, st);
+    return step_done(q, st);
 }
 
 static void row_outbox(sqlite3_stmt *st, void *ctx)
@@ -921,7 +910,7 @@ static int sq_freeze_put(cs_store *s, const char *scope, const char *doc)
     if (wexec(q, sql, &st) != 0) return CS_EDB;
     bind_text(st, 1, scope);
     if (doc) bind_text(st, 2, doc);
-    return wfinish(q, st);
+    return step_done(q, st);
 }
 
 static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
