@@ -295,6 +295,19 @@ static enum MHD_Result queue_streamed(httpd *h, struct MHD_Connection *conn, cs_
     return res;
 }
 
+/* 502 with a JSON-RPC error naming what happened to the upstream (s->mu held; this
+ * releases it and the stream). */
+static enum MHD_Result server_gone(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s,
+                                   const json_t *id, const char *what)
+{
+    char *why = cs_sprintf("countersign mcp-proxy: the MCP server %s: %s", what, s->err);
+    pthread_mutex_unlock(&s->mu);
+    client_release(h, s);
+    enum MHD_Result rc = respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
+    free(why);
+    return rc;
+}
+
 /* Relays the upstream answer: SSE as it arrives, anything else once complete. */
 static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_stream *s,
                              const json_t *id)
@@ -306,16 +319,7 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
         return MHD_NO;
     }
     pthread_mutex_lock(&s->mu);
-    if (s->failed && s->up_status == 0) {
-        char *why =
-            cs_sprintf("countersign mcp-proxy: the MCP server could not be reached: %s", s->err);
-        pthread_mutex_unlock(&s->mu);
-        client_release(h, s);
-        enum MHD_Result rc =
-            respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
-        free(why);
-        return rc;
-    }
+    if (s->failed && s->up_status == 0) return server_gone(h, conn, s, id, "could not be reached");
     if (!strncasecmp(s->up_ctype, "text/event-stream", 17)) {
         s->streaming = 1;
         long status = s->up_status;
@@ -328,16 +332,8 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
         return MHD_NO;
     }
     pthread_mutex_lock(&s->mu);
-    if (s->failed) { /* broke off in the middle of a JSON answer */
-        char *why =
-            cs_sprintf("countersign mcp-proxy: the MCP server failed before answering: %s", s->err);
-        pthread_mutex_unlock(&s->mu);
-        client_release(h, s);
-        enum MHD_Result rc =
-            respond_line(conn, 502, cs_rpc_error_line(id, CS_RPC_SERVER_GONE, why));
-        free(why);
-        return rc;
-    }
+    if (s->failed) /* broke off in the middle of a JSON answer */
+        return server_gone(h, conn, s, id, "failed before answering");
     struct MHD_Response *r = MHD_create_response_from_buffer(
         s->out.len, s->out.data ? s->out.data : "", MHD_RESPMEM_MUST_COPY);
     add_headers(r, s->up_headers);
