@@ -495,10 +495,12 @@ static int put_action(cs_gateway *gw, cs_op *op)
     return rc;
 }
 
-/* The reply body: the text just stored (or a fresh dump when nothing was stored). */
+/* The reply body: the text just stored, handed over (or a fresh dump when nothing was
+ * stored). */
 static char *take_text(cs_op *op)
 {
-    char *t = op->stored_text ? cs_strdup(op->stored_text) : cs_json_dumps(op->doc);
+    char *t = op->stored_text ? op->stored_text : cs_json_dumps(op->doc);
+    op->stored_text = NULL;
     return t;
 }
 
