@@ -2,23 +2,8 @@
 # countersign exec as a user runs it, against a real daemon on a free port: allowed
 # commands run, denied ones don't, pending ones run once approved, exit codes and
 # signals propagate, Ctrl-C while waiting cancels, receipts cannot be reused.
-set -u
-bin=$1
-tmp=$(mktemp -d)
-passes=0 fails=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-cleanup() { [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" init --dir "$tmp/data" --json > "$tmp/init.json" || { echo "init failed"; exit 1; }
-"$bin" serve --config "$tmp/data/countersign.yaml" --listen "127.0.0.1:$port" 2> "$tmp/serve.log" &
-srv=$!
-export COUNTERSIGN_URL="http://127.0.0.1:$port"
-for _ in $(seq 50); do curl -sf "$COUNTERSIGN_URL/healthz" >/dev/null && break; sleep 0.1; done
-tok() { python3 -c "import json,sys; print(json.load(open('$tmp/init.json'))['tokens']['$1'])"; }
-AGENT=$(tok demo-agent) BOB=$(tok bob) CAROL=$(tok carol)
+. "$(dirname "$0")/../gateway/daemon.sh"
+start
 export COUNTERSIGN_TOKEN=$AGENT
 last_id() { "$bin" list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'; }
 field() { COUNTERSIGN_TOKEN=$BOB "$bin" show "$1" --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$2"; }
@@ -101,5 +86,4 @@ rc=$?
 "$bin" exec --action db.read -- true 2>/dev/null; [ $? = 2 ] && pass || fail "missing --resource not a usage error"
 "$bin" exec --action db.read --resource x 2>/dev/null; [ $? = 2 ] && pass || fail "missing command not a usage error"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

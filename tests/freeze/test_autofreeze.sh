@@ -4,7 +4,7 @@
 # requests of an action class per hour). Going over one freezes the agent with a
 # reason naming the limit and the figures; later requests are refused; other agents
 # and humans are untouched. Bad limits in the file are errors with file:line.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../gateway/daemon.sh"
 
 cat >> "$cfg" <<'EOF2'
 limits:

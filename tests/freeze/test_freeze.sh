@@ -4,7 +4,7 @@
 # refuses its new requests (also many fired in parallel) with `frozen`, survives a
 # restart, is audited and notified; a global freeze stops every agent but no human;
 # unfreezing restores.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../gateway/daemon.sh"
 
 # A receiver for freeze notifications: webhooks (Standard Webhooks; we only read the
 # bodies) and a fake Slack Web API under /slack.

@@ -3,7 +3,7 @@
 # `countersign rollback ID --exec` submits it (rollback_of: ID) through policy,
 # waits for approval, and runs the stored command once; the link is in both audit
 # entries; a second attempt does not run it; who may ask, and bad input.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../gateway/daemon.sh"
 start
 export COUNTERSIGN_TOKEN=$AGENT
 AGENT2=$(new_agent agent-two)

@@ -1,5 +1,5 @@
-# Shared by the tests of tests/freeze/: a real daemon on a free port, demo tokens,
-# and small helpers over curl, the CLI and the SQLite store.
+# Shared by the shell-driven tests (tests/freeze/, tests/exec/): a real daemon on a
+# free port, demo tokens, and small helpers over curl, the CLI and the SQLite store.
 set -u
 bin=$1
 tmp=$(mktemp -d)
