@@ -376,12 +376,18 @@ static json_t *submit_details(const json_t *doc)
  * text of the new action (all but its audit index), so that the writer only splices
  * the index in. The writer falls back to rendering both itself when it changes the
  * document first (a frozen agent's request, a receipt). */
+/* The action.submitted row of op; details NULL when its text is pre-rendered. */
+static cs_audit_row submitted_row(const cs_op *op, const char *actor, const json_t *details)
+{
+    return (cs_audit_row){"action.submitted", op->now_ms, actor, op->source,
+                          json_string_value(json_object_get(op->doc, "id")), details, NULL, NULL};
+}
+
 static void prerender_submit(cs_op *op)
 {
     json_t *details = submit_details(op->doc);
     char *actor = cs_gw_uid(op->who);
-    cs_audit_row row = {"action.submitted", op->now_ms, actor, op->source,
-                        json_string_value(json_object_get(op->doc, "id")), details, NULL, NULL};
+    cs_audit_row row = submitted_row(op, actor, details);
     if (cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0) {
         op->pre_head = op->pre_tail = NULL;
     } else {
@@ -463,7 +469,8 @@ int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *detai
     return rc;
 }
 
-static int put_action(cs_gateway *gw, cs_op *op)
+/* Stores op->doc as `text` (owned; NULL: serialised here) and queues its notifications. */
+static int put_action(cs_gateway *gw, cs_op *op, char *text)
 {
     json_t *doc = op->doc;
     const char *status = json_string_value(json_object_get(doc, "status"));
@@ -471,8 +478,7 @@ static int put_action(cs_gateway *gw, cs_op *op)
     json_t *r = json_object_get(doc, "requester");
     req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
                      json_string_value(json_object_get(r, "id")));
-    char *text = op->ready_text ? op->ready_text : cs_json_dumps(doc);
-    op->ready_text = NULL;
+    if (text == NULL) text = cs_json_dumps(doc);
     cs_action_row row = {
         .id = json_string_value(json_object_get(doc, "id")),
         .status = status,
@@ -539,27 +545,26 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
      * guard changed the document (a frozen agent's request is a denial). */
     int fast = op->pre_head && op->pre_doc && json_object_get(doc, "frozen") == NULL;
     long long index = 0;
+    json_t *details = fast ? NULL : submit_details(doc);
+    char *actor = cs_gw_uid(op->who);
+    cs_audit_row row = submitted_row(op, actor, details);
     if (fast) {
-        char *actor = cs_gw_uid(op->who);
-        cs_audit_row row = {"action.submitted", op->now_ms, actor, op->source,
-                            json_string_value(json_object_get(doc, "id")), NULL,
-                            op->pre_head, op->pre_tail};
-        rc = gw->store->ops->audit_append(gw->store, &row, &index);
-        free(actor);
-    } else {
-        json_t *details = submit_details(doc);
-        rc = cs_gw_audit(gw, op, "action.submitted", details, &index);
-        json_decref(details);
+        row.pre_head = op->pre_head;
+        row.pre_tail = op->pre_tail;
     }
+    rc = gw->store->ops->audit_append(gw->store, &row, &index);
+    free(actor);
+    json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
     const char *status = json_string_value(json_object_get(doc, "status"));
     if (!strcmp(status, "allowed") && op->receipt_wanted &&
         (rc = cs_gw_receipt_issue(gw, op)) != 0)
         return rc;
-    if (fast && json_object_get(doc, "receipt") == NULL)
-        op->ready_text = splice_audit_index(op->pre_doc, index);
-    if ((rc = put_action(gw, op)) != 0) return rc;
+    char *text = fast && json_object_get(doc, "receipt") == NULL
+                     ? splice_audit_index(op->pre_doc, index)
+                     : NULL;
+    if ((rc = put_action(gw, op, text)) != 0) return rc;
     op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
 }
@@ -606,7 +611,7 @@ static int expire_if_due(cs_gateway *gw, cs_op *op, int *expired)
     int rc = finish_action(gw, op, "expired", "action.expired", details);
     json_decref(details);
     op->who = saved_who;
-    if (rc == 0) rc = put_action(gw, op);
+    if (rc == 0) rc = put_action(gw, op, NULL);
     *expired = 1;
     return rc;
 }
@@ -747,7 +752,7 @@ static int apply_vote(cs_gateway *gw, cs_op *op)
     const refusal *no = vote_refusal(op, &groups);
     if (no) return refuse_vote(gw, op, no->http, no->type, no->detail);
     rc = record_vote(gw, op, groups);
-    if (rc == 0) rc = put_action(gw, op);
+    if (rc == 0) rc = put_action(gw, op, NULL);
     if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
@@ -785,7 +790,7 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
                                                               : json_null());
     rc = finish_action(gw, op, "cancelled", "action.cancelled", d);
     json_decref(d);
-    if (rc == 0) rc = put_action(gw, op);
+    if (rc == 0) rc = put_action(gw, op, NULL);
     if (rc == 0) op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return rc;
 }
@@ -813,7 +818,7 @@ static int apply_outcome(cs_gateway *gw, cs_op *op)
     json_object_set_new(op->doc, "outcome", out);
     long long index = 0;
     if ((rc = cs_gw_audit(gw, op, "action.outcome", out, &index)) != 0) return rc;
-    if ((rc = put_action(gw, op)) != 0) return rc;
+    if ((rc = put_action(gw, op, NULL)) != 0) return rc;
     op->reply = (cs_reply){.status = 200, .text = take_text(op)};
     return 0;
 }

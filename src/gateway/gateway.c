@@ -242,7 +242,6 @@ void cs_op_free(cs_op *op)
     free(op->pre_head);
     free(op->pre_tail);
     free(op->pre_doc);
-    free(op->ready_text);
     if (op->token) {
         memset(op->token, 0, strlen(op->token));
         free(op->token);

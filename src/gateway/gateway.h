@@ -63,9 +63,8 @@ struct cs_op {
     char hash[65];      /* token hash (token ops) */
     char *stored_text;  /* the action as last written (owned) */
     /* Submit: the audit entry around its index and the action's text before its audit
-     * index, rendered on the HTTP thread (action.c); ready_text is the spliced text
-     * the next put stores. All owned, NULL when not prepared. */
-    char *pre_head, *pre_tail, *pre_doc, *ready_text;
+     * index, rendered on the HTTP thread (action.c). Owned, NULL when not prepared. */
+    char *pre_head, *pre_tail, *pre_doc;
     json_t *touched;    /* other actions this op changed (a freeze's cancellations) */
     int froze;          /* the op changed the freeze set (reloaded if the commit fails) */
     cs_reply reply;
