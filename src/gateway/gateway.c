@@ -324,6 +324,15 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
         cs_reply_problem(&op->reply, 503, "stopping", "the gateway is shutting down");
         return CS_ECONFLICT;
     }
+    if (op->may_inline) {
+        op->ran_inline = 1; /* before done(): complete() sees it */
+        if (cs_writer_try_inline(gw->writer, &op->job)) {
+            pthread_rwlock_unlock(&gw->run_lock);
+            return 0;
+        }
+        op->ran_inline = 0;
+    }
+    if (op->queued) op->queued(op);
     cs_writer_submit(gw->writer, &op->job);
     pthread_rwlock_unlock(&gw->run_lock);
     return 0;

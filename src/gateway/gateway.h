@@ -68,8 +68,17 @@ struct cs_op {
     json_t *touched;    /* other actions this op changed (a freeze's cancellations) */
     int froze;          /* the op changed the freeze set (reloaded if the commit fails) */
     cs_reply reply;
-    void (*complete)(cs_op *op); /* after durable commit; on the writer thread */
+    void (*complete)(cs_op *op); /* after durable commit; on the committing thread */
     void *ctx;
+    /* Set by the caller when the op may commit on its own thread if the gateway is
+     * quiet (cs_writer_try_inline): cs_gateway_run then returns with the op complete
+     * and ran_inline set, complete() having been called on the caller's thread. */
+    int may_inline;
+    int ran_inline;
+    /* Called just before the op goes to the writer thread (a caller that waits for
+     * complete() from another thread gets ready there), unless it ran inline or was
+     * refused. */
+    void (*queued)(cs_op *op);
 };
 
 int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err);
@@ -111,8 +120,9 @@ cs_op *cs_op_new(cs_gateway *gw, int kind, json_t *who, const char *source, cons
                  json_t *args);
 void cs_op_free(cs_op *op);
 /* Validates and decides what can be decided without the store (policy evaluation
- * for a submit). Returns 0 and queues the op for the writer, or fills op->reply
- * with a problem and returns a negative code without queueing. */
+ * for a submit). Returns 0 and queues the op for the writer (or, with may_inline on
+ * a quiet gateway, commits it at once: ran_inline), or fills op->reply with a
+ * problem and returns a negative code without queueing. */
 int cs_gateway_run(cs_gateway *gw, cs_op *op);
 /* Runs an op synchronously without the writer thread (init, tests). */
 int cs_gateway_run_now(cs_gateway *gw, cs_op *op);

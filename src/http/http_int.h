@@ -54,6 +54,9 @@ void cs_http_resumed(cs_req *r);
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* server.c: 1 when this MHD thread has served only r's connection for a while, so
+ * that r's op may commit on it (gateway.h, may_inline). */
+int cs_http_thread_solo(const cs_req *r);
 /* routes.c: starts a state-changing op for r (suspends until it is durable). */
 void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args);
 /* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */

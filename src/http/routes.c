@@ -67,15 +67,24 @@ static json_t *body_json(cs_req *r, int empty_ok)
 static void op_complete(cs_op *op)
 {
     cs_req *r = op->ctx;
-    MHD_resume_connection(r->conn);
+    if (!op->ran_inline) MHD_resume_connection(r->conn);
 }
 
-/* Starts a state-changing op: validation errors answer at once; otherwise the
- * connection sleeps until the writer has made the change durable. */
+static void op_queued(cs_op *op)
+{
+    cs_req *r = op->ctx;
+    MHD_suspend_connection(r->conn);
+}
+
+/* Starts a state-changing op: validation errors answer at once; so does an op that
+ * commits on this thread (a quiet gateway); otherwise the connection sleeps until
+ * the writer thread has made the change durable. */
 static void start_op(cs_req *r, int kind, const char *id, json_t *args)
 {
     cs_op *op = cs_op_new(r->http->gw, kind, r->who, r->addr, id, args);
     op->complete = op_complete;
+    op->queued = op_queued;
+    op->may_inline = cs_http_thread_solo(r);
     op->ctx = r;
     if (kind == CS_OP_SUBMIT) {
         const char *key = header(r, "Idempotency-Key");
@@ -93,10 +102,14 @@ static void start_op(cs_req *r, int kind, const char *id, json_t *args)
     }
     r->op = op;
     r->state = RS_WAIT_OP;
-    MHD_suspend_connection(r->conn);
-    if (cs_gateway_run(r->http->gw, op) != 0) {
-        /* Refused before reaching the writer: answer from the op's reply. */
-        MHD_resume_connection(r->conn);
+    if (cs_gateway_run(r->http->gw, op) != 0 || op->ran_inline) {
+        /* Refused before the writer, or already durable: answer now, as on a resume. */
+        if (r->on_resume) {
+            r->on_resume(r); /* renders and queues its own response */
+            return;
+        }
+        cs_http_resumed(r);
+        r->state = RS_READ;
     }
 }
 

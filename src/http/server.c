@@ -9,7 +9,34 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* An op may commit on the MHD thread that read it only while that thread serves one
+ * client: blocked for the commit, it would keep every other connection it serves
+ * waiting, and their requests out of the batch they could have shared (routes.c).
+ * Each MHD thread remembers the connection of its last request and when it last
+ * saw a request from another one. */
+#define SOLO_NS 2000000LL /* 2 ms */
+static _Thread_local const struct MHD_Connection *tl_conn;
+static _Thread_local long long tl_switched_ns;
+
+static void note_request(const struct MHD_Connection *conn)
+{
+    if (conn == tl_conn) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    tl_switched_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    tl_conn = conn;
+}
+
+int cs_http_thread_solo(const cs_req *r)
+{
+    if (r->conn != tl_conn) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - tl_switched_ns >= SOLO_NS;
+}
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
 {
@@ -97,6 +124,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cs_buf_init(&r->body, CS_HTTP_BODY_MAX);
         client_addr(conn, r->addr, sizeof r->addr);
         *con_cls = r;
+        note_request(conn);
         atomic_fetch_add(&h->requests, 1);
         if (atomic_load(&h->stopping))
             return send_problem(r, 503, "stopping", "the gateway is shutting down");

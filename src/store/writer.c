@@ -5,8 +5,13 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #define BATCH_MAX 512
+/* A job may commit on the thread that submits it only when no batch ended within
+ * this long: a request that was already waiting while the last batch ran is read
+ * within microseconds of its end, and goes to the queue to share the next batch. */
+#define QUIET_NS 50000LL
 
 struct cs_writer {
     cs_store *store;
@@ -15,7 +20,28 @@ struct cs_writer {
     pthread_cond_t cond;
     cs_write_job *head, *tail;
     int stopping;
+    int busy;              /* a batch runs, on the writer thread or inline */
+    long long last_end_ns; /* when the last batch finished (CLOCK_MONOTONIC) */
 };
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Ends a batch: the next may start, on this thread or the writer's. The writer
+ * thread is woken only when an inline batch ends with jobs queued behind it (or a
+ * stop): waking it for nothing would cost a cross-CPU wake-up per request. */
+static void batch_ended(cs_writer *w, int inline_batch)
+{
+    pthread_mutex_lock(&w->lock);
+    w->busy = 0;
+    w->last_end_ns = mono_ns();
+    if (inline_batch && (w->head != NULL || w->stopping)) pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
 
 static int run_batch(cs_store *s, cs_write_job *batch)
 {
@@ -61,7 +87,7 @@ static void *writer_main(void *arg)
     cs_writer *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while (w->head == NULL && !w->stopping)
+        while ((w->head == NULL && !w->stopping) || w->busy)
             pthread_cond_wait(&w->cond, &w->lock);
         if (w->head == NULL && w->stopping) {
             pthread_mutex_unlock(&w->lock);
@@ -76,10 +102,12 @@ static void *writer_main(void *arg)
         w->head = last->next;
         if (w->head == NULL) w->tail = NULL;
         last->next = NULL;
+        w->busy = 1;
         pthread_mutex_unlock(&w->lock);
         int rc = run_batch(w->store, batch);
         if (rc) cs_error("writer: batch of %d failed: %s", n, cs_strerror(rc));
         finish(batch, rc);
+        batch_ended(w, 0);
     }
     return NULL;
 }
@@ -109,6 +137,24 @@ void cs_writer_submit(cs_writer *w, cs_write_job *job)
     w->tail = job;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
+}
+
+int cs_writer_try_inline(cs_writer *w, cs_write_job *job)
+{
+    long long now = mono_ns();
+    pthread_mutex_lock(&w->lock);
+    int ok = !w->busy && w->head == NULL && !w->stopping && now - w->last_end_ns >= QUIET_NS;
+    if (ok) w->busy = 1;
+    pthread_mutex_unlock(&w->lock);
+    if (!ok) return 0;
+    job->next = NULL;
+    int rc = run_batch(w->store, job);
+    if (rc) cs_error("writer: inline batch failed: %s", cs_strerror(rc));
+    /* done() before the next batch may start, as on the writer thread: waiters are
+     * told of changes in commit order. */
+    finish(job, rc);
+    batch_ended(w, 1);
+    return 1;
 }
 
 void cs_writer_stop(cs_writer *w)
