@@ -57,7 +57,8 @@ int cs_cmd_serve(int argc, char **argv)
     }
     /* The request path allocates and frees on several threads: keep freed memory in
      * the heaps instead of handing it back to the kernel and asking again (mprotect
-     * and brk on every other batch otherwise). */
+     * and brk on every other batch otherwise). Only glibc malloc reads these: builds
+     * linked with jemalloc (CS_JEMALLOC) ignore them. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 8 << 20);
     cs_config cfg;
