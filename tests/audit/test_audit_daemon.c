@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,10 @@
 
 #include "audit/audit_checkpoint.h"
 #include "audit/audit_hash.h"
+#include "audit/audit_note.h"
 #include "audit/audit_proof.h"
+#include "crypto/crypto.h"
+#include "util/alloc.h"
 #include "util/jcs.h"
 #include "gateway/daemon.h"
 
@@ -558,6 +562,64 @@ static void test_key_swap(void **state)
     json_decref(rep);
 }
 
+static char *stored_head(td *d, long long *size)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char *note = NULL;
+    assert_int_equal(sqlite3_open(path_in(d, "data/countersign.db"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT size, note FROM audit_head", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    *size = sqlite3_column_int64(st, 0);
+    note = strdup((const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return note;
+}
+
+/* The database keeps the tree head unsigned (the checkpoint is signed when first
+ * read); one written by an earlier version holds a signed note there, and still
+ * opens, extends and verifies. */
+static void test_stored_head_forms(void **state)
+{
+    td *d = *state;
+    json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/head"));
+    td_stop(d);
+    long long size = 0;
+    char *body = stored_head(d, &size);
+    assert_true(size > 0);
+    assert_null(strstr(body, "\n\n")); /* a checkpoint body, no signature lines */
+    cs_audit_checkpoint cp;
+    cs_err err = {0};
+    assert_int_equal(cs_audit_checkpoint_parse(body, strlen(body), &cp, &err), 0);
+    assert_int_equal((long long)cp.size, size);
+    /* What an earlier version stored: the same checkpoint, signed. */
+    assert_true(sodium_init() >= 0);
+    cs_signer *key = NULL;
+    assert_int_equal(cs_signing_key_load(path_in(d, "data/signing.key"), &key, &err), 0);
+    cs_audit_signer as;
+    assert_int_equal(cs_signer_audit(key, cp.origin, &as, &err), 0);
+    cs_buf note;
+    cs_buf_init(&note, 1 << 16);
+    assert_int_equal(cs_audit_checkpoint_sign(&as, &cp, &note, &err), 0);
+    cs_audit_signer_wipe(&as);
+    cs_signer_free(key);
+    char *sql = cs_sprintf("UPDATE audit_head SET note = '%s'", note.data);
+    db_exec(d, sql);
+    free(sql);
+    cs_buf_free(&note);
+    free(body);
+    td_serve(d);
+    json_decref(td_submit(d, "demo-agent", "db.read", "prod/db/head"));
+    cs_audit_checkpoint after;
+    checkpoint_of(d, &after);
+    assert_true(after.size > (uint64_t)size);
+    json_t *rep = NULL;
+    assert_int_equal(verify(d, NULL, &rep), 0);
+    json_decref(rep);
+}
+
 static void test_exports(void **state)
 {
     td *d = *state;
@@ -599,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_refuses_changed_tail),
         cmocka_unit_test(test_legacy_catch_up),
         cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_stored_head_forms),
         cmocka_unit_test(test_key_swap),
     };
     return cmocka_run_group_tests(tests, td_setup, td_teardown);
