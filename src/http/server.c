@@ -2,6 +2,7 @@
 #include "http/http_int.h"
 
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "web/web.h"
 
@@ -9,7 +10,6 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* An op may commit on the MHD thread that read it only while that thread serves one
@@ -24,18 +24,13 @@ static _Thread_local long long tl_switched_ns;
 static void note_request(const struct MHD_Connection *conn)
 {
     if (conn == tl_conn) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    tl_switched_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    tl_switched_ns = cs_mono_ns();
     tl_conn = conn;
 }
 
 int cs_http_thread_solo(const cs_req *r)
 {
-    if (r->conn != tl_conn) return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - tl_switched_ns >= SOLO_NS;
+    return r->conn == tl_conn && cs_mono_ns() - tl_switched_ns >= SOLO_NS;
 }
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)

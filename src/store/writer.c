@@ -2,10 +2,10 @@
 #include "store/writer.h"
 
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #define BATCH_MAX 512
 /* A job may commit on the thread that submits it only when no batch ended within
@@ -24,13 +24,6 @@ struct cs_writer {
     long long last_end_ns; /* when the last batch finished (CLOCK_MONOTONIC) */
 };
 
-static long long mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Ends a batch: the next may start, on this thread or the writer's. The writer
  * thread is woken only when an inline batch ends with jobs queued behind it (or a
  * stop): waking it for nothing would cost a cross-CPU wake-up per request. */
@@ -38,7 +31,7 @@ static void batch_ended(cs_writer *w, int inline_batch)
 {
     pthread_mutex_lock(&w->lock);
     w->busy = 0;
-    w->last_end_ns = mono_ns();
+    w->last_end_ns = cs_mono_ns();
     if (inline_batch && (w->head != NULL || w->stopping)) pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -141,7 +134,7 @@ void cs_writer_submit(cs_writer *w, cs_write_job *job)
 
 int cs_writer_try_inline(cs_writer *w, cs_write_job *job)
 {
-    long long now = mono_ns();
+    long long now = cs_mono_ns();
     pthread_mutex_lock(&w->lock);
     int ok = !w->busy && w->head == NULL && !w->stopping && now - w->last_end_ns >= QUIET_NS;
     if (ok) w->busy = 1;
