@@ -93,15 +93,21 @@ int cs_audit_checkpoint_sign(const cs_audit_signer *s, const cs_audit_checkpoint
     return rc;
 }
 
+int cs_audit_checkpoint_of(const cs_audit_signer *s, cs_audit_tree *t, cs_audit_checkpoint *cp,
+                           cs_err *err)
+{
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->origin, sizeof cp->origin, "%s", s->name);
+    cp->size = cs_audit_tree_size(t);
+    return cs_audit_tree_root(t, cp->size, cp->root, err);
+}
+
 int cs_audit_checkpoint_make(const cs_audit_signer *s, cs_audit_tree *t, cs_buf *out,
                              cs_audit_checkpoint *cp, cs_err *err)
 {
     cs_audit_checkpoint local;
     if (cp == NULL) cp = &local;
-    memset(cp, 0, sizeof *cp);
-    snprintf(cp->origin, sizeof cp->origin, "%s", s->name);
-    cp->size = cs_audit_tree_size(t);
-    int rc = cs_audit_tree_root(t, cp->size, cp->root, err);
+    int rc = cs_audit_checkpoint_of(s, t, cp, err);
     return rc < 0 ? rc : cs_audit_checkpoint_sign(s, cp, out, err);
 }
 

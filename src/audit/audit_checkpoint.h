@@ -31,6 +31,10 @@ int cs_audit_checkpoint_parse(const char *text, size_t len, cs_audit_checkpoint 
 /* Formats and signs: appends the signed checkpoint note. */
 int cs_audit_checkpoint_sign(const cs_audit_signer *s, const cs_audit_checkpoint *cp, cs_buf *out,
                              cs_err *err);
+/* The (unsigned) checkpoint of the tree's current size: origin = the signer's name, no
+ * extension lines. */
+int cs_audit_checkpoint_of(const cs_audit_signer *s, cs_audit_tree *t, cs_audit_checkpoint *cp,
+                           cs_err *err);
 /* Signs the checkpoint of the tree's current size with origin = the signer's name, no
  * extension lines; appends the note to out and, when cp is not NULL, fills it. */
 int cs_audit_checkpoint_make(const cs_audit_signer *s, cs_audit_tree *t, cs_buf *out,

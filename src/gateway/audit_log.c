@@ -36,8 +36,7 @@ struct cs_audit_log {
      * for. Signing (an Ed25519 signature, ~17 µs) waits for the first reader instead of
      * lengthening every commit: an idle gateway's answer waits for its commit, not for
      * a signature nobody has asked for yet. */
-    cs_audit_checkpoint cp;
-    uint64_t note_size;
+    cs_audit_checkpoint cp; /* cp.size bounds every read */
     cs_buf note;
     int note_signed;
     cs_audit_checkpoint next_cp; /* stored in the transaction, published after its commit */
@@ -116,10 +115,7 @@ static int before_commit(void *ctx, cs_store *s)
     if (rc) return rc;
     if (cs_audit_tree_size(l->work) == cs_audit_tree_size(l->tree)) return 0;
     cs_err err = {0};
-    memset(&l->next_cp, 0, sizeof l->next_cp);
-    snprintf(l->next_cp.origin, sizeof l->next_cp.origin, "%s", l->key.name);
-    l->next_cp.size = cs_audit_tree_size(l->work);
-    rc = cs_audit_tree_root(l->work, l->next_cp.size, l->next_cp.root, &err);
+    rc = cs_audit_checkpoint_of(&l->key, l->work, &l->next_cp, &err);
     cs_buf_reset(&l->next_body);
     if (rc == 0 && (rc = cs_audit_checkpoint_format(&l->next_cp, &l->next_body)) < 0)
         cs_err_set(&err, rc, "checkpoint too big");
@@ -140,7 +136,6 @@ static void after_commit(void *ctx, int rc)
     pthread_mutex_lock(&l->lock);
     cs_audit_tree_copy(l->tree, l->work);
     l->cp = l->next_cp;
-    l->note_size = l->cp.size;
     l->note_signed = 0;
     pthread_mutex_unlock(&l->lock);
     l->has_next = 0;
@@ -246,10 +241,7 @@ static int restore(cs_audit_log *l, cs_err *err)
         if ((rc = check_restored(l, note, (uint64_t)size, err)) != 0) goto out;
     }
     /* Published under the current key and origin (signed when first asked for). */
-    snprintf(l->cp.origin, sizeof l->cp.origin, "%s", l->key.name);
-    l->cp.size = (uint64_t)size;
-    if ((rc = cs_audit_tree_root(l->tree, l->cp.size, l->cp.root, err)) != 0) goto out;
-    l->note_size = (uint64_t)size;
+    if ((rc = cs_audit_checkpoint_of(&l->key, l->tree, &l->cp, err)) != 0) goto out;
     l->note_signed = 0;
     rc = check_tail(l, size, err);
 out:
@@ -301,7 +293,7 @@ void cs_audit_log_free(cs_audit_log *l)
 uint64_t cs_audit_log_size(cs_audit_log *l)
 {
     pthread_mutex_lock(&l->lock);
-    uint64_t n = l->note_size;
+    uint64_t n = l->cp.size;
     pthread_mutex_unlock(&l->lock);
     return n;
 }
@@ -310,7 +302,7 @@ uint64_t cs_audit_log_published(cs_audit_log *l, cs_buf *out)
 {
     pthread_mutex_lock(&l->lock);
     uint64_t n = sign_locked(l) == 0 && cs_buf_append(out, l->note.data, l->note.len) == 0
-                     ? l->note_size
+                     ? l->cp.size
                      : 0;
     pthread_mutex_unlock(&l->lock);
     return n;
@@ -348,7 +340,7 @@ int cs_audit_log_tile(cs_audit_log *l, const char *path, size_t len, cs_buf *out
 {
     cs_audit_entry_reader er = {read_bundle, l->store};
     pthread_mutex_lock(&l->lock);
-    int rc = cs_audit_serve_tile(l->tree, &er, l->note_size, path, len, out, err);
+    int rc = cs_audit_serve_tile(l->tree, &er, l->cp.size, path, len, out, err);
     pthread_mutex_unlock(&l->lock);
     return rc;
 }
@@ -379,11 +371,11 @@ static int proof_locked(cs_audit_log *l, uint64_t index, json_t **out, cs_err *e
 {
     uint8_t hashes[CS_AUDIT_PROOF_MAX * CS_AUDIT_HASH_LEN], leaf[CS_AUDIT_HASH_LEN];
     size_t count = 0;
-    if (index >= l->note_size)
+    if (index >= l->cp.size)
         return cs_err_set(err, CS_ENOTFOUND,
                           "entry %llu is not in the latest checkpoint (size %llu)",
-                          (unsigned long long)index, (unsigned long long)l->note_size);
-    int rc = cs_audit_tree_inclusion_proof(l->tree, index, l->note_size, hashes, &count, err);
+                          (unsigned long long)index, (unsigned long long)l->cp.size);
+    int rc = cs_audit_tree_inclusion_proof(l->tree, index, l->cp.size, hashes, &count, err);
     if (rc == 0 && (rc = sign_locked(l)) != 0) cs_err_set(err, rc, "cannot sign the checkpoint");
     if (rc) return rc;
     json_t *entry = NULL;
@@ -396,7 +388,7 @@ static int proof_locked(cs_audit_log *l, uint64_t index, json_t **out, cs_err *e
     cs_buf_init(&file, CS_AUDIT_PROOF_FILE_MAX);
     rc = cs_audit_proof_format(&file, index, hashes, count, NULL, 0, l->note.data, l->note.len);
     *out = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s}", "index", (json_int_t)index, "tree_size",
-                     (json_int_t)l->note_size, "leaf_hash", b64(leaf, sizeof leaf), "hashes",
+                     (json_int_t)l->cp.size, "leaf_hash", b64(leaf, sizeof leaf), "hashes",
                      b64_list(hashes, count), "entry", entry, "checkpoint", l->note.data,
                      "tlog_proof", file.data ? file.data : "");
     cs_buf_free(&file);
@@ -417,11 +409,11 @@ static int consistency_locked(cs_audit_log *l, uint64_t from, uint64_t to, json_
     uint8_t hashes[CS_AUDIT_PROOF_MAX * CS_AUDIT_HASH_LEN], r1[CS_AUDIT_HASH_LEN],
         r2[CS_AUDIT_HASH_LEN];
     size_t count = 0;
-    if (to == 0) to = l->note_size;
-    if (from == 0 || from > to || to > l->note_size)
+    if (to == 0) to = l->cp.size;
+    if (from == 0 || from > to || to > l->cp.size)
         return cs_err_set(err, CS_EINVAL,
                           "need 0 < from <= to <= %llu (the latest checkpoint's size)",
-                          (unsigned long long)l->note_size);
+                          (unsigned long long)l->cp.size);
     int rc = cs_audit_tree_consistency_proof(l->tree, from, to, hashes, &count, err);
     if (rc == 0) rc = cs_audit_tree_root(l->tree, from, r1, err);
     if (rc == 0) rc = cs_audit_tree_root(l->tree, to, r2, err);
