@@ -72,19 +72,34 @@ static void job_init(job *j)
     j->job.done = j_done;
 }
 
-static void wait_done(job *j)
+/* Waits up to 2 s for a flag another thread sets. */
+static void wait_for(atomic_int *flag)
 {
-    for (int i = 0; i < 20000 && !atomic_load(&j->done); i++) usleep(100);
-    assert_true(atomic_load(&j->done));
+    for (int i = 0; i < 20000 && !atomic_load(flag); i++) usleep(100);
+    assert_true(atomic_load(flag));
 }
 
-static void reset(void)
+static cs_store fake_store = {.ops = &fake_ops};
+
+/* Each test gets a fresh fake store's counters and a started writer in *state. */
+static int setup(void **state)
 {
     atomic_store(&in_batch, 0);
     atomic_store(&overlaps, 0);
     atomic_store(&batches, 0);
     atomic_store(&hold_commit, 0);
     atomic_store(&commit_entered, 0);
+    cs_writer *w = NULL;
+    cs_err err = {0};
+    if (cs_writer_start(&fake_store, &w, &err) != 0) return -1;
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cs_writer_stop(*state);
+    return 0;
 }
 
 /* An idle writer lets the submitting thread commit; right after a batch it does not
@@ -92,11 +107,7 @@ static void reset(void)
  * until the refusal is seen). */
 static void test_inline_when_quiet(void **state)
 {
-    reset();
-    cs_store s = {.ops = &fake_ops};
-    cs_writer *w = NULL;
-    cs_err err = {0};
-    assert_int_equal(cs_writer_start(&s, &w, &err), 0);
+    cs_writer *w = *state;
     int refused = 0, tries = 0;
     while (!refused && tries++ < 200) {
         usleep(1000);
@@ -111,13 +122,12 @@ static void test_inline_when_quiet(void **state)
             refused = 1;
             assert_false(atomic_load(&b.done));
             cs_writer_submit(w, &b.job);
-            wait_done(&b);
+            wait_for(&b.done);
             assert_false(pthread_equal(b.done_on, pthread_self()));
         }
     }
     assert_true(refused);
     assert_int_equal(atomic_load(&overlaps), 0);
-    cs_writer_stop(w);
 }
 
 typedef struct inline_arg {
@@ -137,11 +147,7 @@ static void *run_inline(void *p)
  * the writer thread; a second inline attempt meanwhile is refused. */
 static void test_queued_behind_inline(void **state)
 {
-    reset();
-    cs_store s = {.ops = &fake_ops};
-    cs_writer *w = NULL;
-    cs_err err = {0};
-    assert_int_equal(cs_writer_start(&s, &w, &err), 0);
+    cs_writer *w = *state;
     usleep(1000);
     job a, b, c, d;
     job_init(&a);
@@ -152,8 +158,7 @@ static void test_queued_behind_inline(void **state)
     inline_arg ia = {w, &a, -1};
     pthread_t t;
     pthread_create(&t, NULL, run_inline, &ia);
-    for (int i = 0; i < 20000 && !atomic_load(&commit_entered); i++) usleep(100);
-    assert_true(atomic_load(&commit_entered));
+    wait_for(&commit_entered);
     assert_int_equal(cs_writer_try_inline(w, &d.job), 0); /* one batch at a time */
     cs_writer_submit(w, &b.job);
     cs_writer_submit(w, &c.job);
@@ -163,19 +168,18 @@ static void test_queued_behind_inline(void **state)
     atomic_store(&hold_commit, 0);
     pthread_join(t, NULL);
     assert_int_equal(ia.ran, 1);
-    wait_done(&b);
-    wait_done(&c);
+    wait_for(&b.done);
+    wait_for(&c.done);
     assert_int_equal(atomic_load(&last_batch_jobs), 2); /* b and c together */
     assert_int_equal(atomic_load(&batches), 2);
     assert_int_equal(atomic_load(&overlaps), 0);
-    cs_writer_stop(w);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inline_when_quiet),
-        cmocka_unit_test(test_queued_behind_inline),
+        cmocka_unit_test_setup_teardown(test_inline_when_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_behind_inline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
