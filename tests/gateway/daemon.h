@@ -35,6 +35,8 @@ void td_cleanup(td *d); /* stop if running, remove the directory */
 /* cmocka fixtures: a fresh daemon per test in *state, cleaned up afterwards. */
 int td_setup(void **state);
 int td_teardown(void **state);
+/* A cmocka test with a daemon of its own. */
+#define TD_TEST(f) cmocka_unit_test_setup_teardown(f, td_setup, td_teardown)
 const char *td_token(td *d, const char *name);
 
 /* body may be NULL; ctype NULL means application/json when body is set. */

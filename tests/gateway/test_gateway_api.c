@@ -407,6 +407,19 @@ static long count_actions(td *d)
     return n;
 }
 
+/* POST /v1/actions as demo-agent with a context holding an n-byte string. */
+static td_resp post_big_context(td *d, size_t n)
+{
+    char *big = malloc(n + 200);
+    int k =
+        snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
+    memset(big + k, 'x', n);
+    strcpy(big + k + n, "\"}}");
+    td_resp r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
+    free(big);
+    return r;
+}
+
 static void test_bad_input(void **state)
 {
     td *d = *state;
@@ -439,16 +452,9 @@ static void test_bad_input(void **state)
                "{\"action\":\"DB READ\",\"resource\":\"a\"}", NULL, NULL);
     expect_problem(&r, 400, "invalid-field");
     /* Context over 64 KiB (body under 1 MiB) and a body over 1 MiB. */
-    size_t n = 70 * 1024;
-    char *big = malloc(n + 200);
-    int k =
-        snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
-    memset(big + k, 'x', n);
-    strcpy(big + k + n, "\"}}");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
+    r = post_big_context(d, 70 * 1024);
     assert_string_equal(td_str(r.json, "field"), "context");
     expect_problem(&r, 413, "context-too-large");
-    free(big);
     /* A context Cedar cannot hold (a float, a bad extension value) is the client's
      * mistake: 400 naming the field, not a server error. */
     r = td_req(d, "POST", "/v1/actions", "demo-agent",
@@ -461,14 +467,8 @@ static void test_bad_input(void **state)
                "{\"fn\":\"ip\",\"arg\":\"nope\"}}}}",
                NULL, NULL);
     expect_problem(&r, 400, "invalid-context");
-    n = 1100 * 1024;
-    big = malloc(n + 200);
-    k = snprintf(big, 200, "{\"action\":\"db.read\",\"resource\":\"a\",\"context\":{\"blob\":\"");
-    memset(big + k, 'x', n);
-    strcpy(big + k + n, "\"}}");
-    r = td_req(d, "POST", "/v1/actions", "demo-agent", big, NULL, NULL);
+    r = post_big_context(d, 1100 * 1024);
     expect_problem(&r, 413, "payload-too-large");
-    free(big);
     r = td_req(d, "GET", "/v1/actions/act_nope", "demo-agent", NULL, NULL, NULL);
     expect_problem(&r, 404, "not-found");
     r = td_vote(d, "bob", "act_nope", "approve");
@@ -511,18 +511,18 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_decisions, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_sod_rules, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_quorum_one_and_deny_veto, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_and_cancel, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_idempotency, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_longpoll_wakeup, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_sse, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_receipts, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_outcome, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_tokens, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination, td_setup, td_teardown),
+        TD_TEST(test_decisions),
+        TD_TEST(test_sod_rules),
+        TD_TEST(test_quorum_one_and_deny_veto),
+        TD_TEST(test_expiry_and_cancel),
+        TD_TEST(test_idempotency),
+        TD_TEST(test_longpoll_wakeup),
+        TD_TEST(test_sse),
+        TD_TEST(test_receipts),
+        TD_TEST(test_outcome),
+        TD_TEST(test_tokens),
+        TD_TEST(test_bad_input),
+        TD_TEST(test_list_pagination),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -100,8 +100,8 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cli_flow, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_cli_tokens_and_errors, td_setup, td_teardown),
+        TD_TEST(test_cli_flow),
+        TD_TEST(test_cli_tokens_and_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

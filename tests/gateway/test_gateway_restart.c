@@ -289,11 +289,11 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_restart_pending, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_under_load, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_sighup_reload, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_stalled_clients, td_setup, td_teardown),
-        cmocka_unit_test_setup_teardown(test_receipt_race, td_setup, td_teardown),
+        TD_TEST(test_restart_pending),
+        TD_TEST(test_crash_under_load),
+        TD_TEST(test_sighup_reload),
+        TD_TEST(test_stalled_clients),
+        TD_TEST(test_receipt_race),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
