@@ -55,12 +55,13 @@ int cs_cmd_serve(int argc, char **argv)
             return CS_EXIT_USAGE;
         }
     }
-    /* The request path allocates and frees on several threads: keep freed memory in
-     * the heaps instead of handing it back to the kernel and asking again (mprotect
-     * and brk on every other batch otherwise). Only glibc malloc reads these: builds
-     * linked with jemalloc (CS_JEMALLOC) ignore them. */
+#ifndef CS_JEMALLOC
+    /* glibc malloc (builds without jemalloc): the request path allocates and frees on
+     * several threads; keep freed memory in the heaps instead of handing it back to
+     * the kernel and asking again (mprotect and brk on every other batch otherwise). */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 8 << 20);
+#endif
     cs_config cfg;
     cs_err err = {0};
     if (cs_config_load(path, &cfg, &err) != 0) {
