@@ -11,6 +11,7 @@
 #include "util/jcs.h"
 #include "util/log.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -372,29 +373,49 @@ static json_t *submit_details(const json_t *doc)
     return details;
 }
 
-/* HTTP thread: renders the action.submitted entry (all but its index) and the stored
- * text of the new action (all but its audit index), so that the writer only splices
- * the index in. The writer falls back to rendering both itself when it changes the
- * document first (a frozen agent's request, a receipt). */
-/* The action.submitted row of op; details NULL when its text is pre-rendered. */
-static cs_audit_row submitted_row(const cs_op *op, const char *actor, const json_t *details)
+const char *cs_gw_actor(cs_op *op)
 {
-    return (cs_audit_row){"action.submitted", op->now_ms, actor, op->source,
-                          json_string_value(json_object_get(op->doc, "id")), details, NULL, NULL};
+    if (op->actor == NULL) op->actor = cs_gw_uid(op->who);
+    return op->actor;
 }
 
+char *cs_gw_requester_uid(const json_t *doc)
+{
+    json_t *r = json_object_get(doc, "requester");
+    return cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
+                      json_string_value(json_object_get(r, "id")));
+}
+
+/* The action.submitted row of op: its entry's parts when rendered on the HTTP thread,
+ * else its details. */
+static cs_audit_row submitted_row(cs_op *op, const json_t *details)
+{
+    return (cs_audit_row){"action.submitted", op->now_ms, cs_gw_actor(op), op->source,
+                          json_string_value(json_object_get(op->doc, "id")), details,
+                          op->pre_head, op->pre_tail};
+}
+
+/* HTTP thread: renders the action.submitted entry (all but its index) and the stored
+ * text of the new action (all but its audit index), so that the writer only splices
+ * the index in. Whatever changes the document later drops what no longer holds
+ * (cs_gw_unrender, cs_gw_receipt_issue), and the writer renders that itself. */
 static void prerender_submit(cs_op *op)
 {
     json_t *details = submit_details(op->doc);
-    char *actor = cs_gw_uid(op->who);
-    cs_audit_row row = submitted_row(op, actor, details);
-    if (cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0) {
+    cs_audit_row row = submitted_row(op, details);
+    if (cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0)
         op->pre_head = op->pre_tail = NULL;
-    } else {
+    else
         op->pre_doc = cs_json_dumps(op->doc);
-    }
-    free(actor);
     json_decref(details);
+}
+
+void cs_gw_unrender(cs_op *op)
+{
+    free(op->pre_head);
+    free(op->pre_tail);
+    free(op->pre_doc);
+    op->pre_head = op->pre_tail = op->pre_doc = NULL;
 }
 
 /* The stored text of op->doc after set_audit_index(doc, index), from pre_doc. */
@@ -461,12 +482,9 @@ int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
 int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
                 long long *index)
 {
-    char *actor = cs_gw_uid(op->who);
     const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
-    cs_audit_row row = {type, op->now_ms, actor, op->source, aid, details, NULL, NULL};
-    int rc = gw->store->ops->audit_append(gw->store, &row, index);
-    free(actor);
-    return rc;
+    cs_audit_row row = {type, op->now_ms, cs_gw_actor(op), op->source, aid, details, NULL, NULL};
+    return gw->store->ops->audit_append(gw->store, &row, index);
 }
 
 /* Stores op->doc as `text` (owned; NULL: serialised here) and queues its notifications. */
@@ -474,10 +492,7 @@ static int put_action(cs_gateway *gw, cs_op *op, char *text)
 {
     json_t *doc = op->doc;
     const char *status = json_string_value(json_object_get(doc, "status"));
-    char *req = NULL;
-    json_t *r = json_object_get(doc, "requester");
-    req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
-                     json_string_value(json_object_get(r, "id")));
+    char *req = cs_gw_requester_uid(doc);
     if (text == NULL) text = cs_json_dumps(doc);
     cs_action_row row = {
         .id = json_string_value(json_object_get(doc, "id")),
@@ -520,9 +535,8 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
     cs_store *s = gw->store;
     json_t *doc = op->doc;
     if (op->idem_key) {
-        char *req = cs_gw_uid(op->who), *text = NULL;
-        int rc = s->ops->action_by_idem(s, 1, req, op->idem_key, &text);
-        free(req);
+        char *text = NULL;
+        int rc = s->ops->action_by_idem(s, 1, cs_gw_actor(op), op->idem_key, &text);
         if (rc == 0) {
             json_t *old = json_loads(text, 0, NULL);
             free(text);
@@ -541,19 +555,10 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
     /* Frozen agents' requests are stored denials; limits may freeze the agent now. */
     int rc = cs_gw_submit_guard(gw, op);
     if (rc) return rc;
-    /* The entry and stored text prepared on the HTTP thread still hold unless the
-     * guard changed the document (a frozen agent's request is a denial). */
-    int fast = op->pre_head && op->pre_doc && json_object_get(doc, "frozen") == NULL;
     long long index = 0;
-    json_t *details = fast ? NULL : submit_details(doc);
-    char *actor = cs_gw_uid(op->who);
-    cs_audit_row row = submitted_row(op, actor, details);
-    if (fast) {
-        row.pre_head = op->pre_head;
-        row.pre_tail = op->pre_tail;
-    }
+    json_t *details = op->pre_head ? NULL : submit_details(doc);
+    cs_audit_row row = submitted_row(op, details);
     rc = gw->store->ops->audit_append(gw->store, &row, &index);
-    free(actor);
     json_decref(details);
     if (rc) return rc;
     set_audit_index(doc, index);
@@ -561,9 +566,14 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
     if (!strcmp(status, "allowed") && op->receipt_wanted &&
         (rc = cs_gw_receipt_issue(gw, op)) != 0)
         return rc;
-    char *text = fast && json_object_get(doc, "receipt") == NULL
-                     ? splice_audit_index(op->pre_doc, index)
-                     : NULL;
+    char *text = op->pre_doc ? splice_audit_index(op->pre_doc, index) : NULL;
+#ifndef NDEBUG
+    if (text) { /* the splice is exactly what rendering the document again writes */
+        char *full = cs_json_dumps(doc);
+        assert(strcmp(full, text) == 0);
+        free(full);
+    }
+#endif
     if ((rc = put_action(gw, op, text)) != 0) return rc;
     op->reply = (cs_reply){.status = 201, .text = take_text(op)};
     return 0;
@@ -772,12 +782,8 @@ static int apply_cancel(cs_gateway *gw, cs_op *op)
 {
     int rc = load(gw, op), expired = 0;
     if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
-    json_t *requester = json_object_get(op->doc, "requester");
-    char *mine = cs_gw_uid(op->who);
-    char *theirs = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(requester, "type")),
-                              json_string_value(json_object_get(requester, "id")));
-    int same = !strcmp(mine, theirs);
-    free(mine);
+    char *theirs = cs_gw_requester_uid(op->doc);
+    int same = !strcmp(cs_gw_actor(op), theirs);
     free(theirs);
     if (!same) {
         return refuse_op(gw, op, 403, "not-requester", "only the requester may cancel an action");

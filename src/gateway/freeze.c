@@ -8,6 +8,7 @@
 #include "notify/notify.h"
 
 #include "util/alloc.h"
+#include "util/jcs.h"
 #include "util/log.h"
 
 #include <ctype.h>
@@ -105,8 +106,11 @@ int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *typ
     return gw->store->ops->audit_append(gw->store, &row, index);
 }
 
-void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms)
+void cs_gw_deny_frozen(cs_op *op, const json_t *record)
 {
+    json_t *doc = op->doc;
+    long long now_ms = op->now_ms;
+    cs_gw_unrender(op);
     const char *agent = json_string_value(json_object_get(record, "agent"));
     const char *reason = json_string_value(json_object_get(record, "reason"));
     char *why = agent ? cs_sprintf("frozen: agent %s is frozen (%s)", agent,
@@ -129,10 +133,8 @@ void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms)
  * approvers' Slack message; a revoked receipt changes nothing they see). */
 int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms)
 {
-    json_t *r = json_object_get(doc, "requester");
-    char *req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
-                           json_string_value(json_object_get(r, "id")));
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *req = cs_gw_requester_uid(doc);
+    char *text = cs_json_dumps(doc); /* the one writer of stored action text */
     const char *status = json_string_value(json_object_get(doc, "status"));
     cs_action_row row = {.id = json_string_value(json_object_get(doc, "id")),
                          .status = status,
@@ -414,7 +416,7 @@ int cs_gw_submit_guard(cs_gateway *gw, cs_op *op)
 {
     json_t *rec = frozen_for(gw, op->who);
     if (rec == NULL) return is_agent(op->who) ? cs_gw_limits_apply(gw, op) : 0;
-    cs_gw_deny_frozen(op->doc, rec, op->now_ms);
+    cs_gw_deny_frozen(op, rec);
     json_decref(rec);
     return 0;
 }

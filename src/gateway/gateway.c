@@ -242,6 +242,7 @@ void cs_op_free(cs_op *op)
     free(op->pre_head);
     free(op->pre_tail);
     free(op->pre_doc);
+    free(op->actor);
     if (op->token) {
         memset(op->token, 0, strlen(op->token));
         free(op->token);

@@ -61,6 +61,7 @@ struct cs_op {
     int changed;        /* the action's state changed: wake its waiters after the commit */
     int notified;       /* outbox rows were added: wake the delivery thread after the commit */
     char hash[65];      /* token hash (token ops) */
+    char *actor;        /* who's uid text, made once (cs_gw_actor) */
     char *stored_text;  /* the action as last written (owned) */
     /* Submit: the audit entry around its index and the action's text before its audit
      * index, rendered on the HTTP thread (action.c). Owned, NULL when not prepared. */

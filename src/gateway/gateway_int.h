@@ -52,6 +52,14 @@ int cs_gw_check_rollback(cs_op *op, const json_t *rb);
 /* The public view of a stored action (drops internal "_" keys). */
 json_t *cs_gw_public(const json_t *doc);
 char *cs_gw_uid(const json_t *who); /* Agent::"name" / User::"name" */
+/* op->who's uid text, kept in the op: made on the HTTP thread for a submit, so the
+ * writer does not format it again. */
+const char *cs_gw_actor(cs_op *op);
+/* The uid text of an action document's requester (new string). */
+char *cs_gw_requester_uid(const json_t *doc);
+/* op->doc changed after cs_gw_prepare_submit rendered its entry and stored text on the
+ * HTTP thread (a frozen agent's denial): drop them, the writer renders them itself. */
+void cs_gw_unrender(cs_op *op);
 int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
                 long long *index);
 
@@ -90,7 +98,7 @@ int cs_gw_submit_guard(cs_gateway *gw, cs_op *op);
  * the op's transaction. record (borrowed) gains the ids `cancelled` and `revoked`. */
 int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *record);
 /* Marks a submitted action as denied because of this freeze. */
-void cs_gw_deny_frozen(json_t *doc, const json_t *record, long long now_ms);
+void cs_gw_deny_frozen(cs_op *op, const json_t *record);
 /* Stores another action than op->doc (no waiters woken); notify adds outbox rows. */
 int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms);
 /* Audit entry with an explicit actor and action id. */

@@ -150,10 +150,8 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
     breach b = {0};
     count(gw->limiter, lim, agent, op->doc, op->now_ms, &b);
     if (!b.limit[0] && lim->concurrent_pending && cs_action_is_pending(op->doc)) {
-        char *uid = cs_gw_uid(op->who);
         long long n = 0;
-        int rc = gw->store->ops->pending_count(gw->store, uid, &n);
-        free(uid);
+        int rc = gw->store->ops->pending_count(gw->store, cs_gw_actor(op), &n);
         if (rc) return rc;
         if (n + 1 > lim->concurrent_pending)
             note(&b, "concurrent_pending", n + 1, lim->concurrent_pending, "pending");
@@ -169,7 +167,7 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
     int rc = cs_gw_freeze_scope(gw, op, agent, record);
     /* A denial that tipped the count stays the policy's denial; any other request that
      * went over a limit is refused as frozen. */
-    if (rc == 0 && strcmp(b.limit, "denials") != 0) cs_gw_deny_frozen(op->doc, record, op->now_ms);
+    if (rc == 0 && strcmp(b.limit, "denials") != 0) cs_gw_deny_frozen(op, record);
     json_decref(record);
     return rc;
 }

@@ -36,6 +36,9 @@ int cs_gw_receipt_issue(cs_gateway *gw, cs_op *op)
     char *r = receipt_issue(gw, op->doc, op->now_ms, &claims);
     json_object_set_new(op->doc, "receipt", json_string(r));
     free(r);
+    /* The stored text rendered on the HTTP thread has no receipt. */
+    free(op->pre_doc);
+    op->pre_doc = NULL;
     json_t *d = json_pack("{s:O,s:O,s:O,s:O}", "jti", json_object_get(claims, "jti"), "args_hash",
                           json_object_get(claims, "args_hash"), "policy_version",
                           json_object_get(claims, "policy_version"), "not_after", json_object_get(claims, "not_after"));
@@ -170,19 +173,7 @@ int cs_gw_apply_consume(cs_gateway *gw, cs_op *op)
     rc = cs_gw_audit(gw, op, "receipt.consumed", d, &index);
     json_decref(d);
     if (rc) return rc;
-    char *row_req = NULL;
-    json_t *r = json_object_get(op->doc, "requester");
-    row_req = cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
-                         json_string_value(json_object_get(r, "id")));
-    char *doc_text = json_dumps(op->doc, JSON_COMPACT);
-    cs_action_row row = {.id = op->id,
-                         .status = json_string_value(json_object_get(op->doc, "status")),
-                         .requester = row_req,
-                         .doc = doc_text};
-    rc = gw->store->ops->action_put(gw->store, &row);
-    free(doc_text);
-    free(row_req);
-    if (rc) return rc;
+    if ((rc = cs_gw_store_doc(gw, op->doc, 0, op->now_ms)) != 0) return rc;
     json_t *body = json_deep_copy(claims);
     json_object_set_new(body, "consumed", json_true());
     op->reply = (cs_reply){.status = 200, .body = body};

@@ -127,11 +127,9 @@ static int live_rollback(cs_gateway *gw, const json_t *orig, char **which)
 
 static int refuse(cs_gateway *gw, cs_op *op, const char *other)
 {
-    char *actor = cs_gw_uid(op->who);
     json_t *d = json_pack("{s:s,s:s}", "refusal", "rollback-exists", "rollback", other);
-    int rc = cs_gw_audit_as(gw, op, actor, "action.rollback_refused", op->id, d, NULL);
+    int rc = cs_gw_audit_as(gw, op, cs_gw_actor(op), "action.rollback_refused", op->id, d, NULL);
     json_decref(d);
-    free(actor);
     cs_reply_problem(&op->reply, 409, "rollback-exists",
                      "a rollback of this action is already pending, allowed or approved");
     json_object_set_new(op->reply.body, "rollback", json_string(other));
@@ -154,12 +152,10 @@ int cs_gw_apply_rollback(cs_gateway *gw, cs_op *op)
     json_t *list = json_object_get(orig, "rollbacks");
     if (list == NULL) json_object_set_new(orig, "rollbacks", list = json_array());
     json_array_append(list, json_object_get(op->doc, "id"));
-    char *actor = cs_gw_uid(op->who);
     json_t *d = json_pack("{s:O,s:O}", "rollback", json_object_get(op->doc, "id"), "status",
                           json_object_get(op->doc, "status"));
-    rc = cs_gw_audit_as(gw, op, actor, "action.rollback_requested", op->id, d, NULL);
+    rc = cs_gw_audit_as(gw, op, cs_gw_actor(op), "action.rollback_requested", op->id, d, NULL);
     json_decref(d);
-    free(actor);
     if (rc == 0) rc = cs_gw_store_doc(gw, orig, 0, op->now_ms);
 out:
     free(other);
