@@ -9,6 +9,8 @@
  * that many waiters watch answers all of them (here: M waiters on one action).
  *
  * usage: bench_longpoll HOST PORT N K WAITER_TOKEN APPROVER_TOKEN SERVER_PID */
+#include "util/clock.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,9 +33,7 @@ static int port;
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return cs_mono_ns() / 1e6;
 }
 
 static int connect_to(void)
