@@ -4,6 +4,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -55,13 +56,6 @@ struct cs_mcp_gw {
     CURLM *multi;           /* the reporter's, for a batch sent at once */
     CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
@@ -155,14 +149,14 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding++;
-        gw->active_ms = now_ms();
+        gw->active_ms = cs_mono_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding--;
-        gw->active_ms = now_ms();
+        gw->active_ms = cs_mono_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
@@ -194,7 +188,7 @@ void cs_mcp_gw_acted(cs_mcp_gw *gw)
 static void wait_batch(cs_mcp_gw *gw)
 {
     for (;;) {
-        long long now = now_ms(), oldest = gw->head->queued_ms;
+        long long now = cs_mono_ms(), oldest = gw->head->queued_ms;
         if (gw->stopping || now >= oldest + DEFER_MAX_MS) return;
         if (gw->deciding == 0 && (gw->nlater >= BATCH_MAX || now >= gw->active_ms + QUIET_MS))
             return;
@@ -366,7 +360,7 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     /* A full queue holds the caller back rather than drop a report. */
     while (gw->nlater >= LATER_MAX && !gw->stopping)
         pthread_cond_wait(&gw->room_cv, &gw->mu);
-    l->queued_ms = gw->active_ms = now_ms();
+    l->queued_ms = gw->active_ms = cs_mono_ms();
     *gw->tail = l;
     gw->tail = &l->next;
     gw->nlater++;

@@ -6,12 +6,12 @@
 #include "crypto/crypto.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/jcs.h"
 #include "util/log.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define TOOL_NAME_MAX 128
 
@@ -24,13 +24,6 @@ struct cs_mcp_gate {
     json_t *bindings; /* bind key -> action id of a pending or approved action */
     cs_mcp_call *held;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -515,11 +508,11 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
                       cs_mcp_verdict *v)
 {
     memset(v, 0, sizeof *v);
-    long long deadline = now_ms() + g->budget_ms, last_progress = 0;
+    long long deadline = cs_mono_ms() + g->budget_ms, last_progress = 0;
     int progress = c->progress_token && notify, first = 1, votes = -1;
     json_t *last = NULL;
     while (v->kind == 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - cs_mono_ms();
         hold_check(g, c, left, last, v);
         if (v->kind) break;
         long status = 0,
@@ -540,9 +533,10 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
         last = doc;
         /* Progress every interval, and at once when a vote moved the quorum. */
         int now_votes = approvals_so_far(doc);
-        if (progress && (now_votes != votes || now_ms() - last_progress >= g->progress_ms - 50)) {
+        if (progress &&
+            (now_votes != votes || cs_mono_ms() - last_progress >= g->progress_ms - 50)) {
             send_progress(g, c, doc, notify, ctx);
-            last_progress = now_ms();
+            last_progress = cs_mono_ms();
         }
         votes = now_votes;
     }
