@@ -18,7 +18,8 @@
 
 /* When background reports go out (see wait_batch()): once the agent has been quiet
  * for QUIET_MS, or BATCH_MAX of them wait, and never later than DEFER_MAX_MS after
- * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait. */
+ * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait: a report
+ * queued beyond that pushes out the oldest (see cs_mcp_gw_post_later()). */
 #define QUIET_MS 5
 #define DEFER_MAX_MS 200
 #define BATCH_MAX 16
@@ -47,7 +48,6 @@ struct cs_mcp_gw {
     pthread_cond_t cv; /* a report was queued, or stopping */
     later *head, **tail;
     size_t nlater;
-    pthread_cond_t room_cv; /* the queue has room again */
     int stopping;
     int deciding;           /* POSTs an agent is waiting on (submit, consume) */
     long long active_ms;    /* last time a decision or a report was under way */
@@ -213,7 +213,7 @@ static int next_batch(cs_mcp_gw *gw, later **out)
         later *l = gw->head;
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
-        if (gw->nlater-- == LATER_MAX) pthread_cond_broadcast(&gw->room_cv);
+        gw->nlater--;
         out[n++] = l;
     }
     pthread_mutex_unlock(&gw->mu);
@@ -227,6 +227,13 @@ typedef struct sending {
     int pending; /* to be sent (again) */
     int tries;
 } sending;
+
+static void later_free(later *l)
+{
+    json_decref(l->body);
+    free(l->path);
+    free(l);
+}
 
 static void batch_add(cs_mcp_gw *gw, int i, sending *x)
 {
@@ -331,9 +338,7 @@ static void send_batch(cs_mcp_gw *gw, later **ls, int n)
         wait *= 2;
     }
     for (int i = 0; i < n; i++) {
-        json_decref(xs[i].l->body);
-        free(xs[i].l->path);
-        free(xs[i].l);
+        later_free(xs[i].l);
         free(xs[i].url);
         free(xs[i].text);
         cs_buf_free(&xs[i].reply);
@@ -351,21 +356,43 @@ static void *reporter(void *arg)
     return NULL;
 }
 
+/* A report pushed out of a full queue: the warning names its action, whose outcome
+ * or cancellation the gateway will not get. */
+static void warn_dropped(const later *l)
+{
+    static const char actions[] = "/v1/actions/";
+    const char *id =
+        strncmp(l->path, actions, sizeof actions - 1) ? "" : l->path + sizeof actions - 1;
+    cs_warn("mcp-proxy: %d reports are waiting for the gateway: dropped the oldest, for "
+            "action %.*s (POST %s)",
+            LATER_MAX, (int)strcspn(id, "/?"), id, l->path);
+}
+
 void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
 {
-    later *l = cs_calloc(1, sizeof *l);
+    later *l = cs_calloc(1, sizeof *l), *dropped = NULL;
     l->path = cs_strdup(path);
     l->body = body;
     pthread_mutex_lock(&gw->mu);
-    /* A full queue holds the caller back rather than drop a report. */
-    while (gw->nlater >= LATER_MAX && !gw->stopping)
-        pthread_cond_wait(&gw->room_cv, &gw->mu);
+    /* Never waits for room: the callers are the server reader (all server-to-client
+     * traffic) and cancellations, and the gateway may be down for minutes. A full
+     * queue gives up its oldest report instead. */
+    if (gw->nlater >= LATER_MAX) {
+        dropped = gw->head;
+        gw->head = dropped->next;
+        if (gw->head == NULL) gw->tail = &gw->head;
+        gw->nlater--;
+    }
     l->queued_ms = gw->active_ms = cs_mono_ms();
     *gw->tail = l;
     gw->tail = &l->next;
     gw->nlater++;
     pthread_cond_signal(&gw->cv);
     pthread_mutex_unlock(&gw->mu);
+    if (dropped) {
+        warn_dropped(dropped);
+        later_free(dropped);
+    }
 }
 
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err)
@@ -395,7 +422,6 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&gw->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&gw->room_cv, NULL);
     gw->tail = &gw->head;
     gw->multi = curl_multi_init();
     pthread_create(&gw->thread, NULL, reporter, gw);
@@ -423,7 +449,6 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     gw->stopping = 1;
     pthread_cond_signal(&gw->cv);
     pthread_cond_broadcast(&gw->idle_cv);
-    pthread_cond_broadcast(&gw->room_cv);
     pthread_mutex_unlock(&gw->mu);
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
@@ -434,7 +459,6 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     pthread_cond_destroy(&gw->idle_cv);
-    pthread_cond_destroy(&gw->room_cv);
     wipe_headers(gw->hdr_json);
     wipe_headers(gw->hdr_plain);
     memset(gw->auth, 0, strlen(gw->auth));

@@ -556,30 +556,40 @@ void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, vo
     if (v->kind == CS_MCP_HOLD) cs_mcp_gate_hold(g, c, notify, ctx, v);
 }
 
+/* Cancellations are queued once g->mu is released: the queue takes the gateway
+ * client's lock, which is no business of the held list's. */
 int cs_mcp_gate_cancel(cs_mcp_gate *g, const char *scope, const char *id_key)
 {
     int found = 0;
+    char aid[sizeof((cs_mcp_call *)0)->action_id] = "";
     pthread_mutex_lock(&g->mu);
     for (cs_mcp_call *c = g->held; c && !found; c = c->next) {
         if (strcmp(c->scope, scope) || strcmp(c->id_key, id_key)) continue;
         found = 1;
         atomic_store(&c->cancelled, 1);
         atomic_store(&c->stop, 1);
-        if (c->action_id[0]) cancel_later(g, c->action_id, "cancelled by the MCP client");
+        memcpy(aid, c->action_id, sizeof aid);
     }
     pthread_mutex_unlock(&g->mu);
+    if (aid[0]) cancel_later(g, aid, "cancelled by the MCP client");
     return found;
 }
 
 void cs_mcp_gate_abort_all(cs_mcp_gate *g)
 {
+    json_t *aids = json_array();
     pthread_mutex_lock(&g->mu);
     for (cs_mcp_call *c = g->held; c; c = c->next) {
         atomic_store(&c->aborted, 1);
         atomic_store(&c->stop, 1);
-        if (c->action_id[0]) cancel_later(g, c->action_id, "the MCP proxy or its server stopped");
+        if (c->action_id[0]) json_array_append_new(aids, json_string(c->action_id));
     }
     pthread_mutex_unlock(&g->mu);
+    size_t i;
+    json_t *aid;
+    json_array_foreach(aids, i, aid)
+        cancel_later(g, json_string_value(aid), "the MCP proxy or its server stopped");
+    json_decref(aids);
 }
 
 void cs_mcp_gate_acted(cs_mcp_gate *g)
