@@ -26,10 +26,13 @@
 #define LATER_MAX 1024
 /* A report the gateway could not take for a passing reason (no connection, a 5xx, a
  * 429) is sent again after 100 ms, 200 ms, 400 ms, ... (the reporter waits; new
- * reports queue meanwhile): RETRIES more times, only STOP_RETRIES while stopping. */
+ * reports queue meanwhile): RETRIES more times. Once stopping, the whole queue has
+ * until FLUSH_MS after the stop began (sends, retries and their waits together). */
 #define RETRIES 7
-#define STOP_RETRIES 3
 #define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS (RETRY_FIRST_MS << (RETRIES - 1))
+#define FLUSH_MS 5000
+#define SEND_TIMEOUT_MS 10000
 
 typedef struct later {
     struct later *next;
@@ -49,9 +52,10 @@ struct cs_mcp_gw {
     later *head, **tail;
     size_t nlater;
     int stopping;
+    long long flush_end;    /* once stopping: when unsent reports are given up */
     int deciding;           /* POSTs an agent is waiting on (submit, consume) */
     long long active_ms;    /* last time a decision or a report was under way */
-    pthread_cond_t idle_cv; /* a decision was acted on, or stopping */
+    pthread_cond_t idle_cv; /* a decision was acted on, or stopping (CLOCK_MONOTONIC) */
     pthread_t thread;
     CURLM *multi;           /* the reporter's, for a batch sent at once */
     CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
@@ -226,6 +230,9 @@ typedef struct sending {
     cs_buf reply;
     int pending; /* to be sent (again) */
     int tries;
+    int answered; /* the last send finished, with cr and status */
+    CURLcode cr;
+    long status;
 } sending;
 
 static void later_free(later *l)
@@ -235,7 +242,7 @@ static void later_free(later *l)
     free(l);
 }
 
-static void batch_add(cs_mcp_gw *gw, int i, sending *x)
+static void batch_add(cs_mcp_gw *gw, int i, sending *x, long timeout_ms)
 {
     if (gw->batch[i] == NULL) gw->batch[i] = new_handle();
     CURL *c = gw->batch[i];
@@ -246,40 +253,58 @@ static void batch_add(cs_mcp_gw *gw, int i, sending *x)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->text ? x->text : "{}");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, gw->hdr_json);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->reply);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
     curl_multi_add_handle(gw->multi, c);
 }
 
+static void warn_status(const sending *x)
+{
+    json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
+    const char *detail = json_string_value(json_object_get(reply, "detail"));
+    cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, x->status, detail ? detail : "");
+    json_decref(reply);
+}
+
 /* 1 when the report should be sent again: the gateway was not reached or failed for
  * a passing reason. A report that did reach it earlier answers 409 (the outcome is
  * recorded), which counts as done. Refusals are logged. */
-static int batch_done(CURL *c, CURLcode cr, sending *x, int last)
+static int batch_done(CURL *c, CURLcode cr, sending *x)
 {
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int again = cr != CURLE_OK || status >= 500 || status == 429;
-    if (again && !last) return 1;
-    if (cr != CURLE_OK) {
-        cs_warn("mcp-proxy: %s: %s (given up)", x->l->path, curl_easy_strerror(cr));
-    } else if (status >= 300 && !(status == 409 && x->tries > 1)) {
-        json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
-        const char *detail = json_string_value(json_object_get(reply, "detail"));
-        cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, status, detail ? detail : "");
-        json_decref(reply);
-    }
+    x->answered = 1;
+    x->cr = cr;
+    x->status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    if (cr != CURLE_OK || x->status >= 500 || x->status == 429) return 1;
+    if (x->status >= 300 && !(x->status == 409 && x->tries > 1)) warn_status(x);
     return 0;
 }
 
+/* A pending report that is not sent again: logged with why (NULL: what its last
+ * send got). */
+static void give_up(sending *x, const char *why)
+{
+    if (why == NULL && x->answered && x->cr == CURLE_OK)
+        warn_status(x);
+    else
+        cs_warn("mcp-proxy: %s: %s (given up)", x->l->path,
+                why            ? why
+                : !x->answered ? "the transfer did not finish"
+                               : curl_easy_strerror(x->cr));
+    x->pending = 0;
+}
+
 /* Sends the reports marked pending at once, each on a connection of its own; those
- * that should be sent again stay pending. */
-static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
+ * that should be sent again stay pending (so do those whose transfer did not
+ * finish, when curl_multi_perform() fails). */
+static void send_round(cs_mcp_gw *gw, sending *xs, int n, long timeout_ms)
 {
     for (int i = 0; i < n; i++) {
         if (!xs[i].pending) continue;
         xs[i].tries++;
-        batch_add(gw, i, &xs[i]);
+        xs[i].answered = 0;
+        batch_add(gw, i, &xs[i], timeout_ms);
         if (gw->batch[i] == NULL) {
             cs_warn("mcp-proxy: %s: cannot make a request", xs[i].l->path);
             xs[i].pending = 0;
@@ -296,7 +321,7 @@ static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
         sending *x = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (msg->msg == CURLMSG_DONE && x)
-            x->pending = batch_done(msg->easy_handle, msg->data.result, x, last);
+            x->pending = batch_done(msg->easy_handle, msg->data.result, x);
     }
     for (int i = 0; i < n; i++) {
         if (gw->batch[i] == NULL) continue;
@@ -307,16 +332,41 @@ static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
     }
 }
 
-static int stopping(cs_mcp_gw *gw)
+/* Once stopping, when unsent reports are given up; 0 before. */
+static long long flush_end(cs_mcp_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
-    int st = gw->stopping;
+    long long end = gw->stopping ? gw->flush_end : 0;
     pthread_mutex_unlock(&gw->mu);
-    return st;
+    return end;
+}
+
+/* Waits ms before sending again, on idle_cv so that a stop beginning meanwhile ends
+ * the wait (the flush deadline then bounds what is left); never past the deadline. */
+static void backoff(cs_mcp_gw *gw, long long ms)
+{
+    pthread_mutex_lock(&gw->mu);
+    int was = gw->stopping;
+    long long until = cs_mono_ms() + ms;
+    if (was && until > gw->flush_end) until = gw->flush_end;
+    struct timespec ts;
+    deadline_of(until, &ts);
+    while (gw->stopping == was && cs_mono_ms() < until)
+        pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);
+    pthread_mutex_unlock(&gw->mu);
+}
+
+static int any_pending(const sending *xs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (xs[i].pending) return 1;
+    return 0;
 }
 
 /* Sends n reports at once, and again (with backoff) those the gateway did not take
- * for a passing reason. */
+ * for a passing reason: RETRIES more times, or once stopping, while the next try
+ * still fits before the flush deadline. Every pending report is given up on the
+ * last round, whether or not its transfer finished, so the loop always ends. */
 static void send_batch(cs_mcp_gw *gw, later **ls, int n)
 {
     sending xs[BATCH_MAX];
@@ -328,14 +378,26 @@ static void send_batch(cs_mcp_gw *gw, later **ls, int n)
     }
     long long wait = RETRY_FIRST_MS;
     for (int round = 0;; round++) {
-        int max = stopping(gw) ? STOP_RETRIES : RETRIES;
-        send_round(gw, xs, n, round >= max);
-        int more = 0;
-        for (int i = 0; i < n; i++) more |= xs[i].pending;
-        if (!more) break;
-        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        wait *= 2;
+        long long end = flush_end(gw), now = cs_mono_ms();
+        if (end && now >= end) {
+            for (int i = 0; i < n; i++)
+                if (xs[i].pending)
+                    give_up(&xs[i], xs[i].tries ? NULL
+                                                : "not sent: the proxy stopped and its "
+                                                  "time to send queued reports ran out");
+            break;
+        }
+        send_round(gw, xs, n,
+                   end && end - now < SEND_TIMEOUT_MS ? (long)(end - now) : SEND_TIMEOUT_MS);
+        if (!any_pending(xs, n)) break;
+        end = flush_end(gw);
+        if (end ? cs_mono_ms() + wait >= end : round >= RETRIES) {
+            for (int i = 0; i < n; i++)
+                if (xs[i].pending) give_up(&xs[i], NULL);
+            break;
+        }
+        backoff(gw, wait);
+        if (wait < RETRY_MAX_MS) wait *= 2;
     }
     for (int i = 0; i < n; i++) {
         later_free(xs[i].l);
@@ -447,6 +509,7 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     if (gw == NULL) return;
     pthread_mutex_lock(&gw->mu);
     gw->stopping = 1;
+    gw->flush_end = cs_mono_ms() + FLUSH_MS;
     pthread_cond_signal(&gw->cv);
     pthread_cond_broadcast(&gw->idle_cv);
     pthread_mutex_unlock(&gw->mu);

@@ -16,7 +16,8 @@ typedef struct cs_mcp_gw cs_mcp_gw;
 
 /* url: the gateway base URL; token: the agent's bearer token (copied). */
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err);
-/* Waits (a few seconds at most) for queued reports, then frees everything. */
+/* Sends what is still queued (5 s at most for the whole queue, retries included;
+ * what is left then is given up with a warning), then frees everything. */
 void cs_mcp_gw_free(cs_mcp_gw *gw);
 const char *cs_mcp_gw_url(const cs_mcp_gw *gw);
 
