@@ -457,6 +457,14 @@ void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
     }
 }
 
+/* The headers of every request, then extra (if not NULL). "Expect:" keeps libcurl
+ * from waiting for a 100 Continue on larger bodies. */
+static struct curl_slist *headers_of(const char *auth, const char *extra)
+{
+    struct curl_slist *h = curl_slist_append(curl_slist_append(NULL, auth), "Expect:");
+    return extra ? curl_slist_append(h, extra) : h;
+}
+
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err)
 {
     if (token == NULL || !*token)
@@ -472,11 +480,8 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
         n--;
     gw->url = cs_strndup(url, n);
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
-    /* "Expect:" keeps libcurl from waiting for a 100 Continue on larger bodies. */
-    gw->hdr_plain = curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:");
-    gw->hdr_json =
-        curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
-                          "Content-Type: application/json");
+    gw->hdr_plain = headers_of(gw->auth, NULL);
+    gw->hdr_json = headers_of(gw->auth, "Content-Type: application/json");
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
     pthread_condattr_t ca;
