@@ -5,7 +5,6 @@
 
 #include "crypto/crypto.h"
 #include "util/alloc.h"
-#include "util/buf.h"
 #include "util/clock.h"
 #include "util/jcs.h"
 #include "util/log.h"
@@ -269,34 +268,71 @@ static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status
 
 /* ---- gateway steps ---- */
 
-/* The arguments as the policy sees them: Cedar has no floating-point numbers, and the
- * gateway refuses a context holding one (invalid-context), so a tool argument such as
- * {"temperature": 0.7} would fail every call. Each JSON float becomes a string in its
- * shortest round-trip form ("0.7"; RFC 8785's number form); everything else is as
- * the agent sent it. A new reference. */
-static json_t *policy_arguments(const json_t *v)
+/* The arguments as the policy sees them. Cedar has neither floating-point numbers
+ * nor null, and the gateway refuses a context holding either (invalid-context), so a
+ * tool argument such as {"temperature": 0.7} or {"cursor": null} would fail every
+ * call. Each JSON float becomes a string in its shortest round-trip form ("0.7"; RFC
+ * 8785's number form). A null is left out: an object member that is null is absent,
+ * as if not given (`has` is false), and a null array item is dropped (arrays are
+ * Cedar sets: no positions to keep). Everything else is as the agent sent it.
+ * Returns a new reference, NULL for a null. Copy on write: a subtree without floats
+ * or nulls is shared, and only the containers on the way to a change are rebuilt. */
+static json_t *policy_arguments(json_t *v);
+
+static json_t *policy_object(json_t *v)
 {
+    json_t *out = NULL, *x;
+    const char *k;
+    json_object_foreach(v, k, x)
+    {
+        json_t *y = policy_arguments(x);
+        if (y == x) {
+            json_decref(y);
+            continue;
+        }
+        if (out == NULL) out = json_copy(v); /* shallow: members are shared */
+        if (y)
+            json_object_set_new(out, k, y);
+        else
+            json_object_del(out, k);
+    }
+    return out ? out : json_incref(v);
+}
+
+static json_t *policy_array(json_t *v)
+{
+    json_t *out = NULL, *x;
+    size_t i;
+    json_array_foreach(v, i, x)
+    {
+        json_t *y = policy_arguments(x);
+        if (y == x && out == NULL) {
+            json_decref(y);
+            continue;
+        }
+        if (out == NULL) {
+            out = json_array();
+            for (size_t j = 0; j < i; j++)
+                json_array_append(out, json_array_get(v, j));
+        }
+        if (y) json_array_append_new(out, y);
+    }
+    return out ? out : json_incref(v);
+}
+
+static json_t *policy_arguments(json_t *v)
+{
+    if (json_is_null(v)) return NULL;
     if (json_is_real(v)) {
-        cs_buf b;
-        cs_buf_init(&b, 64);
-        json_t *s = cs_jcs_write(v, &b) == 0 ? json_string(b.data) : json_string("NaN");
-        cs_buf_free(&b);
+        /* Cannot fail: bind_key_of() has canonicalized these arguments already. */
+        char *text = cs_jcs_dumps(v);
+        json_t *s = json_string(text);
+        free(text);
         return s;
     }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, policy_arguments(x));
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < json_array_size(v); i++)
-            json_array_append_new(a, policy_arguments(json_array_get(v, i)));
-        return a;
-    }
-    return json_incref((json_t *)v);
+    if (json_is_object(v)) return policy_object(v);
+    if (json_is_array(v)) return policy_array(v);
+    return json_incref(v);
 }
 
 static json_t *submit(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)

@@ -214,6 +214,20 @@ test('float arguments reach the policy as strings (Cedar has no floats) and the 
   }
 });
 
+test('null arguments reach the policy left out (Cedar has no null) and the call runs', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const tool = 'trigger-long-running-operation';
+    const r = await p.client.callTool({ name: tool, arguments: { duration: 0.25, steps: 1, note: null, tags: ['a', null, 1.5, { x: null, y: 1 }] } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === tool && x.context.arguments.tags), 'the call with null arguments');
+    assert.equal(a.status, 'allowed');
+    assert.deepEqual(a.context.arguments, { duration: '0.25', steps: 1, tags: ['a', '1.5', { y: 1 }] });
+  } finally {
+    await p.close();
+  }
+});
+
 test('a proxy stopping while the gateway is down gives its reports up within the flush deadline', async () => {
   const g = await new Gateway().start();
   const p = new RawProxy(g, [process.execPath, ...ev]);
