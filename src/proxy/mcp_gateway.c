@@ -4,6 +4,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -17,17 +18,21 @@
 
 /* When background reports go out (see wait_batch()): once the agent has been quiet
  * for QUIET_MS, or BATCH_MAX of them wait, and never later than DEFER_MAX_MS after
- * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait. */
+ * the oldest was queued; up to BATCH_MAX at once. At most LATER_MAX wait: a report
+ * queued beyond that pushes out the oldest (see cs_mcp_gw_post_later()). */
 #define QUIET_MS 5
 #define DEFER_MAX_MS 200
 #define BATCH_MAX 16
 #define LATER_MAX 1024
 /* A report the gateway could not take for a passing reason (no connection, a 5xx, a
  * 429) is sent again after 100 ms, 200 ms, 400 ms, ... (the reporter waits; new
- * reports queue meanwhile): RETRIES more times, only STOP_RETRIES while stopping. */
+ * reports queue meanwhile): RETRIES more times. Once stopping, the whole queue has
+ * until FLUSH_MS after the stop began (sends, retries and their waits together). */
 #define RETRIES 7
-#define STOP_RETRIES 3
 #define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS (RETRY_FIRST_MS << (RETRIES - 1))
+#define FLUSH_MS 5000
+#define SEND_TIMEOUT_MS 10000
 
 typedef struct later {
     struct later *next;
@@ -46,22 +51,15 @@ struct cs_mcp_gw {
     pthread_cond_t cv; /* a report was queued, or stopping */
     later *head, **tail;
     size_t nlater;
-    pthread_cond_t room_cv; /* the queue has room again */
     int stopping;
+    long long flush_end;    /* once stopping: when unsent reports are given up */
     int deciding;           /* POSTs an agent is waiting on (submit, consume) */
     long long active_ms;    /* last time a decision or a report was under way */
-    pthread_cond_t idle_cv; /* a decision was acted on, or stopping */
+    pthread_cond_t idle_cv; /* a decision was acted on, or stopping (CLOCK_MONOTONIC) */
     pthread_t thread;
     CURLM *multi;           /* the reporter's, for a batch sent at once */
     CURL *batch[BATCH_MAX]; /* the reporter's handles (each keeps its connection) */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
@@ -155,14 +153,14 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding++;
-        gw->active_ms = now_ms();
+        gw->active_ms = cs_mono_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     int rc = perform(gw, method, path, body, timeout_s, abort, status, reply, err);
     if (counted) {
         pthread_mutex_lock(&gw->mu);
         gw->deciding--;
-        gw->active_ms = now_ms();
+        gw->active_ms = cs_mono_ms();
         pthread_mutex_unlock(&gw->mu);
     }
     return rc;
@@ -194,7 +192,7 @@ void cs_mcp_gw_acted(cs_mcp_gw *gw)
 static void wait_batch(cs_mcp_gw *gw)
 {
     for (;;) {
-        long long now = now_ms(), oldest = gw->head->queued_ms;
+        long long now = cs_mono_ms(), oldest = gw->head->queued_ms;
         if (gw->stopping || now >= oldest + DEFER_MAX_MS) return;
         if (gw->deciding == 0 && (gw->nlater >= BATCH_MAX || now >= gw->active_ms + QUIET_MS))
             return;
@@ -219,7 +217,7 @@ static int next_batch(cs_mcp_gw *gw, later **out)
         later *l = gw->head;
         gw->head = l->next;
         if (gw->head == NULL) gw->tail = &gw->head;
-        if (gw->nlater-- == LATER_MAX) pthread_cond_broadcast(&gw->room_cv);
+        gw->nlater--;
         out[n++] = l;
     }
     pthread_mutex_unlock(&gw->mu);
@@ -232,9 +230,19 @@ typedef struct sending {
     cs_buf reply;
     int pending; /* to be sent (again) */
     int tries;
+    int answered; /* the last send finished, with cr and status */
+    CURLcode cr;
+    long status;
 } sending;
 
-static void batch_add(cs_mcp_gw *gw, int i, sending *x)
+static void later_free(later *l)
+{
+    json_decref(l->body);
+    free(l->path);
+    free(l);
+}
+
+static void batch_add(cs_mcp_gw *gw, int i, sending *x, long timeout_ms)
 {
     if (gw->batch[i] == NULL) gw->batch[i] = new_handle();
     CURL *c = gw->batch[i];
@@ -245,40 +253,58 @@ static void batch_add(cs_mcp_gw *gw, int i, sending *x)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->text ? x->text : "{}");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, gw->hdr_json);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->reply);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
     curl_multi_add_handle(gw->multi, c);
 }
 
+static void warn_status(const sending *x)
+{
+    json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
+    const char *detail = json_string_value(json_object_get(reply, "detail"));
+    cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, x->status, detail ? detail : "");
+    json_decref(reply);
+}
+
 /* 1 when the report should be sent again: the gateway was not reached or failed for
  * a passing reason. A report that did reach it earlier answers 409 (the outcome is
  * recorded), which counts as done. Refusals are logged. */
-static int batch_done(CURL *c, CURLcode cr, sending *x, int last)
+static int batch_done(CURL *c, CURLcode cr, sending *x)
 {
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int again = cr != CURLE_OK || status >= 500 || status == 429;
-    if (again && !last) return 1;
-    if (cr != CURLE_OK) {
-        cs_warn("mcp-proxy: %s: %s (given up)", x->l->path, curl_easy_strerror(cr));
-    } else if (status >= 300 && !(status == 409 && x->tries > 1)) {
-        json_t *reply = json_loadb(x->reply.data ? x->reply.data : "", x->reply.len, 0, NULL);
-        const char *detail = json_string_value(json_object_get(reply, "detail"));
-        cs_warn("mcp-proxy: %s: HTTP %ld %s", x->l->path, status, detail ? detail : "");
-        json_decref(reply);
-    }
+    x->answered = 1;
+    x->cr = cr;
+    x->status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    if (cr != CURLE_OK || x->status >= 500 || x->status == 429) return 1;
+    if (x->status >= 300 && !(x->status == 409 && x->tries > 1)) warn_status(x);
     return 0;
 }
 
+/* A pending report that is not sent again: logged with why (NULL: what its last
+ * send got). */
+static void give_up(sending *x, const char *why)
+{
+    if (why == NULL && x->answered && x->cr == CURLE_OK)
+        warn_status(x);
+    else
+        cs_warn("mcp-proxy: %s: %s (given up)", x->l->path,
+                why            ? why
+                : !x->answered ? "the transfer did not finish"
+                               : curl_easy_strerror(x->cr));
+    x->pending = 0;
+}
+
 /* Sends the reports marked pending at once, each on a connection of its own; those
- * that should be sent again stay pending. */
-static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
+ * that should be sent again stay pending (so do those whose transfer did not
+ * finish, when curl_multi_perform() fails). */
+static void send_round(cs_mcp_gw *gw, sending *xs, int n, long timeout_ms)
 {
     for (int i = 0; i < n; i++) {
         if (!xs[i].pending) continue;
         xs[i].tries++;
-        batch_add(gw, i, &xs[i]);
+        xs[i].answered = 0;
+        batch_add(gw, i, &xs[i], timeout_ms);
         if (gw->batch[i] == NULL) {
             cs_warn("mcp-proxy: %s: cannot make a request", xs[i].l->path);
             xs[i].pending = 0;
@@ -295,7 +321,7 @@ static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
         sending *x = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (msg->msg == CURLMSG_DONE && x)
-            x->pending = batch_done(msg->easy_handle, msg->data.result, x, last);
+            x->pending = batch_done(msg->easy_handle, msg->data.result, x);
     }
     for (int i = 0; i < n; i++) {
         if (gw->batch[i] == NULL) continue;
@@ -306,16 +332,41 @@ static void send_round(cs_mcp_gw *gw, sending *xs, int n, int last)
     }
 }
 
-static int stopping(cs_mcp_gw *gw)
+/* Once stopping, when unsent reports are given up; 0 before. */
+static long long flush_end(cs_mcp_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
-    int st = gw->stopping;
+    long long end = gw->stopping ? gw->flush_end : 0;
     pthread_mutex_unlock(&gw->mu);
-    return st;
+    return end;
+}
+
+/* Waits ms before sending again, on idle_cv so that a stop beginning meanwhile ends
+ * the wait (the flush deadline then bounds what is left); never past the deadline. */
+static void backoff(cs_mcp_gw *gw, long long ms)
+{
+    pthread_mutex_lock(&gw->mu);
+    int was = gw->stopping;
+    long long until = cs_mono_ms() + ms;
+    if (was && until > gw->flush_end) until = gw->flush_end;
+    struct timespec ts;
+    deadline_of(until, &ts);
+    while (gw->stopping == was && cs_mono_ms() < until)
+        pthread_cond_timedwait(&gw->idle_cv, &gw->mu, &ts);
+    pthread_mutex_unlock(&gw->mu);
+}
+
+static int any_pending(const sending *xs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (xs[i].pending) return 1;
+    return 0;
 }
 
 /* Sends n reports at once, and again (with backoff) those the gateway did not take
- * for a passing reason. */
+ * for a passing reason: RETRIES more times, or once stopping, while the next try
+ * still fits before the flush deadline. Every pending report is given up on the
+ * last round, whether or not its transfer finished, so the loop always ends. */
 static void send_batch(cs_mcp_gw *gw, later **ls, int n)
 {
     sending xs[BATCH_MAX];
@@ -327,19 +378,29 @@ static void send_batch(cs_mcp_gw *gw, later **ls, int n)
     }
     long long wait = RETRY_FIRST_MS;
     for (int round = 0;; round++) {
-        int max = stopping(gw) ? STOP_RETRIES : RETRIES;
-        send_round(gw, xs, n, round >= max);
-        int more = 0;
-        for (int i = 0; i < n; i++) more |= xs[i].pending;
-        if (!more) break;
-        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        wait *= 2;
+        long long end = flush_end(gw), now = cs_mono_ms();
+        if (end && now >= end) {
+            for (int i = 0; i < n; i++)
+                if (xs[i].pending)
+                    give_up(&xs[i], xs[i].tries ? NULL
+                                                : "not sent: the proxy stopped and its "
+                                                  "time to send queued reports ran out");
+            break;
+        }
+        send_round(gw, xs, n,
+                   end && end - now < SEND_TIMEOUT_MS ? (long)(end - now) : SEND_TIMEOUT_MS);
+        if (!any_pending(xs, n)) break;
+        end = flush_end(gw);
+        if (end ? cs_mono_ms() + wait >= end : round >= RETRIES) {
+            for (int i = 0; i < n; i++)
+                if (xs[i].pending) give_up(&xs[i], NULL);
+            break;
+        }
+        backoff(gw, wait);
+        if (wait < RETRY_MAX_MS) wait *= 2;
     }
     for (int i = 0; i < n; i++) {
-        json_decref(xs[i].l->body);
-        free(xs[i].l->path);
-        free(xs[i].l);
+        later_free(xs[i].l);
         free(xs[i].url);
         free(xs[i].text);
         cs_buf_free(&xs[i].reply);
@@ -357,21 +418,51 @@ static void *reporter(void *arg)
     return NULL;
 }
 
+/* A report pushed out of a full queue: the warning names its action, whose outcome
+ * or cancellation the gateway will not get. */
+static void warn_dropped(const later *l)
+{
+    static const char actions[] = "/v1/actions/";
+    const char *id =
+        strncmp(l->path, actions, sizeof actions - 1) ? "" : l->path + sizeof actions - 1;
+    cs_warn("mcp-proxy: %d reports are waiting for the gateway: dropped the oldest, for "
+            "action %.*s (POST %s)",
+            LATER_MAX, (int)strcspn(id, "/?"), id, l->path);
+}
+
 void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body)
 {
-    later *l = cs_calloc(1, sizeof *l);
+    later *l = cs_calloc(1, sizeof *l), *dropped = NULL;
     l->path = cs_strdup(path);
     l->body = body;
     pthread_mutex_lock(&gw->mu);
-    /* A full queue holds the caller back rather than drop a report. */
-    while (gw->nlater >= LATER_MAX && !gw->stopping)
-        pthread_cond_wait(&gw->room_cv, &gw->mu);
-    l->queued_ms = gw->active_ms = now_ms();
+    /* Never waits for room: the callers are the server reader (all server-to-client
+     * traffic) and cancellations, and the gateway may be down for minutes. A full
+     * queue gives up its oldest report instead. */
+    if (gw->nlater >= LATER_MAX) {
+        dropped = gw->head;
+        gw->head = dropped->next;
+        if (gw->head == NULL) gw->tail = &gw->head;
+        gw->nlater--;
+    }
+    l->queued_ms = gw->active_ms = cs_mono_ms();
     *gw->tail = l;
     gw->tail = &l->next;
     gw->nlater++;
     pthread_cond_signal(&gw->cv);
     pthread_mutex_unlock(&gw->mu);
+    if (dropped) {
+        warn_dropped(dropped);
+        later_free(dropped);
+    }
+}
+
+/* The headers of every request, then extra (if not NULL). "Expect:" keeps libcurl
+ * from waiting for a 100 Continue on larger bodies. */
+static struct curl_slist *headers_of(const char *auth, const char *extra)
+{
+    struct curl_slist *h = curl_slist_append(curl_slist_append(NULL, auth), "Expect:");
+    return extra ? curl_slist_append(h, extra) : h;
 }
 
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err)
@@ -389,11 +480,8 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
         n--;
     gw->url = cs_strndup(url, n);
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
-    /* "Expect:" keeps libcurl from waiting for a 100 Continue on larger bodies. */
-    gw->hdr_plain = curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:");
-    gw->hdr_json =
-        curl_slist_append(curl_slist_append(curl_slist_append(NULL, gw->auth), "Expect:"),
-                          "Content-Type: application/json");
+    gw->hdr_plain = headers_of(gw->auth, NULL);
+    gw->hdr_json = headers_of(gw->auth, "Content-Type: application/json");
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
     pthread_condattr_t ca;
@@ -401,7 +489,6 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&gw->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&gw->room_cv, NULL);
     gw->tail = &gw->head;
     gw->multi = curl_multi_init();
     pthread_create(&gw->thread, NULL, reporter, gw);
@@ -427,9 +514,9 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     if (gw == NULL) return;
     pthread_mutex_lock(&gw->mu);
     gw->stopping = 1;
+    gw->flush_end = cs_mono_ms() + FLUSH_MS;
     pthread_cond_signal(&gw->cv);
     pthread_cond_broadcast(&gw->idle_cv);
-    pthread_cond_broadcast(&gw->room_cv);
     pthread_mutex_unlock(&gw->mu);
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
@@ -440,7 +527,6 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_mutex_destroy(&gw->mu);
     pthread_cond_destroy(&gw->cv);
     pthread_cond_destroy(&gw->idle_cv);
-    pthread_cond_destroy(&gw->room_cv);
     wipe_headers(gw->hdr_json);
     wipe_headers(gw->hdr_plain);
     memset(gw->auth, 0, strlen(gw->auth));

@@ -16,7 +16,8 @@ typedef struct cs_mcp_gw cs_mcp_gw;
 
 /* url: the gateway base URL; token: the agent's bearer token (copied). */
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err);
-/* Waits (a few seconds at most) for queued reports, then frees everything. */
+/* Sends what is still queued (5 s at most for the whole queue, retries included;
+ * what is left then is given up with a warning), then frees everything. */
 void cs_mcp_gw_free(cs_mcp_gw *gw);
 const char *cs_mcp_gw_url(const cs_mcp_gw *gw);
 
@@ -29,7 +30,9 @@ int cs_mcp_gw_call(cs_mcp_gw *gw, const char *method, const char *path, const js
 
 /* Queues a POST for the background thread (body is stolen); failures are logged.
  * Queued POSTs wait for a moment when no agent waits on the gateway (see
- * mcp_gateway.c), and are all sent before cs_mcp_gw_free() returns. */
+ * mcp_gateway.c), and are sent before cs_mcp_gw_free() returns. Never blocks: when
+ * 1024 are queued (a gateway down for a while), the oldest is dropped, with a
+ * warning naming its action. */
 void cs_mcp_gw_post_later(cs_mcp_gw *gw, const char *path, json_t *body);
 /* The caller has acted on the decision it asked for (forwarded the call or
  * answered it): a good moment for queued POSTs. */

@@ -5,13 +5,12 @@
 
 #include "crypto/crypto.h"
 #include "util/alloc.h"
-#include "util/buf.h"
+#include "util/clock.h"
 #include "util/jcs.h"
 #include "util/log.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define TOOL_NAME_MAX 128
 
@@ -24,13 +23,6 @@ struct cs_mcp_gate {
     json_t *bindings; /* bind key -> action id of a pending or approved action */
     cs_mcp_call *held;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -276,34 +268,71 @@ static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status
 
 /* ---- gateway steps ---- */
 
-/* The arguments as the policy sees them: Cedar has no floating-point numbers, and the
- * gateway refuses a context holding one (invalid-context), so a tool argument such as
- * {"temperature": 0.7} would fail every call. Each JSON float becomes a string in its
- * shortest round-trip form ("0.7"; RFC 8785's number form); everything else is as
- * the agent sent it. A new reference. */
-static json_t *policy_arguments(const json_t *v)
+/* The arguments as the policy sees them. Cedar has neither floating-point numbers
+ * nor null, and the gateway refuses a context holding either (invalid-context), so a
+ * tool argument such as {"temperature": 0.7} or {"cursor": null} would fail every
+ * call. Each JSON float becomes a string in its shortest round-trip form ("0.7"; RFC
+ * 8785's number form). A null is left out: an object member that is null is absent,
+ * as if not given (`has` is false), and a null array item is dropped (arrays are
+ * Cedar sets: no positions to keep). Everything else is as the agent sent it.
+ * Returns a new reference, NULL for a null. Copy on write: a subtree without floats
+ * or nulls is shared, and only the containers on the way to a change are rebuilt. */
+static json_t *policy_arguments(json_t *v);
+
+static json_t *policy_object(json_t *v)
 {
+    json_t *out = NULL, *x;
+    const char *k;
+    json_object_foreach(v, k, x)
+    {
+        json_t *y = policy_arguments(x);
+        if (y == x) {
+            json_decref(y);
+            continue;
+        }
+        if (out == NULL) out = json_copy(v); /* shallow: members are shared */
+        if (y)
+            json_object_set_new(out, k, y);
+        else
+            json_object_del(out, k);
+    }
+    return out ? out : json_incref(v);
+}
+
+static json_t *policy_array(json_t *v)
+{
+    json_t *out = NULL, *x;
+    size_t i;
+    json_array_foreach(v, i, x)
+    {
+        json_t *y = policy_arguments(x);
+        if (y == x && out == NULL) {
+            json_decref(y);
+            continue;
+        }
+        if (out == NULL) {
+            out = json_array();
+            for (size_t j = 0; j < i; j++)
+                json_array_append(out, json_array_get(v, j));
+        }
+        if (y) json_array_append_new(out, y);
+    }
+    return out ? out : json_incref(v);
+}
+
+static json_t *policy_arguments(json_t *v)
+{
+    if (json_is_null(v)) return NULL;
     if (json_is_real(v)) {
-        cs_buf b;
-        cs_buf_init(&b, 64);
-        json_t *s = cs_jcs_write(v, &b) == 0 ? json_string(b.data) : json_string("NaN");
-        cs_buf_free(&b);
+        /* Cannot fail: bind_key_of() has canonicalized these arguments already. */
+        char *text = cs_jcs_dumps(v);
+        json_t *s = json_string(text);
+        free(text);
         return s;
     }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, policy_arguments(x));
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < json_array_size(v); i++)
-            json_array_append_new(a, policy_arguments(json_array_get(v, i)));
-        return a;
-    }
-    return json_incref((json_t *)v);
+    if (json_is_object(v)) return policy_object(v);
+    if (json_is_array(v)) return policy_array(v);
+    return json_incref(v);
 }
 
 static json_t *submit(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_verdict *v)
@@ -515,11 +544,11 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
                       cs_mcp_verdict *v)
 {
     memset(v, 0, sizeof *v);
-    long long deadline = now_ms() + g->budget_ms, last_progress = 0;
+    long long deadline = cs_mono_ms() + g->budget_ms, last_progress = 0;
     int progress = c->progress_token && notify, first = 1, votes = -1;
     json_t *last = NULL;
     while (v->kind == 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - cs_mono_ms();
         hold_check(g, c, left, last, v);
         if (v->kind) break;
         long status = 0,
@@ -540,9 +569,10 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
         last = doc;
         /* Progress every interval, and at once when a vote moved the quorum. */
         int now_votes = approvals_so_far(doc);
-        if (progress && (now_votes != votes || now_ms() - last_progress >= g->progress_ms - 50)) {
+        if (progress &&
+            (now_votes != votes || cs_mono_ms() - last_progress >= g->progress_ms - 50)) {
             send_progress(g, c, doc, notify, ctx);
-            last_progress = now_ms();
+            last_progress = cs_mono_ms();
         }
         votes = now_votes;
     }
@@ -562,30 +592,40 @@ void cs_mcp_gate_run(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, vo
     if (v->kind == CS_MCP_HOLD) cs_mcp_gate_hold(g, c, notify, ctx, v);
 }
 
+/* Cancellations are queued once g->mu is released: the queue takes the gateway
+ * client's lock, which is no business of the held list's. */
 int cs_mcp_gate_cancel(cs_mcp_gate *g, const char *scope, const char *id_key)
 {
     int found = 0;
+    char aid[sizeof((cs_mcp_call *)0)->action_id] = "";
     pthread_mutex_lock(&g->mu);
     for (cs_mcp_call *c = g->held; c && !found; c = c->next) {
         if (strcmp(c->scope, scope) || strcmp(c->id_key, id_key)) continue;
         found = 1;
         atomic_store(&c->cancelled, 1);
         atomic_store(&c->stop, 1);
-        if (c->action_id[0]) cancel_later(g, c->action_id, "cancelled by the MCP client");
+        memcpy(aid, c->action_id, sizeof aid);
     }
     pthread_mutex_unlock(&g->mu);
+    if (aid[0]) cancel_later(g, aid, "cancelled by the MCP client");
     return found;
 }
 
 void cs_mcp_gate_abort_all(cs_mcp_gate *g)
 {
+    json_t *aids = json_array();
     pthread_mutex_lock(&g->mu);
     for (cs_mcp_call *c = g->held; c; c = c->next) {
         atomic_store(&c->aborted, 1);
         atomic_store(&c->stop, 1);
-        if (c->action_id[0]) cancel_later(g, c->action_id, "the MCP proxy or its server stopped");
+        if (c->action_id[0]) json_array_append_new(aids, json_string(c->action_id));
     }
     pthread_mutex_unlock(&g->mu);
+    size_t i;
+    json_t *aid;
+    json_array_foreach(aids, i, aid)
+        cancel_later(g, json_string_value(aid), "the MCP proxy or its server stopped");
+    json_decref(aids);
 }
 
 void cs_mcp_gate_acted(cs_mcp_gate *g)

@@ -6,13 +6,13 @@
 #include "proxy/pg_proxy.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #define REPLY_MAX (4 * 1024 * 1024)
 #define POLL_WAIT_S 25
@@ -57,13 +57,6 @@ struct cs_pg_decider {
     int running;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* curl asks us to watch (or stop watching) one of its sockets. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 {
@@ -96,7 +89,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
     cs_pg_decider *d = userp;
     d->timeout_ms = timeout_ms;
-    d->timer_at = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+    d->timer_at = timeout_ms < 0 ? 0 : cs_mono_ms() + timeout_ms;
     return 0;
 }
 
@@ -283,7 +276,7 @@ static void on_action_reply(call *c, CURLcode cr, long http)
         json_decref(doc);
         a->in_flight = 0;
         if (c->kind == CALL_POLL && ++a->failures < MAX_FAILURES && !a->dropped) {
-            a->retry_at = now_ms() + RETRY_MS;
+            a->retry_at = cs_mono_ms() + RETRY_MS;
             a->next_wait = a->d->waiting;
             a->d->waiting = a;
             return;
@@ -360,7 +353,7 @@ void cs_pg_decider_on_event(cs_pg_decider *d, void *watch, unsigned events)
 
 long cs_pg_decider_timeout_ms(cs_pg_decider *d)
 {
-    long long now = now_ms(), next = d->timeout_ms < 0 ? -1 : d->timer_at;
+    long long now = cs_mono_ms(), next = d->timeout_ms < 0 ? -1 : d->timer_at;
     for (cs_pg_ask *a = d->waiting; a; a = a->next_wait)
         if (next < 0 || a->retry_at < next) next = a->retry_at;
     if (next < 0) return -1;
@@ -369,7 +362,7 @@ long cs_pg_decider_timeout_ms(cs_pg_decider *d)
 
 void cs_pg_decider_tick(cs_pg_decider *d)
 {
-    long long now = now_ms();
+    long long now = cs_mono_ms();
     if (d->timeout_ms >= 0 && d->timer_at <= now) {
         d->timeout_ms = -1;
         curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &d->running);

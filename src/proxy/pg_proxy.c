@@ -5,6 +5,7 @@
 
 #include "proxy/pg_conn.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -19,18 +20,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROBE_EVERY_MS 1000
 #define MAX_EVENTS 256
-
-long long cs_pg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "host:port", "[v6]:port" or "/path/to/socket" into a socket address. */
 static int resolve(const char *spec, struct sockaddr_storage *ss, socklen_t *len, cs_err *err)
@@ -172,7 +165,7 @@ static void on_version(void *ud, const char *version)
 {
     cs_pg_proxy *p = ud;
     p->probing = 0;
-    cs_pg_cache_set_version(p->cache, version, cs_pg_now_ms());
+    cs_pg_cache_set_version(p->cache, version, cs_mono_ms());
 }
 
 /* The cache trusts a policy version only while the gateway keeps confirming it. */
@@ -220,7 +213,7 @@ int cs_pg_proxy_run(cs_pg_proxy *p)
 {
     struct epoll_event evs[MAX_EVENTS];
     while (!p->stop) {
-        long long now = cs_pg_now_ms();
+        long long now = cs_mono_ms();
         maybe_probe(p, now);
         int n = epoll_wait(p->epfd, evs, MAX_EVENTS, loop_timeout(p, now));
         if (n < 0 && errno != EINTR) {

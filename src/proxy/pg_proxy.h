@@ -72,6 +72,5 @@ int cs_pg_proxy_port(const cs_pg_proxy *p);
 int cs_pg_proxy_connect_upstream(cs_pg_proxy *p, cs_err *err);
 /* The connection whose backend key is (pid, key), or NULL. */
 cs_pg_conn *cs_pg_proxy_find(cs_pg_proxy *p, uint32_t pid, uint32_t key);
-long long cs_pg_now_ms(void);
 
 #endif

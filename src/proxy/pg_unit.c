@@ -9,6 +9,7 @@
 
 #include "proxy/pg_shape.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,7 +247,7 @@ static void on_verdict(void *ud, const cs_pg_verdict *v)
             json_array_append_new(c->approved, json_string(v->id));
         } else {
             cs_pg_cache_put(c->px->cache, c->principal, st->fingerprint, v->policy_version,
-                            cs_pg_now_ms());
+                            cs_mono_ms());
         }
         c->next_stmt++;
         decide_next(c);
@@ -263,7 +264,7 @@ static void on_verdict(void *ud, const cs_pg_verdict *v)
  * transaction control need no request. */
 static void decide_next(cs_pg_conn *c)
 {
-    long long now = cs_pg_now_ms();
+    long long now = cs_mono_ms();
     while (c->next_stmt < c->stmts.n) {
         cs_pg_stmt *st = &c->stmts.v[c->next_stmt];
         if (st->kind == CS_PG_TXN ||
@@ -295,7 +296,7 @@ static int shape_allows(cs_pg_conn *c, const char *sql, cs_buf *shape)
     if (c->px->shapes == NULL || cs_pg_shape(sql, shape) != 0) return 0;
     const cs_pg_shape_info *info = cs_pg_shapes_get(c->px->shapes, shape->data, shape->len);
     if (info == NULL) return 0;
-    long long now = cs_pg_now_ms();
+    long long now = cs_mono_ms();
     for (int i = 0; i < info->n; i++)
         if (info->stmt[i].kind != CS_PG_TXN &&
             !cs_pg_cache_hit(c->px->cache, c->principal, info->stmt[i].fingerprint, now))

@@ -214,6 +214,46 @@ test('float arguments reach the policy as strings (Cedar has no floats) and the 
   }
 });
 
+test('null arguments reach the policy left out (Cedar has no null) and the call runs', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const tool = 'trigger-long-running-operation';
+    const r = await p.client.callTool({ name: tool, arguments: { duration: 0.25, steps: 1, note: null, tags: ['a', null, 1.5, { x: null, y: 1 }] } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === tool && x.context.arguments.tags), 'the call with null arguments');
+    assert.equal(a.status, 'allowed');
+    assert.deepEqual(a.context.arguments, { duration: '0.25', steps: 1, tags: ['a', '1.5', { y: 1 }] });
+  } finally {
+    await p.close();
+  }
+});
+
+test('a proxy stopping while the gateway is down gives its reports up within the flush deadline', async () => {
+  const g = await new Gateway().start();
+  const p = new RawProxy(g, [process.execPath, ...ev]);
+  try {
+    await p.initialize();
+    const tool = 'trigger-long-running-operation';
+    p.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: { duration: 2, steps: 1 } } }) + '\n');
+    const a = await g.waitFor(async () => (await g.actions()).find((x) => x.context.tool === tool), 'the allowed call');
+    await g.kill(); // down while the server runs the call: its report finds no gateway
+    const r = await p.response(1);
+    assert.ok(r.result && !r.result.isError, JSON.stringify(r));
+    // The report failed and was retried after 100, 200, ..., 3200 ms; the reporter
+    // now waits 6.4 s for its last try. The stop ends that wait at once, and another
+    // backoff does not fit in the 5 s flush deadline: one more try, then given up.
+    await sleep(7000);
+    const t0 = Date.now();
+    await p.close();
+    const took = Date.now() - t0;
+    assert.ok(took < 1500, `the proxy took ${took} ms to stop`);
+    assert.match(p.stderr, new RegExp(`/v1/actions/${a.id}/outcome: .*given up`));
+  } finally {
+    if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+    await g.stop();
+  }
+});
+
 test('notifications/cancelled from the client cancels the pending request', async () => {
   const p = await stdioClient(gw, ev, { stderr: 'ignore' });
   try {

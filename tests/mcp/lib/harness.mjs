@@ -139,11 +139,7 @@ export class Gateway {
   }
 
   async stop() {
-    if (this.proc && this.proc.exitCode === null) {
-      const done = new Promise((r) => this.proc.once('exit', r));
-      this.proc.kill('SIGTERM');
-      await done;
-    }
+    await this.kill();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
