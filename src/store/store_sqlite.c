@@ -255,10 +255,13 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* ckpt_started is set before the thread exists: a thread that cannot open its
+ * connection clears it, and that must not be overwritten once it has. */
 static void ckpt_start(sq *q)
 {
-    q->ckpt_started = pthread_create(&q->ckpt_thread, NULL, ckpt_main, q) == 0;
-    q->ckpt_joinable = q->ckpt_started;
+    atomic_store(&q->ckpt_started, 1);
+    q->ckpt_joinable = pthread_create(&q->ckpt_thread, NULL, ckpt_main, q) == 0;
+    if (!q->ckpt_joinable) atomic_store(&q->ckpt_started, 0);
     sqlite3_wal_hook(q->w, wal_hook, q);
 }
 
