@@ -110,7 +110,8 @@ typedef struct sq {
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
     int n_pool;
-    /* WAL checkpoints run on their own thread and connection, off the commit path. */
+    /* The long WAL checkpoints run on their own thread and connection; after each pass
+     * the writer copies the frames committed meanwhile itself, on the commit path. */
     pthread_t ckpt_thread;
     int ckpt_joinable;         /* the thread was created */
     _Atomic int ckpt_started;  /* and is running (0 again if it could not open) */
@@ -121,8 +122,9 @@ typedef struct sq {
 } sq;
 
 /* The WAL is copied back into the database once it holds this many pages (SQLite's
- * own default), by the checkpoint thread; the writer does it itself only when the WAL
- * has grown far past that (the thread is stuck or starved). */
+ * own default), by the checkpoint thread. The writer copies what is left after each of
+ * the thread's passes, and everything when the WAL has grown far past that (the thread
+ * is stuck or starved) or there is no thread. */
 #define CKPT_PAGES 1000
 #define CKPT_BACKSTOP_PAGES 20000
 
@@ -205,19 +207,23 @@ static long long scalar_ll(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* Writer thread, after each commit: wakes the checkpoint thread when the WAL is long. */
+/* After each commit, on the thread that ran the batch (pages: the WAL's length):
+ * - no checkpoint thread: the writer checkpoints here once the WAL is long;
+ * - the thread finished a pass since the last commit, or the WAL is past the backstop:
+ *   the writer checkpoints here. After a pass only the frames committed during it
+ *   remain, so this copy is short, and it lets the next transaction start the WAL over
+ *   from its beginning;
+ * - otherwise, once the WAL is long: wake the thread. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     sq *q = ctx;
-    /* After a pass of the thread only the frames committed during it remain: copying
-     * them here lets the next transaction start the WAL over from its beginning. */
-    if (atomic_exchange(&q->ckpt_passed, 0) || pages >= CKPT_BACKSTOP_PAGES ||
-        !q->ckpt_started) {
-        if (pages >= CKPT_PAGES || q->ckpt_started)
+    int passed = atomic_exchange(&q->ckpt_passed, 0);
+    if (!atomic_load(&q->ckpt_started)) {
+        if (pages >= CKPT_PAGES)
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        return SQLITE_OK;
-    }
-    if (pages >= CKPT_PAGES) {
+    } else if (passed || pages >= CKPT_BACKSTOP_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CKPT_PAGES) {
         pthread_mutex_lock(&q->ckpt_lock);
         if (!q->ckpt_wanted) {
             q->ckpt_wanted = 1;
