@@ -89,18 +89,12 @@ static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
     return rc;
 }
 
-static void buf_start(cs_buf *b, size_t reserve)
-{
-    cs_buf_init(b, (size_t)1 << 30);
-    b->data = cs_grow(NULL, &b->cap, reserve, 1);
-    b->data[0] = '\0';
-}
-
 int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail)
 {
     cs_buf h, t;
-    buf_start(&h, 960); /* under glibc's large-bin size: no consolidation per entry */
-    buf_start(&t, 128);
+    /* 960: under glibc's large-bin size, no consolidation per entry. */
+    cs_buf_init_reserve(&h, (size_t)1 << 30, 960);
+    cs_buf_init_reserve(&t, (size_t)1 << 30, 128);
     int rc = write_entry(row, &h, &t);
     if (rc) {
         cs_buf_free(&h);

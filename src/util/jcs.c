@@ -272,9 +272,8 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
 static char *dumps_with(const json_t *v, int (*write)(const json_t *, cs_buf *))
 {
     cs_buf b;
-    cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 960, 1); /* most documents fit; under glibc's large-bin size */
-    b.data[0] = '\0';
+    /* Most documents fit; under glibc's large-bin size. */
+    cs_buf_init_reserve(&b, (size_t)1 << 30, 960);
     if (write(v, &b) != 0) {
         cs_buf_free(&b);
         return NULL;
