@@ -54,12 +54,11 @@ static int write_actor(const char *uid, cs_buf *b)
     return rc ? rc : cs_buf_putc(b, '}');
 }
 
-/* The entry layout follows the event catalogue draft in docs/audit.md: common
- * members at the top, the event's own members under "details". The members are
- * written in their canonical (RFC 8785) order, so the text is the entry's JCS form
- * without building a JSON tree per entry. */
 /* Writes the entry's text before its index ("...,\"index\":") to head and after it to
- * tail. */
+ * tail. The layout follows the event catalogue draft in docs/audit.md: common members
+ * at the top, the event's own members under "details". The members are written in
+ * their canonical (RFC 8785) order, so the text is the entry's JCS form without
+ * building a JSON tree per entry. */
 static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
 {
     time_t t = (time_t)(row->time_ms / 1000);
