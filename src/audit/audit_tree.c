@@ -26,8 +26,7 @@ struct cs_audit_tree {
     /* The compact range of the whole tree: for every bit k set in size, the root of the
      * perfect subtree of 2^k leaves that bit stands for. Appends keep it (one hash per
      * append on average) so that the current root costs log2(size) hashes, not a walk
-     * through the incomplete tiles. Valid when frontier_ok. */
-    int frontier_ok;
+     * through the incomplete tiles. */
     uint8_t frontier[64][H];
 };
 
@@ -54,7 +53,6 @@ cs_audit_tree *cs_audit_tree_new(const cs_audit_tile_reader *reader, cs_audit_ti
                                  void *sink_ctx)
 {
     cs_audit_tree *t = cs_calloc(1, sizeof *t);
-    t->frontier_ok = 1; /* empty */
     if (reader) t->reader = *reader;
     t->sink = sink;
     t->sink_ctx = sink_ctx;
@@ -74,10 +72,8 @@ void cs_audit_tree_copy(cs_audit_tree *dst, const cs_audit_tree *src)
     for (unsigned l = 0; l < CS_AUDIT_MAX_LEVELS; l++)
         memcpy(dst->edge[l], src->edge[l], (size_t)cs_audit_partial_width(src->size, l) * H);
     dst->cache_valid = 0;
-    dst->frontier_ok = src->frontier_ok;
-    if (src->frontier_ok)
-        for (unsigned k = 0; k < 64; k++)
-            if (src->size >> k & 1) memcpy(dst->frontier[k], src->frontier[k], H);
+    for (unsigned k = 0; k < 64; k++)
+        if (src->size >> k & 1) memcpy(dst->frontier[k], src->frontier[k], H);
 }
 
 uint64_t cs_audit_tree_size(const cs_audit_tree *t)
@@ -106,16 +102,14 @@ int cs_audit_tree_append_leaf(cs_audit_tree *t, const uint8_t leaf[CS_AUDIT_HASH
         }
         cs_audit_range_root(t->edge[l], CS_AUDIT_TILE_WIDTH, cur);
     }
-    if (t->frontier_ok) {
-        /* Adding one leaf carries through the set low bits of size, like a counter. */
-        memcpy(cur, leaf, H);
-        unsigned k = 0;
-        while (t->size >> k & 1) {
-            cs_audit_node_hash(t->frontier[k], cur, cur);
-            k++;
-        }
-        memcpy(t->frontier[k], cur, H);
+    /* Adding one leaf carries through the set low bits of size, like a counter. */
+    memcpy(cur, leaf, H);
+    unsigned k = 0;
+    while (t->size >> k & 1) {
+        cs_audit_node_hash(t->frontier[k], cur, cur);
+        k++;
     }
+    memcpy(t->frontier[k], cur, H);
     t->size++;
     return 0;
 }
@@ -205,7 +199,7 @@ int cs_audit_tree_root(cs_audit_tree *t, uint64_t size, uint8_t out[CS_AUDIT_HAS
         cs_audit_empty_root(out);
         return 0;
     }
-    if (size == t->size && t->frontier_ok) {
+    if (size == t->size) {
         /* Smaller subtrees are on the right: fold from the lowest set bit upwards. */
         int have = 0;
         for (unsigned k = 0; k < 64; k++) {
@@ -316,17 +310,19 @@ static int rebuild_edge(cs_audit_tree *t, unsigned level, uint64_t tile, unsigne
     return 0;
 }
 
-/* The compact range of a restored tree, from its tiles. When a tile cannot be read it
- * stays invalid and roots are computed from the tiles, which reports the error then. */
+/* The compact range of a restored tree. Each of its subtrees ends where the tree does,
+ * so its hashes lie in the incomplete tile of its level (edge[], just restored) and no
+ * tile is read: the bits of size above the subtree's select the tile, and they are the
+ * tile index of level_count(size, level) too. */
 static void rebuild_frontier(cs_audit_tree *t)
 {
-    cs_err ignored = {0};
     for (unsigned k = 0; k < 64; k++) {
         if (!(t->size >> k & 1)) continue;
         uint64_t lo = k == 63 ? 0 : t->size >> (k + 1) << (k + 1);
-        if (node_at(t, k, lo >> k, t->frontier[k], &ignored) < 0) return;
+        unsigned level = k / CS_AUDIT_TILE_HEIGHT, sub = k % CS_AUDIT_TILE_HEIGHT;
+        size_t off = (size_t)((lo >> (CS_AUDIT_TILE_HEIGHT * level)) % CS_AUDIT_TILE_WIDTH);
+        cs_audit_range_root(t->edge[level] + off * H, (size_t)1 << sub, t->frontier[k]);
     }
-    t->frontier_ok = 1;
 }
 
 int cs_audit_tree_restore(cs_audit_tree *t, uint64_t size, cs_err *err)
@@ -334,7 +330,6 @@ int cs_audit_tree_restore(cs_audit_tree *t, uint64_t size, cs_err *err)
     t->size = 0;
     t->broken = 0;
     t->cache_valid = 0;
-    t->frontier_ok = 0;
     for (unsigned l = 0; l < CS_AUDIT_MAX_LEVELS; l++) {
         unsigned w = cs_audit_partial_width(size, l);
         if (w == 0) continue;

@@ -54,12 +54,11 @@ static int write_actor(const char *uid, cs_buf *b)
     return rc ? rc : cs_buf_putc(b, '}');
 }
 
-/* The entry layout follows the event catalogue draft in docs/audit.md: common
- * members at the top, the event's own members under "details". The members are
- * written in their canonical (RFC 8785) order, so the text is the entry's JCS form
- * without building a JSON tree per entry. */
 /* Writes the entry's text before its index ("...,\"index\":") to head and after it to
- * tail. */
+ * tail. The layout follows the event catalogue draft in docs/audit.md: common members
+ * at the top, the event's own members under "details". The members are written in
+ * their canonical (RFC 8785) order, so the text is the entry's JCS form without
+ * building a JSON tree per entry. */
 static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
 {
     time_t t = (time_t)(row->time_ms / 1000);
@@ -89,18 +88,12 @@ static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
     return rc;
 }
 
-static void buf_start(cs_buf *b, size_t reserve)
-{
-    cs_buf_init(b, (size_t)1 << 30);
-    b->data = cs_grow(NULL, &b->cap, reserve, 1);
-    b->data[0] = '\0';
-}
-
 int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail)
 {
     cs_buf h, t;
-    buf_start(&h, 960); /* under glibc's large-bin size: no consolidation per entry */
-    buf_start(&t, 128);
+    /* 960: under glibc's large-bin size, no consolidation per entry. */
+    cs_buf_init_reserve(&h, (size_t)1 << 30, 960);
+    cs_buf_init_reserve(&t, (size_t)1 << 30, 128);
     int rc = write_entry(row, &h, &t);
     if (rc) {
         cs_buf_free(&h);

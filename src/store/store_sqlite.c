@@ -104,13 +104,13 @@ typedef struct sq_conn {
 
 typedef struct sq {
     char *path;
-    sqlite3 *w;
-    sq_conn wc; /* the writer connection's statements (wc.db == w); wsql[] prepared at open */
+    sq_conn wc; /* the writer connection and its statements; wsql[] prepared at open */
     long long next_audit, saved_audit, txn_audit;
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
     int n_pool;
-    /* WAL checkpoints run on their own thread and connection, off the commit path. */
+    /* The long WAL checkpoints run on their own thread and connection; after each pass
+     * the writer copies the frames committed meanwhile itself, on the commit path. */
     pthread_t ckpt_thread;
     int ckpt_joinable;         /* the thread was created */
     _Atomic int ckpt_started;  /* and is running (0 again if it could not open) */
@@ -121,8 +121,9 @@ typedef struct sq {
 } sq;
 
 /* The WAL is copied back into the database once it holds this many pages (SQLite's
- * own default), by the checkpoint thread; the writer does it itself only when the WAL
- * has grown far past that (the thread is stuck or starved). */
+ * own default), by the checkpoint thread. The writer copies what is left after each of
+ * the thread's passes, and everything when the WAL has grown far past that (the thread
+ * is stuck or starved) or there is no thread. */
 #define CKPT_PAGES 1000
 #define CKPT_BACKSTOP_PAGES 20000
 
@@ -205,19 +206,23 @@ static long long scalar_ll(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* Writer thread, after each commit: wakes the checkpoint thread when the WAL is long. */
+/* After each commit, on the thread that ran the batch (pages: the WAL's length):
+ * - no checkpoint thread: the writer checkpoints here once the WAL is long;
+ * - the thread finished a pass since the last commit, or the WAL is past the backstop:
+ *   the writer checkpoints here. After a pass only the frames committed during it
+ *   remain, so this copy is short, and it lets the next transaction start the WAL over
+ *   from its beginning;
+ * - otherwise, once the WAL is long: wake the thread. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     sq *q = ctx;
-    /* After a pass of the thread only the frames committed during it remain: copying
-     * them here lets the next transaction start the WAL over from its beginning. */
-    if (atomic_exchange(&q->ckpt_passed, 0) || pages >= CKPT_BACKSTOP_PAGES ||
-        !q->ckpt_started) {
-        if (pages >= CKPT_PAGES || q->ckpt_started)
+    int passed = atomic_exchange(&q->ckpt_passed, 0);
+    if (!atomic_load(&q->ckpt_started)) {
+        if (pages >= CKPT_PAGES)
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        return SQLITE_OK;
-    }
-    if (pages >= CKPT_PAGES) {
+    } else if (passed || pages >= CKPT_BACKSTOP_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CKPT_PAGES) {
         pthread_mutex_lock(&q->ckpt_lock);
         if (!q->ckpt_wanted) {
             q->ckpt_wanted = 1;
@@ -255,11 +260,14 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* ckpt_started is set before the thread exists: a thread that cannot open its
+ * connection clears it, and that must not be overwritten once it has. */
 static void ckpt_start(sq *q)
 {
-    q->ckpt_started = pthread_create(&q->ckpt_thread, NULL, ckpt_main, q) == 0;
-    q->ckpt_joinable = q->ckpt_started;
-    sqlite3_wal_hook(q->w, wal_hook, q);
+    atomic_store(&q->ckpt_started, 1);
+    q->ckpt_joinable = pthread_create(&q->ckpt_thread, NULL, ckpt_main, q) == 0;
+    if (!q->ckpt_joinable) atomic_store(&q->ckpt_started, 0);
+    sqlite3_wal_hook(q->wc.db, wal_hook, q);
 }
 
 static void ckpt_stop(sq *q)
@@ -281,28 +289,27 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
     pthread_mutex_init(&q->ckpt_lock, NULL);
     pthread_cond_init(&q->ckpt_cond, NULL);
     s->impl = q;
-    int rc = open_conn(location, 1, &q->w, err);
+    int rc = open_conn(location, 1, &q->wc.db, err);
     if (rc) goto fail;
     char *msg = NULL;
     /* The writer touches every hot page; readers keep the default cache. */
-    sqlite3_exec(q->w, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
-    if (sqlite3_exec(q->w, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    sqlite3_exec(q->wc.db, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
+    if (sqlite3_exec(q->wc.db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         rc = cs_err_set(err, CS_EDB, "%s: schema: %s", location, msg);
         sqlite3_free(msg);
         goto fail;
     }
-    q->wc.db = q->w;
     /* The writer's own statements go into its cache now, so that a bad one fails the
      * open rather than a commit. */
     for (int i = 0; i < W_COUNT; i++) {
         sqlite3_stmt *st = stmt_get(&q->wc, wsql[i]);
         if (st == NULL) {
-            rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->w));
+            rc = cs_err_set(err, CS_EDB, "prepare: %s", sqlite3_errmsg(q->wc.db));
             goto fail;
         }
         stmt_put(&q->wc, st);
     }
-    q->next_audit = scalar_ll(q->w, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
+    q->next_audit = scalar_ll(q->wc.db, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
     ckpt_start(q);
     return 0;
 fail:
@@ -316,10 +323,7 @@ static void sq_close(cs_store *s)
     sq *q = s->impl;
     if (q == NULL) return;
     ckpt_stop(q);
-    if (q->wc.db)
-        conn_close(&q->wc);
-    else
-        sqlite3_close(q->w);
+    conn_close(&q->wc);
     for (int i = 0; i < q->n_pool; i++) {
         conn_close(q->pool[i]);
         free(q->pool[i]);
@@ -334,7 +338,7 @@ static void sq_close(cs_store *s)
 static int step_done(sq *q, sqlite3_stmt *st)
 {
     int r = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (r != SQLITE_DONE && r != SQLITE_ROW) cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+    if (r != SQLITE_DONE && r != SQLITE_ROW) cs_error("sqlite: %s", sqlite3_errmsg(q->wc.db));
     stmt_put(&q->wc, st);
     return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : CS_EDB;
 }
@@ -357,7 +361,7 @@ static int sq_commit(cs_store *s)
     sq *q = s->impl;
     int rc = step_done(q, wstmt(q, W_COMMIT));
     if (rc) {
-        sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(q->wc.db, "ROLLBACK", NULL, NULL, NULL);
         q->next_audit = q->txn_audit;
     }
     return rc;
@@ -426,7 +430,9 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
     bind_text(st, 4, r->actor ? r->actor : "");
     bind_text(st, 5, r->source ? r->source : "");
     bind_text(st, 6, r->action_id);
-    bind_text(st, 7, entry);
+    /* Not copied: step_done resets the statement and clears its bindings before the
+     * entry is freed. */
+    sqlite3_bind_text(st, 7, entry, -1, SQLITE_STATIC);
     int rc = step_done(q, st);
     free(entry);
     if (rc == 0) {
@@ -813,18 +819,13 @@ static int sq_audit_stamp_get(cs_store *s, json_t **out)
 
 /* The notification outbox. Writes run on the writer connection inside the group
  * commit, like every other state change. */
-static int wexec(sq *q, const char *sql, sqlite3_stmt **st)
-{
-    return (*st = stmt_get(&q->wc, sql)) != NULL ? 0 : CS_EDB;
-}
-
 static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
-    if (wexec(q, "INSERT INTO outbox(msg_id,target,action_id,event,payload,created_at,next_at) "
-                 "VALUES(?1,?2,?3,?4,?5,?6,?6)", &st) != 0)
-        return CS_EDB;
+    sqlite3_stmt *st = stmt_get(
+        &q->wc, "INSERT INTO outbox(msg_id,target,action_id,event,payload,created_at,next_at) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?6)");
+    if (st == NULL) return CS_EDB;
     bind_text(st, 1, r->msg_id);
     bind_text(st, 2, r->target);
     bind_text(st, 3, r->action_id);
@@ -834,13 +835,13 @@ static int sq_outbox_add(cs_store *s, const cs_outbox_row *r)
     return step_done(q, st);
 }
 
-static int sq_outbox_set(cs_store *s, long long id, const char *state, int attempts, long long next_at,
-                         const char *last_error)
+static int sq_outbox_set(cs_store *s, long long id, const char *state, int attempts,
+                         long long next_at, const char *last_error)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
-    if (wexec(q, "UPDATE outbox SET state=?2, attempts=?3, next_at=?4, last_error=?5 WHERE id=?1", &st) != 0)
-        return CS_EDB;
+    sqlite3_stmt *st = stmt_get(
+        &q->wc, "UPDATE outbox SET state=?2, attempts=?3, next_at=?4, last_error=?5 WHERE id=?1");
+    if (st == NULL) return CS_EDB;
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, state);
     sqlite3_bind_int(st, 3, attempts);
@@ -849,13 +850,14 @@ static int sq_outbox_set(cs_store *s, long long id, const char *state, int attem
     return step_done(q, st);
 }
 
-static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *target, const char *ref)
+static int sq_notify_ref_put(cs_store *s, const char *action_id, const char *target,
+                             const char *ref)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
-    if (wexec(q, "INSERT INTO notify_refs(action_id,target,ref) VALUES(?1,?2,?3) "
-                 "ON CONFLICT(action_id,target) DO UPDATE SET ref=?3", &st) != 0)
-        return CS_EDB;
+    sqlite3_stmt *st =
+        stmt_get(&q->wc, "INSERT INTO notify_refs(action_id,target,ref) VALUES(?1,?2,?3) "
+                         "ON CONFLICT(action_id,target) DO UPDATE SET ref=?3");
+    if (st == NULL) return CS_EDB;
     bind_text(st, 1, action_id);
     bind_text(st, 2, target);
     bind_text(st, 3, ref);
@@ -904,10 +906,10 @@ static int sq_outbox_counts(cs_store *s, json_t **counts)
 static int sq_freeze_put(cs_store *s, const char *scope, const char *doc)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
     const char *sql = doc ? "INSERT INTO freezes(scope,doc) VALUES(?1,?2) ON CONFLICT(scope) DO UPDATE SET doc=?2"
                           : "DELETE FROM freezes WHERE scope=?1";
-    if (wexec(q, sql, &st) != 0) return CS_EDB;
+    sqlite3_stmt *st = stmt_get(&q->wc, sql);
+    if (st == NULL) return CS_EDB;
     bind_text(st, 1, scope);
     if (doc) bind_text(st, 2, doc);
     return step_done(q, st);
@@ -916,13 +918,14 @@ static int sq_freeze_put(cs_store *s, const char *scope, const char *doc)
 static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
-    if (wexec(q, "SELECT doc FROM actions WHERE (?1 IS NULL AND requester LIKE 'Agent::%' OR requester=?1)"
-                 " AND (status='pending' OR (status IN ('allowed','approved')"
-                 " AND json_extract(doc,'$.receipt') IS NOT NULL"
-                 " AND json_extract(doc,'$.receipt_consumed_at') IS NULL"
-                 " AND json_extract(doc,'$.receipt_revoked_at') IS NULL)) ORDER BY seq", &st) != 0)
-        return CS_EDB;
+    sqlite3_stmt *st = stmt_get(
+        &q->wc,
+        "SELECT doc FROM actions WHERE (?1 IS NULL AND requester LIKE 'Agent::%' OR requester=?1)"
+        " AND (status='pending' OR (status IN ('allowed','approved')"
+        " AND json_extract(doc,'$.receipt') IS NOT NULL"
+        " AND json_extract(doc,'$.receipt_consumed_at') IS NULL"
+        " AND json_extract(doc,'$.receipt_revoked_at') IS NULL)) ORDER BY seq");
+    if (st == NULL) return CS_EDB;
     bind_text(st, 1, requester);
     *docs = json_array();
     int r;
@@ -932,7 +935,7 @@ static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
     }
     stmt_put(&q->wc, st);
     if (r == SQLITE_DONE) return 0;
-    cs_error("sqlite: %s", sqlite3_errmsg(q->w));
+    cs_error("sqlite: %s", sqlite3_errmsg(q->wc.db));
     json_decref(*docs);
     *docs = NULL;
     return CS_EDB;
@@ -941,8 +944,9 @@ static int sq_freeze_targets(cs_store *s, const char *requester, json_t **docs)
 static int sq_pending_count(cs_store *s, const char *requester, long long *n)
 {
     sq *q = s->impl;
-    sqlite3_stmt *st;
-    if (wexec(q, "SELECT COUNT(*) FROM actions WHERE status='pending' AND requester=?1", &st) != 0) return CS_EDB;
+    sqlite3_stmt *st =
+        stmt_get(&q->wc, "SELECT COUNT(*) FROM actions WHERE status='pending' AND requester=?1");
+    if (st == NULL) return CS_EDB;
     bind_text(st, 1, requester);
     int r = sqlite3_step(st);
     *n = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;

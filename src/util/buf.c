@@ -84,3 +84,10 @@ char *cs_buf_steal(cs_buf *b)
     b->len = b->cap = 0;
     return p;
 }
+
+void cs_buf_init_reserve(cs_buf *b, size_t max, size_t reserve)
+{
+    cs_buf_init(b, max);
+    b->data = cs_grow(NULL, &b->cap, reserve ? reserve : 1, 1); /* room for the NUL */
+    b->data[0] = '\0';
+}

@@ -25,5 +25,8 @@ int cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf,
 int cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap);
 /* Hands the contents to the caller (who frees them) and resets the buffer. */
 char *cs_buf_steal(cs_buf *b);
+/* cs_buf_init with `reserve` bytes allocated up front (an empty string), for buffers
+ * whose usual size is known: one allocation instead of several doublings. */
+void cs_buf_init_reserve(cs_buf *b, size_t max, size_t reserve);
 
 #endif

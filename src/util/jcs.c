@@ -228,6 +228,14 @@ static int write_object(const json_t *v, cs_buf *out)
     return rc ? rc : cs_buf_putc(out, '}');
 }
 
+/* An integer in decimal, exact. */
+static int write_int(json_int_t x, cs_buf *out)
+{
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)x);
+    return cs_buf_append(out, digits, (size_t)len);
+}
+
 /* [a,b,...] with each element written by `element` (canonical or document order). */
 static int write_array(const json_t *v, cs_buf *out, int (*element)(const json_t *, cs_buf *))
 {
@@ -252,9 +260,7 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
         json_int_t x = json_integer_value(v);
         /* Integers beyond 2^53 are not exact IEEE doubles: format them as ES would. */
         if (x > (1LL << 53) || x < -(1LL << 53)) return write_double((double)x, out);
-        char digits[24];
-        int len = snprintf(digits, sizeof digits, "%lld", (long long)x);
-        return cs_buf_append(out, digits, (size_t)len);
+        return write_int(x, out);
     }
     case JSON_REAL:
         return write_double(json_real_value(v), out);
@@ -272,9 +278,8 @@ int cs_jcs_write(const json_t *v, cs_buf *out)
 static char *dumps_with(const json_t *v, int (*write)(const json_t *, cs_buf *))
 {
     cs_buf b;
-    cs_buf_init(&b, (size_t)1 << 30);
-    b.data = cs_grow(NULL, &b.cap, 960, 1); /* most documents fit; under glibc's large-bin size */
-    b.data[0] = '\0';
+    /* Most documents fit; under glibc's large-bin size. */
+    cs_buf_init_reserve(&b, (size_t)1 << 30, 960);
     if (write(v, &b) != 0) {
         cs_buf_free(&b);
         return NULL;
@@ -309,12 +314,9 @@ int cs_json_write(const json_t *v, cs_buf *out)
     }
     case JSON_ARRAY:
         return write_array(v, out, cs_json_write);
-    case JSON_INTEGER: {
+    case JSON_INTEGER:
         /* Exact, also beyond 2^53 (where the canonical form follows ES doubles). */
-        char digits[24];
-        int len = snprintf(digits, sizeof digits, "%lld", (long long)json_integer_value(v));
-        return cs_buf_append(out, digits, (size_t)len);
-    }
+        return write_int(json_integer_value(v), out);
     default:
         return cs_jcs_write(v, out);
     }
