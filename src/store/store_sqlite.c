@@ -1,5 +1,6 @@
 /* store_sqlite.c - the embedded SQLite backend: WAL mode, synchronous=FULL, one
- * writer connection (used only by the writer thread) and a pool of readers. */
+ * writer connection (used by whichever thread runs the current batch, one at a time:
+ * writer.c) and a pool of readers. */
 #include "store/store.h"
 
 #include "util/alloc.h"
