@@ -217,24 +217,12 @@ static void combine(const cs_policy_set *set, outcome *o)
     for (size_t i = 0; i < o->n_sat; i++) o->n_det += decides(set, o, o->sat[i]);
 }
 
-/* Appends s; the common case (it fits) stays out of cs_buf's general path. */
-static void put1(cs_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->data && b->len + n < b->cap && b->len + n <= b->max) {
-        memcpy(b->data + b->len, s, n + 1);
-        b->len += n;
-    } else {
-        cs_buf_append(b, s, n);
-    }
-}
-
 /* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
 static void put(cs_buf *b, ...)
 {
     va_list ap;
     va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) put1(b, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) cs_buf_puts(b, s);
     va_end(ap);
 }
 
@@ -266,14 +254,14 @@ static void put_approval(cs_buf *b, const cs_policy_meta *m, bool first)
     for (size_t g = 0; g < m->n_groups; g++)
         put(b, g == 0 ? "" : g + 1 == m->n_groups ? " or " : ", ", m->groups[g], NULL);
     put_reason(b, m->reason);
-    put1(b, ".");
+    cs_buf_puts(b, ".");
 }
 
 /* The decision's explanation, from the policies that decided and those that failed. */
 static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_request *req, cs_buf *b)
 {
     cs_buf_reset(b);
-    if (o->kind == CS_DECISION_ALLOW) put1(b, "Allowed by ");
+    if (o->kind == CS_DECISION_ALLOW) cs_buf_puts(b, "Allowed by ");
     if (o->kind == CS_DECISION_DENY && o->n_det == 0)
         put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
             req->action.id, " on ", req->resource.id, " (default deny).", NULL);
@@ -285,7 +273,7 @@ static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_
         case CS_DECISION_DENY:
             put(b, k ? " " : "", "Denied by forbid policy '", m->id, "'", NULL);
             put_reason(b, m->reason);
-            put1(b, ".");
+            cs_buf_puts(b, ".");
             break;
         case CS_DECISION_PENDING: put_approval(b, m, k == 0); break;
         default:
@@ -295,7 +283,7 @@ static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_
         }
         k++;
     }
-    if (o->kind == CS_DECISION_ALLOW) put1(b, ".");
+    if (o->kind == CS_DECISION_ALLOW) cs_buf_puts(b, ".");
     for (size_t i = 0; i < o->n_fails; i++)
         put(b, " Policy '", set->meta[o->fails[i].idx].id, "' was ignored because it failed to evaluate: ",
             o->fails[i].msg, ".", NULL);
