@@ -258,7 +258,9 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
     e->tags = base ? base->tags : empty_record(a);
     e->attrs = base ? base->attrs : empty_record(a);
     if (attrs && base && base->attrs->u.rec.n) {
-        /* Request attributes override the store's, key by key. */
+        /* Request attributes override the store's, key by key. The record takes the
+         * arrays as they are: their key strings are the request's (alive for the
+         * decision) and the store's (alive with the set). */
         const cs_record *br = &base->attrs->u.rec, *ar = &attrs->u.rec;
         size_t n = br->n + ar->n, k = 0;
         cs_str *keys = cs_arena_alloc(a, n * sizeof *keys);
@@ -272,7 +274,7 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
                 keys[k] = br->keys[i];
                 vals[k++] = br->vals[i];
             }
-        e->attrs = cs_value_record(a, keys, vals, k);
+        e->attrs = cs_value_record_adopt(a, keys, vals, k);
     } else if (attrs) {
         e->attrs = attrs;
     }

@@ -246,7 +246,7 @@ static val eval_method(cs_eval_env *env, const cs_expr *e)
     return fail(env, "unknown function");
 }
 
-static val eval_list(cs_eval_env *env, const cs_expr *e)
+static val eval_set(cs_eval_env *env, const cs_expr *e)
 {
     size_t n = e->u.list.n;
     const cs_value *stack[16];
@@ -254,11 +254,25 @@ static val eval_list(cs_eval_env *env, const cs_expr *e)
     val r = NULL;
     for (size_t i = 0; i < n; i++)
         if ((items[i] = eval(env, e->u.list.items[i])) == NULL) goto out;
-    if (e->kind == CS_X_SET) r = cs_value_set(env->arena, items, n);
-    else r = cs_value_record(env->arena, e->u.list.keys, items, n);
+    r = cs_value_set(env->arena, items, n);
 out:
     if (items != stack) free(items);
     return r;
+}
+
+/* The record adopts arrays from the evaluation's arena (it sorts them in place); the
+ * key strings are the policy's own, which live in the set's arena and so outlive
+ * every value an evaluation of it makes. The parser refused repeated keys. */
+static val eval_record(cs_eval_env *env, const cs_expr *e)
+{
+    size_t n = e->u.list.n;
+    cs_str *keys = cs_arena_alloc(env->arena, (n ? n : 1) * sizeof *keys);
+    const cs_value **vals = cs_arena_alloc(env->arena, (n ? n : 1) * sizeof *vals);
+    for (size_t i = 0; i < n; i++) {
+        if ((vals[i] = eval(env, e->u.list.items[i])) == NULL) return NULL;
+        keys[i] = e->u.list.keys[i];
+    }
+    return cs_value_record_adopt(env->arena, keys, vals, n);
 }
 
 static val eval(cs_eval_env *env, const cs_expr *e)
@@ -324,8 +338,8 @@ static val eval(cs_eval_env *env, const cs_expr *e)
         if (b == NULL) return NULL;
         return eval_in(env, a, b, "is ... in");
     }
-    case CS_X_SET:
-    case CS_X_RECORD: return eval_list(env, e);
+    case CS_X_SET: return eval_set(env, e);
+    case CS_X_RECORD: return eval_record(env, e);
     case CS_X_METHOD:
     case CS_X_CALL: return eval_method(env, e);
     }

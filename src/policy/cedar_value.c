@@ -242,9 +242,7 @@ static int cmp_kv(const void *x, const void *y)
     return cs_str_cmp(((const kv *)x)->k, ((const kv *)y)->k);
 }
 
-/* Makes a record of keys and vals, which live in a and become the record's own: they
- * are sorted in place. NULL when a key repeats. */
-static const cs_value *record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
+const cs_value *cs_value_record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
 {
     if (n > SMALL_SORT) {
         kv *t = cs_malloc(n * sizeof *t);
@@ -281,7 +279,7 @@ const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value 
         k[i] = (cs_str){cs_arena_strndup(a, keys[i].p, keys[i].n), keys[i].n};
         v[i] = vals[i];
     }
-    return record_adopt(a, k, v, n);
+    return cs_value_record_adopt(a, k, v, n);
 }
 
 const cs_value *cs_record_get(const cs_record *r, cs_str key)
@@ -429,7 +427,7 @@ static int object_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err
         int rc = from_json(a, json_object_iter_value(it), &vals[i], err, depth + 1, borrow);
         if (rc < 0) return rc;
     }
-    *out = record_adopt(a, keys, vals, n);
+    *out = cs_value_record_adopt(a, keys, vals, n);
     return 0;
 }
 

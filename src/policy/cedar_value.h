@@ -99,6 +99,10 @@ cs_uid *cs_uid_borrow(cs_arena *a, const char *type, size_t tn, const char *id, 
 const cs_value *cs_value_set(cs_arena *a, const cs_value **items, size_t n);
 /* Builds a record; returns NULL when a key repeats. Keys and values are copied. */
 const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n);
+/* Builds a record from keys and vals, which live in a and become the record's own: the
+ * arrays are sorted in place and the key strings are not copied, so they must outlive
+ * the record. NULL when a key repeats. */
+const cs_value *cs_value_record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n);
 
 bool cs_value_eq(const cs_value *a, const cs_value *b);
 bool cs_set_contains(const cs_set *s, const cs_value *v);
