@@ -337,13 +337,6 @@ void cs_policy_set_release(cs_policy_set *set)
     if (set && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0) set_free(set);
 }
 
-/* Points a scope's uid at the entity store's own when it has one. */
-static void share_uid(const cs_entities *es, const cs_uid **uid)
-{
-    const cs_entity *e = *uid ? cs_entities_find(es, *uid) : NULL;
-    if (e) *uid = e->uid;
-}
-
 /* The scopes name entities with uids of their own; sharing the store's means the
  * evaluator's comparisons with ancestor lists mostly end at the pointer. */
 static void share_scope_uids(cs_policy_set *set)
@@ -352,8 +345,8 @@ static void share_scope_uids(cs_policy_set *set)
         cs_policy *p = set->policies.items[i];
         cs_scope *scopes[] = {&p->principal, &p->action, &p->resource};
         for (int s = 0; s < 3; s++) {
-            share_uid(&set->entities, &scopes[s]->uid);
-            for (size_t k = 0; k < scopes[s]->n_list; k++) share_uid(&set->entities, &scopes[s]->list[k]);
+            cs_entities_canon(&set->entities, &scopes[s]->uid);
+            for (size_t k = 0; k < scopes[s]->n_list; k++) cs_entities_canon(&set->entities, &scopes[s]->list[k]);
         }
     }
 }
