@@ -234,11 +234,8 @@ static val eval_method(cs_eval_env *env, const cs_expr *e)
     case CS_FN_DECIMAL: {
         bool ip = e->u.call.fn == CS_FN_IP;
         if (arg->type != CS_V_STRING) return type_error(env, ip ? "ip" : "decimal", "a string", arg);
-        cs_value *v = cs_arena_alloc(env->arena, sizeof *v);
-        v->type = ip ? CS_V_IP : CS_V_DECIMAL;
-        int rc = ip ? cs_ext_ip_parse(arg->u.s.p, arg->u.s.n, &v->u.ip)
-                    : cs_ext_decimal_parse(arg->u.s.p, arg->u.s.n, &v->u.dec);
-        if (rc < 0)
+        const cs_value *v = cs_ext_value(env->arena, ip ? CS_V_IP : CS_V_DECIMAL, arg->u.s.p, arg->u.s.n);
+        if (v == NULL)
             return fail(env, "invalid %s literal \"%.*s\"", ip ? "ip" : "decimal", (int)arg->u.s.n, arg->u.s.p);
         return v;
     }

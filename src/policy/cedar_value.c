@@ -382,18 +382,11 @@ static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *
         return cs_err_set(err, CS_EINVAL, "__extn needs a string \"fn\" and one string argument (\"arg\" or \"args\")");
     const char *f = json_string_value(fn), *s = json_string_value(arg);
     size_t n = json_string_length(arg);
-    cs_value *v = cs_arena_alloc(a, sizeof *v);
-    if (!strcmp(f, "ip")) {
-        v->type = CS_V_IP;
-        if (cs_ext_ip_parse(s, n, &v->u.ip) < 0)
-            return cs_err_set(err, CS_EINVAL, "invalid ip address \"%s\"", s);
-    } else if (!strcmp(f, "decimal")) {
-        v->type = CS_V_DECIMAL;
-        if (cs_ext_decimal_parse(s, n, &v->u.dec) < 0)
-            return cs_err_set(err, CS_EINVAL, "invalid decimal \"%s\"", s);
-    } else {
+    bool ip = !strcmp(f, "ip");
+    if (!ip && strcmp(f, "decimal") != 0)
         return cs_err_set(err, CS_EINVAL, "unknown extension function \"%s\" (known: ip, decimal)", f);
-    }
+    const cs_value *v = cs_ext_value(a, ip ? CS_V_IP : CS_V_DECIMAL, s, n);
+    if (v == NULL) return cs_err_set(err, CS_EINVAL, "invalid %s \"%s\"", ip ? "ip address" : "decimal", s);
     *out = v;
     return 0;
 }

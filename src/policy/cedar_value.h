@@ -121,6 +121,10 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err);
 /* Extension constructors (cedar_ext.c). Return 0 or CS_EEVAL with a message. */
 int cs_ext_ip_parse(const char *s, size_t n, cs_ipaddr *out);
 int cs_ext_decimal_parse(const char *s, size_t n, int64_t *out);
+/* The value of ip(s) (type CS_V_IP) or decimal(s) (CS_V_DECIMAL), allocated in a; NULL
+ * when s is not a valid literal of that type. The evaluator, the parser's constant
+ * folding and the JSON __extn escape all construct through it. */
+const cs_value *cs_ext_value(cs_arena *a, cs_vtype type, const char *s, size_t n);
 bool cs_ext_ip_in_range(const cs_ipaddr *a, const cs_ipaddr *range);
 bool cs_ext_ip_is_loopback(const cs_ipaddr *a);
 bool cs_ext_ip_is_multicast(const cs_ipaddr *a);
