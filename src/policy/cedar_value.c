@@ -403,8 +403,7 @@ static int object_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err
         json_t *v = json_object_iter_value(it);
         if (key_is(k, kn, "__entity", 8)) {
             cs_uid *u;
-            if (!json_is_object(v)) return cs_err_set(err, CS_EINVAL, "bad __entity escape");
-            int rc = uid_fields(a, v, &u, err);
+            int rc = cs_uid_from_json(a, j, &u, err);
             if (rc < 0) return rc;
             *out = cs_value_entity(a, u);
             return 0;
