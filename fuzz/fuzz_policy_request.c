@@ -1,8 +1,10 @@
 /* fuzz_policy_request.c - libFuzzer target: arbitrary bytes as a request document
- * {"principal": "<id>", "groups": [...], "resource": "<path>", "action": "<verb>",
- * "attrs": {...}, "context": {...}} decided against a fixed policy set. The context and
- * attributes go through the JSON conversion a request takes; the decision (scope index,
- * one-block memory) must agree with evaluating every policy without the index. */
+ * {"ptype": "<type>", "principal": "<id>", "groups": [...], "resource": "<path>",
+ * "action": "<verb>", "attrs": {...}, "context": {...}} decided against a fixed policy
+ * set. "ptype" is the principal's entity type (default "User"; "Agent" reaches the
+ * `principal is Agent` policy); a missing or non-string field takes its default. The
+ * context and attributes go through the JSON conversion a request takes; the decision
+ * (scope index, its arena) must agree with evaluating every policy without the index. */
 #include "policy/policy.h"
 
 #include <stdint.h>
@@ -64,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         size_t k = 0, errors = 0;
         for (size_t i = 0; i < n; i++) {
-            if (verdicts[i] == 2) errors++;
-            if (verdicts[i] != 1) continue;
+            if (verdicts[i] == CS_VERDICT_ERROR) errors++;
+            if (verdicts[i] != CS_VERDICT_TRUE) continue;
             if (k >= d.n_satisfied || strcmp(d.satisfied[k].id, cs_policy_set_id(set, i)) != 0) abort();
             k++;
         }

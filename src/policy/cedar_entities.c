@@ -52,6 +52,13 @@ const cs_entity *cs_entities_find(const cs_entities *es, const cs_uid *uid)
     return NULL;
 }
 
+const cs_entity *cs_entities_canon(const cs_entities *es, const cs_uid **uid)
+{
+    const cs_entity *e = *uid ? cs_entities_find(es, *uid) : NULL;
+    if (e) *uid = e->uid;
+    return e;
+}
+
 const cs_uid *cs_uid_path_parent(cs_arena *a, const cs_uid *uid)
 {
     if (!cs_str_eq(uid->type, cs_str_c("Resource"))) return NULL;
@@ -204,9 +211,8 @@ static void closure(const cs_entities *es, cs_arena *a, const cs_uid *self, cons
     for (size_t i = 0; i < n_direct; i++)
         if (!list_has(&l, direct[i])) list_add(&l, direct[i]);
     for (size_t k = 0; k < l.n; k++) {
+        const cs_entity *pe = cs_entities_canon(es, &l.items[k]);
         const cs_uid *u = l.items[k];
-        const cs_entity *pe = cs_entities_find(es, u);
-        if (pe) l.items[k] = pe->uid; /* the store's own uid: comparisons end at the pointer */
         const cs_uid *upp = cs_uid_path_parent(a, u);
         if (upp && !list_has(&l, upp)) list_add(&l, upp);
         for (size_t i = 0; pe && i < pe->n_parents; i++)
@@ -225,10 +231,7 @@ int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy
      * share pointers with each other and with the policies' scopes. */
     for (size_t i = 0; i < es->cap; i++) {
         cs_entity *e = es->slots[i];
-        for (size_t k = 0; e && k < e->n_parents; k++) {
-            const cs_entity *pe = cs_entities_find(es, e->parents[k]);
-            if (pe) e->parents[k] = pe->uid;
-        }
+        for (size_t k = 0; e && k < e->n_parents; k++) cs_entities_canon(es, &e->parents[k]);
     }
     for (size_t i = 0; i < es->cap; i++) {
         cs_entity *e = es->slots[i];
@@ -251,14 +254,17 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
                                    const cs_uid **extra_parents, size_t n_extra,
                                    const cs_value *attrs)
 {
-    const cs_entity *base = cs_entities_find(es, uid);
+    const cs_uid *self = uid;
+    const cs_entity *base = cs_entities_canon(es, &self);
     if (base && n_extra == 0 && attrs == NULL) return base;
     cs_entity *e = cs_arena_alloc(a, sizeof *e);
-    e->uid = base ? base->uid : uid;
+    e->uid = self;
     e->tags = base ? base->tags : empty_record(a);
     e->attrs = base ? base->attrs : empty_record(a);
     if (attrs && base && base->attrs->u.rec.n) {
-        /* Request attributes override the store's, key by key. */
+        /* Request attributes override the store's, key by key. The record takes the
+         * arrays as they are: their key strings are the request's (alive for the
+         * decision) and the store's (alive with the set). */
         const cs_record *br = &base->attrs->u.rec, *ar = &attrs->u.rec;
         size_t n = br->n + ar->n, k = 0;
         cs_str *keys = cs_arena_alloc(a, n * sizeof *keys);
@@ -272,7 +278,7 @@ const cs_entity *cs_entities_build(const cs_entities *es, cs_arena *a, const cs_
                 keys[k] = br->keys[i];
                 vals[k++] = br->vals[i];
             }
-        e->attrs = cs_value_record(a, keys, vals, k);
+        e->attrs = cs_value_record_adopt(a, keys, vals, k);
     } else if (attrs) {
         e->attrs = attrs;
     }

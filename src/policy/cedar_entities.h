@@ -39,6 +39,10 @@ int cs_entities_load_json(cs_entities *es, cs_arena *a, const char *text, size_t
 int cs_entities_finish(cs_entities *es, cs_arena *a, const char *file, cs_policy_diags *diags);
 
 const cs_entity *cs_entities_find(const cs_entities *es, const cs_uid *uid);
+/* Finds *uid's entity and points *uid at the store's own uid, so that comparisons
+ * with the ancestor lists and scopes that name it mostly end at the pointer. Returns
+ * the entity, or NULL (leaving *uid alone) when *uid is NULL or not in the store. */
+const cs_entity *cs_entities_canon(const cs_entities *es, const cs_uid **uid);
 
 /* Builds an entity that is not (or not only) in the store: the store's data for uid, if
  * any, plus extra parents and attributes that override the store's. Allocates in a. */

@@ -234,11 +234,8 @@ static val eval_method(cs_eval_env *env, const cs_expr *e)
     case CS_FN_DECIMAL: {
         bool ip = e->u.call.fn == CS_FN_IP;
         if (arg->type != CS_V_STRING) return type_error(env, ip ? "ip" : "decimal", "a string", arg);
-        cs_value *v = cs_arena_alloc(env->arena, sizeof *v);
-        v->type = ip ? CS_V_IP : CS_V_DECIMAL;
-        int rc = ip ? cs_ext_ip_parse(arg->u.s.p, arg->u.s.n, &v->u.ip)
-                    : cs_ext_decimal_parse(arg->u.s.p, arg->u.s.n, &v->u.dec);
-        if (rc < 0)
+        const cs_value *v = cs_ext_value(env->arena, ip ? CS_V_IP : CS_V_DECIMAL, arg->u.s.p, arg->u.s.n);
+        if (v == NULL)
             return fail(env, "invalid %s literal \"%.*s\"", ip ? "ip" : "decimal", (int)arg->u.s.n, arg->u.s.p);
         return v;
     }
@@ -246,7 +243,7 @@ static val eval_method(cs_eval_env *env, const cs_expr *e)
     return fail(env, "unknown function");
 }
 
-static val eval_list(cs_eval_env *env, const cs_expr *e)
+static val eval_set(cs_eval_env *env, const cs_expr *e)
 {
     size_t n = e->u.list.n;
     const cs_value *stack[16];
@@ -254,11 +251,25 @@ static val eval_list(cs_eval_env *env, const cs_expr *e)
     val r = NULL;
     for (size_t i = 0; i < n; i++)
         if ((items[i] = eval(env, e->u.list.items[i])) == NULL) goto out;
-    if (e->kind == CS_X_SET) r = cs_value_set(env->arena, items, n);
-    else r = cs_value_record(env->arena, e->u.list.keys, items, n);
+    r = cs_value_set(env->arena, items, n);
 out:
     if (items != stack) free(items);
     return r;
+}
+
+/* The record adopts arrays from the evaluation's arena (it sorts them in place); the
+ * key strings are the policy's own, which live in the set's arena and so outlive
+ * every value an evaluation of it makes. The parser refused repeated keys. */
+static val eval_record(cs_eval_env *env, const cs_expr *e)
+{
+    size_t n = e->u.list.n;
+    cs_str *keys = cs_arena_alloc(env->arena, (n ? n : 1) * sizeof *keys);
+    const cs_value **vals = cs_arena_alloc(env->arena, (n ? n : 1) * sizeof *vals);
+    for (size_t i = 0; i < n; i++) {
+        if ((vals[i] = eval(env, e->u.list.items[i])) == NULL) return NULL;
+        keys[i] = e->u.list.keys[i];
+    }
+    return cs_value_record_adopt(env->arena, keys, vals, n);
 }
 
 static val eval(cs_eval_env *env, const cs_expr *e)
@@ -324,8 +335,8 @@ static val eval(cs_eval_env *env, const cs_expr *e)
         if (b == NULL) return NULL;
         return eval_in(env, a, b, "is ... in");
     }
-    case CS_X_SET:
-    case CS_X_RECORD: return eval_list(env, e);
+    case CS_X_SET: return eval_set(env, e);
+    case CS_X_RECORD: return eval_record(env, e);
     case CS_X_METHOD:
     case CS_X_CALL: return eval_method(env, e);
     }

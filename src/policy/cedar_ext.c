@@ -171,3 +171,13 @@ int cs_ext_decimal_parse(const char *s, size_t n, int64_t *out)
     *out = v;
     return 0;
 }
+
+const cs_value *cs_ext_value(cs_arena *a, cs_vtype type, const char *s, size_t n)
+{
+    cs_value tmp = {.type = type};
+    int rc = type == CS_V_IP ? cs_ext_ip_parse(s, n, &tmp.u.ip) : cs_ext_decimal_parse(s, n, &tmp.u.dec);
+    if (rc < 0) return NULL;
+    cs_value *v = cs_arena_alloc(a, sizeof *v);
+    *v = tmp;
+    return v;
+}

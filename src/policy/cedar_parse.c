@@ -395,11 +395,8 @@ static void fold_extension(parser *P, cs_expr *e)
     const cs_expr *arg = e->u.call.args[0];
     if (arg->kind != CS_X_LIT || arg->u.lit->type != CS_V_STRING) return;
     cs_str s = arg->u.lit->u.s;
-    cs_value *v = cs_arena_alloc(P->a, sizeof *v);
-    bool ip = e->u.call.fn == CS_FN_IP;
-    v->type = ip ? CS_V_IP : CS_V_DECIMAL;
-    int rc = ip ? cs_ext_ip_parse(s.p, s.n, &v->u.ip) : cs_ext_decimal_parse(s.p, s.n, &v->u.dec);
-    if (rc < 0) return;
+    const cs_value *v = cs_ext_value(P->a, e->u.call.fn == CS_FN_IP ? CS_V_IP : CS_V_DECIMAL, s.p, s.n);
+    if (v == NULL) return;
     e->kind = CS_X_LIT;
     e->u.lit = v;
 }

@@ -242,9 +242,7 @@ static int cmp_kv(const void *x, const void *y)
     return cs_str_cmp(((const kv *)x)->k, ((const kv *)y)->k);
 }
 
-/* Makes a record of keys and vals, which live in a and become the record's own: they
- * are sorted in place. NULL when a key repeats. */
-static const cs_value *record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
+const cs_value *cs_value_record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n)
 {
     if (n > SMALL_SORT) {
         kv *t = cs_malloc(n * sizeof *t);
@@ -281,7 +279,7 @@ const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value 
         k[i] = (cs_str){cs_arena_strndup(a, keys[i].p, keys[i].n), keys[i].n};
         v[i] = vals[i];
     }
-    return record_adopt(a, k, v, n);
+    return cs_value_record_adopt(a, k, v, n);
 }
 
 const cs_value *cs_record_get(const cs_record *r, cs_str key)
@@ -384,18 +382,11 @@ static int extn_from_json(cs_arena *a, json_t *x, const cs_value **out, cs_err *
         return cs_err_set(err, CS_EINVAL, "__extn needs a string \"fn\" and one string argument (\"arg\" or \"args\")");
     const char *f = json_string_value(fn), *s = json_string_value(arg);
     size_t n = json_string_length(arg);
-    cs_value *v = cs_arena_alloc(a, sizeof *v);
-    if (!strcmp(f, "ip")) {
-        v->type = CS_V_IP;
-        if (cs_ext_ip_parse(s, n, &v->u.ip) < 0)
-            return cs_err_set(err, CS_EINVAL, "invalid ip address \"%s\"", s);
-    } else if (!strcmp(f, "decimal")) {
-        v->type = CS_V_DECIMAL;
-        if (cs_ext_decimal_parse(s, n, &v->u.dec) < 0)
-            return cs_err_set(err, CS_EINVAL, "invalid decimal \"%s\"", s);
-    } else {
+    bool ip = !strcmp(f, "ip");
+    if (!ip && strcmp(f, "decimal") != 0)
         return cs_err_set(err, CS_EINVAL, "unknown extension function \"%s\" (known: ip, decimal)", f);
-    }
+    const cs_value *v = cs_ext_value(a, ip ? CS_V_IP : CS_V_DECIMAL, s, n);
+    if (v == NULL) return cs_err_set(err, CS_EINVAL, "invalid %s \"%s\"", ip ? "ip address" : "decimal", s);
     *out = v;
     return 0;
 }
@@ -412,8 +403,7 @@ static int object_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err
         json_t *v = json_object_iter_value(it);
         if (key_is(k, kn, "__entity", 8)) {
             cs_uid *u;
-            if (!json_is_object(v)) return cs_err_set(err, CS_EINVAL, "bad __entity escape");
-            int rc = uid_fields(a, v, &u, err);
+            int rc = cs_uid_from_json(a, j, &u, err);
             if (rc < 0) return rc;
             *out = cs_value_entity(a, u);
             return 0;
@@ -429,7 +419,7 @@ static int object_from_json(cs_arena *a, json_t *j, const cs_value **out, cs_err
         int rc = from_json(a, json_object_iter_value(it), &vals[i], err, depth + 1, borrow);
         if (rc < 0) return rc;
     }
-    *out = record_adopt(a, keys, vals, n);
+    *out = cs_value_record_adopt(a, keys, vals, n);
     return 0;
 }
 

@@ -99,6 +99,10 @@ cs_uid *cs_uid_borrow(cs_arena *a, const char *type, size_t tn, const char *id, 
 const cs_value *cs_value_set(cs_arena *a, const cs_value **items, size_t n);
 /* Builds a record; returns NULL when a key repeats. Keys and values are copied. */
 const cs_value *cs_value_record(cs_arena *a, const cs_str *keys, const cs_value **vals, size_t n);
+/* Builds a record from keys and vals, which live in a and become the record's own: the
+ * arrays are sorted in place and the key strings are not copied, so they must outlive
+ * the record. NULL when a key repeats. */
+const cs_value *cs_value_record_adopt(cs_arena *a, cs_str *keys, const cs_value **vals, size_t n);
 
 bool cs_value_eq(const cs_value *a, const cs_value *b);
 bool cs_set_contains(const cs_set *s, const cs_value *v);
@@ -117,6 +121,10 @@ int cs_uid_from_json(cs_arena *a, json_t *j, cs_uid **out, cs_err *err);
 /* Extension constructors (cedar_ext.c). Return 0 or CS_EEVAL with a message. */
 int cs_ext_ip_parse(const char *s, size_t n, cs_ipaddr *out);
 int cs_ext_decimal_parse(const char *s, size_t n, int64_t *out);
+/* The value of ip(s) (type CS_V_IP) or decimal(s) (CS_V_DECIMAL), allocated in a; NULL
+ * when s is not a valid literal of that type. The evaluator, the parser's constant
+ * folding and the JSON __extn escape all construct through it. */
+const cs_value *cs_ext_value(cs_arena *a, cs_vtype type, const char *s, size_t n);
 bool cs_ext_ip_in_range(const cs_ipaddr *a, const cs_ipaddr *range);
 bool cs_ext_ip_is_loopback(const cs_ipaddr *a);
 bool cs_ext_ip_is_multicast(const cs_ipaddr *a);

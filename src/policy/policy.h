@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "util/arena.h"
 #include "util/error.h"
 
 typedef struct cs_policy_set cs_policy_set;
@@ -113,9 +114,9 @@ typedef struct cs_decision {
     cs_approval_req *approvals; /* when pending: one per satisfied @approval permit */
     size_t n_approvals;
     char *explanation; /* one or more sentences for humans */
-    /* Where cs_policy_decide() keeps the arrays and strings above (they are freed
-     * together by cs_decision_free()); NULL when each was allocated on its own. */
-    void *mem;
+    /* Where the arrays and strings above live: cs_decision_free() releases them all
+     * at once. A decision assembled by hand allocates its parts here too. */
+    cs_arena mem;
 } cs_decision;
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out,

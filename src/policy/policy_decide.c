@@ -217,24 +217,12 @@ static void combine(const cs_policy_set *set, outcome *o)
     for (size_t i = 0; i < o->n_sat; i++) o->n_det += decides(set, o, o->sat[i]);
 }
 
-/* Appends s; the common case (it fits) stays out of cs_buf's general path. */
-static void put1(cs_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->data && b->len + n < b->cap && b->len + n <= b->max) {
-        memcpy(b->data + b->len, s, n + 1);
-        b->len += n;
-    } else {
-        cs_buf_append(b, s, n);
-    }
-}
-
 /* Appends the pieces (NULL-terminated list); plain appends keep printf off the hot path. */
 static void put(cs_buf *b, ...)
 {
     va_list ap;
     va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) put1(b, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) cs_buf_puts(b, s);
     va_end(ap);
 }
 
@@ -266,14 +254,14 @@ static void put_approval(cs_buf *b, const cs_policy_meta *m, bool first)
     for (size_t g = 0; g < m->n_groups; g++)
         put(b, g == 0 ? "" : g + 1 == m->n_groups ? " or " : ", ", m->groups[g], NULL);
     put_reason(b, m->reason);
-    put1(b, ".");
+    cs_buf_puts(b, ".");
 }
 
 /* The decision's explanation, from the policies that decided and those that failed. */
 static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_request *req, cs_buf *b)
 {
     cs_buf_reset(b);
-    if (o->kind == CS_DECISION_ALLOW) put1(b, "Allowed by ");
+    if (o->kind == CS_DECISION_ALLOW) cs_buf_puts(b, "Allowed by ");
     if (o->kind == CS_DECISION_DENY && o->n_det == 0)
         put(b, "Denied: no policy permits ", req->principal.type, "::\"", req->principal.id, "\" to perform ",
             req->action.id, " on ", req->resource.id, " (default deny).", NULL);
@@ -285,7 +273,7 @@ static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_
         case CS_DECISION_DENY:
             put(b, k ? " " : "", "Denied by forbid policy '", m->id, "'", NULL);
             put_reason(b, m->reason);
-            put1(b, ".");
+            cs_buf_puts(b, ".");
             break;
         case CS_DECISION_PENDING: put_approval(b, m, k == 0); break;
         default:
@@ -295,107 +283,66 @@ static void explain(const cs_policy_set *set, const outcome *o, const cs_policy_
         }
         k++;
     }
-    if (o->kind == CS_DECISION_ALLOW) put1(b, ".");
+    if (o->kind == CS_DECISION_ALLOW) cs_buf_puts(b, ".");
     for (size_t i = 0; i < o->n_fails; i++)
         put(b, " Policy '", set->meta[o->fails[i].idx].id, "' was ignored because it failed to evaluate: ",
             o->fails[i].msg, ".", NULL);
 }
 
-/* The decision's one block of memory, handed out front to back: arrays, then strings. */
-typedef struct block {
-    char *p, *end;
-} block;
+/* A decision's arena starts with room for a typical decision (arrays, the copied ids
+ * and reasons, the explanation), so that building one is usually a single malloc. */
+#define DECISION_ARENA 2016
 
-/* An array; arrays are all taken before the first string, so they stay aligned. */
-static void *take(block *b, size_t n)
+/* An array of n elements in a, or NULL when there are none. */
+static void *alloc_array(cs_arena *a, size_t n, size_t size)
 {
-    if (n == 0) return NULL;
-    n = (n + 7) & ~(size_t)7;
-    if ((size_t)(b->end - b->p) < n) abort(); /* decision_size() undercounted: a bug */
-    void *r = b->p;
-    b->p += n;
-    return r;
+    return n ? cs_arena_alloc(a, n * size) : NULL;
 }
 
-static char *take_str(block *b, const char *s)
+static char *dup_str(cs_arena *a, const char *s)
 {
-    if (s == NULL) return NULL;
-    size_t n = strlen(s) + 1;
-    if ((size_t)(b->end - b->p) < n) abort();
-    char *r = memcpy(b->p, s, n);
-    b->p += n;
-    return r;
+    return s ? cs_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
-static size_t str_size(const char *s)
-{
-    return s ? strlen(s) + 1 : 0;
-}
-
-/* Bytes the decision needs: every array rounded up as take() does, every string once. */
-static size_t decision_size(const cs_policy_set *set, const outcome *o, size_t text_len)
-{
-    size_t arrays = (o->n_sat + o->n_det) * sizeof(cs_policy_match) + o->n_fails * sizeof(cs_policy_error);
-    size_t strings = text_len + 1;
-    bool pending = o->kind == CS_DECISION_PENDING;
-    if (pending) arrays += o->n_det * sizeof(cs_approval_req);
-    for (size_t i = 0; i < o->n_sat; i++) {
-        const cs_policy_meta *m = &set->meta[o->sat[i]];
-        strings += str_size(m->id) + str_size(m->reason);
-        if (!pending || !decides(set, o, o->sat[i])) continue;
-        arrays += (m->n_groups * sizeof(char *) + 7) & ~(size_t)7;
-        strings += str_size(m->notify);
-        for (size_t g = 0; g < m->n_groups; g++) strings += str_size(m->groups[g]);
-    }
-    for (size_t i = 0; i < o->n_fails; i++)
-        strings += str_size(set->meta[o->fails[i].idx].id) + str_size(o->fails[i].msg);
-    return arrays + strings;
-}
-
-/* Fills an approval whose groups array was taken already. */
-static void add_approval(block *b, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
+static void add_approval(cs_arena *a, const cs_policy_meta *m, char *id, char *reason, cs_approval_req *ap)
 {
     ap->policy_id = id;
-    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = take_str(b, m->groups[g]);
+    ap->groups = alloc_array(a, m->n_groups, sizeof *ap->groups);
+    for (size_t g = 0; g < m->n_groups; g++) ap->groups[g] = dup_str(a, m->groups[g]);
     ap->n_groups = m->n_groups;
     ap->quorum = m->quorum;
     ap->timeout_s = m->timeout_s;
-    ap->notify = take_str(b, m->notify);
+    ap->notify = dup_str(a, m->notify);
     ap->reason = reason;
 }
 
 /* Fills the decision from the outcome and its explanation; everything it points to is
- * one malloc'd block (d->mem), so that cs_decision_free() is one free(). */
+ * allocated in the decision's own arena (d->mem), which cs_decision_free() releases. */
 static void build(const cs_policy_set *set, const outcome *o, const cs_buf *text, cs_decision *d)
 {
-    size_t size = decision_size(set, o, text->len);
-    block b = {cs_malloc(size), NULL};
-    b.end = b.p + size;
-    d->mem = b.p;
+    cs_arena *a = &d->mem;
+    cs_arena_init(a, DECISION_ARENA);
     d->kind = o->kind;
     bool pending = o->kind == CS_DECISION_PENDING;
-    d->satisfied = take(&b, o->n_sat * sizeof *d->satisfied);
-    d->determining = take(&b, o->n_det * sizeof *d->determining);
-    d->approvals = pending ? take(&b, o->n_det * sizeof *d->approvals) : NULL;
-    d->errors = take(&b, o->n_fails * sizeof *d->errors);
-    for (size_t i = 0, k = 0; pending && i < o->n_sat; i++)
-        if (decides(set, o, o->sat[i]))
-            d->approvals[k++].groups = take(&b, set->meta[o->sat[i]].n_groups * sizeof(char *));
+    d->satisfied = alloc_array(a, o->n_sat, sizeof *d->satisfied);
+    d->determining = alloc_array(a, o->n_det, sizeof *d->determining);
+    d->approvals = pending ? alloc_array(a, o->n_det, sizeof *d->approvals) : NULL;
+    d->errors = alloc_array(a, o->n_fails, sizeof *d->errors);
     for (size_t i = 0; i < o->n_sat; i++) {
         uint32_t idx = o->sat[i];
         const cs_policy_meta *m = &set->meta[idx];
         /* Each policy's strings are copied once and shared by the lists it is in. */
-        char *id = take_str(&b, m->id), *reason = take_str(&b, m->reason);
+        char *id = dup_str(a, m->id), *reason = dup_str(a, m->reason);
         cs_policy_match match = {id, set->policies.items[idx]->effect, m->groups != NULL, reason};
         d->satisfied[d->n_satisfied++] = match;
         if (!decides(set, o, idx)) continue;
         d->determining[d->n_determining++] = match;
-        if (pending) add_approval(&b, m, id, reason, &d->approvals[d->n_approvals++]);
+        if (pending) add_approval(a, m, id, reason, &d->approvals[d->n_approvals++]);
     }
     for (size_t i = 0; i < o->n_fails; i++)
-        d->errors[d->n_errors++] = (cs_policy_error){take_str(&b, set->meta[o->fails[i].idx].id),
-                                                     take_str(&b, o->fails[i].msg)};
-    d->explanation = take_str(&b, text->data ? text->data : "");
+        d->errors[d->n_errors++] =
+            (cs_policy_error){dup_str(a, set->meta[o->fails[i].idx].id), dup_str(a, o->fails[i].msg)};
+    d->explanation = cs_arena_strndup(a, text->data ? text->data : "", text->len);
 }
 
 int cs_policy_decide(const cs_policy_set *set, const cs_policy_request *req, cs_decision *out, cs_err *err)
@@ -441,40 +388,10 @@ int cs_policy_eval_each(const cs_policy_set *set, const cs_policy_request *req, 
     return ret;
 }
 
-static void free_matches(cs_policy_match *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].id);
-        free(m[i].reason);
-    }
-    free(m);
-}
-
 void cs_decision_free(cs_decision *d)
 {
     if (d == NULL) return;
-    if (d->mem) {
-        free(d->mem);
-        memset(d, 0, sizeof *d);
-        return;
-    }
-    free_matches(d->satisfied, d->n_satisfied);
-    free_matches(d->determining, d->n_determining);
-    for (size_t i = 0; i < d->n_errors; i++) {
-        free(d->errors[i].id);
-        free(d->errors[i].msg);
-    }
-    free(d->errors);
-    for (size_t i = 0; i < d->n_approvals; i++) {
-        cs_approval_req *ap = &d->approvals[i];
-        free(ap->policy_id);
-        for (size_t g = 0; g < ap->n_groups; g++) free(ap->groups[g]);
-        free(ap->groups);
-        free(ap->notify);
-        free(ap->reason);
-    }
-    free(d->approvals);
-    free(d->explanation);
+    cs_arena_free(&d->mem);
     memset(d, 0, sizeof *d);
 }
 

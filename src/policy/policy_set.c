@@ -31,15 +31,18 @@ const cs_index_pair *cs_policy_index_find(const cs_index *ix, uint32_t action, u
     return NULL;
 }
 
+/* Where uid is in the table, or the empty slot where it would go. */
+static size_t key_slot(const cs_index_key *slots, size_t cap, const cs_uid *uid)
+{
+    size_t mask = cap - 1, i = uid->hash & mask;
+    while (slots[i].uid && !cs_uid_eq(slots[i].uid, uid)) i = (i + 1) & mask;
+    return i;
+}
+
 uint32_t cs_policy_key_find(const cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
 {
-    if (t->cap == 0) return 0;
-    size_t mask = t->cap - 1, i = uid->hash & mask;
-    while (t->slots[i].uid) {
-        if (cs_uid_eq(t->slots[i].uid, uid)) return t->slots[i].id[role];
-        i = (i + 1) & mask;
-    }
-    return 0;
+    /* An empty slot's keys are all 0 ("not named"). */
+    return t->cap ? t->slots[key_slot(t->slots, t->cap, uid)].id[role] : 0;
 }
 
 size_t cs_policy_entity_keys(const cs_index *ix, const cs_entity *e, enum cs_key_role role, uint32_t *keys)
@@ -68,13 +71,6 @@ static void store_keys(cs_policy_set *set)
     }
 }
 
-static cs_index_key *key_slot(cs_index_key *slots, size_t cap, const cs_uid *uid)
-{
-    size_t mask = cap - 1, i = uid->hash & mask;
-    while (slots[i].uid && !cs_uid_eq(slots[i].uid, uid)) i = (i + 1) & mask;
-    return &slots[i];
-}
-
 /* The key of uid in role, handing out a new one the first time; NULL (any) is 0. The
  * table grows to stay at most half full. */
 static uint32_t key_get(cs_key_table *t, const cs_uid *uid, enum cs_key_role role)
@@ -84,12 +80,12 @@ static uint32_t key_get(cs_key_table *t, const cs_uid *uid, enum cs_key_role rol
         size_t cap = t->cap ? t->cap * 2 : 64;
         cs_index_key *slots = cs_calloc(cap, sizeof *slots);
         for (size_t i = 0; i < t->cap; i++)
-            if (t->slots[i].uid) *key_slot(slots, cap, t->slots[i].uid) = t->slots[i];
+            if (t->slots[i].uid) slots[key_slot(slots, cap, t->slots[i].uid)] = t->slots[i];
         free(t->slots);
         t->slots = slots;
         t->cap = cap;
     }
-    cs_index_key *k = key_slot(t->slots, t->cap, uid);
+    cs_index_key *k = &t->slots[key_slot(t->slots, t->cap, uid)];
     if (k->uid == NULL) {
         k->uid = uid;
         t->used++;
@@ -337,13 +333,6 @@ void cs_policy_set_release(cs_policy_set *set)
     if (set && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0) set_free(set);
 }
 
-/* Points a scope's uid at the entity store's own when it has one. */
-static void share_uid(const cs_entities *es, const cs_uid **uid)
-{
-    const cs_entity *e = *uid ? cs_entities_find(es, *uid) : NULL;
-    if (e) *uid = e->uid;
-}
-
 /* The scopes name entities with uids of their own; sharing the store's means the
  * evaluator's comparisons with ancestor lists mostly end at the pointer. */
 static void share_scope_uids(cs_policy_set *set)
@@ -352,8 +341,8 @@ static void share_scope_uids(cs_policy_set *set)
         cs_policy *p = set->policies.items[i];
         cs_scope *scopes[] = {&p->principal, &p->action, &p->resource};
         for (int s = 0; s < 3; s++) {
-            share_uid(&set->entities, &scopes[s]->uid);
-            for (size_t k = 0; k < scopes[s]->n_list; k++) share_uid(&set->entities, &scopes[s]->list[k]);
+            cs_entities_canon(&set->entities, &scopes[s]->uid);
+            for (size_t k = 0; k < scopes[s]->n_list; k++) cs_entities_canon(&set->entities, &scopes[s]->list[k]);
         }
     }
 }

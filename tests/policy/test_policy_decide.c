@@ -126,7 +126,7 @@ static void decision_json(void **state)
     cs_policy_set_release(set);
 }
 
-/* A decision lives in one block (cs_decision.mem): every list and string must be
+/* A decision lives in its own arena (cs_decision.mem): every list and string must be
  * complete and in place, whatever the mix of satisfied, approval and erroring policies. */
 static void decision_holds_every_part(void **state)
 {
@@ -141,7 +141,7 @@ static void decision_holds_every_part(void **state)
         NULL);
     cs_decision d;
     decide(set, "User", "u", "db.export", "prod/db", NULL, 0, NULL, &d);
-    assert_non_null(d.mem);
+    assert_non_null(d.mem.head);
     assert_int_equal(d.kind, CS_DECISION_PENDING);
     assert_int_equal(d.n_satisfied, 3);
     assert_string_equal(d.satisfied[0].id, "a1");
@@ -173,7 +173,7 @@ static void decision_holds_every_part(void **state)
                         "Policy 'e1' was ignored because it failed to evaluate: attribute \"missing\" does not exist. "
                         "Policy 'e2' was ignored because it failed to evaluate: type error: + expects Long, got String.");
     cs_decision_free(&d);
-    assert_null(d.mem);
+    assert_null(d.mem.head);
     assert_int_equal(d.n_satisfied, 0);
     cs_decision_free(&d); /* freeing twice is harmless: the first cleared it */
 
@@ -187,10 +187,12 @@ static void decision_holds_every_part(void **state)
     cs_decision_free(&d);
     cs_policy_set_release(set);
 
-    /* A decision assembled by hand (mem NULL) is still freed part by part. */
-    cs_decision h = {.kind = CS_DECISION_ALLOW, .n_satisfied = 1, .explanation = cs_strdup("x")};
-    h.satisfied = cs_calloc(1, sizeof *h.satisfied);
-    h.satisfied[0].id = cs_strdup("hand");
+    /* A decision assembled by hand allocates its parts in its arena, and is freed the same way. */
+    cs_decision h = {.kind = CS_DECISION_ALLOW, .n_satisfied = 1};
+    cs_arena_init(&h.mem, 0);
+    h.explanation = cs_arena_strndup(&h.mem, "x", 1);
+    h.satisfied = cs_arena_alloc(&h.mem, sizeof *h.satisfied);
+    h.satisfied[0].id = cs_arena_strndup(&h.mem, "hand", 4);
     cs_decision_free(&h);
     assert_null(h.satisfied);
 }
