@@ -239,31 +239,11 @@ static json_t *approval_json(cs_gateway *gw, const cs_decision *d, long long now
  * The approval requirements live in the action's "approval" block. */
 static json_t *policy_json(const cs_decision *d, const cs_policy_set *set)
 {
-    json_t *matched = json_array();
-    for (size_t i = 0; i < d->n_determining; i++) {
-        const cs_policy_match *m = &d->determining[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_string(m->id));
-        json_object_set_new(o, "effect",
-                            json_string(m->effect == CS_EFFECT_FORBID ? "forbid" : "permit"));
-        json_object_set_new(o, "approval", json_boolean(m->approval));
-        if (m->reason) json_object_set_new(o, "reason", json_string(m->reason));
-        json_array_append_new(matched, o);
-    }
     json_t *p = json_object();
     json_object_set_new(p, "version", json_string(cs_policy_set_version(set)));
-    json_object_set_new(p, "matched", matched);
+    json_object_set_new(p, "matched", cs_policy_matches_json(d->determining, d->n_determining));
     json_object_set_new(p, "explanation", json_string(d->explanation ? d->explanation : ""));
-    if (d->n_errors > 0) {
-        json_t *errs = json_array();
-        for (size_t i = 0; i < d->n_errors; i++) {
-            json_t *e = json_object();
-            json_object_set_new(e, "id", json_string(d->errors[i].id));
-            json_object_set_new(e, "message", json_string(d->errors[i].msg));
-            json_array_append_new(errs, e);
-        }
-        json_object_set_new(p, "errors", errs);
-    }
+    if (d->n_errors > 0) json_object_set_new(p, "errors", cs_decision_errors_json(d));
     return p;
 }
 

@@ -126,6 +126,10 @@ const char *cs_decision_kind_name(int kind); /* "allowed", "denied", "pending" *
 /* The decision as JSON: {decision, policy_version, matched[], satisfied[], errors[],
  * approvals[], explanation}. */
 json_t *cs_decision_to_json(const cs_decision *d, const cs_policy_set *set);
+/* Its parts, for documents that carry them: [{id, effect, approval, reason?}] of
+ * matches, and [{id, message}] of the decision's errors. */
+json_t *cs_policy_matches_json(const cs_policy_match *m, size_t n);
+json_t *cs_decision_errors_json(const cs_decision *d);
 
 enum cs_verdict { CS_VERDICT_FALSE = 0, CS_VERDICT_TRUE = 1, CS_VERDICT_ERROR = 2 };
 /* Evaluates every policy of the set on req without the scope index; verdicts must

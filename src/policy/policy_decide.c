@@ -404,7 +404,7 @@ const char *cs_decision_kind_name(int kind)
     }
 }
 
-static json_t *matches_json(const cs_policy_match *m, size_t n)
+json_t *cs_policy_matches_json(const cs_policy_match *m, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -416,17 +416,22 @@ static json_t *matches_json(const cs_policy_match *m, size_t n)
     return arr;
 }
 
+json_t *cs_decision_errors_json(const cs_decision *d)
+{
+    json_t *errs = json_array();
+    for (size_t i = 0; i < d->n_errors; i++)
+        json_array_append_new(errs, json_pack("{s:s,s:s}", "id", d->errors[i].id, "message", d->errors[i].msg));
+    return errs;
+}
+
 json_t *cs_decision_to_json(const cs_decision *d, const cs_policy_set *set)
 {
     json_t *o = json_object();
     json_object_set_new(o, "decision", json_string(cs_decision_kind_name(d->kind)));
     if (set) json_object_set_new(o, "policy_version", json_string(cs_policy_set_version(set)));
-    json_object_set_new(o, "matched", matches_json(d->determining, d->n_determining));
-    json_object_set_new(o, "satisfied", matches_json(d->satisfied, d->n_satisfied));
-    json_t *errs = json_array();
-    for (size_t i = 0; i < d->n_errors; i++)
-        json_array_append_new(errs, json_pack("{s:s,s:s}", "id", d->errors[i].id, "message", d->errors[i].msg));
-    json_object_set_new(o, "errors", errs);
+    json_object_set_new(o, "matched", cs_policy_matches_json(d->determining, d->n_determining));
+    json_object_set_new(o, "satisfied", cs_policy_matches_json(d->satisfied, d->n_satisfied));
+    json_object_set_new(o, "errors", cs_decision_errors_json(d));
     json_t *aps = json_array();
     for (size_t i = 0; i < d->n_approvals; i++) {
         const cs_approval_req *ap = &d->approvals[i];
