@@ -9,6 +9,7 @@
 #include "util/jcs.h"
 #include "util/log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -274,7 +275,10 @@ static void respond_gateway(cs_mcp_verdict *v, const cs_mcp_call *c, long status
  * call. Each JSON float becomes a string in its shortest round-trip form ("0.7"; RFC
  * 8785's number form). A null is left out: an object member that is null is absent,
  * as if not given (`has` is false), and a null array item is dropped (arrays are
- * Cedar sets: no positions to keep). Everything else is as the agent sent it.
+ * Cedar sets: no positions to keep). A one-member object keyed "__entity" or "__extn"
+ * becomes its canonical JSON text too: tool arguments are the agent's data, and must
+ * never reach the policy as an entity reference or extension value of the agent's
+ * choosing (nor fail the call when malformed). Everything else is as the agent sent it.
  * Returns a new reference, NULL for a null. Copy on write: a subtree without floats
  * or nulls is shared, and only the containers on the way to a change are rebuilt. */
 static json_t *policy_arguments(json_t *v);
@@ -320,10 +324,19 @@ static json_t *policy_array(json_t *v)
     return out ? out : json_incref(v);
 }
 
+/* A one-member object {"__entity": ...} or {"__extn": ...}: the gateway would read it
+ * as a Cedar entity reference or extension value, not as the agent's data. */
+static bool escape_shaped(json_t *v)
+{
+    if (!json_is_object(v) || json_object_size(v) != 1) return false;
+    const char *k = json_object_iter_key(json_object_iter(v));
+    return !strcmp(k, "__entity") || !strcmp(k, "__extn");
+}
+
 static json_t *policy_arguments(json_t *v)
 {
     if (json_is_null(v)) return NULL;
-    if (json_is_real(v)) {
+    if (json_is_real(v) || escape_shaped(v)) {
         /* Cannot fail: bind_key_of() has canonicalized these arguments already. */
         char *text = cs_jcs_dumps(v);
         json_t *s = json_string(text);

@@ -228,6 +228,28 @@ test('null arguments reach the policy left out (Cedar has no null) and the call 
   }
 });
 
+test('arguments shaped like Cedar escapes reach the policy as text, never as entities', async () => {
+  const p = await stdioClient(gw, ev, { stderr: 'ignore' });
+  try {
+    const tool = 'trigger-long-running-operation';
+    const who = { __entity: { type: 'User', id: 'admin' } };
+    const args = { duration: 0.25, steps: 1, who, net: { __extn: { fn: 'ip', arg: '10.0.0.1' } }, bad: { __extn: 'x' }, two: { __entity: 1, n: 2 } };
+    const r = await p.client.callTool({ name: tool, arguments: args });
+    assert.ok(!r.isError, JSON.stringify(r));
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === tool && x.context.arguments.who), 'the call with escape-shaped arguments');
+    assert.equal(a.status, 'allowed');
+    assert.deepEqual(a.context.arguments, {
+      duration: '0.25', steps: 1,
+      who: '{"__entity":{"id":"admin","type":"User"}}',
+      net: '{"__extn":{"arg":"10.0.0.1","fn":"ip"}}',
+      bad: '{"__extn":"x"}',
+      two: { __entity: 1, n: 2 },
+    });
+  } finally {
+    await p.close();
+  }
+});
+
 test('a proxy stopping while the gateway is down gives its reports up within the flush deadline', async () => {
   const g = await new Gateway().start();
   const p = new RawProxy(g, [process.execPath, ...ev]);
