@@ -6,6 +6,9 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <sys/uio.h>
 #include <stdio.h>
@@ -69,6 +72,65 @@ static int classify(cs_rpc_msg *m)
     return 0;
 }
 
+/* Whether the number token t (n bytes, JSON's grammar or garbage) is one jansson
+ * refuses although it is valid JSON: an integer outside 64 bits, or a float beyond
+ * double's range. */
+static bool number_out_of_range(const char *t, size_t n)
+{
+    char tmp[512];
+    if (n >= sizeof tmp) return true; /* no 64-bit integer or double is written that long */
+    memcpy(tmp, t, n);
+    tmp[n] = '\0';
+    errno = 0;
+    if (strcspn(tmp, ".eE") == n)
+        (void)strtoll(tmp, NULL, 10);
+    else
+        (void)strtod(tmp, NULL);
+    if (errno != ERANGE) return false;
+    if (strcspn(tmp, ".eE") == n) return true;
+    double d = strtod(tmp, NULL);
+    return d == HUGE_VAL || d == -HUGE_VAL; /* an underflow jansson reads as 0 */
+}
+
+/* data with every number jansson cannot hold written as a string of its text
+ * (123456789012345678901234567890 -> "123456789012345678901234567890"). Strings are
+ * copied untouched; the result is at most three times as long. */
+static int numbers_as_text(const char *data, size_t len, cs_buf *out)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len;) {
+        char c = data[i];
+        if (in_str) {
+            size_t j = i;
+            while (j < len && data[j] != '"' && data[j] != '\\')
+                j++;
+            if (j < len && data[j] == '\\') j = j + 2 > len ? len : j + 2;
+            else if (j < len) {
+                in_str = false;
+                j++;
+            }
+            if (cs_buf_append(out, data + i, j - i) != 0) return CS_ETOOBIG;
+            i = j;
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i + 1;
+            while (j < len && (strchr("0123456789+-.eE", data[j]) != NULL && data[j] != '\0'))
+                j++;
+            bool wrap = number_out_of_range(data + i, j - i);
+            if ((wrap && cs_buf_putc(out, '"') != 0) || cs_buf_append(out, data + i, j - i) != 0 ||
+                (wrap && cs_buf_putc(out, '"') != 0))
+                return CS_ETOOBIG;
+            i = j;
+            continue;
+        }
+        if (c == '"') in_str = true;
+        if (cs_buf_putc(out, c) != 0) return CS_ETOOBIG;
+        i++;
+    }
+    return 0;
+}
+
 int cs_rpc_parse(const char *data, size_t len, cs_rpc_msg *m)
 {
     memset(m, 0, sizeof *m);
@@ -76,6 +138,16 @@ int cs_rpc_parse(const char *data, size_t len, cs_rpc_msg *m)
     /* Duplicate keys are refused: the proxy and the server must not read two
      * different messages out of the same bytes. */
     m->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (m->root == NULL && json_error_code(&je) == json_error_numeric_overflow) {
+        /* Valid JSON all the same (RFC 8259 sets no range): read such numbers as
+         * their text. What is forwarded is still the bytes as read. */
+        cs_buf b;
+        cs_buf_init_reserve(&b, 3 * len + 1, len + 16);
+        if (numbers_as_text(data, len, &b) == 0)
+            m->root = json_loadb(b.data ? b.data : "", b.len,
+                                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        cs_buf_free(&b);
+    }
     if (m->root == NULL) {
         m->parse_error = 1;
         snprintf(m->why, sizeof m->why, "not valid JSON: %.120s (column %d)", je.text, je.column);

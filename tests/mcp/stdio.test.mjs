@@ -250,6 +250,22 @@ test('arguments shaped like Cedar escapes reach the policy as text, never as ent
   }
 });
 
+test('numbers beyond 64-bit integers and doubles are valid JSON: the call runs and the policy sees their text', async () => {
+  const p = new RawProxy(gw, [process.execPath, ...ev]);
+  try {
+    await p.initialize();
+    p.send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"big","n":123456789012345678901234567890,"f":1e400}}}\n');
+    const r = await p.response(7);
+    assert.ok(r.result && !r.result.isError, JSON.stringify(r));
+    assert.equal(r.result.content[0].text, 'Echo: big');
+    const a = await gw.waitFor(async () => (await gw.actions()).find((x) => x.context.tool === 'echo' && x.context.arguments.message === 'big'), 'the call with big numbers');
+    assert.equal(a.status, 'allowed');
+    assert.deepEqual(a.context.arguments, { message: 'big', n: '123456789012345678901234567890', f: '1e400' });
+  } finally {
+    await p.close();
+  }
+});
+
 test('a proxy stopping while the gateway is down gives its reports up within the flush deadline', async () => {
   const g = await new Gateway().start();
   const p = new RawProxy(g, [process.execPath, ...ev]);

@@ -33,6 +33,44 @@ static void parse_kinds(void **state)
     cs_rpc_msg_clear(&m);
 }
 
+/* Numbers jansson cannot hold are valid JSON: they are read as their text. */
+static void parse_big_numbers(void **state)
+{
+    const char *t = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\","
+                    "\"arguments\":{\"n\":123456789012345678901234567890,\"m\":-99999999999999999999,"
+                    "\"f\":1e400,\"g\":-2.5E+999,\"tiny\":1e-400,\"s\":\"1e400 \\\" 99999999999999999999\","
+                    "\"ok\":[5,0.5,-9223372036854775808]}}}";
+    cs_rpc_msg m;
+    assert_int_equal(cs_rpc_parse(t, strlen(t), &m), 0);
+    assert_int_equal(m.kind, CS_RPC_REQUEST);
+    assert_string_equal(m.id_key, "1");
+    json_t *a = json_object_get(json_object_get(m.root, "params"), "arguments");
+    assert_string_equal(json_string_value(json_object_get(a, "n")), "123456789012345678901234567890");
+    assert_string_equal(json_string_value(json_object_get(a, "m")), "-99999999999999999999");
+    assert_string_equal(json_string_value(json_object_get(a, "f")), "1e400");
+    assert_string_equal(json_string_value(json_object_get(a, "g")), "-2.5E+999");
+    assert_true(json_is_real(json_object_get(a, "tiny")));
+    assert_string_equal(json_string_value(json_object_get(a, "s")), "1e400 \" 99999999999999999999");
+    json_t *ok = json_object_get(a, "ok");
+    assert_int_equal(json_integer_value(json_array_get(ok, 0)), 5);
+    assert_true(json_is_real(json_array_get(ok, 1)));
+    assert_true(json_integer_value(json_array_get(ok, 2)) == INT64_MIN);
+    cs_rpc_msg_clear(&m);
+    /* Still refused: not JSON apart from the number, and a big id keeps its place. */
+    const char *bad[] = {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"n\":1e400",
+                         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"n\":1e400,\"n\":2}",
+                         "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"n\":1e400,\"s\":\"\\"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cs_rpc_parse(bad[i], strlen(bad[i]), &m), CS_EPARSE);
+        assert_int_equal(m.parse_error, 1);
+        cs_rpc_msg_clear(&m);
+    }
+    const char *big_id = "{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999,\"method\":\"ping\"}";
+    assert_int_equal(cs_rpc_parse(big_id, strlen(big_id), &m), 0);
+    assert_string_equal(m.id_key, "\"99999999999999999999\"");
+    cs_rpc_msg_clear(&m);
+}
+
 static void parse_errors(void **state)
 {
     static const struct {
@@ -160,6 +198,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_kinds),
+        cmocka_unit_test(parse_big_numbers),
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(built_messages),
         cmocka_unit_test(framing),
