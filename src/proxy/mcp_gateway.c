@@ -1,6 +1,9 @@
-/* mcp_gateway.c - the proxy's libcurl client for the countersign HTTP API (SPEC §4),
- * with a pool of keep-alive handles and a background queue for outcome reports. */
+/* mcp_gateway.c - the proxy's client for the countersign HTTP API (SPEC §4): calls
+ * on pooled keep-alive connections (gw_conn.c for a plain http:// gateway, libcurl
+ * otherwise) and a background queue for outcome reports (libcurl multi). */
 #include "proxy/mcp_gateway.h"
+
+#include "proxy/gw_conn.h"
 
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -48,6 +51,11 @@ struct cs_mcp_gw {
     pthread_mutex_t mu;
     CURL *pool[POOL_MAX];
     int npool;
+    int plain;             /* calls go on gw_conn connections to target */
+    cs_gw_target target;
+    char *auth_line;       /* gw->auth with its CRLF, for gw_conn */
+    cs_gw_conn *conns[POOL_MAX];
+    int nconns;
     pthread_cond_t cv; /* a report was queued, or stopping */
     later *head, **tail;
     size_t nlater;
@@ -102,11 +110,40 @@ static void give(cs_mcp_gw *gw, CURL *c)
     if (c) curl_easy_cleanup(c);
 }
 
+/* perform() on a gw_conn connection from the pool. */
+static int perform_plain(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+                         long timeout_s, atomic_int *abort, long *status, json_t **reply,
+                         cs_err *err)
+{
+    pthread_mutex_lock(&gw->mu);
+    cs_gw_conn *c = gw->nconns ? gw->conns[--gw->nconns] : NULL;
+    pthread_mutex_unlock(&gw->mu);
+    if (c == NULL) c = cs_gw_conn_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    cs_buf out;
+    cs_buf_init_reserve(&out, REPLY_MAX, 2048);
+    cs_err why = {0};
+    int rc = cs_gw_conn_request(c, &gw->target, method, path, gw->auth_line, text,
+                                (timeout_s > 0 ? timeout_s : 30L) * 1000, abort, status, &out, &why);
+    if (rc == 0)
+        *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+    else
+        rc = cs_err_set(err, CS_EIO, "gateway %s: %s", gw->url, why.msg);
+    pthread_mutex_lock(&gw->mu);
+    if (gw->nconns < POOL_MAX) gw->conns[gw->nconns++] = c, c = NULL;
+    pthread_mutex_unlock(&gw->mu);
+    cs_gw_conn_free(c);
+    free(text);
+    cs_buf_free(&out);
+    return rc;
+}
+
 static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
                    long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
 {
     *reply = NULL;
     *status = 0;
+    if (gw->plain) return perform_plain(gw, method, path, body, timeout_s, abort, status, reply, err);
     CURL *c = take(gw);
     if (c == NULL) return cs_err_set(err, CS_EIO, "gateway %s: cannot make a request", gw->url);
     char *url = cs_sprintf("%s%s", gw->url, path);
@@ -465,6 +502,18 @@ static struct curl_slist *headers_of(const char *auth, const char *extra)
     return extra ? curl_slist_append(h, extra) : h;
 }
 
+/* An HTTP proxy in the environment, which libcurl would use for http:// URLs (and
+ * whose no_proxy rules it knows): then every call goes through libcurl. */
+static int env_proxy(void)
+{
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return 1;
+    }
+    return 0;
+}
+
 int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *err)
 {
     if (token == NULL || !*token)
@@ -482,6 +531,8 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     gw->auth = cs_sprintf("Authorization: Bearer %s", token);
     gw->hdr_plain = headers_of(gw->auth, NULL);
     gw->hdr_json = headers_of(gw->auth, "Content-Type: application/json");
+    gw->auth_line = cs_sprintf("%s\r\n", gw->auth);
+    gw->plain = cs_gw_target_parse(gw->url, &gw->target) == 0 && !env_proxy();
     pthread_mutex_init(&gw->mu, NULL);
     pthread_cond_init(&gw->cv, NULL);
     pthread_condattr_t ca;
@@ -521,6 +572,8 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     pthread_join(gw->thread, NULL);
     for (int i = 0; i < gw->npool; i++)
         curl_easy_cleanup(gw->pool[i]);
+    for (int i = 0; i < gw->nconns; i++)
+        cs_gw_conn_free(gw->conns[i]);
     for (int i = 0; i < BATCH_MAX; i++)
         if (gw->batch[i]) curl_easy_cleanup(gw->batch[i]);
     curl_multi_cleanup(gw->multi);
@@ -530,7 +583,9 @@ void cs_mcp_gw_free(cs_mcp_gw *gw)
     wipe_headers(gw->hdr_json);
     wipe_headers(gw->hdr_plain);
     memset(gw->auth, 0, strlen(gw->auth));
+    memset(gw->auth_line, 0, strlen(gw->auth_line));
     free(gw->auth);
+    free(gw->auth_line);
     free(gw->url);
     free(gw);
 }

@@ -571,7 +571,10 @@ void cs_mcp_gate_hold(cs_mcp_gate *g, cs_mcp_call *c, cs_mcp_notify_fn notify, v
         json_t *doc = get_action(g, c, c->action_id, wait, &status, &err);
         first = 0;
         if (status != 200 || strcmp(str(doc, "status"), "pending")) {
-            if (status == 200)
+            /* A call this proxy stopped (cancelled by the client, or its server gone)
+             * ends for that reason in hold_check(), even when the long-poll came back
+             * with a decision first (often the cancellation the stop itself sent). */
+            if (status == 200 && !atomic_load(&c->stop))
                 held_decided(g, c, doc, v);
             else if (!atomic_load(&c->stop))
                 respond_gateway(v, c, status, doc, &err);

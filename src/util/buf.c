@@ -39,6 +39,14 @@ int cs_buf_append(cs_buf *b, const void *p, size_t n)
     return 0;
 }
 
+size_t cs_buf_spare(cs_buf *b, size_t want)
+{
+    size_t left = b->max - b->len;
+    if (want > left) want = left;
+    if (b->len + want + 1 > b->cap) b->data = cs_grow(b->data, &b->cap, b->len + want + 1, 1);
+    return want;
+}
+
 int cs_buf_puts(cs_buf *b, const char *s)
 {
     return cs_buf_append(b, s, strlen(s));

@@ -23,6 +23,10 @@ int cs_buf_puts(cs_buf *b, const char *s);
 int cs_buf_putc(cs_buf *b, char c);
 int cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap);
+/* Room for up to want more bytes at data + len (fewer only at the cap), for a
+ * read(2) straight into the buffer: returns how many; the caller adds what it wrote
+ * to len and NUL-terminates. */
+size_t cs_buf_spare(cs_buf *b, size_t want);
 /* Hands the contents to the caller (who frees them) and resets the buffer. */
 char *cs_buf_steal(cs_buf *b);
 /* cs_buf_init with `reserve` bytes allocated up front (an empty string), for buffers

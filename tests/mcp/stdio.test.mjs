@@ -481,7 +481,7 @@ test('a server that dies while a call is held: the call gets an error and its re
   const child = childOf(p.proc.pid);
   process.kill(child, 'SIGKILL');
   const e = await p.response('held');
-  assert.equal(e.error.code, -32000);
+  assert.equal(e.error?.code, -32000, JSON.stringify(e));
   assert.equal((await p.exited).code, 1);
   await gw.waitFor(async () => (await gw.api('GET', `/v1/actions/${pend.id}`, 'admin')).json.status === 'cancelled', 'cancelled');
   assert.doesNotMatch(p.stderr, /Sanitizer|runtime error:/);
