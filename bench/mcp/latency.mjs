@@ -135,8 +135,13 @@ try {
     await hd.init();
     await hp.init();
     const echo = { name: 'echo', arguments: { message: 'bench' } };
-    const [d, p, a] = await measure([hd, hp], 'tools/call', echo);
-    console.log(`${'HTTP tools/call echo (allowed)'.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)} | ${a.min.toFixed(3)}..${a.max.toFixed(3)}`);
+    for (const [label, method, params] of [
+      ['HTTP tools/call echo (allowed)', 'tools/call', echo],
+      ['HTTP ping (passed through)', 'ping', {}],
+    ]) {
+      const [d, p, a] = await measure([hd, hp], method, params);
+      console.log(`${label.padEnd(34)} ${fmt(d.median)} ${fmt(d.p99)} |     ${fmt(p.median)} ${fmt(p.p99)} |   ${fmt(p.median - d.median)} ${fmt(p.p99 - d.p99)} | ${a.min.toFixed(3)}..${a.max.toFixed(3)}`);
+    }
   } finally {
     await px.stop();
     await up.stop();
