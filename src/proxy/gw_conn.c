@@ -91,6 +91,7 @@ void cs_gw_conn_free(cs_gw_conn *c)
     if (c == NULL) return;
     conn_close(c);
     cs_buf_free(&c->in);
+    if (c->req.data) memset(c->req.data, 0, c->req.cap); /* it held the token */
     cs_buf_free(&c->req);
     free(c);
 }
@@ -149,17 +150,23 @@ static int open_conn(cs_gw_conn *c, const cs_gw_target *t, long long deadline, a
     return rc;
 }
 
-/* Sends c->req: 0, or CS_EIO (*nothing: not one byte went out). */
+/* Whether a send or receive failure says the gateway closed the connection. */
+static bool closed_errno(int e)
+{
+    return e == ECONNRESET || e == EPIPE;
+}
+
+/* Sends c->req: 0, or CS_EIO (*stale: the gateway had closed the connection before
+ * one byte went out). */
 static int send_all(cs_gw_conn *c, long long deadline, atomic_int *abort, const char *who,
-                    bool *nothing, cs_err *err)
+                    bool *stale, cs_err *err)
 {
     size_t off = 0;
-    *nothing = true;
+    *stale = false;
     while (off < c->req.len) {
         ssize_t n = send(c->fd, c->req.data + off, c->req.len - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
-            *nothing = false;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -168,19 +175,20 @@ static int send_all(cs_gw_conn *c, long long deadline, atomic_int *abort, const 
             if (rc < 0) return rc;
             continue;
         }
+        *stale = off == 0 && closed_errno(errno);
         return cs_err_set(err, CS_EIO, "%s: send: %s", who, strerror(errno));
     }
     return 0;
 }
 
 /* Reads the answer to the request just sent: 0 with *status and reply filled, or an
- * error (*nothing: the connection ended before one byte of an answer). */
+ * error (*stale: the gateway closed the connection before one byte of an answer). */
 static int read_answer(cs_gw_conn *c, long long deadline, atomic_int *abort, const char *who,
-                       long *status, cs_buf *reply, bool *nothing, cs_err *err)
+                       long *status, cs_buf *reply, bool *stale, cs_err *err)
 {
     cs_buf_reset(&c->in);
     c->in.max = reply->max + CS_HTTP_REPLY_HEAD_MAX + 64 * 1024; /* the body plus framing */
-    *nothing = true;
+    *stale = false;
     for (;;) {
         size_t room = cs_buf_spare(&c->in, READ_CHUNK);
         if (room == 0) return cs_err_set(err, CS_ETOOBIG, "%s: answer over %zu bytes", who, reply->max);
@@ -189,7 +197,6 @@ static int read_answer(cs_gw_conn *c, long long deadline, atomic_int *abort, con
         if (n > 0) {
             c->in.len += (size_t)n;
             c->in.data[c->in.len] = '\0';
-            *nothing = false;
         } else if (n == 0) {
             eof = 1;
         } else if (errno == EINTR) {
@@ -199,9 +206,13 @@ static int read_answer(cs_gw_conn *c, long long deadline, atomic_int *abort, con
             if (rc < 0) return rc;
             continue;
         } else {
+            *stale = c->in.len == 0 && closed_errno(errno);
             return cs_err_set(err, CS_EIO, "%s: recv: %s", who, strerror(errno));
         }
-        if (eof && c->in.len == 0) return cs_err_set(err, CS_EIO, "%s: connection closed", who);
+        if (eof && c->in.len == 0) {
+            *stale = true;
+            return cs_err_set(err, CS_EIO, "%s: connection closed", who);
+        }
         cs_http_reply r;
         int rc = cs_http_reply_parse(c->in.data, c->in.len, eof, &r, reply);
         if (rc == 0) continue;
@@ -238,13 +249,14 @@ int cs_gw_conn_request(cs_gw_conn *c, const cs_gw_target *t, const char *method,
         bool reused = c->fd >= 0 && c->used;
         if (c->fd < 0 && (rc = open_conn(c, t, deadline, abort, err)) != 0) return rc;
         c->used = true;
-        bool nothing = false;
-        rc = send_all(c, deadline, abort, t->authority, &nothing, err);
-        if (rc == 0) rc = read_answer(c, deadline, abort, t->authority, status, reply, &nothing, err);
+        bool stale = false;
+        rc = send_all(c, deadline, abort, t->authority, &stale, err);
+        if (rc == 0) rc = read_answer(c, deadline, abort, t->authority, status, reply, &stale, err);
         if (rc == 0) return 0;
         conn_close(c);
         reply->len = reply_len;
         if (reply->data) reply->data[reply_len] = '\0';
-        if (!(reused && nothing && attempt == 0) || (abort && atomic_load(abort))) return rc;
+        /* Not after a timeout or an abort: the gateway may be working on the request. */
+        if (!(reused && stale && attempt == 0) || (abort && atomic_load(abort))) return rc;
     }
 }

@@ -37,8 +37,8 @@ void cs_gw_conn_free(cs_gw_conn *c);
 /* One request. head_extra: more header lines, each ending in CRLF (may be ""). body
  * may be NULL (no Content-Type, Content-Length 0 for POST). Connects first when c has
  * no open connection; a kept-alive connection the gateway has closed meanwhile is
- * noticed (the request fails before any answer) and the request is sent once more
- * on a new one. Gives up at timeout_ms, or within 100 ms of *abort becoming non-zero.
+ * noticed (reset or closed before one byte of an answer) and the request is sent
+ * once more on a new one; a timeout or an abort never sends it again. Gives up at timeout_ms, or within 100 ms of *abort becoming non-zero.
  * The answer's status goes to *status and its body to reply (cap: reply's max).
  * Returns 0, CS_EIO (cannot connect, connection lost, timed out, aborted), CS_EPARSE
  * (not an HTTP/1.1 answer) or CS_ETOOBIG (over the cap); err says which. After an

@@ -101,9 +101,8 @@ static int parse_head(const char *data, size_t len, head *h)
             if (h->length >= 0 && h->length != n) return CS_EPARSE;
             h->length = n;
         } else if (nn == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
-            /* Only "chunked" (possibly repeated over header lines) is understood. */
-            if (!list_has(v, vn, "chunked") || vn != 7) return CS_EPARSE;
-            if (h->chunked) return CS_EPARSE;
+            /* Only one "chunked", alone, is understood (no gzip, no repeats). */
+            if (vn != 7 || strncasecmp(v, "chunked", 7) != 0 || h->chunked) return CS_EPARSE;
             h->chunked = true;
         } else if (nn == 10 && strncasecmp(p, "connection", 10) == 0) {
             if (list_has(v, vn, "close")) h->close = true;

@@ -519,6 +519,11 @@ int cs_mcp_gw_new(const char *url, const char *token, cs_mcp_gw **out, cs_err *e
     if (token == NULL || !*token)
         return cs_err_set(err, CS_EAUTH,
                           "COUNTERSIGN_TOKEN is not set: the proxy needs an agent token");
+    for (const char *t = token; *t; t++)
+        if ((unsigned char)*t <= ' ' || *t == 0x7f)
+            return cs_err_set(err, CS_EINVAL,
+                              "COUNTERSIGN_TOKEN holds a space or control character: it would "
+                              "break the Authorization header");
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
         return cs_err_set(err, CS_EINVAL, "gateway URL must start with http:// or https://: %s",
                           url);

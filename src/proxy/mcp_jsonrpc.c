@@ -77,19 +77,20 @@ static int classify(cs_rpc_msg *m)
  * double's range. */
 static bool number_out_of_range(const char *t, size_t n)
 {
-    char tmp[512];
-    if (n >= sizeof tmp) return true; /* no 64-bit integer or double is written that long */
+    char small[128], *tmp = n < sizeof small ? small : cs_malloc(n + 1);
     memcpy(tmp, t, n);
     tmp[n] = '\0';
+    bool integer = strcspn(tmp, ".eE") == n, out;
     errno = 0;
-    if (strcspn(tmp, ".eE") == n)
+    if (integer) {
         (void)strtoll(tmp, NULL, 10);
-    else
-        (void)strtod(tmp, NULL);
-    if (errno != ERANGE) return false;
-    if (strcspn(tmp, ".eE") == n) return true;
-    double d = strtod(tmp, NULL);
-    return d == HUGE_VAL || d == -HUGE_VAL; /* an underflow jansson reads as 0 */
+        out = errno == ERANGE;
+    } else {
+        double d = strtod(tmp, NULL);
+        out = errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL); /* an underflow is read as 0 */
+    }
+    if (tmp != small) free(tmp);
+    return out;
 }
 
 /* data with every number jansson cannot hold written as a string of its text

@@ -430,6 +430,11 @@ test('a proxy without an agent token refuses to start', async () => {
   const { code } = await p.exited;
   assert.equal(code, 2);
   assert.match(p.stderr, /COUNTERSIGN_TOKEN is not set/);
+  // A token that would split the Authorization header is refused, not sent.
+  const crlf = { env: () => ({ ...gw.env(), COUNTERSIGN_TOKEN: `${gw.tokens['demo-agent']}\r\nX-Injected: 1` }) };
+  const q = new RawProxy(crlf, [process.execPath, everything, 'stdio']);
+  assert.equal((await q.exited).code, 2);
+  assert.match(q.stderr, /COUNTERSIGN_TOKEN holds a space or control character/);
 });
 
 test('the hold budget and the approval link base come from countersign.yaml', async () => {

@@ -124,6 +124,7 @@ typedef struct server {
     int lfd, port;
     const char *answer;
     int per_conn, silent;
+    int answer_first; /* with silent: answer this many requests first */
     int accepts, requests;
     pthread_t th;
 } server;
@@ -150,7 +151,7 @@ static void *serve(void *arg)
             }
             if (got == 0) break;
             s->requests++;
-            if (s->silent) {
+            if (s->silent && s->requests > s->answer_first) {
                 sleep(2);
                 break;
             }
@@ -245,6 +246,20 @@ static void timeouts_and_aborts(void **state)
     assert_int_equal(status, 0);
     cs_gw_conn_free(c);
     server_stop(&s);
+    /* A kept-alive connection whose answer does not come in time: the request is not
+     * sent again (the gateway may be working on it), unlike after a close. */
+    server slow = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .per_conn = 2,
+                   .silent = 1, .answer_first = 1};
+    server_start(&slow);
+    c = cs_gw_conn_new();
+    assert_int_equal(call(c, &slow, "POST", 2000, NULL, &status, &reply, &err), 0);
+    assert_int_equal(call(c, &slow, "POST", 200, NULL, &status, &reply, &err), CS_EIO);
+    assert_non_null(strstr(err.msg, "timed out"));
+    usleep(100 * 1000);
+    assert_int_equal(slow.requests, 2);
+    assert_int_equal(slow.accepts, 1);
+    cs_gw_conn_free(c);
+    server_stop(&slow);
     /* Nothing listening: a clear connection error. */
     server gone = {0};
     server_start(&gone);
