@@ -82,11 +82,17 @@ static int action_ok(const char *s)
     return 1;
 }
 
-/* Slash paths: non-empty segments of printable characters. */
+/* Slash paths: non-empty segments of printable characters, none of them "." or "..":
+ * every prefix of a resource is its parent, so "prod/../secret" would sit under
+ * "prod" for the policy while naming something else to whoever reads it as a path. */
 static int resource_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 1024 || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//")) return 0;
+    for (const char *seg = s; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+        size_t k = strcspn(seg, "/");
+        if ((k == 1 && seg[0] == '.') || (k == 2 && seg[0] == '.' && seg[1] == '.')) return 0;
+    }
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\') return 0;
     return 1;
@@ -259,7 +265,8 @@ static int validate_submit(cs_op *op)
         return field_bad(op, "action", "field 'action' must be a dotted verb such as db.export");
     if (!resource_ok(resource))
         return field_bad(op, "resource",
-                         "field 'resource' must be a slash path such as prod/db/customers");
+                         "field 'resource' must be a slash path such as prod/db/customers "
+                         "(no empty, \".\" or \"..\" segments)");
     if (obo && !name_ok(obo, 64))
         return field_bad(op, "on_behalf_of", "field 'on_behalf_of' must be a user name");
     if (purpose && strlen(purpose) > 4096)

@@ -63,7 +63,7 @@ void cs_mcp_gate_free(cs_mcp_gate *g)
 static int tool_name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > TOOL_NAME_MAX) return 0;
+    if (n == 0 || n > TOOL_NAME_MAX || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/' || *s == '"' || *s == '\\')
             return 0;
@@ -102,7 +102,8 @@ int cs_mcp_call_new(const cs_rpc_msg *m, const char *scope, cs_mcp_call **out, c
     if (!tool_name_ok(json_string_value(name))) {
         *response = cs_rpc_tool_error_line(
             m->id, "countersign: this tool name cannot be checked against policy "
-                   "(1-128 characters without '/', '\"', '\\' or control characters); "
+                   "(1-128 characters without '/', '\"', '\\' or control characters, "
+                   "and not \".\" or \"..\"); "
                    "the call was not run.");
         return CS_EINVAL;
     }

@@ -112,9 +112,15 @@ static void forward_unit(cs_pg_conn *c, const char *bytes, size_t len)
     cs_pg_unit_clear(c);
 }
 
-/* Resource path segment: identifiers may contain '/', quotes and anything else. */
+/* Resource path segment: identifiers may contain '/', quotes and anything else; a
+ * name that is "." or ".." (a quoted identifier can be) has its dots encoded too,
+ * as the gateway refuses those segments. */
 static void put_segment(cs_buf *b, const char *s)
 {
+    if (!strcmp(s, ".") || !strcmp(s, "..")) {
+        cs_buf_puts(b, s[1] ? "%2E%2E" : "%2E");
+        return;
+    }
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch < 0x21 || ch == 0x7f || ch == '/' || ch == '%' || ch == '"' || ch == '\\')

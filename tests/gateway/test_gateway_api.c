@@ -451,6 +451,17 @@ static void test_bad_input(void **state)
     r = td_req(d, "POST", "/v1/actions", "demo-agent",
                "{\"action\":\"DB READ\",\"resource\":\"a\"}", NULL, NULL);
     expect_problem(&r, 400, "invalid-field");
+    /* Resources that are not plain slash paths: "prod/../secret" would sit under
+     * "prod" for the policy. Names that merely hold dots are fine. */
+    static const char *const bad_resources[] = {"prod/../secret", "..", "prod/.", "./prod",
+                                                "prod//db", "/prod", "prod/"};
+    for (size_t i = 0; i < sizeof bad_resources / sizeof bad_resources[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"action\":\"db.read\",\"resource\":\"%s\"}", bad_resources[i]);
+        r = td_req(d, "POST", "/v1/actions", "demo-agent", body, NULL, NULL);
+        assert_string_equal(td_str(r.json, "field"), "resource");
+        expect_problem(&r, 400, "invalid-field");
+    }
     /* Context over 64 KiB (body under 1 MiB) and a body over 1 MiB. */
     r = post_big_context(d, 70 * 1024);
     assert_string_equal(td_str(r.json, "field"), "context");
@@ -482,6 +493,10 @@ static void test_bad_input(void **state)
     r = td_req(d, "GET", "/v1/nothing", "bob", NULL, NULL, NULL);
     expect_problem(&r, 404, "not-found");
     assert_int_equal(count_actions(d), before);
+    r = td_req(d, "POST", "/v1/actions", "demo-agent",
+               "{\"action\":\"db.read\",\"resource\":\"prod/.../a..b/.x/y.\"}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    td_resp_free(&r);
     r = td_req(d, "GET", "/healthz", NULL, NULL, NULL, NULL);
     assert_int_equal(r.status, 200);
     td_resp_free(&r);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "proxy/mcp_hold.h"
 #include "proxy/mcp_jsonrpc.h"
 #include "util/error.h"
 
@@ -69,6 +70,37 @@ static void parse_big_numbers(void **state)
     assert_int_equal(cs_rpc_parse(big_id, strlen(big_id), &m), 0);
     assert_string_equal(m.id_key, "\"99999999999999999999\"");
     cs_rpc_msg_clear(&m);
+}
+
+/* Tool names that cannot be one segment of mcp/<name>/<tool> are refused with a
+ * tool error before anything is asked or run. */
+static void tool_names(void **state)
+{
+    static const struct {
+        const char *name;
+        int ok;
+    } cases[] = {{"echo", 1}, {"a.b", 1}, {"...", 1}, {"", 0}, {".", 0}, {"..", 0}, {"a/b", 0}, {"a\\b", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *msg = json_pack("{s:s,s:i,s:s,s:{s:s,s:{}}}", "jsonrpc", "2.0", "id", 1, "method",
+                                "tools/call", "params", "name", cases[i].name, "arguments");
+        char *text = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        cs_rpc_msg m;
+        assert_int_equal(cs_rpc_parse(text, strlen(text), &m), 0);
+        cs_mcp_call *c = NULL;
+        char *line = NULL;
+        int rc = cs_mcp_call_new(&m, "", &c, &line);
+        if ((rc == 0) != cases[i].ok) fail_msg("tool name \"%s\": %d", cases[i].name, rc);
+        if (rc == 0) {
+            cs_mcp_call_free(c);
+        } else {
+            assert_non_null(strstr(line, "cannot be checked against policy"));
+            assert_non_null(strstr(line, "\"isError\":true"));
+            free(line);
+        }
+        cs_rpc_msg_clear(&m);
+        free(text);
+    }
 }
 
 static void parse_errors(void **state)
@@ -199,6 +231,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_kinds),
         cmocka_unit_test(parse_big_numbers),
+        cmocka_unit_test(tool_names),
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(built_messages),
         cmocka_unit_test(framing),

@@ -43,6 +43,14 @@ check "same fingerprint, other database: decided again" 2 "$(count_actions "$q")
 check "same fingerprint, other database: its own resource" "pg/prod/otherdb/public.accounts" \
   "$(api GET "/v1/actions?limit=1" admin | jget items.0.resource)"
 
+# A database named ".." is one segment, its dots encoded (the gateway refuses "."
+# and ".." segments: pg/prod/.. would sit under pg/prod as a parent would).
+psql_direct -q -c 'CREATE DATABASE ".."' postgres
+psql_direct -q -c "CREATE TABLE accounts (id int, balance int); INSERT INTO accounts VALUES (1, 7)" ..
+check "a database named .. is answered" 7 "$(psql_px -At -d .. -c "SELECT balance AS dots FROM accounts WHERE id = 1")"
+check "its resource encodes the dots" "pg/prod/%2E%2E/public.accounts" \
+  "$(api GET "/v1/actions?limit=1" admin | jget items.0.resource)"
+
 # A policy change (new version) empties the cache.
 before=$(curl -s "$COUNTERSIGN_URL/readyz" | jget policy_version)
 echo '@id("extra") permit (principal, action == Action::"db.read", resource);' >>"$T/gw/policy/demo.cedar"
