@@ -7,7 +7,6 @@
 #include "audit/audit_export.h"
 #include "gateway/audit_log.h"
 #include "util/alloc.h"
-#include "web/web.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +33,7 @@ static int is_user(const json_t *who)
 /* The normal bearer-token path; `human` also refuses agents. */
 static int allowed(cs_req *r, int human)
 {
-    const char *auth =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && !strncasecmp(auth, "Bearer ", 7))
-        r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
-    else if (cs_web_session_auth(r) != 0) return 0; /* the dashboard's session cookie */
-    if (r->who == NULL) {
-        problem(r, 401, "unauthenticated", "send Authorization: Bearer <token> with a valid token");
-        return 0;
-    }
+    if (cs_http_authenticate(r) != 0) return 0;
     if (human && !is_user(r->who)) {
         problem(r, 403, "forbidden", "audit entries are readable by users, not agents");
         return 0;

@@ -57,6 +57,10 @@ enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
 /* server.c: 1 when this MHD thread has served only r's connection for a while, so
  * that r's op may commit on it (gateway.h, may_inline). */
 int cs_http_thread_solo(const cs_req *r);
+/* routes.c: who is asking (r->who), from the bearer token or the dashboard's
+ * session; 0, or -1 with the problem (400 for several Authorization headers, 401)
+ * already in r's reply. */
+int cs_http_authenticate(cs_req *r);
 /* routes.c: starts a state-changing op for r (suspends until it is durable). */
 void cs_http_start_op(cs_req *r, int kind, const char *id, json_t *args);
 /* audit_routes.c: GET /v1/audit/... (authenticates by itself: checkpoint and key are public). */

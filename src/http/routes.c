@@ -26,8 +26,23 @@ static const char *query(cs_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int authenticate(cs_req *r)
+static enum MHD_Result count_auth(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
+    if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) ++*(int *)cls;
+    return MHD_YES;
+}
+
+int cs_http_authenticate(cs_req *r)
+{
+    /* Authorization is a singleton field (RFC 9110 §5.3): two of them (one added on
+     * the way, say) leave it open which identity is asking, so neither is used. */
+    int n = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_auth, &n);
+    if (n > 1) {
+        problem(r, 400, "invalid-header", "send one Authorization header, not several");
+        return -1;
+    }
     const char *auth = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && !strncasecmp(auth, "Bearer ", 7)) r->who = cs_gateway_authenticate(r->http->gw, auth + 7);
     else if (cs_web_session_auth(r) != 0) return -1; /* a session cookie without its CSRF token */
@@ -266,7 +281,7 @@ void cs_http_route(cs_req *r)
     if (cs_web_route(r)) return; /* dashboard, approval page, sign-in (src/web/) */
     if (!strncmp(u, "/v1/audit/", 10)) return cs_http_audit(r);
     if (!strcmp(u, "/integrations/slack/interactions")) return cs_http_slack(r);
-    if (authenticate(r) != 0) return;
+    if (cs_http_authenticate(r) != 0) return;
     if (cs_gateway_stopping(r->http->gw)) return problem(r, 503, "stopping", "the gateway is shutting down");
     if (!strcmp(u, "/v1/whoami")) return cs_gateway_whoami(r->who, &r->reply);
     if (!strcmp(u, "/v1/actions") || !strncmp(u, "/v1/actions/", 12)) return route_actions(r);

@@ -488,6 +488,15 @@ static void test_bad_input(void **state)
     expect_problem(&r, 401, "unauthenticated");
     r = td_req(d, "GET", "/v1/actions", NULL, NULL, NULL, NULL);
     expect_problem(&r, 401, "unauthenticated");
+    /* Two Authorization headers: neither identity is used (here bob's would have
+     * been read first), on the API and on the audit routes alike. */
+    char second[300];
+    snprintf(second, sizeof second, "Authorization: Bearer %s",
+             json_string_value(json_object_get(d->tokens, "demo-agent")));
+    r = td_req(d, "GET", "/v1/whoami", "bob", NULL, NULL, second);
+    expect_problem(&r, 400, "invalid-header");
+    r = td_req(d, "GET", "/v1/audit/export", "bob", NULL, NULL, second);
+    expect_problem(&r, 400, "invalid-header");
     r = td_req(d, "GET", "/v1/actions?limit=abc", "bob", NULL, NULL, NULL);
     expect_problem(&r, 400, "invalid-parameter");
     r = td_req(d, "GET", "/v1/nothing", "bob", NULL, NULL, NULL);
