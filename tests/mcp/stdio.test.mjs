@@ -179,6 +179,25 @@ test('after the hold budget the call names the pending request; the identical re
   }
 });
 
+test('a gateway restarted between two calls: the second call goes on a new connection, unnoticed', async () => {
+  const g = await new Gateway().start();
+  const p = await stdioClient(g, ev, { stderr: 'ignore' });
+  try {
+    const args = { message: 'before' };
+    assert.deepEqual((await p.client.callTool({ name: 'echo', arguments: args })).content[0].text, 'Echo: before');
+    await g.kill(); // the proxy's kept-alive connection to the gateway is now closed
+    await g.serve();
+    const r = await p.client.callTool({ name: 'echo', arguments: { message: 'after' } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal(r.content[0].text, 'Echo: after');
+    const all = await g.actions();
+    assert.equal(all.filter((x) => x.context.tool === 'echo' && x.context.arguments.message === 'after').length, 1, 'asked once');
+  } finally {
+    await p.close();
+    await g.stop();
+  }
+});
+
 test('an outcome report the gateway cannot take (it is restarting) is sent again and recorded', async () => {
   const g = await new Gateway().start();
   const p = await stdioClient(g, ev, { stderr: 'ignore' });
