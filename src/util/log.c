@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int cs_log_level = CS_LOG_INFO;
@@ -46,4 +47,40 @@ void cs_log_write(int level, const char *fmt, ...)
         fprintf(stderr, "%s %s %s\n", when, lv, msg);
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+/* The window of cs_log_vlimited(): messages written this second, and those held back
+ * since the last report. */
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t limit_second;
+static int limit_written;
+static long limit_dropped;
+
+void cs_log_vlimited(int level, const char *source, const char *fmt, va_list ap)
+{
+    if (level < cs_log_level) return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    time_t now = time(NULL);
+    long dropped = 0;
+    int write = 0;
+    pthread_mutex_lock(&limit_lock);
+    if (now != limit_second) {
+        limit_second = now;
+        limit_written = 0;
+        dropped = limit_dropped;
+        limit_dropped = 0;
+    }
+    if (limit_written < CS_LOG_LIMIT_PER_SECOND) {
+        limit_written++;
+        write = 1;
+    } else {
+        limit_dropped++;
+    }
+    pthread_mutex_unlock(&limit_lock);
+    if (dropped) cs_log_write(level, "%s: %ld more messages were not logged (over %d a second)", source, dropped, CS_LOG_LIMIT_PER_SECOND);
+    if (write) cs_log_write(level, "%s: %s", source, msg);
 }

@@ -10,6 +10,14 @@ extern int cs_log_level;
 void cs_log_set_json(int on);
 void cs_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* For messages a peer can cause at will (a library's line per failed connection):
+ * at most CS_LOG_LIMIT_PER_SECOND are written each second, as "source: message"; the
+ * rest are counted, and the count is written before the next message that gets
+ * through. A trailing newline is dropped. */
+#define CS_LOG_LIMIT_PER_SECOND 10
+#include <stdarg.h>
+void cs_log_vlimited(int level, const char *source, const char *fmt, va_list ap);
+
 #define cs_log(level, ...)                                                                         \
     do {                                                                                           \
         if ((level) >= cs_log_level) cs_log_write((level), __VA_ARGS__);                           \
