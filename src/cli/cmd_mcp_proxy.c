@@ -18,7 +18,7 @@
 
 typedef struct mp_args {
     const char *name, *listen, *upstream, *config, *public_url, *allow_origins;
-    long long budget_ms, progress_ms;
+    long long budget_ms, progress_ms, idle_ms;
     size_t max_msg;
     char **cmd;
     char public_url_buf[512]; /* public_url read from the config */
@@ -31,7 +31,7 @@ static int usage(void)
         "usage: countersign mcp-proxy [--name NAME] [--hold-budget DUR] [--progress-interval DUR]\n"
         "         [--config FILE] [--public-url URL] [--max-message BYTES] -- CMD [ARG...]\n"
         "       countersign mcp-proxy --listen ADDR --upstream URL [--allow-origin O[,O...]]\n"
-        "         [same options]\n"
+        "         [--idle-timeout DUR] [same options]\n"
         "DUR is like 500ms, 2s, 1m. The gateway is $COUNTERSIGN_URL, the agent token "
         "$COUNTERSIGN_TOKEN.\n");
     return CS_EXIT_USAGE;
@@ -64,6 +64,7 @@ static int parse_args(int argc, char **argv, mp_args *a)
         {"public-url", required_argument, 0, 'U'},
         {"max-message", required_argument, 0, 'm'},
         {"allow-origin", required_argument, 0, 'O'},
+        {"idle-timeout", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -95,6 +96,10 @@ static int parse_args(int argc, char **argv, mp_args *a)
             break;
         case 'p':
             if (parse_ms(optarg, &a->progress_ms) != 0 || a->progress_ms < 100) return -1;
+            break;
+        case 'I':
+            if (parse_ms(optarg, &a->idle_ms) != 0 || a->idle_ms < 1000 || a->idle_ms > 86400000LL)
+                return -1;
             break;
         case 'm':
             a->max_msg = strtoull(optarg, &end, 10);
@@ -145,7 +150,7 @@ static const char *default_name(const mp_args *a, char *buf, size_t n)
 
 int cs_cmd_mcp_proxy(int argc, char **argv)
 {
-    mp_args a = {.budget_ms = -1, .progress_ms = 5000, .max_msg = 4 * 1024 * 1024};
+    mp_args a = {.budget_ms = -1, .progress_ms = 5000, .idle_ms = 60000, .max_msg = 4 * 1024 * 1024};
     if (parse_args(argc, argv, &a) != 0) return usage();
     if (apply_config(&a) != 0) return CS_EXIT_USAGE;
     if (a.budget_ms < 0) a.budget_ms = 50 * 1000;
@@ -158,7 +163,8 @@ int cs_cmd_mcp_proxy(int argc, char **argv)
     cs_mcp_opts o = {.max_client_msg = a.max_msg,
                      .max_server_msg = a.max_msg * 16,
                      .stop_grace_ms = 2000,
-                     .allow_origins = a.allow_origins};
+                     .allow_origins = a.allow_origins,
+                     .idle_timeout_s = (unsigned)(a.idle_ms / 1000)};
     /* SIGINT/SIGTERM are taken with sigwait() (both modes stop cleanly and reap what
      * they started): block them before any thread starts. */
     sigset_t set;

@@ -24,6 +24,11 @@
 
 #define CURL_POOL_MAX 16
 #define WORKERS_MAX 1024
+/* Client connections at once (a thread each). A connection that sends nothing for
+ * the idle timeout while it should (between requests, or in the middle of one) is
+ * closed, so stalled clients free their threads; once a request is in, it has no
+ * timeout until it completes (see on_request). */
+#define CONNECTIONS_MAX 1024
 
 typedef struct httpd {
     cs_mcp_gate *gate;
@@ -36,6 +41,11 @@ typedef struct httpd {
     cs_mcp_stream **live; /* streams a client is reading */
     size_t nlive, caplive;
 } httpd;
+
+static unsigned idle_timeout(const httpd *h)
+{
+    return h->o->idle_timeout_s ? h->o->idle_timeout_s : 60u;
+}
 
 typedef struct hreq {
     cs_buf body;
@@ -491,6 +501,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    /* The request is in. From here until it completes the connection is not idle,
+     * however long the gate, the upstream or a quiet SSE stream take (this thread
+     * waits on them, and libmicrohttpd would count that as idle time). */
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     if (!origin_ok(h, header(conn, "Origin")))
         return respond_line(conn, 403,
                             cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST,
@@ -513,6 +527,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     hreq *r = *con_cls;
     if (r == NULL) return;
+    httpd *h = cls;
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, idle_timeout(h)); /* idle again */
     cs_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -541,7 +557,8 @@ static struct MHD_Daemon *listen_on(httpd *h, const char *addr)
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, h, MHD_OPTION_END);
+                         on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(h),
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_END);
     freeaddrinfo(ai);
     return d;
 }

@@ -15,6 +15,7 @@ typedef struct cs_mcp_opts {
     size_t max_server_msg;     /* cap on one message from the server */
     long stop_grace_ms;        /* child shutdown: wait this long before each signal */
     const char *allow_origins; /* HTTP: comma-separated Origin values accepted besides loopback */
+    unsigned idle_timeout_s;   /* HTTP: a client connection idle this long is closed (0: 60) */
 } cs_mcp_opts;
 
 /* stdio mode: runs argv as the server and relays the proxy's stdin/stdout to it

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import net from 'node:net';
 import path from 'node:path';
 import { Gateway, httpServer, httpProxy, httpClient, freePort, sleep, mcpDir } from './lib/harness.mjs';
 
@@ -119,6 +120,41 @@ test('a held call completes after an approval, with progress notifications', asy
     assert.ok(a.receipt_consumed_at);
   } finally {
     await p.client.close();
+  }
+});
+
+test('--idle-timeout: a stalled client connection is closed; a held stream quieter than that is not', async () => {
+  const q = await httpProxy(gw, up.url, { proxyArgs: ['--idle-timeout', '1s', '--progress-interval', '2500ms'] });
+  try {
+    // Half a request, then nothing: the proxy closes the connection after about 1 s.
+    const t0 = Date.now();
+    const closedAfter = await new Promise((resolve, reject) => {
+      const s = net.connect(q.port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{'));
+      s.on('close', () => resolve(Date.now() - t0));
+      s.on('error', () => {});
+      setTimeout(() => reject(new Error('the stalled connection was not closed')), 10000);
+    });
+    assert.ok(closedAfter >= 900 && closedAfter < 5000, `closed after ${closedAfter} ms`);
+    // A held call whose SSE stream is silent for 2.5 s at a time, longer than the
+    // idle timeout: it still completes after the approval.
+    const p = await httpClient(q.url);
+    try {
+      const progress = [];
+      const args = { a: 7, b: 35 };
+      const call = p.client.callTool({ name: 'get-sum', arguments: args }, undefined, { onprogress: (x) => progress.push(x) });
+      const pend = await pendingFor('get-sum', args);
+      await sleep(3500);
+      await gw.api('POST', `/v1/actions/${pend.id}/approve`, 'bob', {});
+      assert.deepEqual(await call, { content: [{ type: 'text', text: 'The sum of 7 and 35 is 42.' }] });
+      assert.ok(progress.length >= 2, `${progress.length} progress notifications`);
+      // The client's kept-alive connection was closed while idle: the next call opens another.
+      await sleep(1500);
+      await p.client.ping();
+    } finally {
+      await p.client.close();
+    }
+  } finally {
+    await q.stop();
   }
 });
 
