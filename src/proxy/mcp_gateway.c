@@ -110,46 +110,31 @@ static void give(cs_mcp_gw *gw, CURL *c)
     if (c) curl_easy_cleanup(c);
 }
 
-/* perform() on a gw_conn connection from the pool. */
-static int perform_plain(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
-                         long timeout_s, atomic_int *abort, long *status, json_t **reply,
-                         cs_err *err)
+/* The request on a gw_conn connection from the pool: 0 with *status and out, or
+ * CS_EIO with err's message set (without the gateway's name). */
+static int send_plain(cs_mcp_gw *gw, const char *method, const char *path, const char *text,
+                      long timeout_s, atomic_int *abort, long *status, cs_buf *out, cs_err *err)
 {
     pthread_mutex_lock(&gw->mu);
     cs_gw_conn *c = gw->nconns ? gw->conns[--gw->nconns] : NULL;
     pthread_mutex_unlock(&gw->mu);
     if (c == NULL) c = cs_gw_conn_new();
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    cs_buf out;
-    cs_buf_init_reserve(&out, REPLY_MAX, 2048);
-    cs_err why = {0};
     int rc = cs_gw_conn_request(c, &gw->target, method, path, gw->auth_line, text,
-                                (timeout_s > 0 ? timeout_s : 30L) * 1000, abort, status, &out, &why);
-    if (rc == 0)
-        *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-    else
-        rc = cs_err_set(err, CS_EIO, "gateway %s: %s", gw->url, why.msg);
+                                timeout_s * 1000, abort, status, out, err);
     pthread_mutex_lock(&gw->mu);
     if (gw->nconns < POOL_MAX) gw->conns[gw->nconns++] = c, c = NULL;
     pthread_mutex_unlock(&gw->mu);
     cs_gw_conn_free(c);
-    free(text);
-    cs_buf_free(&out);
-    return rc;
+    return rc ? CS_EIO : 0;
 }
 
-static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
-                   long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
+/* The same on a pooled libcurl handle. */
+static int send_curl(cs_mcp_gw *gw, const char *method, const char *path, const char *text,
+                     long timeout_s, atomic_int *abort, long *status, cs_buf *out, cs_err *err)
 {
-    *reply = NULL;
-    *status = 0;
-    if (gw->plain) return perform_plain(gw, method, path, body, timeout_s, abort, status, reply, err);
     CURL *c = take(gw);
-    if (c == NULL) return cs_err_set(err, CS_EIO, "gateway %s: cannot make a request", gw->url);
+    if (c == NULL) return cs_err_set(err, CS_EIO, "cannot make a request");
     char *url = cs_sprintf("%s%s", gw->url, path);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    cs_buf out;
-    cs_buf_init(&out, REPLY_MAX);
     curl_easy_setopt(c, CURLOPT_URL, url);
     if (text || !strcmp(method, "POST")) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "");
@@ -159,24 +144,41 @@ static int perform(cs_mcp_gw *gw, const char *method, const char *path, const js
     }
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, text ? gw->hdr_json : gw->hdr_plain);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, abort);
     CURLcode cr = curl_easy_perform(c);
     int rc = 0;
-    if (cr != CURLE_OK) {
-        rc = cs_err_set(err, CS_EIO, "gateway %s: %s", gw->url, curl_easy_strerror(cr));
-    } else {
+    if (cr != CURLE_OK)
+        rc = cs_err_set(err, CS_EIO, "%s", curl_easy_strerror(cr));
+    else
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-        *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-    }
-    /* The handle must not keep pointers to what is freed below. */
+    /* The handle must not keep pointers to what the caller frees. */
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     give(gw, c);
-    free(text);
     free(url);
+    return rc;
+}
+
+static int perform(cs_mcp_gw *gw, const char *method, const char *path, const json_t *body,
+                   long timeout_s, atomic_int *abort, long *status, json_t **reply, cs_err *err)
+{
+    *reply = NULL;
+    *status = 0;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    cs_buf out;
+    cs_buf_init_reserve(&out, REPLY_MAX, 2048);
+    cs_err why = {0};
+    int rc = (gw->plain ? send_plain : send_curl)(gw, method, path, text,
+                                                  timeout_s > 0 ? timeout_s : 30L, abort, status,
+                                                  &out, &why);
+    if (rc == 0)
+        *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+    else
+        rc = cs_err_set(err, CS_EIO, "gateway %s: %s", gw->url, why.msg);
+    free(text);
     cs_buf_free(&out);
     return rc;
 }
