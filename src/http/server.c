@@ -202,13 +202,6 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, cs_err 
     return 0;
 }
 
-/* libmicrohttpd's messages go through our log, held to a few a second: most are one
- * line per connection a client broke off, which any peer can cause by the thousand. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    cs_log_vlimited(CS_LOG_WARN, "libmicrohttpd", fmt, ap);
-}
-
 int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns, cs_http **out,
                   cs_err *err)
 {
@@ -224,9 +217,11 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned short port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    /* libmicrohttpd's messages through our log, held to a few a second: most are one
+     * line per connection a client broke off, which any peer can cause by the thousand. */
     h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, cs_log_library,
+        "libmicrohttpd", MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,

@@ -534,12 +534,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* libmicrohttpd's messages through our log, a few a second at most (see log.h). */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    cs_log_vlimited(CS_LOG_WARN, "libmicrohttpd", fmt, ap);
-}
-
 static struct MHD_Daemon *listen_on(httpd *h, const char *addr)
 {
     char host[256];
@@ -555,9 +549,10 @@ static struct MHD_Daemon *listen_on(httpd *h, const char *addr)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-                         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(h),
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                         cs_log_library, "libmicrohttpd", MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                         MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(h),
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_END);
     freeaddrinfo(ai);
     return d;

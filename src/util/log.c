@@ -84,3 +84,8 @@ void cs_log_vlimited(int level, const char *source, const char *fmt, va_list ap)
     if (dropped) cs_log_write(level, "%s: %ld more messages were not logged (over %d a second)", source, dropped, CS_LOG_LIMIT_PER_SECOND);
     if (write) cs_log_write(level, "%s: %s", source, msg);
 }
+
+void cs_log_library(void *source, const char *fmt, va_list ap)
+{
+    cs_log_vlimited(CS_LOG_WARN, source, fmt, ap);
+}

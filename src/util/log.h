@@ -17,6 +17,9 @@ void cs_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
 #define CS_LOG_LIMIT_PER_SECOND 10
 #include <stdarg.h>
 void cs_log_vlimited(int level, const char *source, const char *fmt, va_list ap);
+/* The same at warn level, in the shape of libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER
+ * (source: the name to put before each message, as its closure). */
+void cs_log_library(void *source, const char *fmt, va_list ap);
 
 #define cs_log(level, ...)                                                                         \
     do {                                                                                           \
