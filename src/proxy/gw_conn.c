@@ -23,10 +23,9 @@
 #define READ_CHUNK (64 * 1024)
 
 struct cs_gw_conn {
-    int fd;        /* -1: none open */
-    bool used;     /* it has carried a request: the gateway may have closed it since */
-    cs_buf in;     /* bytes of the answer being read */
-    cs_buf req;    /* the request being sent */
+    int fd;     /* -1: none open; open only after a request, so the gateway may have closed it */
+    cs_buf in;  /* bytes of the answer being read */
+    cs_buf req; /* the request being sent */
 };
 
 int cs_gw_target_parse(const char *url, cs_gw_target *t)
@@ -76,6 +75,7 @@ cs_gw_conn *cs_gw_conn_new(void)
 {
     cs_gw_conn *c = cs_calloc(1, sizeof *c);
     c->fd = -1;
+    cs_buf_init(&c->req, (size_t)64 << 20);
     return c;
 }
 
@@ -83,7 +83,6 @@ static void conn_close(cs_gw_conn *c)
 {
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
-    c->used = false;
 }
 
 void cs_gw_conn_free(cs_gw_conn *c)
@@ -232,7 +231,6 @@ int cs_gw_conn_request(cs_gw_conn *c, const cs_gw_target *t, const char *method,
     *status = 0;
     long long deadline = cs_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     size_t bn = body ? strlen(body) : 0;
-    if (c->req.max == 0) cs_buf_init(&c->req, (size_t)64 << 20);
     cs_buf_reset(&c->req);
     int rc = cs_buf_printf(&c->req, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s", method, t->prefix, path,
                            t->authority, head_extra ? head_extra : "");
@@ -245,10 +243,9 @@ int cs_gw_conn_request(cs_gw_conn *c, const cs_gw_target *t, const char *method,
     size_t reply_len = reply->len;
     /* A reused connection the gateway closed while it was idle fails before any
      * answer comes back: then (only then) the request goes once more on a new one. */
-    for (int attempt = 0;; attempt++) {
-        bool reused = c->fd >= 0 && c->used;
+    for (;;) { /* twice at most: the second time the connection is new */
+        bool reused = c->fd >= 0;
         if (c->fd < 0 && (rc = open_conn(c, t, deadline, abort, err)) != 0) return rc;
-        c->used = true;
         bool stale = false;
         rc = send_all(c, deadline, abort, t->authority, &stale, err);
         if (rc == 0) rc = read_answer(c, deadline, abort, t->authority, status, reply, &stale, err);
@@ -257,6 +254,6 @@ int cs_gw_conn_request(cs_gw_conn *c, const cs_gw_target *t, const char *method,
         reply->len = reply_len;
         if (reply->data) reply->data[reply_len] = '\0';
         /* Not after a timeout or an abort: the gateway may be working on the request. */
-        if (!(reused && stale && attempt == 0) || (abort && atomic_load(abort))) return rc;
+        if (!(reused && stale) || (abort && atomic_load(abort))) return rc;
     }
 }
