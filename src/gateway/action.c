@@ -89,9 +89,11 @@ static int resource_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 1024 || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//")) return 0;
-    for (const char *seg = s; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+    for (const char *seg = s;; seg++) {
         size_t k = strcspn(seg, "/");
         if ((k == 1 && seg[0] == '.') || (k == 2 && seg[0] == '.' && seg[1] == '.')) return 0;
+        seg += k;
+        if (*seg == '\0') break;
     }
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\') return 0;
