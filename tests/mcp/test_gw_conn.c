@@ -180,38 +180,55 @@ static void server_stop(server *s)
     pthread_join(s->th, NULL);
 }
 
-static int call(cs_gw_conn *c, server *s, const char *method, long timeout_ms, atomic_int *abort,
-                long *status, cs_buf *reply, cs_err *err)
+/* A connection with what each request leaves: the answer, its status, the error. */
+typedef struct client {
+    cs_gw_conn *c;
+    cs_buf reply;
+    long status;
+    cs_err err;
+} client;
+
+static void client_open(client *cl)
+{
+    *cl = (client){.c = cs_gw_conn_new()};
+    cs_buf_init(&cl->reply, 1024);
+}
+
+static void client_close(client *cl)
+{
+    cs_gw_conn_free(cl->c);
+    cs_buf_free(&cl->reply);
+}
+
+/* One request from cl to the scripted server s: its return code. */
+static int call(client *cl, server *s, const char *method, long timeout_ms, atomic_int *abort)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", s->port);
     cs_gw_target t;
     assert_int_equal(cs_gw_target_parse(url, &t), 0);
-    cs_buf_reset(reply);
-    return cs_gw_conn_request(c, &t, method, "/v1/x", "Authorization: Bearer t\r\n",
-                              strcmp(method, "POST") ? NULL : "{}", timeout_ms, abort, status, reply, err);
+    cs_buf_reset(&cl->reply);
+    return cs_gw_conn_request(cl->c, &t, method, "/v1/x", "Authorization: Bearer t\r\n",
+                              strcmp(method, "POST") ? NULL : "{}", timeout_ms, abort,
+                              &cl->status, &cl->reply, &cl->err);
 }
 
 static void keep_alive_and_reconnect(void **state)
 {
     server s = {.answer = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", .per_conn = 2};
     server_start(&s);
-    cs_gw_conn *c = cs_gw_conn_new();
-    cs_buf reply;
-    cs_buf_init(&reply, 1024);
-    long status = 0;
-    cs_err err = {0};
+    client cl;
+    client_open(&cl);
     /* Two requests on one connection; the server then closes it while idle, and the
      * third request notices and goes on a new one. */
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(call(c, &s, i % 2 ? "GET" : "POST", 5000, NULL, &status, &reply, &err), 0);
-        assert_int_equal(status, 201);
-        assert_string_equal(reply.data, "{}");
+        assert_int_equal(call(&cl, &s, i % 2 ? "GET" : "POST", 5000, NULL), 0);
+        assert_int_equal(cl.status, 201);
+        assert_string_equal(cl.reply.data, "{}");
     }
     assert_int_equal(s.requests, 5);
     assert_int_equal(s.accepts, 3);
-    cs_gw_conn_free(c);
-    cs_buf_free(&reply);
+    client_close(&cl);
     server_stop(&s);
 }
 
@@ -226,49 +243,45 @@ static void timeouts_and_aborts(void **state)
 {
     server s = {.per_conn = 1, .silent = 1};
     server_start(&s);
-    cs_gw_conn *c = cs_gw_conn_new();
-    cs_buf reply;
-    cs_buf_init(&reply, 1024);
-    long status = 0;
-    cs_err err = {0};
+    client cl;
+    client_open(&cl);
     long long t0 = cs_mono_ms();
-    assert_int_equal(call(c, &s, "GET", 150, NULL, &status, &reply, &err), CS_EIO);
-    assert_non_null(strstr(err.msg, "timed out"));
+    assert_int_equal(call(&cl, &s, "GET", 150, NULL), CS_EIO);
+    assert_non_null(strstr(cl.err.msg, "timed out"));
     assert_true(cs_mono_ms() - t0 < 1000);
     atomic_int stop = 0;
     pthread_t th;
     pthread_create(&th, NULL, set_later, &stop);
     t0 = cs_mono_ms();
-    assert_int_equal(call(c, &s, "POST", 10000, &stop, &status, &reply, &err), CS_EIO);
-    assert_non_null(strstr(err.msg, "aborted"));
+    assert_int_equal(call(&cl, &s, "POST", 10000, &stop), CS_EIO);
+    assert_non_null(strstr(cl.err.msg, "aborted"));
     assert_true(cs_mono_ms() - t0 < 1000);
     pthread_join(th, NULL);
-    assert_int_equal(status, 0);
-    cs_gw_conn_free(c);
+    assert_int_equal(cl.status, 0);
+    client_close(&cl);
     server_stop(&s);
     /* A kept-alive connection whose answer does not come in time: the request is not
      * sent again (the gateway may be working on it), unlike after a close. */
     server slow = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .per_conn = 2,
                    .silent = 1, .answer_first = 1};
     server_start(&slow);
-    c = cs_gw_conn_new();
-    assert_int_equal(call(c, &slow, "POST", 2000, NULL, &status, &reply, &err), 0);
-    assert_int_equal(call(c, &slow, "POST", 200, NULL, &status, &reply, &err), CS_EIO);
-    assert_non_null(strstr(err.msg, "timed out"));
+    client_open(&cl);
+    assert_int_equal(call(&cl, &slow, "POST", 2000, NULL), 0);
+    assert_int_equal(call(&cl, &slow, "POST", 200, NULL), CS_EIO);
+    assert_non_null(strstr(cl.err.msg, "timed out"));
     usleep(100 * 1000);
     assert_int_equal(slow.requests, 2);
     assert_int_equal(slow.accepts, 1);
-    cs_gw_conn_free(c);
+    client_close(&cl);
     server_stop(&slow);
     /* Nothing listening: a clear connection error. */
     server gone = {0};
     server_start(&gone);
     server_stop(&gone);
-    c = cs_gw_conn_new();
-    assert_int_equal(call(c, &gone, "GET", 2000, NULL, &status, &reply, &err), CS_EIO);
-    assert_non_null(strstr(err.msg, "connect"));
-    cs_gw_conn_free(c);
-    cs_buf_free(&reply);
+    client_open(&cl);
+    assert_int_equal(call(&cl, &gone, "GET", 2000, NULL), CS_EIO);
+    assert_non_null(strstr(cl.err.msg, "connect"));
+    client_close(&cl);
 }
 
 static void bad_answers(void **state)
@@ -279,17 +292,13 @@ static void bad_answers(void **state)
     for (size_t i = 0; i < 3; i++) {
         server s = {.answer = answers[i], .per_conn = 1};
         server_start(&s);
-        cs_gw_conn *c = cs_gw_conn_new();
-        cs_buf reply;
-        cs_buf_init(&reply, 1024);
-        long status = 0;
-        cs_err err = {0};
-        int rc = call(c, &s, "GET", 3000, NULL, &status, &reply, &err);
+        client cl;
+        client_open(&cl);
+        int rc = call(&cl, &s, "GET", 3000, NULL);
         if (rc != codes[i] && !(codes[i] == CS_EIO && rc == CS_EPARSE))
-            fail_msg("answer %zu: %d (%s)", i, rc, err.msg);
-        assert_int_equal(reply.len, 0);
-        cs_gw_conn_free(c);
-        cs_buf_free(&reply);
+            fail_msg("answer %zu: %d (%s)", i, rc, cl.err.msg);
+        assert_int_equal(cl.reply.len, 0);
+        client_close(&cl);
         server_stop(&s);
     }
 }
