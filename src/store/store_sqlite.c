@@ -2,6 +2,7 @@
  * writer connection (used by whichever thread runs the current batch, one at a time:
  * writer.c) and a pool of readers. */
 #include "store/store.h"
+#include "store/wal_vfs.h"
 
 #include "util/alloc.h"
 #include "util/log.h"
@@ -178,7 +179,7 @@ static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, flags, cs_wal_vfs()) != SQLITE_OK) {
         int rc = cs_err_set(err, CS_EDB, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return rc;

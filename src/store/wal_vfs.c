@@ -1,0 +1,244 @@
+/* wal_vfs.c - a SQLite VFS that writes each commit's WAL frames with one write.
+ *
+ * SQLite's WAL code writes every frame as two writes (a 24-byte frame header, then
+ * the page), so a commit of n pages is 2n write system calls before its sync. This
+ * VFS wraps the default one ("unix") and, for WAL files only, gathers writes that
+ * continue one another in a buffer; the buffer goes to the file in one write before
+ * anything that could look at the file (read, size, truncate, sync, close, file
+ * control) and whenever a write does not continue it or would overflow it. Every
+ * other file, and every other method, is the default VFS's own.
+ *
+ * Durability is unchanged: SQLite syncs the WAL before it publishes a commit, and
+ * the sync writes the buffer first, so nothing is published that is only here. A
+ * process that dies with frames in the buffer had not committed them. Other
+ * connections read the WAL through their own handles, and only frames of commits
+ * published in the wal-index, which were written and synced by then. */
+#include "store/wal_vfs.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The default VFS writes at most 0x1ffff bytes per call (its write helper masks the
+ * length with that, so a larger write comes back short, as SQLITE_FULL): 31 frames of
+ * 4 KiB pages. A commit of more is written in pieces of that size. */
+#define WAL_BUF_CAP 0x1ffff
+
+typedef struct wal_file {
+    sqlite3_file base;  /* our methods */
+    sqlite3_file *real; /* the default VFS's file, allocated right after this */
+    int is_wal;
+    unsigned char *buf; /* gathered writes, allocated at the first */
+    size_t len;
+    sqlite3_int64 off; /* file offset of buf[0] */
+} wal_file;
+
+static sqlite3_vfs wal_vfs;
+static sqlite3_vfs *real_vfs;
+static const sqlite3_io_methods wal_methods;
+
+static int flush(wal_file *f)
+{
+    if (f->len == 0) return SQLITE_OK;
+    int rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    f->len = 0;
+    return rc;
+}
+
+static int w_close(sqlite3_file *p)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    int rc2 = f->real->pMethods->xClose(f->real);
+    free(f->buf);
+    f->buf = NULL;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int w_read(sqlite3_file *p, void *out, int n, sqlite3_int64 off)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, n, off);
+}
+
+static int w_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off)
+{
+    wal_file *f = (wal_file *)p;
+    if (!f->is_wal || n <= 0) return f->real->pMethods->xWrite(f->real, data, n, off);
+    if (f->len > 0 && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)n > WAL_BUF_CAP)) {
+        int rc = flush(f);
+        if (rc != SQLITE_OK) return rc;
+    }
+    if (f->buf == NULL) f->buf = malloc(WAL_BUF_CAP);
+    if (f->buf == NULL || (size_t)n > WAL_BUF_CAP)
+        return f->real->pMethods->xWrite(f->real, data, n, off);
+    if (f->len == 0) f->off = off;
+    memcpy(f->buf + f->len, data, (size_t)n);
+    f->len += (size_t)n;
+    return SQLITE_OK;
+}
+
+static int w_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+}
+
+static int w_sync(sqlite3_file *p, int flags)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+}
+
+static int w_file_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
+}
+
+static int w_lock(sqlite3_file *p, int level)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xLock(f->real, level);
+}
+
+static int w_unlock(sqlite3_file *p, int level)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xUnlock(f->real, level);
+}
+
+static int w_check_reserved(sqlite3_file *p, int *out)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xCheckReservedLock(f->real, out);
+}
+
+static int w_file_control(sqlite3_file *p, int op, void *arg)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+static int w_sector_size(sqlite3_file *p)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xSectorSize(f->real);
+}
+
+static int w_device(sqlite3_file *p)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xDeviceCharacteristics(f->real);
+}
+
+static int w_shm_map(sqlite3_file *p, int region, int size, int extend, void volatile **out)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xShmMap(f->real, region, size, extend, out);
+}
+
+static int w_shm_lock(sqlite3_file *p, int offset, int n, int flags)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+
+static void w_shm_barrier(sqlite3_file *p)
+{
+    wal_file *f = (wal_file *)p;
+    f->real->pMethods->xShmBarrier(f->real);
+}
+
+static int w_shm_unmap(sqlite3_file *p, int del)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xShmUnmap(f->real, del);
+}
+
+static int w_fetch(sqlite3_file *p, sqlite3_int64 off, int n, void **out)
+{
+    wal_file *f = (wal_file *)p;
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFetch(f->real, off, n, out);
+}
+
+static int w_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
+{
+    wal_file *f = (wal_file *)p;
+    return f->real->pMethods->xUnfetch(f->real, off, page);
+}
+
+/* Every file is wrapped (SQLite sizes file structs per VFS); only WAL files get a
+ * buffer, the others forward each call as it comes. */
+static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags,
+                  int *out_flags)
+{
+    (void)vfs;
+    wal_file *f = (wal_file *)p;
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    int rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
+    if (rc != SQLITE_OK || f->real->pMethods == NULL) {
+        /* Left without methods, so SQLite does not call xClose on it. */
+        if (f->real->pMethods) f->real->pMethods->xClose(f->real);
+        return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+    }
+    if (f->real->pMethods->iVersion < 3) {
+        /* The default VFS on Linux has version 3 methods; anything else is not
+         * wrapped (our methods would promise calls it cannot take). */
+        f->real->pMethods->xClose(f->real);
+        return SQLITE_CANTOPEN;
+    }
+    f->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+    f->base.pMethods = &wal_methods;
+    return SQLITE_OK;
+}
+
+static const sqlite3_io_methods wal_methods = {
+    .iVersion = 3,
+    .xClose = w_close,
+    .xRead = w_read,
+    .xWrite = w_write,
+    .xTruncate = w_truncate,
+    .xSync = w_sync,
+    .xFileSize = w_file_size,
+    .xLock = w_lock,
+    .xUnlock = w_unlock,
+    .xCheckReservedLock = w_check_reserved,
+    .xFileControl = w_file_control,
+    .xSectorSize = w_sector_size,
+    .xDeviceCharacteristics = w_device,
+    .xShmMap = w_shm_map,
+    .xShmLock = w_shm_lock,
+    .xShmBarrier = w_shm_barrier,
+    .xShmUnmap = w_shm_unmap,
+    .xFetch = w_fetch,
+    .xUnfetch = w_unfetch,
+};
+
+static int register_rc = SQLITE_ERROR;
+
+static void register_once(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    if (real_vfs == NULL) return;
+    wal_vfs = *real_vfs;
+    wal_vfs.szOsFile = (int)sizeof(wal_file) + real_vfs->szOsFile;
+    wal_vfs.zName = CS_WAL_VFS;
+    wal_vfs.pNext = NULL;
+    wal_vfs.xOpen = v_open;
+    register_rc = sqlite3_vfs_register(&wal_vfs, 0);
+}
+
+const char *cs_wal_vfs(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_once);
+    return register_rc == SQLITE_OK ? CS_WAL_VFS : NULL;
+}

@@ -1,0 +1,191 @@
+/* test_wal_vfs.c - the VFS that gathers WAL writes (src/store/wal_vfs.c): what it
+ * writes is the database SQLite's default VFS reads, pages spilled in the middle of a
+ * transaction read back, the WAL starts over after checkpoints, commits larger than
+ * its buffer, and a process killed inside a transaction loses only that transaction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "store/wal_vfs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/cs-walvfs-XXXXXX");
+    if (mkdtemp(dir) == NULL) return -1;
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static long long scalar(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void expect_intact(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+}
+
+/* Opened as the store opens it: through the VFS, WAL, a sync per commit. A tiny page
+ * cache makes big transactions spill pages into the WAL before they commit. */
+static sqlite3 *open_gathering(void)
+{
+    const char *vfs = cs_wal_vfs();
+    assert_non_null(vfs);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
+                     SQLITE_OK);
+    exec_ok(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=8;"
+                "PRAGMA wal_autocheckpoint=0;");
+    sqlite3_vfs *used = NULL;
+    assert_int_equal(sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &used), SQLITE_OK);
+    assert_string_equal(used->zName, CS_WAL_VFS);
+    return db;
+}
+
+/* A second connection through SQLite's default VFS: it reads what reached the files. */
+static sqlite3 *open_plain(void)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
+static void spilled_pages_read_back_and_reach_the_file(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    exec_ok(w, "BEGIN");
+    exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+               " INSERT INTO t SELECT i, randomblob(400) FROM n");
+    /* Far more pages than the cache holds: most were spilled to the WAL and are read
+     * back from there by this same connection. */
+    assert_int_equal(scalar(w, "SELECT count(*) FROM t"), 3000);
+    assert_int_equal(scalar(w, "SELECT sum(length(v)) FROM t"), 3000 * 400);
+    exec_ok(w, "UPDATE t SET v = zeroblob(400) WHERE k % 7 = 0");
+    exec_ok(w, "COMMIT");
+
+    sqlite3 *r = open_plain();
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t"), 3000);
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t WHERE v = zeroblob(400)"), 3000 / 7);
+    expect_intact(r);
+    sqlite3_close(r);
+    sqlite3_close(w);
+}
+
+static void the_wal_starts_over_and_big_commits_are_split(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    sqlite3 *r = open_plain();
+    long long want = 0;
+    for (int round = 0; round < 5; round++) {
+        /* Small commits, each a handful of frames... */
+        for (int i = 0; i < 60; i++) {
+            exec_ok(w, "INSERT INTO t(v) VALUES (randomblob(300))");
+            want++;
+        }
+        /* ...one larger than the buffer (a few MiB of frames)... */
+        exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 800)"
+                   " INSERT INTO t(v) SELECT randomblob(3000) FROM n");
+        want += 800;
+        assert_int_equal(scalar(r, "SELECT count(*) FROM t"), want);
+        /* ...then a full checkpoint: the next commit writes the WAL from its start. */
+        exec_ok(w, "PRAGMA wal_checkpoint(RESTART)");
+        exec_ok(w, "INSERT INTO t(v) VALUES (x'01')");
+        want++;
+        assert_int_equal(scalar(r, "SELECT count(*) FROM t"), want);
+    }
+    expect_intact(r);
+    sqlite3_close(r);
+    sqlite3_close(w);
+    /* Reopened with the default VFS alone, after both closed (the WAL folded in). */
+    r = open_plain();
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t"), want);
+    expect_intact(r);
+    sqlite3_close(r);
+}
+
+static void a_killed_writer_loses_only_its_open_transaction(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    sqlite3_close(w);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *c = NULL;
+        if (sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, cs_wal_vfs()) != SQLITE_OK) _exit(2);
+        if (sqlite3_exec(c, "PRAGMA synchronous=FULL; PRAGMA cache_size=8;", NULL, NULL, NULL))
+            _exit(3);
+        for (int i = 0; i < 50; i++)
+            if (sqlite3_exec(c, "INSERT INTO t(v) VALUES (randomblob(200))", NULL, NULL, NULL))
+                _exit(4);
+        /* Spilled frames of an uncommitted transaction, some still in the buffer. */
+        if (sqlite3_exec(c,
+                         "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                         " WHERE i < 500) INSERT INTO t(v) SELECT randomblob(700) FROM n;",
+                         NULL, NULL, NULL))
+            _exit(5);
+        _exit(0); /* no COMMIT, no close: as if killed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    sqlite3 *r = open_plain();
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t"), 50);
+    expect_intact(r);
+    sqlite3_close(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(spilled_pages_read_back_and_reach_the_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(the_wal_starts_over_and_big_commits_are_split, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_killed_writer_loses_only_its_open_transaction, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
