@@ -190,8 +190,8 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int 
         return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
     }
     if (f->real->pMethods->iVersion < 3) {
-        /* The default VFS on Linux has version 3 methods; anything else is not
-         * wrapped (our methods would promise calls it cannot take). */
+        /* The default VFS on Linux has version 3 methods. Older ones cannot stand
+         * behind ours, which promise the version 3 calls: refused, not half-wrapped. */
         f->real->pMethods->xClose(f->real);
         return SQLITE_CANTOPEN;
     }
