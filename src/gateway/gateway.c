@@ -339,6 +339,20 @@ int cs_gateway_run(cs_gateway *gw, cs_op *op)
     return 0;
 }
 
+char *cs_gateway_commit_metrics(cs_gateway *gw)
+{
+    cs_writer_stats st = {0};
+    pthread_rwlock_rdlock(&gw->run_lock);
+    if (gw->writer) cs_writer_stats_get(gw->writer, &st);
+    pthread_rwlock_unlock(&gw->run_lock);
+    return cs_sprintf("# TYPE countersign_commits_total counter\n"
+                      "countersign_commits_total{thread=\"http\"} %lld\n"
+                      "countersign_commits_total{thread=\"writer\"} %lld\n"
+                      "# TYPE countersign_committed_ops_total counter\n"
+                      "countersign_committed_ops_total %lld\n",
+                      st.batches_inline, st.batches_writer, st.jobs);
+}
+
 int cs_gateway_submit_job(cs_gateway *gw, cs_write_job *job)
 {
     pthread_rwlock_rdlock(&gw->run_lock);

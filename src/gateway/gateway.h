@@ -138,6 +138,9 @@ void cs_gateway_whoami(json_t *who, cs_reply *reply);
 void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply);
 /* Prometheus text: countersign_frozen_agents and countersign_frozen_global gauges. */
 char *cs_gateway_freeze_metrics(cs_gateway *gw);
+/* Prometheus text: countersign_commits_total{thread="http"|"writer"} (transactions
+ * by the thread that ran them) and countersign_committed_ops_total (gateway.c). */
+char *cs_gateway_commit_metrics(cs_gateway *gw);
 /* 1 when the action document's status is pending. */
 int cs_action_is_pending(const json_t *doc);
 /* approval.expires_at in ms since the epoch, 0 when absent. */

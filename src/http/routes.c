@@ -212,14 +212,16 @@ static void metrics(cs_req *r)
 {
     char *notify = cs_notify_metrics(cs_gateway_notify(r->http->gw));
     char *frozen = cs_gateway_freeze_metrics(r->http->gw);
+    char *commits = cs_gateway_commit_metrics(r->http->gw);
     char *text = cs_sprintf("# TYPE countersign_http_requests_total counter\n"
                             "countersign_http_requests_total %ld\n"
                             "# TYPE countersign_waiters gauge\n"
-                            "countersign_waiters %ld\n%s%s",
+                            "countersign_waiters %ld\n%s%s%s",
                             atomic_load(&r->http->requests), cs_watch_count(cs_gateway_watchers(r->http->gw)), notify,
-                            frozen);
+                            frozen, commits);
     free(notify);
     free(frozen);
+    free(commits);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
     MHD_queue_response(r->conn, 200, resp);

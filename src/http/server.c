@@ -15,17 +15,23 @@
 /* An op may commit on the MHD thread that read it only while that thread serves one
  * client: blocked for the commit, it would keep every other connection it serves
  * waiting, and their requests out of the batch they could have shared (routes.c).
- * Each MHD thread remembers the connection of its last request and when it last
- * saw a request from another one. */
+ * Each MHD thread remembers the connection of its last request, when it last saw a
+ * request from another one, and when it last saw any. A thread that saw no request
+ * for SOLO_NS serves no other client just then, so a request on a new connection
+ * (a client that does not keep its connection, the CLI) is as alone as one on a
+ * kept one. */
 #define SOLO_NS 2000000LL /* 2 ms */
 static _Thread_local const struct MHD_Connection *tl_conn;
-static _Thread_local long long tl_switched_ns;
+static _Thread_local long long tl_switched_ns, tl_last_ns;
 
 static void note_request(const struct MHD_Connection *conn)
 {
-    if (conn == tl_conn) return;
-    tl_switched_ns = cs_mono_ns();
-    tl_conn = conn;
+    long long now = cs_mono_ns();
+    if (conn != tl_conn) {
+        tl_switched_ns = now - tl_last_ns >= SOLO_NS ? now - SOLO_NS : now;
+        tl_conn = conn;
+    }
+    tl_last_ns = now;
 }
 
 int cs_http_thread_solo(const cs_req *r)

@@ -22,15 +22,21 @@ struct cs_writer {
     int stopping;
     int busy;              /* a batch runs, on the writer thread or inline */
     long long last_end_ns; /* when the last batch finished (CLOCK_MONOTONIC) */
+    cs_writer_stats stats; /* under lock */
 };
 
 /* Ends a batch: the next may start, on this thread or the writer's. The writer
  * thread is woken only when an inline batch ends with jobs queued behind it (or a
  * stop): waking it for nothing would cost a cross-CPU wake-up per request. */
-static void batch_ended(cs_writer *w, int inline_batch)
+static void batch_ended(cs_writer *w, int inline_batch, int jobs)
 {
     pthread_mutex_lock(&w->lock);
     w->busy = 0;
+    if (inline_batch)
+        w->stats.batches_inline++;
+    else
+        w->stats.batches_writer++;
+    w->stats.jobs += jobs;
     w->last_end_ns = cs_mono_ns();
     if (inline_batch && (w->head != NULL || w->stopping)) pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
@@ -100,7 +106,7 @@ static void *writer_main(void *arg)
         int rc = run_batch(w->store, batch);
         if (rc) cs_error("writer: batch of %d failed: %s", n, cs_strerror(rc));
         finish(batch, rc);
-        batch_ended(w, 0);
+        batch_ended(w, 0, n);
     }
     return NULL;
 }
@@ -146,8 +152,15 @@ int cs_writer_try_inline(cs_writer *w, cs_write_job *job)
     /* done() before the next batch may start, as on the writer thread: waiters are
      * told of changes in commit order. */
     finish(job, rc);
-    batch_ended(w, 1);
+    batch_ended(w, 1, 1);
     return 1;
+}
+
+void cs_writer_stats_get(cs_writer *w, cs_writer_stats *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->lock);
 }
 
 void cs_writer_stop(cs_writer *w)

@@ -36,6 +36,12 @@ void cs_writer_submit(cs_writer *w, cs_write_job *job);
  * been called) when no batch runs, none is queued and none ended in the last 50 µs;
  * else returns 0 and does nothing (submit it). The caller blocks for one commit. */
 int cs_writer_try_inline(cs_writer *w, cs_write_job *job);
+/* What the writer has committed since it started (for /metrics): batches by where
+ * they ran, and the jobs in them. */
+typedef struct cs_writer_stats {
+    long long batches_writer, batches_inline, jobs;
+} cs_writer_stats;
+void cs_writer_stats_get(cs_writer *w, cs_writer_stats *out);
 /* Finishes every queued job, then stops the thread. */
 void cs_writer_stop(cs_writer *w);
 /* Runs one job synchronously on the calling thread (only when no writer runs,

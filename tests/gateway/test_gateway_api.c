@@ -249,13 +249,22 @@ static void *bg_get(void *arg)
     return NULL;
 }
 
-static long waiters(td *d)
+/* A sample of /metrics: the value on the line that starts with `line` (name and
+ * labels, then a space); -1 when there is none. */
+static long metric(td *d, const char *line)
 {
     td_resp r = td_req(d, "GET", "/metrics", NULL, NULL, NULL, NULL);
-    const char *p = strstr(r.text, "\ncountersign_waiters ");
-    long n = p ? strtol(p + 21, NULL, 10) : -1;
+    char want[128];
+    snprintf(want, sizeof want, "\n%s ", line);
+    const char *p = strstr(r.text, want);
+    long n = p ? strtol(p + strlen(want), NULL, 10) : -1;
     td_resp_free(&r);
     return n;
+}
+
+static long waiters(td *d)
+{
+    return metric(d, "countersign_waiters");
 }
 
 static void test_longpoll_wakeup(void **state)
@@ -282,6 +291,54 @@ static void test_longpoll_wakeup(void **state)
     r = td_req(d, "GET", b.path, "demo-agent", NULL, NULL, NULL);
     expect_problem(&r, 400, "invalid-parameter");
     json_decref(a);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+/* A client that opens a new connection for each request on a quiet gateway has its
+ * decisions committed on the HTTP thread that read them, without the two hand-offs
+ * to the writer thread and back; /metrics tells where commits ran. Each request has
+ * a connection of its own, kept open to the end, so that no two share the server's
+ * connection object (a closed one's memory may come back for the next). */
+static void test_lone_requests_commit_inline(void **state)
+{
+    td *d = *state;
+    const char *http = "countersign_commits_total{thread=\"http\"}";
+    long inline_before = metric(d, http);
+    long ops_before = metric(d, "countersign_committed_ops_total");
+    assert_true(inline_before >= 0 && ops_before >= 0);
+    char url[128], auth[512];
+    snprintf(url, sizeof url, "%s/v1/actions", d->url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", td_token(d, "demo-agent"));
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    CURL *conns[10];
+    for (int i = 0; i < 10; i++) {
+        usleep(10000); /* quiet: nothing else for the HTTP threads to serve */
+        conns[i] = curl_easy_init();
+        curl_easy_setopt(conns[i], CURLOPT_URL, url);
+        curl_easy_setopt(conns[i], CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(conns[i], CURLOPT_POSTFIELDS,
+                         "{\"action\":\"db.read\",\"resource\":\"prod/db/customers\"}");
+        curl_easy_setopt(conns[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(conns[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(conns[i], CURLOPT_TIMEOUT, 60L);
+        long status = 0;
+        assert_int_equal(curl_easy_perform(conns[i]), CURLE_OK);
+        curl_easy_getinfo(conns[i], CURLINFO_RESPONSE_CODE, &status);
+        assert_int_equal(status, 201);
+    }
+    assert_true(metric(d, "countersign_committed_ops_total") - ops_before >= 10);
+    /* All ten by the rules; two spare for a scheduler hiccup on a loaded CI machine. */
+    assert_true(metric(d, http) - inline_before >= 8);
+    for (int i = 0; i < 10; i++)
+        curl_easy_cleanup(conns[i]);
+    curl_slist_free_all(h);
 }
 
 static void test_sse(void **state)
@@ -541,6 +598,7 @@ int main(void)
         TD_TEST(test_expiry_and_cancel),
         TD_TEST(test_idempotency),
         TD_TEST(test_longpoll_wakeup),
+        TD_TEST(test_lone_requests_commit_inline),
         TD_TEST(test_sse),
         TD_TEST(test_receipts),
         TD_TEST(test_outcome),
