@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #define CURL_POOL_MAX 16
+#define SSE_SETTLE_US 1000
 #define WORKERS_MAX 1024
 /* Client connections at once (a thread each). A connection that sends nothing for
  * the idle timeout while it should (between requests, or in the middle of one) is
@@ -330,8 +331,16 @@ static enum MHD_Result relay(httpd *h, struct MHD_Connection *conn, cs_mcp_strea
     }
     pthread_mutex_lock(&s->mu);
     if (s->failed && s->up_status == 0) return server_gone(h, conn, s, id, "could not be reached");
-    if (!strncasecmp(s->up_ctype, "text/event-stream", 17)) {
-        s->streaming = 1;
+    /* An event stream is relayed as it arrives, unless it is complete within a
+     * millisecond of its headers (a single answer, the usual case for a POST, comes in
+     * one piece right behind them): then it goes out whole, with a length, like a JSON
+     * answer. One write to the client instead of a chunk per event and the last
+     * chunk, and no wake-up of this thread for each. A stream that takes longer (a
+     * tool sending progress) starts at most 1 ms later; one that outruns the backlog
+     * limit meanwhile waits for its reader, so it streams too. */
+    int sse = !strncasecmp(s->up_ctype, "text/event-stream", 17);
+    if (sse) s->streaming = 1;
+    if (sse && !cs_mcp_stream_settles_within(s, SSE_SETTLE_US)) {
         long status = s->up_status;
         pthread_mutex_unlock(&s->mu);
         return queue_streamed(h, conn, s, (unsigned)status);

@@ -297,6 +297,18 @@ int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd)
     return atomic_load(&s->gone) ? -1 : 0;
 }
 
+int cs_mcp_stream_settles_within(cs_mcp_stream *s, long usec)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += usec * 1000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    while (!s->done && !atomic_load(&s->gone))
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) break;
+    return s->done && !s->failed;
+}
+
 long cs_mcp_stream_read(cs_mcp_stream *s, char *buf, size_t max, int client_fd)
 {
     pthread_mutex_lock(&s->mu);

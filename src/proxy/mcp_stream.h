@@ -63,6 +63,9 @@ long cs_mcp_stream_read(cs_mcp_stream *s, char *buf, size_t max, int client_fd);
 /* Client side: waits for the upstream headers (or the whole answer when until_done)
  * while watching the client; -1 when the client hung up or the proxy stops. */
 int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd);
+/* Waits at most usec more for the upstream answer to be complete; 1 when it is (and
+ * did not fail). Called with s->mu held, as it is after the headers are in. */
+int cs_mcp_stream_settles_within(cs_mcp_stream *s, long usec);
 /* The client went away (or the proxy stops): the worker ends soon after. */
 void cs_mcp_stream_abandon(cs_mcp_stream *s);
 

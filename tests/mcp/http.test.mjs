@@ -89,6 +89,35 @@ test('an allowed call returns what the direct call returns; server notifications
   }
 });
 
+test("an allowed call's own progress from the server streams through as it happens; a quick answer comes whole", async () => {
+  // A quick answer is complete before the proxy relays it: one response with a length.
+  const r0 = await fetch(px.url, { method: 'POST', headers: mcpHeaders, body: initBody });
+  const sid = r0.headers.get('mcp-session-id');
+  await r0.text();
+  const h = { ...mcpHeaders, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' };
+  await (await fetch(px.url, { method: 'POST', headers: h, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).text();
+  const quick = await fetch(px.url, { method: 'POST', headers: h, body: '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"whole"}}}' });
+  assert.equal(quick.status, 200);
+  assert.match(quick.headers.get('content-type'), /text\/event-stream/);
+  const text = await quick.text();
+  assert.equal(Number(quick.headers.get('content-length')), Buffer.byteLength(text));
+  assert.match(text, /Echo: whole/);
+  // A slow one streams: each progress notification reaches the client while the
+  // tool still runs, well before its answer.
+  const p = await httpClient(px.url);
+  try {
+    const seen = [];
+    const started = Date.now();
+    const result = await p.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } }, undefined, { onprogress: (x) => seen.push({ ...x, at: Date.now() - started }) });
+    const done = Date.now() - started;
+    assert.match(result.content[0].text, /Long running operation completed/);
+    assert.deepEqual(seen.map((x) => x.progress), [1, 2, 3, 4]);
+    assert.ok(seen[0].at < done - 1000, `first progress at ${seen[0].at} ms, answer at ${done} ms`);
+  } finally {
+    await p.client.close();
+  }
+});
+
 test('a forbidden call returns an error result with the policy reason', async () => {
   const p = await httpClient(px.url);
   try {
