@@ -7,7 +7,10 @@
 // both alike; the spread of the per-block medians shows how noisy a run was.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { Gateway, everything, binary, httpServer, httpProxy } from '../../tests/mcp/lib/harness.mjs';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Gateway, everything, binary, httpServer, httpProxy, freePort } from '../../tests/mcp/lib/harness.mjs';
 
 const N = Number(process.env.CS_BENCH_CALLS ?? 2000);
 const WARM = 1000;
@@ -108,6 +111,39 @@ class HttpPeer {
   close() {}
 }
 
+// nginx proxy_pass to 127.0.0.1:port in a scratch directory; null when nginx is
+// not installed (the row is then left out).
+async function nginxRelay(port) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-mcp-nginx-'));
+  const listen = await freePort();
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream mcp { server 127.0.0.1:${port}; keepalive 8; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / { proxy_pass http://mcp; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+`);
+  const p = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  const ok = await new Promise((resolve) => {
+    p.once('error', () => resolve(false));
+    const poll = async (n) => {
+      const up = await new Promise((r) => { const s = net.connect(listen, '127.0.0.1', () => { s.end(); r(true); }); s.on('error', () => r(false)); });
+      if (up) resolve(true);
+      else if (n > 0 && p.exitCode === null) setTimeout(() => poll(n - 1), 20);
+      else resolve(false);
+    };
+    poll(250);
+  });
+  const stop = () => { p.kill(); fs.rmSync(dir, { recursive: true, force: true }); };
+  if (!ok) { stop(); return null; }
+  return { url: `http://127.0.0.1:${listen}/mcp`, stop };
+}
+
 const fmt = (x) => x.toFixed(3).padStart(8);
 const TARGET_MS = 0.5; // issue: at most 0.5 ms added at the median for an allowed tools/call
 const verdicts = [];
@@ -146,6 +182,19 @@ try {
     ]) {
       const [d, p, a] = await measure([hd, hp], method, params);
       row(label, d, p, a);
+    }
+    // A reference for the relay alone: nginx as a reverse proxy (kept-alive upstream
+    // connections, no buffering) in front of the same server, when nginx is there.
+    const ng = await nginxRelay(up.port);
+    if (ng) {
+      try {
+        const hn = new HttpPeer(ng.url);
+        await hn.init();
+        const [d, p, a] = await measure([hd, hn], 'ping', {});
+        row('HTTP ping via nginx (reference)', d, p, a);
+      } finally {
+        ng.stop();
+      }
     }
   } finally {
     await px.stop();
