@@ -44,6 +44,7 @@ typedef struct cs_req {
     cs_reply reply;
     /* Set by a page that renders its own response after an op or poll (src/web/). */
     void (*on_resume)(struct cs_req *r);
+    int op_suspended; /* suspended for the writer thread (cs_http_op_suspended) */
 } cs_req;
 
 /* routes.c: decides what to answer; may start an async op or a long-poll. */
@@ -57,6 +58,9 @@ enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
 /* server.c: 1 when this MHD thread has served only r's connection for a while, so
  * that r's op may commit on it (gateway.h, may_inline). */
 int cs_http_thread_solo(const cs_req *r);
+/* server.c: r's connection sleeps until the writer thread has committed its op; the
+ * MHD thread counts it as a client it serves until it is handled again. */
+void cs_http_op_suspended(cs_req *r);
 /* routes.c: who is asking (r->who), from the bearer token or the dashboard's
  * session; 0, or -1 with the problem (400 for several Authorization headers, 401)
  * already in r's reply. */

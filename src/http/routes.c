@@ -88,6 +88,7 @@ static void op_complete(cs_op *op)
 static void op_queued(cs_op *op)
 {
     cs_req *r = op->ctx;
+    cs_http_op_suspended(r);
     MHD_suspend_connection(r->conn);
 }
 

@@ -19,10 +19,12 @@
  * request from another one, and when it last saw any. A thread that saw no request
  * for SOLO_NS serves no other client just then, so a request on a new connection
  * (a client that does not keep its connection, the CLI) is as alone as one on a
- * kept one. */
+ * kept one. Neither is a thread with a connection waiting for the writer thread:
+ * its answer is this thread's to send as soon as it is resumed. */
 #define SOLO_NS 2000000LL /* 2 ms */
 static _Thread_local const struct MHD_Connection *tl_conn;
 static _Thread_local long long tl_switched_ns, tl_last_ns;
+static _Thread_local int tl_waiting; /* this thread's connections suspended for a commit */
 
 static void note_request(const struct MHD_Connection *conn)
 {
@@ -36,7 +38,22 @@ static void note_request(const struct MHD_Connection *conn)
 
 int cs_http_thread_solo(const cs_req *r)
 {
-    return r->conn == tl_conn && cs_mono_ns() - tl_switched_ns >= SOLO_NS;
+    return r->conn == tl_conn && tl_waiting == 0 && cs_mono_ns() - tl_switched_ns >= SOLO_NS;
+}
+
+void cs_http_op_suspended(cs_req *r)
+{
+    r->op_suspended = 1;
+    tl_waiting++;
+}
+
+/* Called on the connection's MHD thread: the first call after a suspension is the
+ * resumed one (or the end of the connection). */
+static void op_resumed(cs_req *r)
+{
+    if (!r->op_suspended) return;
+    r->op_suspended = 0;
+    tl_waiting--;
 }
 
 enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
@@ -116,6 +133,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     cs_http *h = cls;
     cs_req *r = *con_cls;
+    if (r) op_resumed(r);
     if (r == NULL) {
         r = cs_calloc(1, sizeof *r);
         r->http = h;
@@ -177,6 +195,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     cs_req *r = *con_cls;
     if (r == NULL) return;
+    op_resumed(r);
     cs_buf_free(&r->body);
     json_decref(r->who);
     json_decref(r->changed);
