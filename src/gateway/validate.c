@@ -3,6 +3,7 @@
 #include "gateway/gateway.h"
 
 #include "util/alloc.h"
+#include "util/iso_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -147,11 +148,7 @@ long long cs_action_expires_ms(const json_t *doc)
 
 json_t *cs_time_json(long long ms)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char s[96];
-    snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return json_string(s);
+    char s[64];
+    size_t n = cs_iso_time(ms, s);
+    return json_stringn(s, n);
 }

@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include "util/alloc.h"
+#include "util/iso_time.h"
 #include "util/jcs.h"
 
 #include <stdio.h>
@@ -61,13 +62,8 @@ static int write_actor(const char *uid, cs_buf *b)
  * building a JSON tree per entry. */
 static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
 {
-    time_t t = (time_t)(row->time_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char when[96];
-    int wn = snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      (int)(row->time_ms % 1000));
+    char when[64];
+    int wn = (int)cs_iso_time(row->time_ms, when);
     const char *src = row->source ? row->source : "";
     int rc = cs_buf_puts(head, "{\"action_id\":");
     if (!rc)

@@ -231,9 +231,15 @@ static int write_object(const json_t *v, cs_buf *out)
 /* An integer in decimal, exact. */
 static int write_int(json_int_t x, cs_buf *out)
 {
-    char digits[24];
-    int len = snprintf(digits, sizeof digits, "%lld", (long long)x);
-    return cs_buf_append(out, digits, (size_t)len);
+    char d[24];
+    size_t i = sizeof d;
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0) d[--i] = '-';
+    return cs_buf_append(out, d + i, sizeof d - i);
 }
 
 /* [a,b,...] with each element written by `element` (canonical or document order). */

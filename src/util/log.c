@@ -1,6 +1,8 @@
 /* log.c - levelled logging to stderr, plain or JSON lines. */
 #include "util/log.h"
 
+#include "util/iso_time.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,11 +31,8 @@ void cs_log_write(int level, const char *fmt, ...)
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
     char when[64];
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    cs_iso_time((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, when);
     const char *lv = level_names[level < 0 ? 0 : level > 3 ? 3 : level];
 
     pthread_mutex_lock(&log_lock);

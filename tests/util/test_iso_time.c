@@ -1,0 +1,76 @@
+/* test_iso_time.c - cs_iso_time (src/util/iso_time.c) writes exactly what the
+ * snprintf format it replaced writes, over the whole range of years and at the
+ * edges (the epoch, leap days, the turn of a year, the last millisecond of 9999,
+ * times before the epoch and after 9999). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "util/iso_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void reference(long long ms, char out[64])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static void same_as_reference(long long ms)
+{
+    char want[64], got[64];
+    reference(ms, want);
+    size_t n = cs_iso_time(ms, got);
+    assert_string_equal(got, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void edges(void **state)
+{
+    (void)state;
+    const long long cases[] = {
+        0,               /* the epoch */
+        1,               /* its first millisecond */
+        951782399999,    /* 2000-02-28T23:59:59.999Z */
+        951782400000,    /* 2000-02-29 */
+        1798761599999,   /* 2026-12-31T23:59:59.999Z */
+        1798761600000,   /* 2027-01-01 */
+        253402300799999, /* 9999-12-31T23:59:59.999Z */
+        253402300800000, /* 10000-01-01: snprintf's wider year */
+        -1,              /* before the epoch: snprintf's fields */
+        -86400001,
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        same_as_reference(cases[i]);
+    char out[64];
+    assert_int_equal(cs_iso_time(1795264040045LL, out), CS_ISO_TIME_LEN);
+    assert_string_equal(out, "2026-11-21T12:27:20.045Z");
+}
+
+static void random_times(void **state)
+{
+    (void)state;
+    unsigned long long x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        same_as_reference((long long)(x % 253402300800000ULL));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(edges),
+        cmocka_unit_test(random_times),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
