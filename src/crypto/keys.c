@@ -176,7 +176,9 @@ char *cs_random_id(const char *prefix, size_t n)
     unsigned char raw[32];
     if (n > sizeof raw) n = sizeof raw;
     pooled_random(raw, n);
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, raw, n);
-    return cs_sprintf("%s%s", prefix, hex);
+    size_t pn = strlen(prefix);
+    char *id = cs_malloc(pn + 2 * n + 1);
+    memcpy(id, prefix, pn);
+    sodium_bin2hex(id + pn, 2 * n + 1, raw, n);
+    return id;
 }

@@ -325,15 +325,13 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
     json_t *doc = json_object();
     /* Time first, then randomness: ids sort by creation, so the store's id index
      * grows at its right edge instead of dirtying a random page per insert. */
-    char *rnd = cs_random_id("", 8);
-    char id[64] = "act_";
+    char prefix[17] = "act_";
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 12; i++) /* the time in ms, 12 hex digits (good to year 10889) */
-        id[4 + i] = hex[((unsigned long long)op->now_ms >> (4 * (11 - i))) & 15];
-    size_t rn = strlen(rnd) < sizeof id - 17 ? strlen(rnd) : sizeof id - 17;
-    memcpy(id + 16, rnd, rn);
-    json_object_set_new(doc, "id", json_stringn(id, 16 + rn));
-    free(rnd);
+        prefix[4 + i] = hex[((unsigned long long)op->now_ms >> (4 * (11 - i))) & 15];
+    char *id = cs_random_id(prefix, 8);
+    json_object_set_new(doc, "id", json_string(id));
+    free(id);
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     char tagged[7 + 65] = "sha256:";

@@ -276,11 +276,20 @@ void cs_mcp_stream_fetch(cs_mcp_stream *s, CURL *c)
 
 /* Waits on the stream (mu held) for up to a second; 1 when the client has hung up
  * meanwhile, which is how a client that leaves a quiet stream is noticed. */
-static int wait_or_hangup(cs_mcp_stream *s, int client_fd)
+/* usec from now on the clock of s->cv (CLOCK_REALTIME, the default). */
+static struct timespec cv_deadline(long usec)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
+    ts.tv_nsec += usec * 1000;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    return ts;
+}
+
+static int wait_or_hangup(cs_mcp_stream *s, int client_fd)
+{
+    struct timespec ts = cv_deadline(1000000);
     if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0 || client_fd < 0) return 0;
     struct pollfd p = {.fd = client_fd, .events = POLLRDHUP};
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
@@ -299,11 +308,7 @@ int cs_mcp_stream_wait(cs_mcp_stream *s, int until_done, int client_fd)
 
 int cs_mcp_stream_settles_within(cs_mcp_stream *s, long usec)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += usec * 1000;
-    until.tv_sec += until.tv_nsec / 1000000000;
-    until.tv_nsec %= 1000000000;
+    struct timespec until = cv_deadline(usec);
     while (!s->done && !atomic_load(&s->gone))
         if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) break;
     return s->done && !s->failed;

@@ -63,7 +63,7 @@ static int write_actor(const char *uid, cs_buf *b)
 static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
 {
     char when[64];
-    int wn = (int)cs_iso_time(row->time_ms, when);
+    size_t wn = cs_iso_time(row->time_ms, when);
     const char *src = row->source ? row->source : "";
     int rc = cs_buf_puts(head, "{\"action_id\":");
     if (!rc)
@@ -79,7 +79,7 @@ static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
     if (!rc) rc = cs_buf_puts(tail, ",\"source\":");
     if (!rc) rc = cs_jcs_write_string(src, strlen(src), tail);
     if (!rc) rc = cs_buf_puts(tail, ",\"time\":");
-    if (!rc) rc = cs_jcs_write_string(when, (size_t)wn, tail);
+    if (!rc) rc = cs_jcs_write_string(when, wn, tail);
     if (!rc) rc = cs_buf_puts(tail, ",\"v\":1}");
     return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef CS_UTIL_LOG_H
 #define CS_UTIL_LOG_H
 
+#include <stdarg.h>
+
 enum cs_log_level { CS_LOG_DEBUG = 0, CS_LOG_INFO = 1, CS_LOG_WARN = 2, CS_LOG_ERROR = 3 };
 
 extern int cs_log_level;
@@ -15,7 +17,6 @@ void cs_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
  * rest are counted, and the count is written before the next message that gets
  * through. A trailing newline is dropped. */
 #define CS_LOG_LIMIT_PER_SECOND 10
-#include <stdarg.h>
 void cs_log_vlimited(int level, const char *source, const char *fmt, va_list ap);
 /* The same at warn level, in the shape of libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER
  * (source: the name to put before each message, as its closure). */
