@@ -312,6 +312,11 @@ static int sq_open(cs_store *s, const char *location, cs_err *err)
         stmt_put(&q->wc, st);
     }
     q->next_audit = scalar_ll(q->wc.db, "SELECT COALESCE(MAX(idx)+1, 0) FROM audit");
+    /* Room for twice the frames at which a checkpoint starts, so that the WAL's
+     * commits overwrite blocks it has (wal_vfs.h); a failure only costs speed. */
+    long long frame = scalar_ll(q->wc.db, "PRAGMA page_size") + 24;
+    int pre = cs_wal_vfs_prealloc(q->wc.db, 32 + 2 * CKPT_PAGES * frame);
+    if (pre != SQLITE_OK) cs_warn("sqlite: cannot preallocate the WAL: %s", sqlite3_errstr(pre));
     ckpt_start(q);
     return 0;
 fail:

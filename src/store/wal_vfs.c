@@ -12,7 +12,12 @@
  * the sync writes the buffer first, so nothing is published that is only here. A
  * process that dies with frames in the buffer had not committed them. Other
  * connections read the WAL through their own handles, and only frames of commits
- * published in the wal-index, which were written and synced by then. */
+ * published in the wal-index, which were written and synced by then.
+ *
+ * cs_wal_vfs_prealloc() writes zeros past a WAL's end so that commits overwrite
+ * instead of growing the file. SQLite reads a WAL only up to its first frame whose
+ * salt and checksum do not match the header, so zeros there are the same as no file:
+ * recovery, and a WAL that starts over, stop at them. */
 #include "store/wal_vfs.h"
 
 #include <pthread.h>
@@ -221,6 +226,33 @@ static const sqlite3_io_methods wal_methods = {
     .xFetch = w_fetch,
     .xUnfetch = w_unfetch,
 };
+
+int cs_wal_vfs_prealloc(sqlite3 *db, sqlite3_int64 bytes)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_file *p = NULL;
+    rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &p);
+    wal_file *f = (wal_file *)p;
+    if (rc == SQLITE_OK && (p == NULL || p->pMethods != &wal_methods || !f->is_wal))
+        rc = SQLITE_MISUSE;
+    sqlite3_int64 size = 0;
+    if (rc == SQLITE_OK) rc = flush(f);
+    if (rc == SQLITE_OK) rc = f->real->pMethods->xFileSize(f->real, &size);
+    if (rc == SQLITE_OK && size < bytes) {
+        static const unsigned char zeros[65536];
+        while (rc == SQLITE_OK && size < bytes) {
+            int n = bytes - size < (sqlite3_int64)sizeof zeros ? (int)(bytes - size)
+                                                                : (int)sizeof zeros;
+            rc = f->real->pMethods->xWrite(f->real, zeros, n, size);
+            size += n;
+        }
+        if (rc == SQLITE_OK) rc = f->real->pMethods->xSync(f->real, SQLITE_SYNC_NORMAL);
+    }
+    /* Nothing was changed in the database: the commit writes no frame. */
+    int rc2 = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    return rc != SQLITE_OK ? rc : rc2;
+}
 
 static int register_rc = SQLITE_ERROR;
 

@@ -1,7 +1,8 @@
 /* test_wal_vfs.c - the VFS that gathers WAL writes (src/store/wal_vfs.c): what it
  * writes is the database SQLite's default VFS reads, pages spilled in the middle of a
  * transaction read back, the WAL starts over after checkpoints, commits larger than
- * its buffer, and a process killed inside a transaction loses only that transaction. */
+ * its buffer, a process killed inside a transaction loses only that transaction, and a
+ * preallocated WAL keeps its size, its frames and its recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,6 +179,81 @@ static void a_killed_writer_loses_only_its_open_transaction(void **state)
     sqlite3_close(r);
 }
 
+static long long wal_size(void)
+{
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat st;
+    return stat(wal, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+#define PREALLOC (2LL << 20)
+
+/* A writer that preallocates its WAL after some commits, commits more, and dies
+ * without closing: the WAL has kept its preallocated size (commits overwrote the
+ * zeros), and a connection through the default VFS recovers every commit from it. */
+static void a_preallocated_wal_keeps_its_size_frames_and_recovery(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    sqlite3_close(w); /* the last connection: the WAL is folded in and removed */
+    assert_int_equal(wal_size(), -1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *c = NULL;
+        if (sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, cs_wal_vfs()) != SQLITE_OK) _exit(2);
+        if (sqlite3_exec(c, "PRAGMA synchronous=FULL;", NULL, NULL, NULL)) _exit(3);
+        for (int i = 0; i < 20; i++)
+            if (sqlite3_exec(c, "INSERT INTO t(v) VALUES (randomblob(200))", NULL, NULL, NULL))
+                _exit(4);
+        if (cs_wal_vfs_prealloc(c, PREALLOC) != SQLITE_OK) _exit(5);
+        if (wal_size() != PREALLOC) _exit(6);
+        for (int i = 0; i < 100; i++)
+            if (sqlite3_exec(c, "INSERT INTO t(v) VALUES (randomblob(200))", NULL, NULL, NULL))
+                _exit(7);
+        /* Already long enough: left as it is. */
+        if (cs_wal_vfs_prealloc(c, 4096) != SQLITE_OK || wal_size() != PREALLOC) _exit(8);
+        _exit(0); /* no close: as if killed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(wal_size(), PREALLOC);
+    sqlite3 *r = open_plain();
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t"), 120);
+    expect_intact(r);
+    /* Only a connection opened through this VFS can be preallocated. */
+    assert_int_equal(cs_wal_vfs_prealloc(r, PREALLOC), SQLITE_MISUSE);
+    assert_int_equal(scalar(r, "SELECT count(*) FROM t"), 120);
+    sqlite3_close(r);
+}
+
+/* Preallocated, then past its end: the commits that grow the file are read back, and
+ * the WAL starts over from its beginning after a checkpoint. */
+static void a_wal_grows_past_its_preallocation(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    assert_int_equal(cs_wal_vfs_prealloc(w, 256 * 1024), SQLITE_OK);
+    assert_int_equal(wal_size(), 256 * 1024);
+    sqlite3 *r = open_plain();
+    long long want = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 100; i++, want++)
+            exec_ok(w, "INSERT INTO t(v) VALUES (randomblob(3000))");
+        assert_int_equal(scalar(r, "SELECT count(*) FROM t"), want);
+        exec_ok(w, "PRAGMA wal_checkpoint(RESTART)");
+    }
+    assert_true(wal_size() > 256 * 1024);
+    expect_intact(r);
+    sqlite3_close(r);
+    sqlite3_close(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +263,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_killed_writer_loses_only_its_open_transaction, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_preallocated_wal_keeps_its_size_frames_and_recovery,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_wal_grows_past_its_preallocation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
