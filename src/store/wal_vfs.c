@@ -8,11 +8,13 @@
  * control) and whenever a write does not continue it or would overflow it. Every
  * other file, and every other method, is the default VFS's own.
  *
- * Durability is unchanged: SQLite syncs the WAL before it publishes a commit, and
- * the sync writes the buffer first, so nothing is published that is only here. A
+ * Durability is unchanged: SQLite syncs the WAL before it publishes a commit
+ * (synchronous=FULL, as the store runs), and the sync writes the buffer first, so
+ * nothing is published that is only here. Without that sync the buffer is written
+ * right after a commit frame's page, the last write before SQLite publishes it. A
  * process that dies with frames in the buffer had not committed them. Other
  * connections read the WAL through their own handles, and only frames of commits
- * published in the wal-index, which were written and synced by then.
+ * published in the wal-index, which were written by then.
  *
  * cs_wal_vfs_prealloc() writes zeros past a WAL's end so that commits overwrite
  * instead of growing the file. SQLite reads a WAL only up to its first frame whose
@@ -33,6 +35,7 @@ typedef struct wal_file {
     sqlite3_file base;  /* our methods */
     sqlite3_file *real; /* the default VFS's file, allocated right after this */
     int is_wal;
+    int commit_next;    /* the frame header just gathered is a commit's: flush after its page */
     unsigned char *buf; /* gathered writes, allocated at the first */
     size_t len;
     sqlite3_int64 off; /* file offset of buf[0] */
@@ -81,6 +84,18 @@ static int w_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off)
     if (f->len == 0) f->off = off;
     memcpy(f->buf + f->len, data, (size_t)n);
     f->len += (size_t)n;
+    /* A 24-byte write is a frame header; bytes 4-7 are the database size after the
+     * commit in a commit frame, zero otherwise. Its page is the last write of the
+     * commit, which SQLite publishes next; without a sync after it (synchronous below
+     * FULL) other connections would look for that frame in the file. */
+    if (f->commit_next) {
+        f->commit_next = 0;
+        return flush(f);
+    }
+    if (n == 24) {
+        const unsigned char *h = data;
+        f->commit_next = (h[4] | h[5] | h[6] | h[7]) != 0;
+    }
     return SQLITE_OK;
 }
 

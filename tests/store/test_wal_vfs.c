@@ -2,7 +2,8 @@
  * writes is the database SQLite's default VFS reads, pages spilled in the middle of a
  * transaction read back, the WAL starts over after checkpoints, commits larger than
  * its buffer, a process killed inside a transaction loses only that transaction, and a
- * preallocated WAL keeps its size, its frames and its recovery. */
+ * preallocated WAL keeps its size, its frames and its recovery; without a sync per
+ * commit, other connections still read each commit as soon as it is published. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,27 @@ static void a_killed_writer_loses_only_its_open_transaction(void **state)
     sqlite3_close(r);
 }
 
+/* synchronous=NORMAL: no sync after a commit, so nothing but the commit frame itself
+ * tells the VFS to write what it gathered before SQLite publishes the commit. */
+static void commits_without_a_sync_are_read_at_once(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "PRAGMA synchronous=NORMAL");
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    sqlite3 *r = open_plain();
+    for (int i = 1; i <= 200; i++) {
+        exec_ok(w, i % 10 ? "INSERT INTO t(v) VALUES (randomblob(300))"
+                          : "INSERT INTO t(v) SELECT randomblob(900) FROM t LIMIT 40");
+        assert_int_equal(scalar(r, "SELECT count(*) FROM t"), scalar(w, "SELECT count(*) FROM t"));
+        assert_int_equal(scalar(r, "SELECT sum(length(v)) FROM t"),
+                         scalar(w, "SELECT sum(length(v)) FROM t"));
+    }
+    expect_intact(r);
+    sqlite3_close(r);
+    sqlite3_close(w);
+}
+
 static long long wal_size(void)
 {
     char wal[160];
@@ -266,6 +288,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_preallocated_wal_keeps_its_size_frames_and_recovery,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_wal_grows_past_its_preallocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(commits_without_a_sync_are_read_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
