@@ -3,55 +3,16 @@
 #include "audit/audit_hash.h"
 
 #include "util/error.h"
+#include "util/sha256.h"
 
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* SHA-256 through OpenSSL's EVP interface with the algorithm fetched once and one
- * reusable context per thread: the one-shot SHA256() of OpenSSL 3 fetches the algorithm
- * on every call, which costs two thirds of the time for 65-byte node hashes. The
- * context is freed when its thread exits. OpenSSL failing here means it could not
- * allocate; per util/alloc.h that aborts. */
-static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
-static pthread_key_t sha_key;
-static EVP_MD *sha_md;
-
-static void free_ctx(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-}
-
-static void sha_init(void)
-{
-    sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (sha_md == NULL || pthread_key_create(&sha_key, free_ctx) != 0) abort();
-}
-
-static EVP_MD_CTX *sha_begin(void)
-{
-    pthread_once(&sha_once, sha_init);
-    EVP_MD_CTX *ctx = pthread_getspecific(sha_key);
-    if (ctx == NULL) {
-        if ((ctx = EVP_MD_CTX_new()) == NULL || pthread_setspecific(sha_key, ctx) != 0) abort();
-    }
-    if (!EVP_DigestInit_ex(ctx, sha_md, NULL)) abort();
-    return ctx;
-}
-
-static void sha_end(EVP_MD_CTX *ctx, uint8_t out[CS_AUDIT_HASH_LEN])
-{
-    if (!EVP_DigestFinal_ex(ctx, out, NULL)) abort();
-}
-
 void cs_audit_leaf_hash(const void *entry, size_t len, uint8_t out[CS_AUDIT_HASH_LEN])
 {
     static const unsigned char prefix = 0x00;
-    EVP_MD_CTX *ctx = sha_begin();
-    if (!EVP_DigestUpdate(ctx, &prefix, 1) || (len && !EVP_DigestUpdate(ctx, entry, len))) abort();
-    sha_end(ctx, out);
+    cs_sha256(&prefix, 1, entry, len, out);
 }
 
 void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN],
@@ -61,14 +22,12 @@ void cs_audit_node_hash(const uint8_t left[CS_AUDIT_HASH_LEN],
     tmp[0] = 0x01;
     memcpy(tmp + 1, left, CS_AUDIT_HASH_LEN);
     memcpy(tmp + 1 + CS_AUDIT_HASH_LEN, right, CS_AUDIT_HASH_LEN);
-    EVP_MD_CTX *ctx = sha_begin();
-    if (!EVP_DigestUpdate(ctx, tmp, sizeof tmp)) abort();
-    sha_end(ctx, out);
+    cs_sha256(tmp, sizeof tmp, NULL, 0, out);
 }
 
 void cs_audit_empty_root(uint8_t out[CS_AUDIT_HASH_LEN])
 {
-    sha_end(sha_begin(), out);
+    cs_sha256(NULL, 0, NULL, 0, out);
 }
 
 /* Largest power of two strictly below n (n >= 2). */

@@ -4,6 +4,7 @@
 
 #include "audit/audit_note.h"
 #include "util/alloc.h"
+#include "util/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,8 +113,8 @@ int cs_ed25519_verify(const unsigned char pub[CS_PUBKEY_BYTES], const void *msg,
 
 void cs_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
+    unsigned char h[CS_SHA256_LEN];
+    cs_sha256(data, len, NULL, 0, h);
     sodium_bin2hex(out, 65, h, sizeof h);
 }
 
