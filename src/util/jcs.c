@@ -6,6 +6,7 @@
 #include "util/error.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,40 +99,64 @@ static int member_qcmp(const void *x, const void *y)
     return member_cmp(x, y);
 }
 
+/* Nonzero when one of the 8 bytes in v is below 0x20, '"' or '\\' (needs escaping).
+ * (x - 0x01..) & ~x & 0x80.. is nonzero exactly when a byte of x is zero, and with
+ * 0x20.. in place of 0x01.. when a byte is below 0x20; bytes of 0x80 and above (UTF-8)
+ * never match. */
+static int special8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high ? 1 : 0;
+}
+
 int cs_jcs_write_string(const char *s, size_t n, cs_buf *out)
 {
     int rc = cs_buf_putc(out, '"');
     size_t run = 0; /* start of the pending run of characters copied as they are */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        rc = cs_buf_append(out, s + run, i - run);
-        run = i + 1;
-        if (rc) break;
-        switch (c) {
-        case '"':
-            rc = cs_buf_puts(out, "\\\"");
-            break;
-        case '\\':
-            rc = cs_buf_puts(out, "\\\\");
-            break;
-        case '\b':
-            rc = cs_buf_puts(out, "\\b");
-            break;
-        case '\f':
-            rc = cs_buf_puts(out, "\\f");
-            break;
-        case '\n':
-            rc = cs_buf_puts(out, "\\n");
-            break;
-        case '\r':
-            rc = cs_buf_puts(out, "\\r");
-            break;
-        case '\t':
-            rc = cs_buf_puts(out, "\\t");
-            break;
-        default:
-            rc = cs_buf_printf(out, "\\u%04x", c);
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        if (n - i >= 8) { /* 8 bytes at a time while none needs escaping */
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (!special8(v)) {
+                i += 8;
+                continue;
+            }
+        }
+        /* Byte by byte through the next 8 (or the rest), which hold one to escape. */
+        size_t end = n - i > 8 ? i + 8 : n;
+        for (; i < end && rc == 0; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x20 && c != '"' && c != '\\') continue;
+            rc = cs_buf_append(out, s + run, i - run);
+            run = i + 1;
+            if (rc) break;
+            switch (c) {
+            case '"':
+                rc = cs_buf_puts(out, "\\\"");
+                break;
+            case '\\':
+                rc = cs_buf_puts(out, "\\\\");
+                break;
+            case '\b':
+                rc = cs_buf_puts(out, "\\b");
+                break;
+            case '\f':
+                rc = cs_buf_puts(out, "\\f");
+                break;
+            case '\n':
+                rc = cs_buf_puts(out, "\\n");
+                break;
+            case '\r':
+                rc = cs_buf_puts(out, "\\r");
+                break;
+            case '\t':
+                rc = cs_buf_puts(out, "\\t");
+                break;
+            default:
+                rc = cs_buf_printf(out, "\\u%04x", c);
+            }
         }
     }
     if (rc == 0) rc = cs_buf_append(out, s + run, n - run);

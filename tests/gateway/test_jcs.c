@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/jcs.h"
 
 static void check(const char *in, const char *want)
@@ -73,11 +74,54 @@ static void test_document_order(void **state)
     json_decref(v);
 }
 
+/* The RFC 8785 string form, one byte at a time: what the writer's 8-byte scan must
+ * equal for every byte value at every position. */
+static void reference_string(const unsigned char *s, size_t n, char *out)
+{
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+                      : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t" : NULL;
+        if (e) o += sprintf(o, "%s", e);
+        else if (c < 0x20) o += sprintf(o, "\\u%04x", c);
+        else *o++ = (char)c;
+    }
+    *o++ = '"';
+    *o = '\0';
+}
+
+static void test_string_bytes_at_every_position(void **state)
+{
+    (void)state;
+    unsigned char s[40];
+    char want[40 * 6 + 3];
+    for (size_t n = 1; n <= sizeof s; n += (n < 20 ? 1 : 7)) {
+        for (size_t pos = 0; pos < n; pos++) {
+            for (int c = 1; c < 256; c++) {
+                for (size_t i = 0; i < n; i++)
+                    s[i] = (unsigned char)('a' + i % 26);
+                s[pos] = (unsigned char)c;
+                if (n > 9) s[n - 1 - pos % 9] = (unsigned char)(0x80 + c % 64); /* UTF-8 bytes */
+                cs_buf b;
+                cs_buf_init(&b, 1 << 12);
+                assert_int_equal(cs_jcs_write_string((const char *)s, n, &b), 0);
+                reference_string(s, n, want);
+                assert_string_equal(b.data, want);
+                cs_buf_free(&b);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers),
                                        cmocka_unit_test(test_keys_and_strings),
                                        cmocka_unit_test(test_many_keys),
-                                       cmocka_unit_test(test_document_order)};
+                                       cmocka_unit_test(test_document_order),
+                                       cmocka_unit_test(test_string_bytes_at_every_position)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
