@@ -349,23 +349,64 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
     return doc;
 }
 
-/* The action.submitted entry's details: what was asked and what the policy said. */
+/* The members of the action.submitted entry's details, in canonical (RFC 8785) key
+ * order: what was asked and what the policy said, null when absent; the kill switch and
+ * the rollback links only when the action has them. */
+static const struct {
+    const char *key;
+    int required;
+} submit_keys[] = {
+    {"action", 1},       {"approval", 0}, {"args_hash", 1}, {"context", 1},
+    {"frozen", 0},       {"on_behalf_of", 1}, {"policy", 1}, {"purpose", 1},
+    {"requester", 1},    {"resource", 1}, {"rollback", 0}, {"rollback_of", 0},
+    {"status", 1},
+};
+#define SUBMIT_KEYS (sizeof submit_keys / sizeof submit_keys[0])
+
+/* The action.submitted entry's details as an object. */
 static json_t *submit_details(const json_t *doc)
 {
-    static const char *const keys[] = {"requester", "action",   "resource",  "context",
-                                       "purpose",   "on_behalf_of", "args_hash", "status",
-                                       "policy"};
-    /* The kill switch and rollback links are part of what the entry records. */
-    static const char *const optional[] = {"approval", "frozen", "rollback", "rollback_of"};
     json_t *details = json_object();
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        json_t *v = json_object_get(doc, keys[i]);
-        json_object_set(details, keys[i], v ? v : json_null());
+    for (size_t i = 0; i < SUBMIT_KEYS; i++) {
+        json_t *v = json_object_get(doc, submit_keys[i].key);
+        if (v || submit_keys[i].required)
+            json_object_set(details, submit_keys[i].key, v ? v : json_null());
     }
-    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
-        if (json_object_get(doc, optional[i]))
-            json_object_set(details, optional[i], json_object_get(doc, optional[i]));
     return details;
+}
+
+/* The same details written straight in their canonical form, without the object;
+ * NULL when a value cannot be written (the writer then renders the entry itself). */
+static char *submit_details_text(const json_t *doc)
+{
+    cs_buf b;
+    cs_buf_init_reserve(&b, (size_t)1 << 30, 768);
+    int rc = cs_buf_putc(&b, '{'), first = 1;
+    for (size_t i = 0; i < SUBMIT_KEYS && rc == 0; i++) {
+        const char *key = submit_keys[i].key;
+        json_t *v = json_object_get(doc, key);
+        if (v == NULL && !submit_keys[i].required) continue;
+        if (!first) rc = cs_buf_putc(&b, ',');
+        first = 0;
+        if (!rc) rc = cs_jcs_write_string(key, strlen(key), &b);
+        if (!rc) rc = cs_buf_putc(&b, ':');
+        if (!rc) rc = v ? cs_jcs_write(v, &b) : cs_buf_puts(&b, "null");
+    }
+    if (!rc) rc = cs_buf_putc(&b, '}');
+    if (rc) {
+        cs_buf_free(&b);
+        return NULL;
+    }
+#ifndef NDEBUG
+    for (size_t i = 1; i < SUBMIT_KEYS; i++) /* the table is in canonical order */
+        assert(strcmp(submit_keys[i - 1].key, submit_keys[i].key) < 0);
+    json_t *details = submit_details(doc);
+    char *full = cs_jcs_dumps(details);
+    assert(full && strcmp(full, b.data) == 0); /* the same text as through the object */
+    free(full);
+    json_decref(details);
+#endif
+    return cs_buf_steal(&b);
 }
 
 const char *cs_gw_actor(cs_op *op)
@@ -387,7 +428,7 @@ static cs_audit_row submitted_row(cs_op *op, const json_t *details)
 {
     return (cs_audit_row){"action.submitted", op->now_ms, cs_gw_actor(op), op->source,
                           json_string_value(json_object_get(op->doc, "id")), details,
-                          op->pre_head, op->pre_tail};
+                          op->pre_head, op->pre_tail, NULL};
 }
 
 /* HTTP thread: renders the action.submitted entry (all but its index) and the stored
@@ -396,13 +437,14 @@ static cs_audit_row submitted_row(cs_op *op, const json_t *details)
  * (cs_gw_unrender, cs_gw_receipt_issue), and the writer renders that itself. */
 static void prerender_submit(cs_op *op)
 {
-    json_t *details = submit_details(op->doc);
-    cs_audit_row row = submitted_row(op, details);
-    if (cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0)
+    char *details = submit_details_text(op->doc);
+    cs_audit_row row = submitted_row(op, NULL);
+    row.details_text = details;
+    if (details == NULL || cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail) != 0)
         op->pre_head = op->pre_tail = NULL;
     else
         op->pre_doc = cs_json_dumps(op->doc);
-    json_decref(details);
+    free(details);
 }
 
 void cs_gw_unrender(cs_op *op)
@@ -478,7 +520,7 @@ int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *detai
                 long long *index)
 {
     const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
-    cs_audit_row row = {type, op->now_ms, cs_gw_actor(op), op->source, aid, details, NULL, NULL};
+    cs_audit_row row = {type, op->now_ms, cs_gw_actor(op), op->source, aid, details, NULL, NULL, NULL};
     return gw->store->ops->audit_append(gw->store, &row, index);
 }
 

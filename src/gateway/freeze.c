@@ -102,7 +102,7 @@ char *cs_gateway_freeze_metrics(cs_gateway *gw)
 int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *type,
                    const char *action_id, const json_t *details, long long *index)
 {
-    cs_audit_row row = {type, op->now_ms, actor, op->source, action_id, details, NULL, NULL};
+    cs_audit_row row = {type, op->now_ms, actor, op->source, action_id, details, NULL, NULL, NULL};
     return gw->store->ops->audit_append(gw->store, &row, index);
 }
 

@@ -205,7 +205,7 @@ static int result_apply(cs_store *s, cs_write_job *job)
         json_t *d = json_pack("{s:s,s:s,s:i,s:s}", "target", j->target, "event", j->event,
                               "attempts", j->attempts, "error", j->error ? j->error : "");
         cs_audit_row row = {"notification.dead", now_ms(), "System::\"countersign\"", "notify",
-                            j->action_id,        d, NULL, NULL};
+                            j->action_id,        d, NULL, NULL, NULL};
         rc = s->ops->audit_append(s, &row, NULL);
         json_decref(d);
     }

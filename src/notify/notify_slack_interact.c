@@ -38,6 +38,7 @@ static int audit_apply(cs_store *s, cs_write_job *job)
                         NULL,
                         j->details,
                         NULL,
+                        NULL,
                         NULL};
     return s->ops->audit_append(s, &row, NULL);
 }

@@ -72,7 +72,10 @@ static int write_entry(const cs_audit_row *row, cs_buf *head, cs_buf *tail)
     if (!rc) rc = cs_buf_puts(head, ",\"actor\":");
     if (!rc) rc = write_actor(row->actor, head);
     if (!rc) rc = cs_buf_puts(head, ",\"details\":");
-    if (!rc) rc = row->details ? cs_jcs_write(row->details, head) : cs_buf_puts(head, "null");
+    if (!rc)
+        rc = row->details_text ? cs_buf_puts(head, row->details_text)
+             : row->details    ? cs_jcs_write(row->details, head)
+                               : cs_buf_puts(head, "null");
     if (!rc) rc = cs_buf_puts(head, ",\"event\":");
     if (!rc) rc = cs_jcs_write_string(row->type, strlen(row->type), head);
     if (!rc) rc = cs_buf_puts(head, ",\"index\":");

@@ -37,6 +37,8 @@ typedef struct cs_audit_row {
      * HTTP thread before the op reached the writer; the fields above are then only
      * for the row's columns. Both or neither. */
     const char *pre_head, *pre_tail;
+    /* details already in canonical (RFC 8785) form; written instead of `details`. */
+    const char *details_text;
 } cs_audit_row;
 
 typedef struct cs_list_query {
