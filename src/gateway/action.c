@@ -152,8 +152,11 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    json_object_set_new(ctx, "time",
-                        json_pack("{s:i,s:i}", "hour", tm.tm_hour, "weekday", tm.tm_wday));
+    /* Built member by member: json_pack parses its format on every call. */
+    json_t *when = json_object();
+    json_object_set_new_nocheck(when, "hour", json_integer(tm.tm_hour));
+    json_object_set_new_nocheck(when, "weekday", json_integer(tm.tm_wday));
+    json_object_set_new_nocheck(ctx, "time", when);
     return ctx;
 }
 
@@ -161,9 +164,10 @@ static json_t *requester_json(const json_t *who)
 {
     const char *kind = json_string_value(json_object_get(who, "kind"));
     int agent = kind && !strcmp(kind, "agent");
-    json_t *r = json_pack("{s:s,s:O}", "type", agent ? "Agent" : "User", "id",
-                          json_object_get(who, "name"));
-    if (agent) json_object_set(r, "owner", json_object_get(who, "owner"));
+    json_t *r = json_object();
+    json_object_set_new_nocheck(r, "type", json_string_nocheck(agent ? "Agent" : "User"));
+    json_object_set_nocheck(r, "id", json_object_get(who, "name"));
+    if (agent) json_object_set_nocheck(r, "owner", json_object_get(who, "owner"));
     return r;
 }
 
@@ -300,11 +304,13 @@ static json_t *envelope_json(const cs_op *op, char hash[65])
     json_t *args = op->args, *context = json_object_get(args, "context");
     json_t *purpose = json_object_get(args, "purpose"),
            *obo = json_object_get(args, "on_behalf_of");
-    json_t *env =
-        json_pack("{s:o,s:O,s:O,s:o,s:O,s:O}", "requester", requester_json(op->who), "action",
-                  json_object_get(args, "action"), "resource", json_object_get(args, "resource"),
-                  "context", context ? json_incref(context) : json_object(), "purpose",
-                  purpose ? purpose : json_null(), "on_behalf_of", obo ? obo : json_null());
+    json_t *env = json_object();
+    json_object_set_new_nocheck(env, "requester", requester_json(op->who));
+    json_object_set_nocheck(env, "action", json_object_get(args, "action"));
+    json_object_set_nocheck(env, "resource", json_object_get(args, "resource"));
+    json_object_set_new_nocheck(env, "context", context ? json_incref(context) : json_object());
+    json_object_set_nocheck(env, "purpose", purpose ? purpose : json_null());
+    json_object_set_nocheck(env, "on_behalf_of", obo ? obo : json_null());
     /* Present only when given, so that other requests hash as before. */
     if (json_object_get(args, "rollback"))
         json_object_set(env, "rollback", json_object_get(args, "rollback"));
@@ -564,7 +570,9 @@ static char *take_text(cs_op *op)
 
 static void set_audit_index(json_t *doc, long long index)
 {
-    json_object_set_new(doc, "audit", json_pack("{s:I}", "index", (json_int_t)index));
+    json_t *audit = json_object();
+    json_object_set_new_nocheck(audit, "index", json_integer((json_int_t)index));
+    json_object_set_new_nocheck(doc, "audit", audit);
 }
 
 int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)

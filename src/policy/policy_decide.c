@@ -408,8 +408,11 @@ json_t *cs_policy_matches_json(const cs_policy_match *m, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:s,s:s,s:b}", "id", m[i].id, "effect",
-                              m[i].effect == CS_EFFECT_FORBID ? "forbid" : "permit", "approval", m[i].approval);
+        json_t *o = json_object(); /* member by member: json_pack parses its format per call */
+        json_object_set_new_nocheck(o, "id", json_string(m[i].id));
+        json_object_set_new_nocheck(
+            o, "effect", json_string_nocheck(m[i].effect == CS_EFFECT_FORBID ? "forbid" : "permit"));
+        json_object_set_new_nocheck(o, "approval", json_boolean(m[i].approval));
         if (m[i].reason) json_object_set_new(o, "reason", json_string(m[i].reason));
         json_array_append_new(arr, o);
     }
