@@ -38,13 +38,25 @@ static const cs_field outcome_fields[] = {
     {"output_sha256", -1, 0},   {"duration_ms", JSON_INTEGER, 0}, {NULL, 0, 0},
 };
 
+/* type::"name", Cedar's entity uid form (names are checked at creation: no quotes);
+ * a missing part is empty. Concatenated, not formatted: it is built twice per submit. */
+static char *cedar_uid(const char *type, const char *name)
+{
+    size_t t = type ? strlen(type) : 0, n = name ? strlen(name) : 0;
+    char *s = cs_malloc(t + n + 5);
+    if (t) memcpy(s, type, t);
+    memcpy(s + t, "::\"", 3);
+    if (n) memcpy(s + t + 3, name, n);
+    memcpy(s + t + 3 + n, "\"", 2);
+    return s;
+}
+
 char *cs_gw_uid(const json_t *who)
 {
     if (who == NULL) return cs_strdup("System::\"countersign\"");
     const char *kind = json_string_value(json_object_get(who, "kind"));
     const char *name = json_string_value(json_object_get(who, "name"));
-    return cs_sprintf("%s::\"%s\"", kind && !strcmp(kind, "agent") ? "Agent" : "User",
-                      name ? name : "");
+    return cedar_uid(kind && !strcmp(kind, "agent") ? "Agent" : "User", name);
 }
 
 json_t *cs_gw_public(const json_t *doc)
@@ -424,8 +436,8 @@ const char *cs_gw_actor(cs_op *op)
 char *cs_gw_requester_uid(const json_t *doc)
 {
     json_t *r = json_object_get(doc, "requester");
-    return cs_sprintf("%s::\"%s\"", json_string_value(json_object_get(r, "type")),
-                      json_string_value(json_object_get(r, "id")));
+    return cedar_uid(json_string_value(json_object_get(r, "type")),
+                     json_string_value(json_object_get(r, "id")));
 }
 
 /* The action.submitted row of op: its entry's parts when rendered on the HTTP thread,
