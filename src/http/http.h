@@ -11,6 +11,8 @@
 #include "util/error.h"
 
 #define CS_HTTP_BODY_MAX (1024 * 1024)
+/* Bodies up to this size over the cap are read and dropped before the 413. */
+#define CS_HTTP_DRAIN_MAX (16 * 1024 * 1024)
 
 typedef struct cs_http cs_http;
 

@@ -36,6 +36,7 @@ typedef struct cs_req {
     char *url;
     cs_buf body;
     int too_big;
+    size_t received; /* body bytes read so far, kept or dropped */
     json_t *who;
     cs_op *op;
     cs_watch watch;

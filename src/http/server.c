@@ -149,9 +149,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_problem(r, 503, "stopping", "the gateway is shutting down");
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > CS_HTTP_BODY_MAX)
+        /* A body declared over the cap is refused. Up to CS_HTTP_DRAIN_MAX it is read
+         * and dropped first: answering while the client is still sending makes the
+         * server close a socket with unread data, the kernel then resets the
+         * connection, and the client may lose the 413 before it reads it. */
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > CS_HTTP_DRAIN_MAX)
             return send_problem(r, 413, "payload-too-large",
                                 "the request body is larger than 1 MiB");
+        if (declared > CS_HTTP_BODY_MAX) r->too_big = 1;
         return MHD_YES;
     }
     if (r->state == RS_DONE) {
@@ -160,9 +166,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size > 0) {
+        r->received += *upload_size;
         if (!r->too_big && cs_buf_append(&r->body, upload, *upload_size) != 0) r->too_big = 1;
         *upload_size = 0;
-        return MHD_YES;
+        /* A chunked body that goes on past the drain cap: no answer can be queued
+         * mid-body, so the connection is closed. */
+        return r->received > CS_HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
     }
     if (r->state == RS_READ) {
         if (r->too_big)
