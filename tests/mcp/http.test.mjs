@@ -96,12 +96,23 @@ test("an allowed call's own progress from the server streams through as it happe
   await r0.text();
   const h = { ...mcpHeaders, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' };
   await (await fetch(px.url, { method: 'POST', headers: h, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).text();
-  const quick = await fetch(px.url, { method: 'POST', headers: h, body: '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"whole"}}}' });
-  assert.equal(quick.status, 200);
-  assert.match(quick.headers.get('content-type'), /text\/event-stream/);
-  const text = await quick.text();
-  assert.equal(Number(quick.headers.get('content-length')), Buffer.byteLength(text));
-  assert.match(text, /Echo: whole/);
+  // "Within 1 ms of its headers" is a race the proxy may lose on a loaded machine
+  // (CI runs tests side by side), and then the answer streams, correctly: so of a few
+  // calls, every one must be right, and at least one must have come whole.
+  let whole = 0;
+  for (let i = 0; i < 5 && whole === 0; i++) {
+    const quick = await fetch(px.url, { method: 'POST', headers: h, body: `{"jsonrpc":"2.0","id":${2 + i},"method":"tools/call","params":{"name":"echo","arguments":{"message":"whole"}}}` });
+    assert.equal(quick.status, 200);
+    assert.match(quick.headers.get('content-type'), /text\/event-stream/);
+    const text = await quick.text();
+    assert.match(text, /Echo: whole/);
+    const len = quick.headers.get('content-length');
+    if (len !== null) {
+      assert.equal(Number(len), Buffer.byteLength(text));
+      whole++;
+    }
+  }
+  assert.ok(whole > 0, 'no quick answer came whole, with a length, in five calls');
   // A slow one streams: each progress notification reaches the client while the
   // tool still runs, well before its answer.
   const p = await httpClient(px.url);
