@@ -37,7 +37,11 @@ wait "$IDLE_PID" 2>/dev/null || true
 check "the proxy is still running" 0 "$(kill -0 "$PXPID"; echo $?)"
 check "psql still works after all that" 1 "$(psql_px -At -c "SELECT 1")"
 for _ in $(seq 1 100); do [ "$(fds)" -le "$base" ] && break; sleep 0.05; done
-check "no connection leaked (proxy fd count back to its idle value)" "$base" "$(fds)"
+# At most the idle value: the gateway client may also have let an idle kept-alive
+# connection go meanwhile (seen under a loaded parallel ctest: 12 against 14).
+now=$(fds)
+check "no connection leaked (proxy fd count back to at most its idle value $base, now $now)" 1 \
+  "$([ "$now" -le "$base" ] && echo 1 || echo 0)"
 
 pg_ctl_stop() { as_pg pg_ctl -D "$T/pgdata" -m fast stop >/dev/null; }
 pg_ctl_stop
