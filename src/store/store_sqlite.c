@@ -104,10 +104,21 @@ typedef struct sq_conn {
     int n;
 } sq_conn;
 
+/* An audit entry appended in the open write transaction, kept so that the audit log's
+ * before-commit pass (which hashes the batch's new entries into the tree) reads them
+ * from memory instead of selecting the rows it has just inserted. */
+typedef struct sq_txentry {
+    long long idx, time_ms;
+    char *entry;
+    size_t len;
+} sq_txentry;
+
 typedef struct sq {
     char *path;
     sq_conn wc; /* the writer connection and its statements; wsql[] prepared at open */
     long long next_audit, saved_audit, txn_audit;
+    sq_txentry *txe; /* this transaction's audit entries, in index order */
+    size_t n_txe, cap_txe, saved_txe;
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
     int n_pool;
@@ -325,11 +336,20 @@ fail:
     return rc;
 }
 
+/* Drops the kept entries from the n-th on (a rollback to a savepoint, or the end of
+ * the transaction with n = 0). */
+static void txe_truncate(sq *q, size_t n)
+{
+    while (q->n_txe > n) free(q->txe[--q->n_txe].entry);
+}
+
 static void sq_close(cs_store *s)
 {
     sq *q = s->impl;
     if (q == NULL) return;
     ckpt_stop(q);
+    txe_truncate(q, 0);
+    free(q->txe);
     conn_close(&q->wc);
     for (int i = 0; i < q->n_pool; i++) {
         conn_close(q->pool[i]);
@@ -360,6 +380,7 @@ static int sq_begin(cs_store *s)
 {
     sq *q = s->impl;
     q->txn_audit = q->next_audit;
+    txe_truncate(q, 0);
     return step_done(q, wstmt(q, W_BEGIN));
 }
 
@@ -367,6 +388,7 @@ static int sq_commit(cs_store *s)
 {
     sq *q = s->impl;
     int rc = step_done(q, wstmt(q, W_COMMIT));
+    txe_truncate(q, 0);
     if (rc) {
         sqlite3_exec(q->wc.db, "ROLLBACK", NULL, NULL, NULL);
         q->next_audit = q->txn_audit;
@@ -378,6 +400,7 @@ static int sq_rollback(cs_store *s)
 {
     sq *q = s->impl;
     q->next_audit = q->txn_audit;
+    txe_truncate(q, 0);
     return step_done(q, wstmt(q, W_ROLLBACK));
 }
 
@@ -385,6 +408,7 @@ static int sq_savepoint(cs_store *s)
 {
     sq *q = s->impl;
     q->saved_audit = q->next_audit;
+    q->saved_txe = q->n_txe;
     return step_done(q, wstmt(q, W_SAVE));
 }
 
@@ -398,6 +422,7 @@ static int sq_rollback_to(cs_store *s)
 {
     sq *q = s->impl;
     q->next_audit = q->saved_audit;
+    txe_truncate(q, q->saved_txe);
     int rc = step_done(q, wstmt(q, W_ROLLBACK_TO));
     return rc ? rc : step_done(q, wstmt(q, W_RELEASE));
 }
@@ -441,12 +466,18 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
      * entry is freed. */
     sqlite3_bind_text(st, 7, entry, -1, SQLITE_STATIC);
     int rc = step_done(q, st);
-    free(entry);
-    if (rc == 0) {
-        q->next_audit = idx + 1;
-        if (index) *index = idx;
+    if (rc != 0) {
+        free(entry);
+        return rc;
     }
-    return rc;
+    if (q->n_txe == q->cap_txe) {
+        q->cap_txe = q->cap_txe ? 2 * q->cap_txe : 64;
+        q->txe = cs_realloc(q->txe, q->cap_txe * sizeof *q->txe);
+    }
+    q->txe[q->n_txe++] = (sq_txentry){idx, r->time_ms, entry, strlen(entry)};
+    q->next_audit = idx + 1;
+    if (index) *index = idx;
+    return 0;
 }
 
 static int sq_token_put(cs_store *s, const char *name, const char *hash, const char *doc,
@@ -737,9 +768,28 @@ static void finish_on(sq *q, int w, sq_conn *c, sqlite3_stmt *st)
     conn_put(q, w, c);
 }
 
+/* A scan on the writer's connection of entries that all belong to the open
+ * transaction (the audit log's before-commit pass): answered from the kept copies.
+ * Returns 1 when it answered. */
+static int scan_kept(sq *q, const cs_audit_scan *a, cs_audit_row_fn fn, void *ctx, int *rc)
+{
+    if (q->n_txe == 0 || a->since_ms != 0 || a->until_ms != 0 || a->limit > 0) return 0;
+    long long first = q->txe[0].idx;
+    if (a->from < first || q->next_audit != q->txe[q->n_txe - 1].idx + 1) return 0;
+    *rc = 0;
+    for (size_t i = (size_t)(a->from - first); i < q->n_txe && *rc == 0; i++) {
+        const sq_txentry *e = &q->txe[i];
+        if (a->to >= 0 && e->idx >= a->to) break;
+        *rc = fn(ctx, e->idx, e->time_ms, e->entry, e->len);
+    }
+    return 1;
+}
+
 static int sq_audit_scan(cs_store *s, int w, const cs_audit_scan *a, cs_audit_row_fn fn, void *ctx)
 {
     sq *q = s->impl;
+    int kept_rc;
+    if (w && scan_kept(q, a, fn, ctx, &kept_rc)) return kept_rc;
     sq_conn *db;
     sqlite3_stmt *st;
     int rc = prepare_on(q, w, "SELECT idx, time_ms, entry FROM audit WHERE idx >= ?1 AND (?2 < 0 OR idx < ?2)"
