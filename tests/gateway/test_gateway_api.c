@@ -22,6 +22,9 @@ static void expect_problem(td_resp *r, long status, const char *type)
     assert_int_equal(r->status, status);
     assert_non_null(strstr(r->headers, "application/problem+json"));
     assert_string_equal(td_str(r->json, "type"), type);
+    /* RFC 9457: a human-readable summary, not the type again. */
+    assert_non_null(td_str(r->json, "title"));
+    assert_string_not_equal(td_str(r->json, "title"), type);
     td_resp_free(r);
 }
 
