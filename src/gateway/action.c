@@ -8,6 +8,7 @@
 #include "notify/notify.h"
 
 #include "util/alloc.h"
+#include "util/iso_time.h"
 #include "util/jcs.h"
 #include "util/log.h"
 
@@ -161,13 +162,20 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     /* The enforcement point that asked (SPEC §2); declared by the client, "api" when absent. */
     const char *source = json_string_value(json_object_get(args, "source"));
     json_object_set_new(ctx, "source", json_string(source ? source : "api"));
-    time_t t = (time_t)(now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    int hour = 0, weekday = 0;
+    if (now_ms >= 0) {
+        cs_utc_hour_weekday(now_ms, &hour, &weekday);
+    } else { /* never from the clock */
+        time_t t = (time_t)(now_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        hour = tm.tm_hour;
+        weekday = tm.tm_wday;
+    }
     /* Built member by member: json_pack parses its format on every call. */
     json_t *when = json_object();
-    json_object_set_new_nocheck(when, "hour", json_integer(tm.tm_hour));
-    json_object_set_new_nocheck(when, "weekday", json_integer(tm.tm_wday));
+    json_object_set_new_nocheck(when, "hour", json_integer(hour));
+    json_object_set_new_nocheck(when, "weekday", json_integer(weekday));
     json_object_set_new_nocheck(ctx, "time", when);
     return ctx;
 }

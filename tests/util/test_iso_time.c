@@ -66,11 +66,47 @@ static void random_times(void **state)
     }
 }
 
+/* Every day from the epoch to 2400 (four leap centuries' worth of rules), at a time
+ * that moves through the day, by the date arithmetic that replaced gmtime_r. */
+static void every_day(void **state)
+{
+    (void)state;
+    for (long long day = 0; day < 157000; day++)
+        same_as_reference(day * 86400000LL + (day * 7919 % 86400) * 1000 + day % 1000);
+}
+
+static void hour_and_weekday(void **state)
+{
+    (void)state;
+    unsigned long long x = 0x243f6a8885a308d3ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        long long ms = (long long)(x % 253402300800000ULL);
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        int hour = -1, weekday = -1;
+        cs_utc_hour_weekday(ms, &hour, &weekday);
+        assert_int_equal(hour, tm.tm_hour);
+        assert_int_equal(weekday, tm.tm_wday);
+    }
+    int hour, weekday;
+    cs_utc_hour_weekday(0, &hour, &weekday);
+    assert_int_equal(weekday, 4); /* 1970-01-01 was a Thursday */
+    cs_utc_hour_weekday(1796601600000LL - 1, &hour, &weekday); /* 2026-12-06T23:59:59.999Z */
+    assert_int_equal(hour, 23);
+    assert_int_equal(weekday, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(edges),
         cmocka_unit_test(random_times),
+        cmocka_unit_test(every_day),
+        cmocka_unit_test(hour_and_weekday),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
