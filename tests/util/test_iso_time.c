@@ -32,6 +32,15 @@ static void same_as_reference(long long ms)
     assert_int_equal(n, strlen(want));
 }
 
+/* A time in [0, 10000-01-01) from a xorshift64 generator. */
+static long long random_ms(unsigned long long *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (long long)(*x % 253402300800000ULL);
+}
+
 static void edges(void **state)
 {
     (void)state;
@@ -58,12 +67,8 @@ static void random_times(void **state)
 {
     (void)state;
     unsigned long long x = 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        same_as_reference((long long)(x % 253402300800000ULL));
-    }
+    for (int i = 0; i < 200000; i++)
+        same_as_reference(random_ms(&x));
 }
 
 /* Every day from the epoch to 2400 (four leap centuries' worth of rules), at a time
@@ -80,10 +85,7 @@ static void hour_and_weekday(void **state)
     (void)state;
     unsigned long long x = 0x243f6a8885a308d3ULL;
     for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        long long ms = (long long)(x % 253402300800000ULL);
+        long long ms = random_ms(&x);
         time_t t = (time_t)(ms / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
