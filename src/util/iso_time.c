@@ -23,7 +23,7 @@ static void civil_from_days(long long days, int *year, int *month, int *day)
 {
     long long z = days + 719468; /* days since 0000-03-01 */
     long long era = z / 146097;
-    long long doe = z - era * 146097;                                     /* [0, 146096] */
+    long long doe = z - era * 146097;                                      /* [0, 146096] */
     long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
     long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
     long long mp = (5 * doy + 2) / 153;                                    /* March = 0 */

@@ -96,7 +96,7 @@ static void hour_and_weekday(void **state)
     }
     int hour, weekday;
     cs_utc_hour_weekday(0, &hour, &weekday);
-    assert_int_equal(weekday, 4); /* 1970-01-01 was a Thursday */
+    assert_int_equal(weekday, 4);                              /* 1970-01-01 was a Thursday */
     cs_utc_hour_weekday(1796601600000LL - 1, &hour, &weekday); /* 2026-12-06T23:59:59.999Z */
     assert_int_equal(hour, 23);
     assert_int_equal(weekday, 0);
