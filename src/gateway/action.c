@@ -201,10 +201,17 @@ static int decide(cs_gateway *gw, cs_op *op, const json_t *who, json_t *ctx, cs_
     const char **gv = cs_calloc(ng ? ng : 1, sizeof *gv);
     for (size_t i = 0; i < ng; i++)
         gv[i] = json_string_value(json_array_get(groups, i));
-    json_t *attrs = NULL;
-    if (agent && json_is_string(json_object_get(who, "owner")))
-        attrs = json_pack("{s:{s:{s:s,s:O}}}", "owner", "__entity", "type", "User", "id",
-                          json_object_get(who, "owner"));
+    /* {"owner": {"__entity": {"type": "User", "id": owner}}}, built member by member:
+     * json_pack parses its format on every call. */
+    json_t *attrs = NULL, *owner = json_object_get(who, "owner");
+    if (agent && json_is_string(owner)) {
+        json_t *ent = json_object(), *ref = json_object();
+        json_object_set_new_nocheck(ent, "type", json_string_nocheck("User"));
+        json_object_set_nocheck(ent, "id", owner);
+        json_object_set_new_nocheck(ref, "__entity", ent);
+        attrs = json_object();
+        json_object_set_new_nocheck(attrs, "owner", ref);
+    }
     cs_policy_request req = {
         .principal = {agent ? "Agent" : "User", json_string_value(json_object_get(who, "name"))},
         .action = {"Action", json_string_value(json_object_get(op->args, "action"))},

@@ -27,7 +27,10 @@ const char td_test_policy[] =
     "@id(\"quick-expiry\") @approval(\"dba\") @timeout(\"1s\")\n"
     "permit (principal, action == Action::\"test.expire\", resource);\n"
     "@id(\"no-prod-iam\")\n"
-    "forbid (principal, action == Action::\"iam.role.update\", resource in Resource::\"prod\");\n";
+    "forbid (principal, action == Action::\"iam.role.update\", resource in Resource::\"prod\");\n"
+    "@id(\"alices-agents\")\n"
+    "permit (principal is Agent, action == Action::\"test.owned\", resource)\n"
+    "when { principal.owner == User::\"alice\" };\n";
 
 static void die(const char *fmt, ...)
 {

@@ -41,6 +41,14 @@ static void expect_status(td *d, const char *id, const char *status)
 static void test_decisions(void **state)
 {
     td *d = *state;
+    /* The principal's owner reaches the policy as an entity attribute: demo-agent is
+     * alice's; a user has no owner, so the rule errors for bob and does not permit. */
+    json_t *owned = td_submit(d, "demo-agent", "test.owned", "lab/x");
+    assert_string_equal(td_str(owned, "status"), "allowed");
+    json_decref(owned);
+    owned = td_submit(d, "bob", "test.owned", "lab/x");
+    assert_string_equal(td_str(owned, "status"), "denied");
+    json_decref(owned);
     json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/customers");
     assert_string_equal(td_str(a, "status"), "allowed");
     assert_non_null(json_object_get(json_object_get(a, "audit"), "index"));
