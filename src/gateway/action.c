@@ -16,7 +16,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const cs_field submit_fields[] = {
     {"action", JSON_STRING, 1},
@@ -162,16 +161,8 @@ static json_t *policy_context(const json_t *args, long long now_ms)
     /* The enforcement point that asked (SPEC §2); declared by the client, "api" when absent. */
     const char *source = json_string_value(json_object_get(args, "source"));
     json_object_set_new(ctx, "source", json_string(source ? source : "api"));
-    int hour = 0, weekday = 0;
-    if (now_ms >= 0) {
-        cs_utc_hour_weekday(now_ms, &hour, &weekday);
-    } else { /* never from the clock */
-        time_t t = (time_t)(now_ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        hour = tm.tm_hour;
-        weekday = tm.tm_wday;
-    }
+    int hour, weekday;
+    cs_utc_hour_weekday(now_ms, &hour, &weekday);
     /* Built member by member: json_pack parses its format on every call. */
     json_t *when = json_object();
     json_object_set_new_nocheck(when, "hour", json_integer(hour));

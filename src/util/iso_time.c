@@ -15,6 +15,18 @@ static char *digits(char *p, int v, int n)
     return p + n;
 }
 
+/* 10000-01-01T00:00:00Z in ms: from the epoch up to here the text is written digit by
+ * digit; outside, the fields are written the way snprintf writes them. */
+#define FAST_MAX 253402300800000LL
+
+/* Days since 1970-01-01 and the second of that day, rounded down (also before 1970). */
+static void utc_split(long long ms, long long *days, long long *second_of_day)
+{
+    long long secs = ms / 1000 - (ms % 1000 < 0);
+    *days = secs / 86400 - (secs % 86400 < 0);
+    *second_of_day = secs - *days * 86400;
+}
+
 /* The proleptic Gregorian date of a day count since 1970-01-01 (days >= 0), by the
  * usual era arithmetic: 400-year eras of 146,097 days, years counted from March so
  * that the leap day is the last day of the year. gmtime_r would do the same, but
@@ -32,38 +44,35 @@ static void civil_from_days(long long days, int *year, int *month, int *day)
     *year = (int)(yoe + era * 400 + (*month <= 2));
 }
 
-size_t cs_iso_time(long long ms, char out[64])
+/* Times before the epoch or after 9999 (never from the clock). */
+static size_t iso_time_outside(long long ms, char out[64])
 {
     time_t t = (time_t)(ms / 1000);
-    struct tm tm = {0};
-    int year = 0;
-    if (ms >= 0 && ms < CS_ISO_TIME_FAST_MAX) {
-        long long secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
-        civil_from_days(days, &year, &tm.tm_mon, &tm.tm_mday);
-        tm.tm_mon -= 1;
-        tm.tm_hour = (int)(rem / 3600);
-        tm.tm_min = (int)(rem / 60 % 60);
-        tm.tm_sec = (int)(rem % 60);
-    } else {
-        gmtime_r(&t, &tm);
-        year = tm.tm_year + 1900;
-    }
-    if (ms < 0 || year > 9999) {
-        int n = snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-        return n < 0 ? 0 : (size_t)n;
-    }
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int n = snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return n < 0 ? 0 : (size_t)n;
+}
+
+size_t cs_iso_time(long long ms, char out[64])
+{
+    if (ms < 0 || ms >= FAST_MAX) return iso_time_outside(ms, out);
+    long long days, sod;
+    utc_split(ms, &days, &sod);
+    int year, month, day;
+    civil_from_days(days, &year, &month, &day);
     char *p = digits(out, year, 4);
     *p++ = '-';
-    p = digits(p, tm.tm_mon + 1, 2);
+    p = digits(p, month, 2);
     *p++ = '-';
-    p = digits(p, tm.tm_mday, 2);
+    p = digits(p, day, 2);
     *p++ = 'T';
-    p = digits(p, tm.tm_hour, 2);
+    p = digits(p, (int)(sod / 3600), 2);
     *p++ = ':';
-    p = digits(p, tm.tm_min, 2);
+    p = digits(p, (int)(sod / 60 % 60), 2);
     *p++ = ':';
-    p = digits(p, tm.tm_sec, 2);
+    p = digits(p, (int)(sod % 60), 2);
     *p++ = '.';
     p = digits(p, (int)(ms % 1000), 3);
     *p++ = 'Z';
@@ -73,7 +82,8 @@ size_t cs_iso_time(long long ms, char out[64])
 
 void cs_utc_hour_weekday(long long ms, int *hour, int *weekday)
 {
-    long long secs = ms / 1000;
-    *hour = (int)(secs % 86400 / 3600);
-    *weekday = (int)((secs / 86400 + 4) % 7); /* 1970-01-01 was a Thursday */
+    long long days, sod;
+    utc_split(ms, &days, &sod);
+    *hour = (int)(sod / 3600);
+    *weekday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
 }

@@ -14,11 +14,7 @@
  * out must then have room for 64 bytes. */
 size_t cs_iso_time(long long ms, char out[64]);
 
-/* Times from the epoch up to this (10000-01-01T00:00:00Z, in ms) are converted without
- * gmtime_r. */
-#define CS_ISO_TIME_FAST_MAX 253402300800000LL
-
-/* The UTC hour (0-23) and weekday (0 = Sunday) of ms (>= 0), without gmtime_r. */
+/* The UTC hour (0-23) and weekday (0 = Sunday) of ms, without gmtime_r. */
 void cs_utc_hour_weekday(long long ms, int *hour, int *weekday);
 
 #endif

@@ -93,8 +93,18 @@ static void hour_and_weekday(void **state)
         cs_utc_hour_weekday(ms, &hour, &weekday);
         assert_int_equal(hour, tm.tm_hour);
         assert_int_equal(weekday, tm.tm_wday);
+        /* Before the epoch too (whole seconds, where gmtime_r's t is exact). */
+        long long before = -(ms / 1000) * 1000;
+        t = (time_t)(before / 1000);
+        gmtime_r(&t, &tm);
+        cs_utc_hour_weekday(before, &hour, &weekday);
+        assert_int_equal(hour, tm.tm_hour);
+        assert_int_equal(weekday, tm.tm_wday);
     }
     int hour, weekday;
+    cs_utc_hour_weekday(-1, &hour, &weekday); /* 1969-12-31T23:59:59.999Z, a Wednesday */
+    assert_int_equal(hour, 23);
+    assert_int_equal(weekday, 3);
     cs_utc_hour_weekday(0, &hour, &weekday);
     assert_int_equal(weekday, 4);                              /* 1970-01-01 was a Thursday */
     cs_utc_hour_weekday(1796601600000LL - 1, &hour, &weekday); /* 2026-12-06T23:59:59.999Z */
