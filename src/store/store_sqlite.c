@@ -117,8 +117,10 @@ typedef struct sq {
     char *path;
     sq_conn wc; /* the writer connection and its statements; wsql[] prepared at open */
     long long next_audit, saved_audit, txn_audit;
-    sq_txentry *txe; /* this transaction's audit entries, in index order */
-    size_t n_txe, cap_txe, saved_txe;
+    /* This transaction's audit entries, in index order: txe[i] has index txn_audit + i,
+     * so n_txe == next_audit - txn_audit whenever a transaction is open. */
+    sq_txentry *txe;
+    size_t n_txe, cap_txe;
     pthread_mutex_t lock; /* guards the reader pool */
     sq_conn *pool[READER_POOL_MAX];
     int n_pool;
@@ -408,7 +410,6 @@ static int sq_savepoint(cs_store *s)
 {
     sq *q = s->impl;
     q->saved_audit = q->next_audit;
-    q->saved_txe = q->n_txe;
     return step_done(q, wstmt(q, W_SAVE));
 }
 
@@ -422,7 +423,7 @@ static int sq_rollback_to(cs_store *s)
 {
     sq *q = s->impl;
     q->next_audit = q->saved_audit;
-    txe_truncate(q, q->saved_txe);
+    txe_truncate(q, (size_t)(q->saved_audit - q->txn_audit));
     int rc = step_done(q, wstmt(q, W_ROLLBACK_TO));
     return rc ? rc : step_done(q, wstmt(q, W_RELEASE));
 }
@@ -778,7 +779,7 @@ static int scan_kept(sq *q, const cs_audit_scan *a, cs_audit_row_fn fn, void *ct
 {
     if (q->n_txe == 0 || a->since_ms != 0 || a->until_ms != 0 || a->limit > 0) return 0;
     long long first = q->txe[0].idx;
-    if (a->from < first || q->next_audit != q->txe[q->n_txe - 1].idx + 1) return 0;
+    if (a->from < first) return 0;
     *rc = 0;
     for (size_t i = (size_t)(a->from - first); i < q->n_txe && *rc == 0; i++) {
         const sq_txentry *e = &q->txe[i];
