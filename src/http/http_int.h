@@ -46,6 +46,7 @@ typedef struct cs_req {
     /* Set by a page that renders its own response after an op or poll (src/web/). */
     void (*on_resume)(struct cs_req *r);
     int op_suspended; /* suspended for the writer thread (cs_http_op_suspended) */
+    int close_after;  /* the request's framing is in doubt: answer, then close the connection */
 } cs_req;
 
 /* routes.c: decides what to answer; may start an async op or a long-poll. */

@@ -51,6 +51,7 @@ static unsigned idle_timeout(const httpd *h)
 typedef struct hreq {
     cs_buf body;
     int too_big;
+    int lengths; /* Content-Length fields in the request */
 } hreq;
 
 typedef struct reader_ctx {
@@ -110,6 +111,32 @@ static enum MHD_Result respond_line(struct MHD_Connection *conn, unsigned status
 {
     enum MHD_Result rc = respond_text(conn, status, "application/json", line);
     free(line);
+    return rc;
+}
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) ((hreq *)cls)->lengths++;
+    return MHD_YES;
+}
+
+/* Several Content-Length fields leave the body's end in doubt (RFC 9112 §6.3): a
+ * proxy in front of this one may have cut the body by another of them and sent the
+ * rest as a request of its own. Refused, and the connection is closed. */
+static enum MHD_Result refuse_framing(struct MHD_Connection *conn)
+{
+    char *line = cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST,
+                                   "countersign mcp-proxy: send one Content-Length header, not "
+                                   "several");
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(line), line, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(conn, 400, r);
+    MHD_destroy_response(r);
     return rc;
 }
 
@@ -502,6 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r == NULL) {
         r = cs_calloc(1, sizeof *r);
         cs_buf_init(&r->body, h->o->max_client_msg);
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length, r);
         *con_cls = r;
         return MHD_YES;
     }
@@ -514,6 +542,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * however long the gate, the upstream or a quiet SSE stream take (this thread
      * waits on them, and libmicrohttpd would count that as idle time). */
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    if (r->lengths > 1) return refuse_framing(conn);
     if (!origin_ok(h, header(conn, "Origin")))
         return respond_line(conn, 403,
                             cs_rpc_error_line(NULL, CS_RPC_INVALID_REQUEST,

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,6 +503,50 @@ static td_resp post_chunked(td *d, size_t n)
     return r;
 }
 
+/* Sends raw bytes on a new connection to the daemon and returns everything it
+ * answers until it closes the connection (or 5 s pass); caller frees. For
+ * requests libcurl will not send as they are. */
+static char *raw_exchange(td *d, const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((unsigned short)d->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    size_t cap = 65536, n = 0;
+    char *out = malloc(cap + 1);
+    ssize_t k;
+    while (n < cap && (k = recv(fd, out + n, cap - n, 0)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(fd);
+    return out;
+}
+
+/* Two Content-Length fields that disagree: a proxy in front could have cut the body
+ * by the other one and sent the rest as a request of its own (request smuggling).
+ * Refused with 400, the connection closed, and the tail is never served. */
+static void expect_framing_refused(td *d, const char *lengths)
+{
+    const char *body = "{\"action\":\"db.read\",\"resource\":\"prod/db/customers\"}";
+    char req[1024];
+    snprintf(req, sizeof req,
+             "POST /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\n%s\r\n%s"
+             "GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+             td_token(d, "demo-agent"), lengths, body, td_token(d, "demo-agent"));
+    char *out = raw_exchange(d, req);
+    assert_true(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    assert_non_null(strstr(out, "\"invalid-header\""));
+    assert_non_null(strstr(out, "Connection: close"));
+    assert_null(strstr(out + 13, "HTTP/1.1 ")); /* one answer: the tail was not served */
+    free(out);
+}
+
 static void test_bad_input(void **state)
 {
     td *d = *state;
@@ -592,6 +638,9 @@ static void test_bad_input(void **state)
     expect_problem(&r, 400, "invalid-header");
     r = td_req(d, "GET", "/v1/actions?limit=abc", "bob", NULL, NULL, NULL);
     expect_problem(&r, 400, "invalid-parameter");
+    expect_framing_refused(d, "Content-Length: 51\r\nContent-Length: 3\r\n");
+    expect_framing_refused(d, "Content-Length: 3\r\nContent-Length: 51\r\n");
+    expect_framing_refused(d, "Content-Length: 51\r\ncontent-length: 51\r\n");
     r = td_req(d, "GET", "/v1/nothing", "bob", NULL, NULL, NULL);
     expect_problem(&r, 404, "not-found");
     assert_int_equal(count_actions(d), before);

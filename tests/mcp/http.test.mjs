@@ -253,6 +253,23 @@ test('bad input: malformed JSON, oversized bodies and an unreachable upstream ge
   r = await fetch(px.url, { method: 'POST', headers: mcpHeaders, body: 'x'.repeat(5 * 1024 * 1024) });
   assert.equal(r.status, 413);
   assert.equal((await r.json()).error.code, -32600);
+  // Two Content-Length fields (request smuggling through a proxy in front): refused,
+  // the connection closed, and the request hidden behind the body never relayed.
+  for (const lengths of [`Content-Length: ${initBody.length}\r\nContent-Length: 3`, `Content-Length: 3\r\nContent-Length: ${initBody.length}`]) {
+    const tail = 'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+    const answer = await new Promise((resolve, reject) => {
+      let got = '';
+      const s = net.connect(px.port, '127.0.0.1', () => s.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${lengths}\r\n\r\n${initBody}${tail}`));
+      s.on('data', (d) => (got += d));
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+      s.setTimeout(5000, () => { s.destroy(); reject(new Error(`no close; got ${got}`)); });
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /Connection: close/i);
+    assert.match(answer, /send one Content-Length header/);
+    assert.equal(answer.match(/HTTP\/1\.1 /g).length, 1, 'one answer: the hidden request was not relayed');
+  }
   const dead = await httpProxy(gw, `http://127.0.0.1:${await freePort()}/mcp`);
   try {
     r = await fetch(dead.url, { method: 'POST', headers: mcpHeaders, body: initBody });
