@@ -115,8 +115,10 @@ static void consistency(cs_req *r)
     unsigned long long from = 0, to = 0;
     cs_err err = {0};
     json_t *body = NULL;
+    /* to=0 would read as "the latest" below: a client that sends it asked for a
+     * tree of no entries, which no proof reaches. */
     if (parse_u64(query(r, "from"), &from) != 0 ||
-        (query(r, "to") && parse_u64(query(r, "to"), &to) != 0))
+        (query(r, "to") && (parse_u64(query(r, "to"), &to) != 0 || to == 0)))
         return problem(r, 400, "invalid-parameter",
                        "from (and optionally to) must be decimal tree sizes");
     int rc = cs_audit_log_consistency(cs_gateway_audit_log(r->http->gw), from, to, &body, &err);
