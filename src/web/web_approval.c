@@ -278,7 +278,10 @@ static void refuse(cs_req *r, int status, const char *type)
 static void decide(cs_req *r, const char *id, json_t *who, const char *csrf)
 {
     char given[CS_WEB_SID_HEX + 2] = "", decision[16] = "", reason[REASON_MAX] = "";
-    if (!cs_web_is_form(r) || r->body.len > CS_WEB_FORM_MAX) return refuse(r, 415, "csrf-failed");
+    if (!cs_web_is_form(r)) return refuse(r, 415, "csrf-failed");
+    if (r->body.len > CS_WEB_FORM_MAX)
+        return page_with(r, 413, "Refused", NULL,
+                         "The form is larger than 16 KiB; nothing was decided.", 0, NULL, NULL);
     cs_web_form_get(r->body.data, r->body.len, "csrf", given, sizeof given);
     if (!cs_web_csrf_ok(given, csrf) || !cs_web_same_origin(r))
         return refuse(r, 403, "csrf-failed");

@@ -59,8 +59,10 @@ static void login(cs_req *r)
 {
     char token[TOKEN_MAX] = "", raw_next[NEXT_MAX] = "", next[NEXT_MAX];
     const char *body = r->body.data;
-    if (!cs_web_is_form(r) || r->body.len > CS_WEB_FORM_MAX)
+    if (!cs_web_is_form(r))
         return signin_page(r, 415, "/", "Send the sign-in form as a browser does.");
+    if (r->body.len > CS_WEB_FORM_MAX)
+        return signin_page(r, 413, "/", "The sign-in form is larger than 16 KiB.");
     cs_web_form_get(body, r->body.len, "next", raw_next, sizeof raw_next);
     safe_next(raw_next, next, sizeof next);
     if (!cs_web_same_origin(r))

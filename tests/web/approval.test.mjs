@@ -42,6 +42,12 @@ test('POST with the CSRF token decides; without it, or with a wrong one, nothing
     assert.equal(r.status(), 403);
     assert.match(await r.text(), /did not come from your current session; nothing was decided/);
   }
+  // A form over 16 KiB is refused as too large (413), not as the wrong kind (415).
+  const big = await bob.ctx.request.post(`${d.url}/a/${a.id}`, { form: { decision: 'approve', reason: 'x'.repeat(20000) }, maxRedirects: 0 });
+  assert.equal(big.status(), 413);
+  assert.match(await big.text(), /larger than 16 KiB; nothing was decided/);
+  const bigSignin = await bob.ctx.request.post(`${d.url}/web/login`, { form: { token: 'x'.repeat(20000) }, maxRedirects: 0 });
+  assert.equal(bigSignin.status(), 413);
   // The JSON API with the cookie but without the header is refused the same way.
   const api = await bob.ctx.request.post(`${d.url}/v1/actions/${a.id}/approve`, { data: {} });
   assert.equal(api.status(), 403);
