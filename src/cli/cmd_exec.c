@@ -178,8 +178,19 @@ static json_t *request_body(const char *action, const char *resource, const char
     char cwd[4096];
     json_object_set_new(ctx, "command", json_string(line.data ? line.data : ""));
     json_object_set_new(ctx, "argv", argv);
-    if (getcwd(cwd, sizeof cwd)) json_object_set_new(ctx, "cwd", json_string(cwd));
     cs_buf_free(&line);
+    /* The arguments are UTF-8 (cli.c); a directory that is not would drop out of the
+     * context, and with it what policies and reviewers see of where the command runs. */
+    if (getcwd(cwd, sizeof cwd)) {
+        json_t *where = json_string(cwd);
+        if (where == NULL) {
+            fprintf(stderr, "countersign: the working directory is not valid UTF-8; the "
+                            "gateway records text, so nothing was sent\n");
+            json_decref(ctx);
+            return NULL;
+        }
+        json_object_set_new(ctx, "cwd", where);
+    }
     /* source "exec": policies can tell commands run through `exec` (SPEC §2). */
     json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:s}", "action", action, "resource", resource, "context", ctx,
                              "receipt", 1, "source", "exec");
@@ -271,6 +282,7 @@ int cs_cmd_exec(int argc, char **argv)
         return CS_EXIT_USAGE;
     }
     json_t *body = request_body(action, resource, purpose, ctx, argv + optind);
+    if (body == NULL) return CS_EXIT_USAGE;
     /* The compensating action, e.g. {"action":..., "resource":..., "command":[...]} (docs/freeze.md). */
     json_t *rb = rollback ? json_loads(rollback, 0, NULL) : NULL;
     if (rollback && !json_is_object(rb)) {

@@ -110,7 +110,11 @@ int cs_cmd_request(int argc, char **argv)
         json_error_t je;
         json_t *ctx = json_loads(context, 0, &je);
         if (!json_is_object(ctx)) {
-            fprintf(stderr, "countersign: --context must be a JSON object (%s)\n", je.text);
+            if (ctx == NULL)
+                fprintf(stderr, "countersign: --context must be a JSON object (%s)\n", je.text);
+            else
+                fprintf(stderr, "countersign: --context must be a JSON object, not an array or a "
+                                "single value\n");
             json_decref(ctx);
             json_decref(body);
             return CS_EXIT_USAGE;

@@ -86,4 +86,20 @@ rc=$?
 "$bin" exec --action db.read -- true 2>/dev/null; [ $? = 2 ] && pass || fail "missing --resource not a usage error"
 "$bin" exec --action db.read --resource x 2>/dev/null; [ $? = 2 ] && pass || fail "missing command not a usage error"
 
+# 9. text JSON cannot carry: an argument, or the working directory, that is not UTF-8
+# would drop out of the context that reviewers, policies and the log see, while the
+# command ran with it. Refused before anything is sent; the command never runs.
+prev=$(last_id)
+"$bin" exec --action db.read --resource prod/db/x -- touch "$tmp/ran9" "$(printf 'x\377')" 2>"$tmp/err9"
+rc=$?
+[ "$rc" = 2 ] && pass || fail "non-UTF-8 argument: exit $rc, want 2"
+[ ! -e "$tmp/ran9" ] && pass || fail "a command with a non-UTF-8 argument ran"
+grep -q "argument 8 is not valid UTF-8" "$tmp/err9" && pass || fail "non-UTF-8 argument: $(cat "$tmp/err9")"
+mkdir "$tmp/$(printf 'd\377')"
+(cd "$tmp/$(printf 'd\377')" && "$bin" exec --action db.read --resource prod/db/x -- touch "$tmp/ran9b" 2>"$tmp/err9b"); rc=$?
+[ "$rc" = 2 ] && [ ! -e "$tmp/ran9b" ] && pass || fail "non-UTF-8 working directory: exit $rc"
+grep -q "working directory is not valid UTF-8" "$tmp/err9b" && pass || fail "non-UTF-8 cwd: $(cat "$tmp/err9b")"
+[ "$(last_id)" = "$prev" ] && pass || fail "a refused exec still submitted a request"
+"$bin" exec --action db.read --resource prod/db/x -- touch "$tmp/ran9c" "$tmp/caf$(printf '\303\251')" && [ -e "$tmp/ran9c" ] && pass || fail "a UTF-8 argument was refused"
+
 finish

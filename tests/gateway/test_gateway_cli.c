@@ -83,6 +83,29 @@ static void test_cli_tokens_and_errors(void **state)
     assert_int_equal(td_cli(d, "dave", NULL, usage), 2);
     const char *agent_bad[] = {"token", "create", "--agent", "x", NULL};
     assert_int_equal(td_cli(d, "admin", NULL, agent_bad), 2);
+    /* Text JSON cannot carry would drop out of the request (a purpose nobody sees, a
+     * reason missing from the log): refused before anything is sent. */
+    long before = td_audit_count(d, "action.submitted", NULL);
+    const char *bad_purpose[] = {"request",   "--action",  "db.read",     "--resource",
+                                 "prod/db/x", "--purpose", "export \xff", NULL};
+    assert_int_equal(td_cli(d, "demo-agent", NULL, bad_purpose), 2);
+    const char *bad_action[] = {"request", "--action", "db.\xc3", "--resource", "prod/db/x", NULL};
+    assert_int_equal(td_cli(d, "demo-agent", NULL, bad_action), 2);
+    json_t *pending = td_submit(d, "demo-agent", "db.export", "prod/db/orders");
+    const char *bad_reason[] = {"deny", td_str(pending, "id"), "--reason", "\xed\xa0\x80", NULL};
+    assert_int_equal(td_cli(d, "bob", NULL, bad_reason), 2);
+    before++; /* the pending one */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/actions/%s", td_str(pending, "id"));
+    td_resp still = td_req(d, "GET", path, "bob", NULL, NULL, NULL);
+    assert_string_equal(td_str(still.json, "status"), "pending");
+    td_resp_free(&still);
+    json_decref(pending);
+    assert_int_equal(td_audit_count(d, "action.submitted", NULL), before);
+    const char *utf8_purpose[] = {"request",   "--action",  "db.read",     "--resource",
+                                  "prod/db/x", "--purpose", "caf\xc3\xa9", NULL};
+    assert_int_equal(td_cli(d, "demo-agent", NULL, utf8_purpose), 0);
+    assert_int_equal(td_audit_count(d, "action.submitted", NULL), before + 1);
     char cfg[400];
     snprintf(cfg, sizeof cfg, "%s/data/countersign.yaml", d->dir);
     const char *check[] = {"serve", "--config", cfg, "--check", NULL};
