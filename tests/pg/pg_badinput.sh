@@ -13,6 +13,7 @@ base=$(fds)
 
 check "absurd startup length: FATAL 08P01, closed" "E 08P01 closed" "$($RAW absurd-startup "$PXPORT")"
 check "protocol 2 is refused" "E 08P01 closed" "$($RAW protocol2 "$PXPORT")"
+check "a user name that is not UTF-8 is refused at start-up" "E 22021 closed" "$($RAW latin1-user "$PXPORT")"
 check "SSLRequest answered N, startup goes on in the clear" "N Z" "$($RAW ssl "$PXPORT")"
 check "absurd message length: FATAL 08P01, closed" "E 08P01 closed" "$($RAW absurd-message "$PXPORT")"
 check "length below the header: FATAL 08P01, closed" "E 08P01 closed" "$($RAW short-length "$PXPORT")"

@@ -118,6 +118,12 @@ def main():
     port = int(sys.argv[2])
     case = sys.argv[1]
     s = connect(port)
+    if case == "latin1-user":
+        params = b"user\0caf\xe9\0database\0appdb\0\0"
+        s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+        t, body = read_msg(s)
+        print(t.decode(), fields(body).get("C"), "closed" if closed(s) else "open")
+        return
     if case == "absurd-startup":
         s.sendall(struct.pack("!ii", 0x7FFFFFF0, 196608))
         t, body = read_msg(s)
