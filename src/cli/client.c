@@ -6,6 +6,7 @@
 #include "util/buf.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,14 @@ int cs_client_exit_for(const json_t *a)
     if (!strcmp(s, "allowed") || !strcmp(s, "approved")) return CS_EXIT_OK;
     if (!strcmp(s, "pending")) return CS_EXIT_PENDING;
     return CS_EXIT_DENIED;
+}
+
+int cs_client_seconds(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 0 || v > CS_CLIENT_SECONDS_MAX) return -1;
+    *out = v;
+    return 0;
 }

@@ -18,5 +18,9 @@ void cs_client_print_problem(long status, const json_t *problem);
 void cs_client_print_action(const json_t *a, int as_json);
 /* Exit code for an action's status (SPEC §4). */
 int cs_client_exit_for(const json_t *a);
+/* A --wait or --timeout value: whole seconds from 0 to CS_CLIENT_SECONDS_MAX (a year:
+ * far past any approval's expiry, and far from overflowing a deadline). 0, or -1. */
+#define CS_CLIENT_SECONDS_MAX (366L * 24 * 3600)
+int cs_client_seconds(const char *s, long *out);
 
 #endif

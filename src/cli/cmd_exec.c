@@ -260,7 +260,6 @@ int cs_cmd_exec(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'a': action = optarg; break;
         case 'r': resource = optarg; break;
@@ -268,8 +267,7 @@ int cs_cmd_exec(int argc, char **argv)
         case 'c': context = optarg; break;
         case 'b': rollback = optarg; break;
         case 't':
-            timeout_s = strtol(optarg, &end, 10);
-            if (*end || timeout_s <= 0) return usage();
+            if (cs_client_seconds(optarg, &timeout_s) != 0 || timeout_s == 0) return usage();
             break;
         default: return usage();
         }

@@ -91,12 +91,9 @@ int cs_cmd_request(int argc, char **argv)
         case 'b':
             rollback = optarg;
             break;
-        case 'w': {
-            char *end;
-            wait_s = strtol(optarg, &end, 10);
-            if (*end || wait_s < 0) return usage();
+        case 'w':
+            if (cs_client_seconds(optarg, &wait_s) != 0) return usage();
             break;
-        }
         case 'j':
             as_json = 1;
             break;

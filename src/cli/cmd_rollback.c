@@ -110,7 +110,6 @@ int cs_cmd_rollback(int argc, char **argv)
     long timeout_s = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'p':
             purpose = optarg;
@@ -122,8 +121,7 @@ int cs_cmd_rollback(int argc, char **argv)
             as_json = 1;
             break;
         case 't':
-            timeout_s = strtol(optarg, &end, 10);
-            if (*end || timeout_s <= 0) return usage();
+            if (cs_client_seconds(optarg, &timeout_s) != 0 || timeout_s == 0) return usage();
             break;
         default:
             return usage();

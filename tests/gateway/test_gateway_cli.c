@@ -81,6 +81,20 @@ static void test_cli_tokens_and_errors(void **state)
     assert_int_equal(td_cli(d, "dave", NULL, who), 2);
     const char *usage[] = {"request", "--action", "db.read", NULL};
     assert_int_equal(td_cli(d, "dave", NULL, usage), 2);
+    /* A wait past a year (or past what a long holds) is a usage error, not an
+     * overflowed deadline that ends the wait at once. */
+    const char *huge_wait[] = {"request",
+                               "--action",
+                               "db.read",
+                               "--resource",
+                               "prod/db/x",
+                               "--wait",
+                               "99999999999999999999",
+                               NULL};
+    assert_int_equal(td_cli(d, "demo-agent", NULL, huge_wait), 2);
+    const char *year_wait[] = {"request",   "--action", "db.read",  "--resource",
+                               "prod/db/x", "--wait",   "31622400", NULL};
+    assert_int_equal(td_cli(d, "demo-agent", NULL, year_wait), 0); /* allowed at once */
     const char *agent_bad[] = {"token", "create", "--agent", "x", NULL};
     assert_int_equal(td_cli(d, "admin", NULL, agent_bad), 2);
     /* Text JSON cannot carry would drop out of the request (a purpose nobody sees, a
