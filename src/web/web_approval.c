@@ -290,6 +290,11 @@ static void decide(cs_req *r, const char *id, json_t *who, const char *csrf)
     if (rc == CS_ETOOBIG)
         return page_with(r, 400, "Refused", NULL, "The reason is longer than 4096 bytes.", 0, NULL,
                          NULL);
+    /* Not text (a broken escape, a NUL, not UTF-8): a vote must not go through with
+     * its reason silently left out. */
+    if (rc == CS_EINVAL)
+        return page_with(r, 400, "Refused", NULL,
+                         "The reason is not valid text; nothing was decided.", 0, NULL, NULL);
     int approve = !strcmp(decision, "approve");
     if (!approve && strcmp(decision, "deny") != 0)
         return page_with(r, 400, "Refused", NULL, "Choose Approve or Deny.", 0, NULL, NULL);

@@ -14,7 +14,8 @@ static int hexval(char c)
 }
 
 /* Decodes [p, end) into out; CS_ETOOBIG when it does not fit, CS_EINVAL on a
- * broken escape or an embedded NUL. */
+ * broken escape, an embedded NUL or bytes that are not UTF-8 (what the forms send is
+ * recorded as JSON text, which cannot hold them). */
 static int decode(const char *p, const char *end, char *out, size_t cap)
 {
     size_t n = 0;
@@ -32,7 +33,9 @@ static int decode(const char *p, const char *end, char *out, size_t cap)
         out[n++] = (char)c;
     }
     out[n] = '\0';
-    return 0;
+    json_t *text = json_stringn(out, n); /* jansson's UTF-8 check */
+    json_decref(text);
+    return text ? 0 : CS_EINVAL;
 }
 
 int cs_web_form_get(const char *body, size_t len, const char *name, char *out, size_t cap)

@@ -45,7 +45,8 @@ int cs_web_same_origin(struct cs_req *r);
 void cs_web_signin(struct cs_req *r, const char *path);
 
 /* web_form.c: application/x-www-form-urlencoded bodies. Returns 0 and the decoded
- * value (NUL-terminated, at most cap-1 bytes), CS_ENOTFOUND, or CS_ETOOBIG. */
+ * value (NUL-terminated, at most cap-1 bytes, UTF-8), CS_ENOTFOUND, CS_ETOOBIG, or
+ * CS_EINVAL (a broken escape, a NUL, not UTF-8; out is then empty). */
 int cs_web_form_get(const char *body, size_t len, const char *name, char *out, size_t cap);
 /* 1 when the request's body is form-urlencoded. */
 int cs_web_is_form(struct cs_req *r);

@@ -86,6 +86,22 @@ test('deny needs a reason; refusals are explained; the owner cannot decide', asy
   assert.match(await forced.text(), /requested by an agent you own/);
   assert.equal((await d.get(a.id)).status, 'pending');
 
+  // A reason that is not text (bytes no browser sends for this UTF-8 page) refuses
+  // the vote instead of casting it with the reason left out.
+  {
+    const { csrf: c } = await (await carol.ctx.request.get(`${d.url}/web/session`)).json();
+    for (const reason of ['bad%FFreason', 'cut%C3', 'nul%00']) {
+      const r = await carol.ctx.request.post(`${d.url}/a/${a.id}`, {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: d.url },
+        data: `csrf=${c}&decision=deny&reason=${reason}`, maxRedirects: 0,
+      });
+      assert.equal(r.status(), 400, reason);
+      assert.match(await r.text(), /not valid text; nothing was decided/);
+    }
+    assert.equal((await d.get(a.id)).status, 'pending');
+    assert.equal((await d.get(a.id)).approval.votes.length, 0);
+  }
+
   // Bob opens the form before Carol decides: his stale form is refused, in words.
   const bob = await signedIn(browser, d, 'bob', DESKTOP, `/a/${a.id}`);
   await bob.page.getByRole('button', { name: 'Approve' }).waitFor();

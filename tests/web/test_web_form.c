@@ -40,6 +40,14 @@ static void test_refuses_bad_input(void **state)
     assert_int_equal(get("r=%4", "r", out, sizeof out), CS_EINVAL);
     assert_int_equal(get("r=a%00b", "r", out, sizeof out), CS_EINVAL);
     assert_string_equal(out, "");
+    /* Not UTF-8 (a stray byte, a cut sequence, an encoded surrogate): refused, since
+     * the value would be recorded as JSON text. UTF-8 itself decodes. */
+    assert_int_equal(get("r=a%FFb", "r", out, sizeof out), CS_EINVAL);
+    assert_string_equal(out, "");
+    assert_int_equal(get("r=ok%C3", "r", out, sizeof out), CS_EINVAL);
+    assert_int_equal(get("r=%ED%A0%80", "r", out, sizeof out), CS_EINVAL);
+    assert_int_equal(get("r=caf%C3%A9", "r", out, sizeof out), 0);
+    assert_string_equal(out, "caf\xc3\xa9");
     /* Seven bytes and the NUL fit in eight; eight do not. */
     assert_int_equal(get("r=1234567", "r", out, sizeof out), 0);
     assert_string_equal(out, "1234567");
