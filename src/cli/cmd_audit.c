@@ -486,10 +486,17 @@ static int export(int argc, char **argv)
         else
             return usage();
     }
-    if (optind != argc || cs_audit_format_parse(format, &f) != 0 ||
-        (since && cs_audit_time_parse(since, &ms) != 0) ||
-        (until && cs_audit_time_parse(until, &ms) != 0))
-        return usage();
+    if (optind != argc || cs_audit_format_parse(format, &f) != 0) return usage();
+    const char *bad_time = since && cs_audit_time_parse(since, &ms) != 0   ? since
+                           : until && cs_audit_time_parse(until, &ms) != 0 ? until
+                                                                           : NULL;
+    if (bad_time) {
+        fprintf(stderr,
+                "countersign: '%s' is not a time: use RFC 3339 UTC (2026-11-21T03:00:00Z), "
+                "a date (2026-11-21) or epoch milliseconds\n",
+                bad_time);
+        return CS_EXIT_USAGE;
+    }
     FILE *out = out_path ? fopen(out_path, "w") : stdout;
     if (out == NULL) {
         perror(out_path);

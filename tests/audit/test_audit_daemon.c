@@ -644,6 +644,8 @@ static void test_exports(void **state)
     }
     const char *bad[] = {"audit", "export", "--format", "xml", NULL};
     assert_int_equal(exit_code(td_cli(d, "alice", NULL, bad)), 2);
+    const char *bad_time[] = {"audit", "export", "--format", "csv", "--until", "2026-13-45", NULL};
+    assert_int_equal(exit_code(td_cli(d, "alice", NULL, bad_time)), 2);
     const char *agent[] = {"audit", "export", "--format", "csv", NULL};
     assert_int_equal(exit_code(td_cli(d, "demo-agent", NULL, agent)), 1);
     char cmd[1200];
