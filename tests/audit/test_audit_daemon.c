@@ -352,8 +352,13 @@ static void test_restart_consistent(void **state)
         0);
     td_resp_free(&r);
     /* Sizes out of order, zero or not numbers are refused, not read as "the latest". */
-    static const char *const bad[] = {"from=0", "from=2&to=0", "from=3&to=2", "from=-1",
-                                      "from=1&to=x", "to=3", "from=99999999999999999999"};
+    static const char *const bad[] = {"from=0",
+                                      "from=2&to=0",
+                                      "from=3&to=2",
+                                      "from=-1",
+                                      "from=1&to=x",
+                                      "to=3",
+                                      "from=99999999999999999999"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         snprintf(path, sizeof path, "/v1/audit/consistency?%s", bad[k]);
         r = td_req(d, "GET", path, "demo-agent", NULL, NULL, NULL);
