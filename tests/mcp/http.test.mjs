@@ -261,8 +261,10 @@ test('bad input: malformed JSON, oversized bodies and an unreachable upstream ge
       let got = '';
       const s = net.connect(px.port, '127.0.0.1', () => s.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${lengths}\r\n\r\n${initBody}${tail}`));
       s.on('data', (d) => (got += d));
-      s.on('end', () => resolve(got));
-      s.on('error', reject);
+      // The proxy closes with the hidden request unread, so the kernel may end the
+      // connection with a reset after the answer: what arrived counts either way.
+      s.on('error', () => {});
+      s.on('close', () => resolve(got));
       s.setTimeout(5000, () => { s.destroy(); reject(new Error(`no close; got ${got}`)); });
     });
     assert.match(answer, /^HTTP\/1\.1 400 /);
