@@ -194,6 +194,24 @@ int cs_gw_apply_token(cs_gateway *gw, cs_op *op)
         return rc;
     }
     json_decref(old_doc);
+    /* An agent's owner is a human who holds a token now (SPEC §1): a misspelt owner
+     * would leave the real one free to approve the agent's requests (SPEC §3 rule 2).
+     * Checked here, on the writer, against the tokens as committed. */
+    const char *owner = json_string_value(json_object_get(op->doc, "owner"));
+    if (owner) {
+        char owner_hash[65];
+        json_t *owner_doc = NULL;
+        find_name(gw, owner, owner_hash, &owner_doc);
+        const char *owner_kind = json_string_value(json_object_get(owner_doc, "kind"));
+        int is_user = owner_kind && !strcmp(owner_kind, "user");
+        json_decref(owner_doc);
+        if (!is_user) {
+            cs_reply_problem(&op->reply, 422, "unknown-owner",
+                             "the owner must be a user who has a token: create the user first");
+            json_object_set_new(op->reply.body, "field", json_string("owner"));
+            return 0;
+        }
+    }
     char *text = json_dumps(op->doc, JSON_COMPACT);
     rc = s->ops->token_put(s, json_string_value(json_object_get(op->doc, "name")), op->hash, text, 0);
     free(text);

@@ -128,6 +128,7 @@ static const char *title_for(const char *type)
         {"no-rollback", "The action has no compensating action"},
         {"rollback-exists", "A rollback of this action was already submitted"},
         {"slack-id-taken", "This Slack user id belongs to another user"},
+        {"unknown-owner", "The agent's owner is not a known user"},
         {"csrf-failed", "The form's CSRF token is missing or wrong"},
         {"policy-error", "The policy could not decide this request"},
         {"storage-error", "The change could not be stored"},

@@ -467,6 +467,24 @@ static void test_tokens(void **state)
     r = td_req(d, "DELETE", "/v1/tokens/nobody", "admin", NULL, NULL, NULL);
     expect_problem(&r, 404, "not-found");
     assert_int_equal(td_audit_count(d, "token.revoked", NULL), 1);
+    /* An agent's owner is a user who holds a token: a misspelt owner ("alcie"), an
+     * agent, or a user whose token was revoked would leave the real owner free to
+     * approve the agent's requests. */
+    long created = td_audit_count(d, "token.created", NULL);
+    static const char *const owners[] = {"alcie", "demo-agent", "frank"};
+    for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"kind\":\"agent\",\"name\":\"bot\",\"owner\":\"%s\"}",
+                 owners[i]);
+        r = td_req(d, "POST", "/v1/tokens", "admin", body, NULL, NULL);
+        assert_string_equal(td_str(r.json, "field"), "owner");
+        expect_problem(&r, 422, "unknown-owner");
+    }
+    assert_int_equal(td_audit_count(d, "token.created", NULL), created);
+    r = td_req(d, "POST", "/v1/tokens", "admin",
+               "{\"kind\":\"agent\",\"name\":\"bot\",\"owner\":\"alice\"}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    td_resp_free(&r);
 }
 
 static long count_actions(td *d)
