@@ -773,8 +773,10 @@ static const refusal *vote_refusal(const cs_op *op, json_t **groups)
     const char *obo = json_string_value(json_object_get(op->doc, "on_behalf_of"));
     json_t *approval = json_object_get(op->doc, "approval");
     if (!cs_action_is_pending(op->doc)) return &R_PENDING;
-    if ((!strcmp(rtype, "User") && !strcmp(rid, voter)) || (obo && !strcmp(obo, voter)))
-        return &R_SELF;
+    /* Users and agents share one namespace of names (a token for an existing name
+     * replaces it, whatever its kind), so the requester's name is compared whatever
+     * its type: an agent's name re-issued to a person is still the requester. */
+    if (!strcmp(rid, voter) || (obo && !strcmp(obo, voter))) return &R_SELF;
     if (!strcmp(rtype, "Agent") && owner && !strcmp(owner, voter)) return &R_OWNER;
     size_t i;
     json_t *v;

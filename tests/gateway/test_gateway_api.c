@@ -164,6 +164,23 @@ static void test_sod_rules(void **state)
     r = td_vote(d, "bob", oid, "deny"); /* the rules hold for deny votes too */
     expect_problem(&r, 403, "self-approval");
     expect_status(d, oid, "pending");
+
+    /* An agent's name re-issued to a person (a token for an existing name replaces
+     * it, whatever its kind) is still the requester of what the agent asked. */
+    r = td_req(d, "POST", "/v1/actions", "dba-bot",
+               "{\"action\":\"db.export\",\"resource\":\"prod/db/y\"}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    char bid[80];
+    snprintf(bid, sizeof bid, "%s", td_str(r.json, "id"));
+    td_resp_free(&r);
+    r = td_req(d, "POST", "/v1/tokens", "admin",
+               "{\"kind\":\"user\",\"name\":\"dba-bot\",\"groups\":[\"dba\"]}", NULL, NULL);
+    assert_int_equal(r.status, 201);
+    json_object_set(d->tokens, "dba-bot", json_object_get(r.json, "token"));
+    td_resp_free(&r);
+    r = td_vote(d, "dba-bot", bid, "approve");
+    expect_problem(&r, 403, "self-approval");
+    expect_status(d, bid, "pending");
 }
 
 static void test_quorum_one_and_deny_veto(void **state)
