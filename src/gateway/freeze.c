@@ -38,6 +38,7 @@ int cs_gw_freeze_load(cs_gateway *gw, cs_err *err)
     pthread_mutex_lock(&gw->freeze_lock);
     json_t *old = gw->frozen;
     gw->frozen = frozen;
+    gw->freeze_epoch++;
     pthread_mutex_unlock(&gw->freeze_lock);
     json_decref(old);
     return 0;
@@ -86,6 +87,14 @@ void cs_gateway_freezes(cs_gateway *gw, cs_reply *reply)
     json_t *body =
         json_pack("{s:o,s:o}", "global", global ? global : json_null(), "agents", agents);
     *reply = (cs_reply){.status = 200, .body = body};
+}
+
+unsigned long long cs_gateway_freeze_epoch(cs_gateway *gw)
+{
+    pthread_mutex_lock(&gw->freeze_lock);
+    unsigned long long e = gw->freeze_epoch;
+    pthread_mutex_unlock(&gw->freeze_lock);
+    return e;
 }
 
 char *cs_gateway_freeze_metrics(cs_gateway *gw)
@@ -256,6 +265,7 @@ static void remember(cs_gateway *gw, cs_op *op, const char *scope, const json_t 
     json_object_del(kept, "revoked");
     pthread_mutex_lock(&gw->freeze_lock);
     json_object_set_new(gw->frozen, scope, kept);
+    gw->freeze_epoch++;
     pthread_mutex_unlock(&gw->freeze_lock);
     op->froze = 1;
 }
@@ -366,6 +376,7 @@ static int apply_unfreeze(cs_gateway *gw, cs_op *op, const char *scope, json_t *
     if (rc == 0) {
         pthread_mutex_lock(&gw->freeze_lock);
         json_object_del(gw->frozen, scope);
+        gw->freeze_epoch++;
         pthread_mutex_unlock(&gw->freeze_lock);
         op->froze = 1;
         op->reply = (cs_reply){.status = 200, .body = json_pack("{s:O}", "unfrozen", record)};

@@ -94,6 +94,10 @@ cs_watchers *cs_gateway_watchers(cs_gateway *gw);
 int cs_gateway_stopping(cs_gateway *gw);
 /* Copies the version of the policy set in force ("sha256:..."), for proxies that cache. */
 void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
+/* A number that changes whenever the set of freezes in force changes (freeze.c): what
+ * enforcement points that cache decisions watch, beside the policy version, to drop
+ * them (GET /readyz). It starts again at each start of the gateway. */
+unsigned long long cs_gateway_freeze_epoch(cs_gateway *gw);
 
 /* The tamper-evident log (audit_log.h). */
 struct cs_audit_log *cs_gateway_audit_log(cs_gateway *gw);

@@ -36,6 +36,7 @@ struct cs_gateway {
     struct cs_notify *notify; /* outbox and channels (src/notify/) */
     pthread_mutex_t freeze_lock;
     json_t *frozen; /* scope (agent name, "*" for all agents) -> freeze record (freeze.c) */
+    unsigned long long freeze_epoch; /* bumped with every change of `frozen` (under its lock) */
     struct cs_limiter *limiter; /* automatic-freeze counters (limits.c) */
 };
 

@@ -13,7 +13,7 @@
 typedef struct slot {
     char *principal;
     uint64_t fingerprint;
-    unsigned generation; /* the cache generation (policy version) it was made in */
+    unsigned generation; /* the cache generation (policy version, freezes) it was made in */
     long long expires_ms;
 } slot;
 
@@ -22,6 +22,7 @@ struct cs_pg_cache {
     unsigned mask;
     long long ttl_ms;
     char version[128];
+    unsigned long long freeze_epoch;
     long long version_at;
     unsigned generation;
     cs_pg_cache_stats stats;
@@ -50,19 +51,26 @@ void cs_pg_cache_free(cs_pg_cache *c)
     free(c);
 }
 
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, long long now_ms)
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long freeze_epoch,
+                             long long now_ms)
 {
     if (version == NULL) {
         c->version_at = 0;
         return;
     }
-    if (strcmp(c->version, version)) {
+    if (strcmp(c->version, version) || freeze_epoch != c->freeze_epoch) {
         /* Bumping the generation empties the table without touching it. */
         c->generation++;
         c->stats.flushes++;
         strncpy(c->version, version, sizeof c->version - 1);
+        c->freeze_epoch = freeze_epoch;
     }
     c->version_at = now_ms;
+}
+
+unsigned cs_pg_cache_generation(const cs_pg_cache *c)
+{
+    return c->generation;
 }
 
 /* FNV-1a over the principal, mixed with the fingerprint. */
@@ -97,10 +105,10 @@ int cs_pg_cache_hit(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
 }
 
 void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
-                     const char *policy_version, long long now_ms)
+                     const char *policy_version, unsigned asked_in, long long now_ms)
 {
     if (!fresh(c, now_ms) || fingerprint == 0 || policy_version == NULL ||
-        strcmp(policy_version, c->version))
+        strcmp(policy_version, c->version) || asked_in != c->generation)
         return;
     slot *s = &c->slots[slot_of(c, principal, fingerprint)];
     if (s->principal == NULL || strcmp(s->principal, principal)) {

@@ -1,6 +1,7 @@
 /* pg_cache.h - the PostgreSQL proxy's cache of `allowed` decisions, keyed by
- * (principal, statement fingerprint) and valid only under the policy version they
- * were made with. Nothing else (denied, pending, approved) is ever cached. */
+ * (principal, statement fingerprint) and valid only under the policy version and the
+ * freezes in force they were made with. Nothing else (denied, pending, approved) is
+ * ever cached. */
 #ifndef CS_PROXY_PG_CACHE_H
 #define CS_PROXY_PG_CACHE_H
 
@@ -13,16 +14,22 @@ typedef struct cs_pg_cache cs_pg_cache;
 cs_pg_cache *cs_pg_cache_new(unsigned slots, long long ttl_ms);
 void cs_pg_cache_free(cs_pg_cache *c);
 
-/* The policy version the gateway reports now (from the probe), or NULL when the
- * probe failed: then nothing is a hit until the gateway answers again. A change of
- * version empties the cache. */
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, long long now_ms);
+/* The policy version and freeze epoch the gateway reports now (from the probe), or a
+ * NULL version when the probe failed: then nothing is a hit until the gateway answers
+ * again. A change of either empties the cache (a freeze must stop cached statements
+ * too, not only new ones). */
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long freeze_epoch,
+                             long long now_ms);
+/* The cache's generation: it changes whenever the cache is emptied. Taken when a
+ * decision is asked for, and given back to cs_pg_cache_put(). */
+unsigned cs_pg_cache_generation(const cs_pg_cache *c);
 /* 1 when an allowed decision for this principal and fingerprint is valid now. */
 int cs_pg_cache_hit(cs_pg_cache *c, const char *principal, uint64_t fingerprint, long long now_ms);
-/* Records an allowed decision made under policy_version (ignored if that is not
- * the current version). */
+/* Records an allowed decision made under policy_version, asked for in generation
+ * asked_in (ignored if the version is not the current one, or the cache was emptied
+ * since the decision was asked for: a freeze may have come in between). */
 void cs_pg_cache_put(cs_pg_cache *c, const char *principal, uint64_t fingerprint,
-                     const char *policy_version, long long now_ms);
+                     const char *policy_version, unsigned asked_in, long long now_ms);
 
 typedef struct cs_pg_cache_stats {
     unsigned long long hits, misses, flushes;

@@ -62,6 +62,7 @@ struct cs_pg_conn {
     size_t next_stmt;
     json_t *approved;
     cs_pg_ask *ask;
+    unsigned ask_generation; /* the decision cache's generation when it was asked */
     char held_id[64];
     int synth;
     char synth_state[6];

@@ -313,7 +313,8 @@ static void on_probe_reply(call *c, CURLcode cr, long http)
                       ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL)
                       : NULL;
     const char *v = json_string_value(json_object_get(doc, "policy_version"));
-    c->probe_fn(c->probe_ud, v);
+    json_int_t epoch = json_integer_value(json_object_get(doc, "freeze_epoch"));
+    c->probe_fn(c->probe_ud, v, epoch > 0 ? (unsigned long long)epoch : 0);
     json_decref(doc);
 }
 

@@ -253,7 +253,7 @@ static void on_verdict(void *ud, const cs_pg_verdict *v)
             json_array_append_new(c->approved, json_string(v->id));
         } else {
             cs_pg_cache_put(c->px->cache, c->principal, st->fingerprint, v->policy_version,
-                            cs_mono_ms());
+                            c->ask_generation, cs_mono_ms());
         }
         c->next_stmt++;
         decide_next(c);
@@ -280,6 +280,7 @@ static void decide_next(cs_pg_conn *c)
         }
         json_t *body = request_body(c, st);
         c->held_id[0] = '\0';
+        c->ask_generation = cs_pg_cache_generation(c->px->cache);
         c->ask = cs_pg_ask_submit(c->px->decider, c->token, body, on_verdict, c);
         json_decref(body);
         return;

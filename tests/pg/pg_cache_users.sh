@@ -35,6 +35,36 @@ check "first read is decided by the gateway" 10 "$(psql_px -At -c "$q 1")"
 check "second read (same fingerprint) answers correctly" 20 "$(psql_px -At -c "$q 2")"
 check "the second read was served from the cache (one action for both)" 1 "$(count_actions "$q")"
 
+# The kill switch stops cached statements too: a freeze changes the gateway's freeze
+# epoch (GET /readyz), the proxy's probe sees it within a second and empties the
+# cache, and the same fingerprint is asked again, and refused.
+qf="SELECT id FROM accounts WHERE balance ="
+psql_px -At -c "$qf 10" >/dev/null
+check "a second statement of another fingerprint comes from the cache" 1 \
+  "$(psql_px -At -c "$qf 20" >/dev/null; count_actions "$qf")"
+epoch=$(curl -s "$COUNTERSIGN_URL/readyz" | jget freeze_epoch)
+api POST /v1/freeze admin '{"agent":"demo-agent","reason":"cache test"}' >/dev/null
+check "a freeze changes the freeze epoch" 1 \
+  "$([ "$(curl -s "$COUNTERSIGN_URL/readyz" | jget freeze_epoch)" != "$epoch" ] && echo 1 || echo 0)"
+frozen_out=""
+for _ in $(seq 1 80); do
+  set +e
+  frozen_out=$(psql_px -At -c "$qf 10" 2>&1)
+  set -e
+  case "$frozen_out" in *frozen*) break ;; esac
+  sleep 0.05
+done
+contains "after a freeze the cached statement is refused, naming the freeze" "frozen" "$frozen_out"
+api POST /v1/unfreeze admin '{"agent":"demo-agent"}' >/dev/null
+for _ in $(seq 1 80); do
+  set +e
+  thawed=$(psql_px -At -c "$qf 10" 2>&1)
+  set -e
+  [ "$thawed" = 1 ] && break
+  sleep 0.05
+done
+check "after the unfreeze the statement runs again" 1 "$thawed"
+
 # The same statement on another database is another resource: asked again.
 psql_direct -q -c "CREATE DATABASE otherdb" postgres
 psql_direct -q -c "CREATE TABLE accounts (id int, balance int); INSERT INTO accounts VALUES (1, 5)" otherdb
