@@ -98,6 +98,9 @@ void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
  * enforcement points that cache decisions watch, beside the policy version, to drop
  * them (GET /readyz). It starts again at each start of the gateway. */
 unsigned long long cs_gateway_freeze_epoch(cs_gateway *gw);
+/* The same for the tokens: changes with every token created, rotated or revoked
+ * (tokens.c), so that a revoked principal's cached decisions go with it. */
+unsigned long long cs_gateway_token_epoch(cs_gateway *gw);
 
 /* The tamper-evident log (audit_log.h). */
 struct cs_audit_log *cs_gateway_audit_log(cs_gateway *gw);

@@ -25,6 +25,7 @@ struct cs_gateway {
     cs_policy_set *policy;
     pthread_rwlock_t tok_lock;
     json_t *tokens; /* hash -> identity */
+    unsigned long long token_epoch; /* bumped with every committed token change (under tok_lock) */
     cs_watchers *watchers;
     pthread_t reaper;
     int reaper_started;

@@ -242,5 +242,14 @@ void cs_gw_token_committed(cs_gateway *gw, cs_op *op)
     json_object_foreach_safe(gw->tokens, tmp, k, v) if (!strcmp(json_string_value(json_object_get(v, "name")), name))
         json_object_del(gw->tokens, k);
     if (op->kind == CS_OP_TOKEN_CREATE) json_object_set(gw->tokens, op->hash, op->doc);
+    gw->token_epoch++;
     pthread_rwlock_unlock(&gw->tok_lock);
+}
+
+unsigned long long cs_gateway_token_epoch(cs_gateway *gw)
+{
+    pthread_rwlock_rdlock(&gw->tok_lock);
+    unsigned long long e = gw->token_epoch;
+    pthread_rwlock_unlock(&gw->tok_lock);
+    return e;
 }

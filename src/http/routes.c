@@ -276,9 +276,11 @@ void cs_http_route(cs_req *r)
         char version[96];
         cs_gateway_policy_version(r->http->gw, version, sizeof version);
         r->reply = (cs_reply){.status = cs_gateway_stopping(r->http->gw) ? 503 : 200,
-                              .body = json_pack("{s:s,s:s,s:I}", "status", cs_gateway_stopping(r->http->gw) ? "stopping" : "ok",
+                              .body = json_pack("{s:s,s:s,s:I,s:I}", "status", cs_gateway_stopping(r->http->gw) ? "stopping" : "ok",
                                                 "policy_version", version, "freeze_epoch",
-                                                (json_int_t)cs_gateway_freeze_epoch(r->http->gw))};
+                                                (json_int_t)cs_gateway_freeze_epoch(r->http->gw),
+                                                "token_epoch",
+                                                (json_int_t)cs_gateway_token_epoch(r->http->gw))};
         return;
     }
     if (!strcmp(u, "/metrics")) return metrics(r);

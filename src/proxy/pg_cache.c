@@ -22,7 +22,7 @@ struct cs_pg_cache {
     unsigned mask;
     long long ttl_ms;
     char version[128];
-    unsigned long long freeze_epoch;
+    unsigned long long epoch;
     long long version_at;
     unsigned generation;
     cs_pg_cache_stats stats;
@@ -51,19 +51,19 @@ void cs_pg_cache_free(cs_pg_cache *c)
     free(c);
 }
 
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long freeze_epoch,
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long epoch,
                              long long now_ms)
 {
     if (version == NULL) {
         c->version_at = 0;
         return;
     }
-    if (strcmp(c->version, version) || freeze_epoch != c->freeze_epoch) {
+    if (strcmp(c->version, version) || epoch != c->epoch) {
         /* Bumping the generation empties the table without touching it. */
         c->generation++;
         c->stats.flushes++;
         strncpy(c->version, version, sizeof c->version - 1);
-        c->freeze_epoch = freeze_epoch;
+        c->epoch = epoch;
     }
     c->version_at = now_ms;
 }

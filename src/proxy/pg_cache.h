@@ -1,6 +1,6 @@
 /* pg_cache.h - the PostgreSQL proxy's cache of `allowed` decisions, keyed by
- * (principal, statement fingerprint) and valid only under the policy version and the
- * freezes in force they were made with. Nothing else (denied, pending, approved) is
+ * (principal, statement fingerprint) and valid only under the policy version, the
+ * freezes and the tokens in force they were made with. Nothing else (denied, pending, approved) is
  * ever cached. */
 #ifndef CS_PROXY_PG_CACHE_H
 #define CS_PROXY_PG_CACHE_H
@@ -14,11 +14,11 @@ typedef struct cs_pg_cache cs_pg_cache;
 cs_pg_cache *cs_pg_cache_new(unsigned slots, long long ttl_ms);
 void cs_pg_cache_free(cs_pg_cache *c);
 
-/* The policy version and freeze epoch the gateway reports now (from the probe), or a
- * NULL version when the probe failed: then nothing is a hit until the gateway answers
- * again. A change of either empties the cache (a freeze must stop cached statements
- * too, not only new ones). */
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long freeze_epoch,
+/* The policy version and epoch (freezes and tokens in force) the gateway reports now
+ * (from the probe), or a NULL version when the probe failed: then nothing is a hit
+ * until the gateway answers again. A change of either empties the cache (a freeze or
+ * a revoked token must stop cached statements too, not only new ones). */
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long epoch,
                              long long now_ms);
 /* The cache's generation: it changes whenever the cache is emptied. Taken when a
  * decision is asked for, and given back to cs_pg_cache_put(). */

@@ -35,6 +35,25 @@ check "first read is decided by the gateway" 10 "$(psql_px -At -c "$q 1")"
 check "second read (same fingerprint) answers correctly" 20 "$(psql_px -At -c "$q 2")"
 check "the second read was served from the cache (one action for both)" 1 "$(count_actions "$q")"
 
+# Revoking a token stops its cached statements: the gateway's token_epoch (GET
+# /readyz) changes, and the proxy empties its cache as for a new policy version.
+# (Before any freeze below, so that no other change of epoch empties it meanwhile.)
+qs="SELECT count(*) AS revoked FROM accounts WHERE id >"
+scram() { PGPASSWORD=scrampass psql -X -At -h 127.0.0.1 -p "$PXPORT" -U scramuser "$@"; }
+scram -c "$qs 0" >/dev/null
+check "bob's statement comes from the cache the second time" 1 \
+  "$(scram -c "$qs 1" >/dev/null; count_actions "$qs")"
+api DELETE /v1/tokens/bob admin >/dev/null
+revoked_out=""
+for _ in $(seq 1 80); do
+  set +e
+  revoked_out=$(scram -c "$qs 0" 2>&1)
+  set -e
+  case "$revoked_out" in *ERROR*) break ;; esac
+  sleep 0.05
+done
+contains "after bob's token is revoked his cached statement is refused" "gateway answered 401" "$revoked_out"
+
 # The kill switch stops cached statements too: a freeze changes the gateway's freeze
 # epoch (GET /readyz), the proxy's probe sees it within a second and empties the
 # cache, and the same fingerprint is asked again, and refused.
@@ -64,6 +83,7 @@ for _ in $(seq 1 80); do
   sleep 0.05
 done
 check "after the unfreeze the statement runs again" 1 "$thawed"
+
 
 # The same statement on another database is another resource: asked again.
 psql_direct -q -c "CREATE DATABASE otherdb" postgres
