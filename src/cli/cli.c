@@ -1,7 +1,8 @@
 /* cli.c - dispatches `countersign VERB ...` to the verb's handler. */
 #include "cli/cli.h"
 
-#include <jansson.h>
+#include "util/utf8.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -41,23 +42,20 @@ static void usage(FILE *to)
         fprintf(to, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 }
 
-/* JSON carries only UTF-8, and jansson refuses anything else: an argument that is not
- * would silently drop out of the request (a purpose, a reason, one word of an `exec`
- * command line), so that reviewers, the policy and the audit log would see less than
- * what was asked or run. Such an argument stops the verb before anything is sent. */
+/* An argument that is not UTF-8 would silently drop out of the request (a purpose, a
+ * reason, one word of an `exec` command line), so that reviewers, the policy and the
+ * audit log would see less than what was asked or run (util/utf8.h). Such an argument
+ * stops the verb before anything is sent. argv[0] is the verb. */
 static int text_ok(int argc, char **argv)
 {
-    /* argv[0] is the verb. */
     for (int i = 1; i < argc; i++) {
-        json_t *s = json_string(argv[i]);
-        if (s == NULL) {
+        if (!cs_utf8_valid(argv[i], strlen(argv[i]))) {
             fprintf(stderr,
                     "countersign %s: argument %d is not valid UTF-8; the gateway records text, "
                     "so nothing was sent\n",
                     argv[0], i);
             return 0;
         }
-        json_decref(s);
     }
     return 1;
 }

@@ -10,6 +10,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/utf8.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -182,14 +183,13 @@ static json_t *request_body(const char *action, const char *resource, const char
     /* The arguments are UTF-8 (cli.c); a directory that is not would drop out of the
      * context, and with it what policies and reviewers see of where the command runs. */
     if (getcwd(cwd, sizeof cwd)) {
-        json_t *where = json_string(cwd);
-        if (where == NULL) {
+        if (!cs_utf8_valid(cwd, strlen(cwd))) {
             fprintf(stderr, "countersign: the working directory is not valid UTF-8; the "
                             "gateway records text, so nothing was sent\n");
             json_decref(ctx);
             return NULL;
         }
-        json_object_set_new(ctx, "cwd", where);
+        json_object_set_new(ctx, "cwd", json_string(cwd));
     }
     /* source "exec": policies can tell commands run through `exec` (SPEC §2). */
     json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:s}", "action", action, "resource", resource, "context", ctx,

@@ -98,10 +98,6 @@ char *cs_webhook_signature(const unsigned char *key, size_t key_len, const char 
                            const char *body);
 
 /* notify_route.c */
-/* The length of the longest prefix of s, at most max bytes, that ends on a UTF-8
- * character boundary (for "%.*s": a cut in the middle of a character would make
- * the JSON text invalid). */
-int cs_utf8_prefix(const char *s, size_t max);
 /* The targets of an action: each approval requirement's @notify, else the
  * notify.routes of its approver groups; deduplicated, in order. */
 json_t *cs_notify_targets(const cs_config *cfg, const json_t *doc);

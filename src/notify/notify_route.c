@@ -52,16 +52,6 @@ json_t *cs_notify_targets(const cs_config *cfg, const json_t *doc)
     return out;
 }
 
-int cs_utf8_prefix(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max) return (int)n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
-
 const char *cs_notify_event(const json_t *doc)
 {
     json_t *approval = json_object_get(doc, "approval");

@@ -6,6 +6,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/utf8.h"
 
 #include <string.h>
 

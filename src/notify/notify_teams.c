@@ -5,6 +5,7 @@
 #include "notify/notify_int.h"
 
 #include "util/alloc.h"
+#include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,7 @@
 
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -143,14 +144,6 @@ static const char *token_for(cs_pg_conn *c)
     return c->px->opt.token && *c->px->opt.token ? c->px->opt.token : NULL;
 }
 
-/* 1 when s is UTF-8, the only text JSON (and so a decision's context) can carry. */
-static int utf8_text(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
 static void on_startup(cs_pg_conn *c, const cs_pg_startup *s)
 {
     c->user = cs_strdup(s->user);
@@ -158,7 +151,8 @@ static void on_startup(cs_pg_conn *c, const cs_pg_startup *s)
     /* Both go into every request's context (and the database into its resource): a
      * name that is not UTF-8 could not be recorded, and each statement would end in
      * an error from the gateway. Refused here, once, saying why. */
-    if (!utf8_text(c->user) || !utf8_text(c->database)) {
+    if (!cs_utf8_valid(c->user, strlen(c->user)) ||
+        !cs_utf8_valid(c->database, strlen(c->database))) {
         cs_pg_conn_fail(c, "22021",
                         "countersign: the user and database names must be UTF-8: every "
                         "decision records them");

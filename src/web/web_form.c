@@ -2,6 +2,8 @@
  * sign-in and approval pages), decoded with hard caps. */
 #include "web/web_int.h"
 
+#include "util/utf8.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -33,9 +35,7 @@ static int decode(const char *p, const char *end, char *out, size_t cap)
         out[n++] = (char)c;
     }
     out[n] = '\0';
-    json_t *text = json_stringn(out, n); /* jansson's UTF-8 check */
-    json_decref(text);
-    return text ? 0 : CS_EINVAL;
+    return cs_utf8_valid(out, n) ? 0 : CS_EINVAL;
 }
 
 int cs_web_form_get(const char *body, size_t len, const char *name, char *out, size_t cap)
