@@ -46,7 +46,9 @@ typedef struct cs_req {
     /* Set by a page that renders its own response after an op or poll (src/web/). */
     void (*on_resume)(struct cs_req *r);
     int op_suspended; /* suspended for the writer thread (cs_http_op_suspended) */
-    int close_after;  /* the request's framing is in doubt: answer, then close the connection */
+    /* Content-Length and Authorization fields in the request, counted in one pass when
+     * it arrives (server.c): both are singletons, and a request with several is refused. */
+    int n_length, n_auth;
 } cs_req;
 
 /* routes.c: decides what to answer; may start an async op or a long-poll. */

@@ -26,20 +26,11 @@ static const char *query(cs_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static enum MHD_Result count_auth(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) ++*(int *)cls;
-    return MHD_YES;
-}
-
 int cs_http_authenticate(cs_req *r)
 {
     /* Authorization is a singleton field (RFC 9110 §5.3): two of them (one added on
      * the way, say) leave it open which identity is asking, so neither is used. */
-    int n = 0;
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_auth, &n);
-    if (n > 1) {
+    if (r->n_auth > 1) { /* counted when the request arrived (server.c) */
         problem(r, 400, "invalid-header", "send one Authorization header, not several");
         return -1;
     }

@@ -73,7 +73,9 @@ enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
     if (reply->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (reply->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    if (r->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* Several Content-Length fields: the end of this request is in doubt, so is the
+     * start of the next one (see framing_in_doubt). */
+    if (r->n_length > 1) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)reply->status, resp);
     MHD_destroy_response(resp);
     r->state = RS_DONE;
@@ -129,24 +131,26 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t n)
     snprintf(out, n, "api:%s", host);
 }
 
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+static enum MHD_Result count_fields(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
+    cs_req *r = cls;
     (void)kind;
     (void)value;
-    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) ++*(int *)cls;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        r->n_length++;
+    else if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION))
+        r->n_auth++;
     return MHD_YES;
 }
 
 /* A request with several Content-Length fields has no agreed end (RFC 9112 §6.3):
  * libmicrohttpd reads the body by one of them, while a proxy in front may have
  * forwarded it by another and sent the rest as a request of its own (request
- * smuggling). Such a request is refused and its connection closed. */
-static int framing_in_doubt(struct MHD_Connection *conn)
+ * smuggling). Such a request is refused and its connection closed (cs_http_send). */
+static int framing_in_doubt(const cs_req *r)
 {
-    int n = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length, &n);
-    return n > 1;
+    return r->n_length > 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -169,11 +173,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->requests, 1);
         if (atomic_load(&h->stopping))
             return send_problem(r, 503, "stopping", "the gateway is shutting down");
-        if (framing_in_doubt(conn)) {
-            r->close_after = 1;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_fields, r);
+        if (framing_in_doubt(r))
             return send_problem(r, 400, "invalid-header",
                                 "send one Content-Length header, not several");
-        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* A body declared over the cap is refused. Up to CS_HTTP_DRAIN_MAX it is read
