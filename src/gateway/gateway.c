@@ -44,6 +44,9 @@ int cs_gateway_new(const cs_config *cfg, cs_gateway **out, cs_err *err)
     pthread_mutex_init(&gw->reaper_lock, NULL);
     pthread_cond_init(&gw->reaper_cond, NULL);
     pthread_mutex_init(&gw->freeze_lock, NULL);
+    /* The epochs start from this start's time, so that a restart never reports the
+     * values of the run before it (a proxy would then keep what it cached then). */
+    gw->freeze_epoch = gw->token_epoch = (unsigned long long)cs_now_ms();
     gw->limiter = cs_limiter_new();
     gw->watchers = cs_watchers_new();
     int rc = cs_crypto_init();

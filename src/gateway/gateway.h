@@ -96,7 +96,8 @@ int cs_gateway_stopping(cs_gateway *gw);
 void cs_gateway_policy_version(cs_gateway *gw, char *out, size_t size);
 /* A number that changes whenever the set of freezes in force changes (freeze.c): what
  * enforcement points that cache decisions watch, beside the policy version, to drop
- * them (GET /readyz). It starts again at each start of the gateway. */
+ * them (GET /readyz). It starts from the gateway's start time, so a restart does not
+ * repeat an earlier run's values. */
 unsigned long long cs_gateway_freeze_epoch(cs_gateway *gw);
 /* The same for the tokens: changes with every token created, rotated or revoked
  * (tokens.c), so that a revoked principal's cached decisions go with it. */

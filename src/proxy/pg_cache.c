@@ -13,7 +13,7 @@
 typedef struct slot {
     char *principal;
     uint64_t fingerprint;
-    unsigned generation; /* the cache generation (policy version, freezes) it was made in */
+    unsigned generation; /* the cache generation (policy version, epochs) it was made in */
     long long expires_ms;
 } slot;
 
@@ -22,7 +22,7 @@ struct cs_pg_cache {
     unsigned mask;
     long long ttl_ms;
     char version[128];
-    unsigned long long epoch;
+    cs_pg_epochs epochs;
     long long version_at;
     unsigned generation;
     cs_pg_cache_stats stats;
@@ -51,19 +51,20 @@ void cs_pg_cache_free(cs_pg_cache *c)
     free(c);
 }
 
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long epoch,
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, const cs_pg_epochs *epochs,
                              long long now_ms)
 {
     if (version == NULL) {
         c->version_at = 0;
         return;
     }
-    if (strcmp(c->version, version) || epoch != c->epoch) {
+    if (strcmp(c->version, version) || epochs->freezes != c->epochs.freezes ||
+        epochs->tokens != c->epochs.tokens) {
         /* Bumping the generation empties the table without touching it. */
         c->generation++;
         c->stats.flushes++;
         strncpy(c->version, version, sizeof c->version - 1);
-        c->epoch = epoch;
+        c->epochs = *epochs;
     }
     c->version_at = now_ms;
 }

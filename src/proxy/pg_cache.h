@@ -1,7 +1,7 @@
 /* pg_cache.h - the PostgreSQL proxy's cache of `allowed` decisions, keyed by
  * (principal, statement fingerprint) and valid only under the policy version, the
- * freezes and the tokens in force they were made with. Nothing else (denied, pending, approved) is
- * ever cached. */
+ * freezes and the tokens in force they were made with. Nothing else (denied,
+ * pending, approved) is ever cached. */
 #ifndef CS_PROXY_PG_CACHE_H
 #define CS_PROXY_PG_CACHE_H
 
@@ -9,16 +9,22 @@
 
 typedef struct cs_pg_cache cs_pg_cache;
 
+/* What the gateway reports beside its policy version (GET /readyz): numbers that
+ * change with every change of the freezes and of the tokens in force. */
+typedef struct cs_pg_epochs {
+    unsigned long long freezes, tokens;
+} cs_pg_epochs;
+
 /* slots: capacity (rounded up to a power of two); ttl_ms: the longest an entry
  * lives even when the policy does not change; 0 slots disables the cache. */
 cs_pg_cache *cs_pg_cache_new(unsigned slots, long long ttl_ms);
 void cs_pg_cache_free(cs_pg_cache *c);
 
-/* The policy version and epoch (freezes and tokens in force) the gateway reports now
- * (from the probe), or a NULL version when the probe failed: then nothing is a hit
- * until the gateway answers again. A change of either empties the cache (a freeze or
- * a revoked token must stop cached statements too, not only new ones). */
-void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, unsigned long long epoch,
+/* The policy version and epochs the gateway reports now (from the probe), or a NULL
+ * version when the probe failed: then nothing is a hit until the gateway answers
+ * again. A change of any of them empties the cache (a freeze or a revoked token must
+ * stop cached statements too, not only new ones). */
+void cs_pg_cache_set_version(cs_pg_cache *c, const char *version, const cs_pg_epochs *epochs,
                              long long now_ms);
 /* The cache's generation: it changes whenever the cache is emptied. Taken when a
  * decision is asked for, and given back to cs_pg_cache_put(). */

@@ -313,13 +313,11 @@ static void on_probe_reply(call *c, CURLcode cr, long http)
                       ? json_loadb(c->reply.data ? c->reply.data : "", c->reply.len, 0, NULL)
                       : NULL;
     const char *v = json_string_value(json_object_get(doc, "policy_version"));
-    /* Either counter moving changes the sum's low or high half: freezes and token
-     * changes each empty the cache of allowed decisions. */
-    unsigned long long freezes =
-        (unsigned long long)json_integer_value(json_object_get(doc, "freeze_epoch"));
-    unsigned long long tokens =
-        (unsigned long long)json_integer_value(json_object_get(doc, "token_epoch"));
-    c->probe_fn(c->probe_ud, v, (freezes & 0xffffffffull) | (tokens << 32));
+    cs_pg_epochs e = {
+        (unsigned long long)json_integer_value(json_object_get(doc, "freeze_epoch")),
+        (unsigned long long)json_integer_value(json_object_get(doc, "token_epoch")),
+    };
+    c->probe_fn(c->probe_ud, v, &e);
     json_decref(doc);
 }
 

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "proxy/pg_cache.h"
 #include "util/error.h"
 
 typedef struct cs_pg_decider cs_pg_decider;
@@ -53,10 +54,9 @@ void cs_pg_ask_drop(cs_pg_ask *a, int cancel);
 /* Fire-and-forget POST (outcome reports); failures are logged. */
 void cs_pg_post(cs_pg_decider *d, const char *token, const char *path, const json_t *body);
 
-/* Policy version probe: GET /readyz; fn gets the version (NULL on failure) and a
- * number that changes whenever the gateway's freeze epoch or token epoch does (0
- * from a gateway that reports neither). */
-typedef void (*cs_pg_version_fn)(void *ud, const char *version, unsigned long long epoch);
+/* Policy version probe: GET /readyz; fn gets the version (NULL on failure) and the
+ * gateway's freeze and token epochs (0 from a gateway that does not report them). */
+typedef void (*cs_pg_version_fn)(void *ud, const char *version, const cs_pg_epochs *epochs);
 void cs_pg_probe_version(cs_pg_decider *d, cs_pg_version_fn fn, void *ud);
 
 #endif

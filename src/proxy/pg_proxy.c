@@ -161,11 +161,11 @@ static void on_accept(cs_pg_proxy *p)
     }
 }
 
-static void on_version(void *ud, const char *version, unsigned long long epoch)
+static void on_version(void *ud, const char *version, const cs_pg_epochs *epochs)
 {
     cs_pg_proxy *p = ud;
     p->probing = 0;
-    cs_pg_cache_set_version(p->cache, version, epoch, cs_mono_ms());
+    cs_pg_cache_set_version(p->cache, version, epochs, cs_mono_ms());
 }
 
 /* The cache trusts a policy version only while the gateway keeps confirming it. */

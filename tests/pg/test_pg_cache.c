@@ -12,7 +12,7 @@
 static void test_hit_and_keys(void **state)
 {
     cs_pg_cache *c = cs_pg_cache_new(1024, 30000);
-    cs_pg_cache_set_version(c, "v1", 0, 1000);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 1000);
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1000));
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1000);
     assert_true(cs_pg_cache_hit(c, "agent", 42, 1500));
@@ -26,9 +26,9 @@ static void test_hit_and_keys(void **state)
 static void test_version_change_flushes(void **state)
 {
     cs_pg_cache *c = cs_pg_cache_new(1024, 30000);
-    cs_pg_cache_set_version(c, "v1", 0, 1000);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 1000);
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1000);
-    cs_pg_cache_set_version(c, "v2", 0, 1100);
+    cs_pg_cache_set_version(c, "v2", &(cs_pg_epochs){0, 0}, 1100);
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1200));
     /* A decision made under the old version is not stored under the new one. */
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1200);
@@ -43,35 +43,38 @@ static void test_version_change_flushes(void **state)
 static void test_freeze_epoch_flushes(void **state)
 {
     cs_pg_cache *c = cs_pg_cache_new(1024, 30000);
-    cs_pg_cache_set_version(c, "v1", 7, 1000);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){7, 0}, 1000);
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1000);
     assert_true(cs_pg_cache_hit(c, "agent", 42, 1100));
-    cs_pg_cache_set_version(c, "v1", 7, 1200); /* confirmed, unchanged: kept */
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){7, 0}, 1200); /* confirmed, unchanged: kept */
     assert_true(cs_pg_cache_hit(c, "agent", 42, 1300));
-    unsigned asked = cs_pg_cache_generation(c); /* a decision is asked for ... */
-    cs_pg_cache_set_version(c, "v1", 8, 1400);  /* ... a freeze comes in ... */
+    unsigned asked = cs_pg_cache_generation(c);                    /* a decision is asked for ... */
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){8, 0}, 1400); /* ... a freeze comes in ... */
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1500));
     cs_pg_cache_put(c, "agent", 42, "v1", asked, 1600); /* ... then its answer */
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1700));
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1800);
     assert_true(cs_pg_cache_hit(c, "agent", 42, 1900));
-    assert_int_equal(cs_pg_cache_get_stats(c).flushes, 2);
+    /* A token created, rotated or revoked empties it the same way. */
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){8, 1}, 2000);
+    assert_false(cs_pg_cache_hit(c, "agent", 42, 2100));
+    assert_int_equal(cs_pg_cache_get_stats(c).flushes, 3);
     cs_pg_cache_free(c);
 }
 
 static void test_unconfirmed_version_and_ttl(void **state)
 {
     cs_pg_cache *c = cs_pg_cache_new(1024, 5000);
-    cs_pg_cache_set_version(c, "v1", 0, 1000);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 1000);
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1000);
     /* The probe stopped confirming the version: no hits. */
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1000 + 10000));
-    cs_pg_cache_set_version(c, NULL, 0, 1200);
+    cs_pg_cache_set_version(c, NULL, &(cs_pg_epochs){0, 0}, 1200);
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1300));
-    cs_pg_cache_set_version(c, "v1", 0, 1400);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 1400);
     assert_true(cs_pg_cache_hit(c, "agent", 42, 1500));
     /* TTL */
-    cs_pg_cache_set_version(c, "v1", 0, 6500);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 6500);
     assert_false(cs_pg_cache_hit(c, "agent", 42, 6500));
     cs_pg_cache_free(c);
 }
@@ -79,7 +82,7 @@ static void test_unconfirmed_version_and_ttl(void **state)
 static void test_disabled(void **state)
 {
     cs_pg_cache *c = cs_pg_cache_new(0, 5000);
-    cs_pg_cache_set_version(c, "v1", 0, 1000);
+    cs_pg_cache_set_version(c, "v1", &(cs_pg_epochs){0, 0}, 1000);
     cs_pg_cache_put(c, "agent", 42, "v1", cs_pg_cache_generation(c), 1000);
     assert_false(cs_pg_cache_hit(c, "agent", 42, 1000));
     cs_pg_cache_free(c);
