@@ -466,9 +466,7 @@ static int sq_audit_append(cs_store *s, const cs_audit_row *r, long long *index)
     bind_text(st, 4, r->actor ? r->actor : "");
     bind_text(st, 5, r->source ? r->source : "");
     bind_text(st, 6, r->action_id);
-    /* Not copied: step_done resets the statement and clears its bindings before the
-     * entry is freed. */
-    sqlite3_bind_text(st, 7, entry, -1, SQLITE_STATIC);
+    bind_text(st, 7, entry); /* kept below for the transaction (txe), or freed on failure */
     int rc = step_done(q, st);
     if (rc != 0) {
         free(entry);
