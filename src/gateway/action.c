@@ -5,6 +5,8 @@
  * group-commit transaction, so two votes can never race past a rule. */
 #include "gateway/gateway_int.h"
 
+#include "gateway/action_text.h"
+
 #include "notify/notify.h"
 
 #include "util/alloc.h"
@@ -315,9 +317,44 @@ static int validate_submit(cs_op *op)
     return 0;
 }
 
-/* What the requester asks, as reviewers and the log see it; hash is the hex
- * SHA-256 of its RFC 8785 form (args_hash). */
-static json_t *envelope_json(const cs_op *op, char hash[65])
+/* What the requester asks, as reviewers and the log see it: the decision envelope's
+ * parts, from which its canonical text (args_hash) and the new action's texts are
+ * written (action_text.c). */
+static cs_new_action new_action(const cs_op *op)
+{
+    const json_t *args = op->args, *who = op->who;
+    const char *kind = json_string_value(json_object_get(who, "kind"));
+    int agent = kind && !strcmp(kind, "agent");
+    const char *source = json_string_value(json_object_get(args, "source"));
+    return (cs_new_action){
+        .requester_type = agent ? "Agent" : "User",
+        .requester_id = json_string_value(json_object_get(who, "name")),
+        .owner = agent ? json_object_get(who, "owner") : NULL,
+        .action = json_string_value(json_object_get(args, "action")),
+        .resource = json_string_value(json_object_get(args, "resource")),
+        .context = json_object_get(args, "context"),
+        .purpose = json_object_get(args, "purpose"),
+        .on_behalf_of = json_object_get(args, "on_behalf_of"),
+        .rollback = json_object_get(args, "rollback"),
+        .rollback_of = op->kind == CS_OP_ROLLBACK ? op->id : NULL,
+        .source = source ? source : "api",
+        .now_ms = op->now_ms,
+    };
+}
+
+/* The hex SHA-256 of the envelope's canonical text: the action's args_hash. */
+static int envelope_hash(const cs_new_action *a, char hash[65])
+{
+    cs_buf b;
+    cs_buf_init_reserve(&b, (size_t)1 << 30, 512);
+    int rc = cs_new_action_envelope(a, &b);
+    if (rc == 0) cs_sha256_hex(b.data, b.len, hash);
+    cs_buf_free(&b);
+    return rc;
+}
+
+/* The envelope as an object, for the document tree of an action that keeps one. */
+static json_t *envelope_json(const cs_op *op)
 {
     json_t *args = op->args, *context = json_object_get(args, "context");
     json_t *purpose = json_object_get(args, "purpose"),
@@ -333,10 +370,20 @@ static json_t *envelope_json(const cs_op *op, char hash[65])
     if (json_object_get(args, "rollback"))
         json_object_set(env, "rollback", json_object_get(args, "rollback"));
     if (op->kind == CS_OP_ROLLBACK) json_object_set_new(env, "rollback_of", json_string(op->id));
-    char *canon = cs_jcs_dumps(env);
-    cs_sha256_hex(canon, strlen(canon), hash);
-    free(canon);
     return env;
+}
+
+/* A new action's id: time first, then randomness, so that ids sort by creation and the
+ * store's id index grows at its right edge instead of dirtying a random page per insert. */
+static void new_action_id(long long now_ms, char out[CS_ACTION_ID_MAX])
+{
+    char prefix[17] = "act_";
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 12; i++) /* the time in ms, 12 hex digits (good to year 10889) */
+        prefix[4 + i] = hex[((unsigned long long)now_ms >> (4 * (11 - i))) & 15];
+    char *id = cs_random_id(prefix, 8);
+    snprintf(out, CS_ACTION_ID_MAX, "%s", id);
+    free(id);
 }
 
 /* The new action: envelope, hash, decision and, when pending, what it waits for. */
@@ -347,15 +394,7 @@ static json_t *action_doc(cs_gateway *gw, const cs_op *op, json_t *envelope, con
                          : d->kind == CS_DECISION_PENDING ? "pending"
                                                           : "denied";
     json_t *doc = json_object();
-    /* Time first, then randomness: ids sort by creation, so the store's id index
-     * grows at its right edge instead of dirtying a random page per insert. */
-    char prefix[17] = "act_";
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 12; i++) /* the time in ms, 12 hex digits (good to year 10889) */
-        prefix[4 + i] = hex[((unsigned long long)op->now_ms >> (4 * (11 - i))) & 15];
-    char *id = cs_random_id(prefix, 8);
-    json_object_set_new(doc, "id", json_string(id));
-    free(id);
+    json_object_set_new(doc, "id", json_string(op->action_id));
     json_object_set_new(doc, "status", json_string(status));
     json_object_update(doc, envelope);
     char tagged[7 + 65] = "sha256:";
@@ -451,8 +490,7 @@ char *cs_gw_requester_uid(const json_t *doc)
 static cs_audit_row submitted_row(cs_op *op, const json_t *details)
 {
     return (cs_audit_row){"action.submitted", op->now_ms, cs_gw_actor(op), op->source,
-                          json_string_value(json_object_get(op->doc, "id")), details,
-                          op->pre_head, op->pre_tail, NULL};
+                          op->action_id, details, op->pre_head, op->pre_tail, NULL};
 }
 
 /* HTTP thread: renders the action.submitted entry (all but its index) and the stored
@@ -492,27 +530,119 @@ static char *splice_audit_index(const char *pre_doc, long long index)
     return t;
 }
 
+/* HTTP thread, for an action the policy decided at once: its stored text (all but its
+ * audit index) and its action.submitted entry (all but its index), written from its
+ * parts; no document tree is made (op->lazy, cs_gw_op_doc). */
+static int render_decided(cs_op *op, const cs_new_action *a)
+{
+    cs_buf doc, details;
+    cs_buf_init_reserve(&doc, (size_t)1 << 30, 960);
+    cs_buf_init_reserve(&details, (size_t)1 << 30, 768);
+    int rc = cs_new_action_doc(a, &doc);
+    if (rc == 0) rc = cs_new_action_details(a, &details);
+    cs_audit_row row = submitted_row(op, NULL);
+    row.details_text = details.data;
+    if (rc == 0) rc = cs_audit_entry_parts(&row, &op->pre_head, &op->pre_tail);
+    cs_buf_free(&details);
+    if (rc) {
+        op->pre_head = op->pre_tail = NULL;
+        cs_buf_free(&doc);
+        return rc;
+    }
+    op->pre_doc = cs_buf_steal(&doc);
+    op->lazy = 1;
+    return 0;
+}
+
+#ifndef NDEBUG
+/* The texts written from the parts are exactly those of the document tree. */
+static void check_decided(cs_gateway *gw, cs_op *op, const char *hash, const cs_decision *d,
+                          const cs_policy_set *set)
+{
+    json_t *envelope = envelope_json(op);
+    char *canon = cs_jcs_dumps(envelope);
+    char h[65];
+    cs_sha256_hex(canon, strlen(canon), h);
+    assert(strcmp(h, hash) == 0);
+    json_t *doc = action_doc(gw, op, envelope, hash, d, set);
+    char *text = cs_json_dumps(doc);
+    assert(strcmp(text, op->pre_doc) == 0);
+    char *details = submit_details_text(doc);
+    cs_audit_row row = submitted_row(op, NULL);
+    row.pre_head = row.pre_tail = NULL;
+    row.details_text = details;
+    char *head = NULL, *tail = NULL;
+    assert(cs_audit_entry_parts(&row, &head, &tail) == 0);
+    assert(strcmp(head, op->pre_head) == 0 && strcmp(tail, op->pre_tail) == 0);
+    free(head);
+    free(tail);
+    free(details);
+    free(text);
+    free(canon);
+    json_decref(doc);
+    json_decref(envelope);
+}
+#endif
+
 int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
 {
     int rc = validate_submit(op);
     if (rc != 0) return rc;
     op->now_ms = cs_now_ms();
     op->receipt_wanted = json_is_true(json_object_get(op->args, "receipt"));
+    cs_new_action a = new_action(op);
     char hash[65];
-    json_t *envelope = envelope_json(op, hash);
+    if (envelope_hash(&a, hash) != 0) {
+        cs_reply_problem(&op->reply, 500, "internal-error", "the request could not be rendered");
+        return CS_EINTERNAL;
+    }
     json_t *ctx = policy_context(op->args, op->now_ms);
     cs_decision d;
     cs_policy_set *set = NULL;
     rc = decide(gw, op, op->who, ctx, &d, &set);
     json_decref(ctx);
-    if (rc == 0) {
+    if (rc != 0) return rc;
+    new_action_id(op->now_ms, op->action_id);
+    snprintf(op->args_hash, sizeof op->args_hash, "sha256:%s", hash);
+    /* Decided at once, no receipt to sign into it: the texts are all it needs. */
+    if (op->kind == CS_OP_SUBMIT && d.kind != CS_DECISION_PENDING && !op->receipt_wanted) {
+        a.id = op->action_id;
+        a.status = d.kind == CS_DECISION_ALLOW ? "allowed" : "denied";
+        a.args_hash = op->args_hash;
+        json_t *policy = policy_json(&d, set);
+        a.policy = policy;
+        if (render_decided(op, &a) == 0) op->new_status = a.status;
+#ifndef NDEBUG
+        if (op->lazy) check_decided(gw, op, hash, &d, set);
+#endif
+        json_decref(policy);
+    }
+    if (!op->lazy) {
+        json_t *envelope = envelope_json(op);
         op->doc = action_doc(gw, op, envelope, hash, &d, set);
-        cs_decision_free(&d);
-        cs_policy_set_release(set);
+        json_decref(envelope);
         if (op->kind == CS_OP_SUBMIT) prerender_submit(op);
     }
-    json_decref(envelope);
-    return rc;
+    cs_decision_free(&d);
+    cs_policy_set_release(set);
+    return 0;
+}
+
+json_t *cs_gw_op_doc(cs_op *op)
+{
+    if (op->doc == NULL && op->lazy) {
+        /* The stored text once written (it has the audit index), else the one before. */
+        const char *text = op->stored_text ? op->stored_text : op->pre_doc;
+        op->doc = json_loads(text, 0, NULL);
+        if (op->doc == NULL) cs_error("gateway: the text of %s does not parse", op->action_id);
+        op->lazy = 0;
+    }
+    return op->doc;
+}
+
+const char *cs_gw_op_status(const cs_op *op)
+{
+    return op->doc ? json_string_value(json_object_get(op->doc, "status")) : op->new_status;
 }
 
 int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
@@ -543,22 +673,27 @@ int cs_gw_prepare_simple(cs_gateway *gw, cs_op *op)
 int cs_gw_audit(cs_gateway *gw, cs_op *op, const char *type, const json_t *details,
                 long long *index)
 {
-    const char *aid = op->doc ? json_string_value(json_object_get(op->doc, "id")) : op->id;
+    const char *aid = op->doc        ? json_string_value(json_object_get(op->doc, "id"))
+                      : op->action_id[0] ? op->action_id
+                                         : op->id;
     cs_audit_row row = {type, op->now_ms, cs_gw_actor(op), op->source, aid, details, NULL, NULL, NULL};
     return gw->store->ops->audit_append(gw->store, &row, index);
 }
 
-/* Stores op->doc as `text` (owned; NULL: serialised here) and queues its notifications. */
+/* Stores op->doc as `text` (owned; NULL: serialised here) and queues its notifications.
+ * An action decided at once without its tree (op->lazy) is stored from its text; it
+ * waited for nobody, so there is nobody to notify (cs_notify_event). */
 static int put_action(cs_gateway *gw, cs_op *op, char *text)
 {
     json_t *doc = op->doc;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    char *req = cs_gw_requester_uid(doc);
+    const char *status = cs_gw_op_status(op);
+    char *req = doc ? cs_gw_requester_uid(doc) : NULL;
     if (text == NULL) text = cs_json_dumps(doc);
     cs_action_row row = {
-        .id = json_string_value(json_object_get(doc, "id")),
+        .id = doc ? json_string_value(json_object_get(doc, "id")) : op->action_id,
         .status = status,
-        .requester = req,
+        /* A new action's requester is the identity that submitted it. */
+        .requester = req ? req : cs_gw_actor(op),
         .idem_key = op->kind == CS_OP_SUBMIT ? op->idem_key : NULL,
         .expires_at = !strcmp(status, "pending") ? cs_action_expires_ms(doc) : 0,
         .created_at = op->now_ms,
@@ -572,7 +707,7 @@ static int put_action(cs_gateway *gw, cs_op *op, char *text)
     op->stored_text = text;
     /* Notifications are outbox rows in this same transaction (src/notify/). */
     size_t added = 0;
-    if (rc == 0) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms, &added);
+    if (rc == 0 && doc) rc = cs_notify_enqueue(gw->notify, gw->store, doc, op->now_ms, &added);
     if (added) op->notified = 1; /* wake the delivery thread only when there is work */
     return rc;
 }
@@ -604,7 +739,8 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
             json_t *old = json_loads(text, 0, NULL);
             free(text);
             if (old == NULL) return CS_EDB;
-            if (json_equal(json_object_get(old, "args_hash"), json_object_get(doc, "args_hash"))) {
+            const char *was = json_string_value(json_object_get(old, "args_hash"));
+            if (was && !strcmp(was, op->args_hash)) {
                 op->reply = (cs_reply){.status = 201, .body = cs_gw_public(old), .replayed = 1};
             } else {
                 cs_reply_problem(&op->reply, 422, "idempotency-key-reused",
@@ -618,20 +754,21 @@ int cs_gw_apply_submit(cs_gateway *gw, cs_op *op)
     /* Frozen agents' requests are stored denials; limits may freeze the agent now. */
     int rc = cs_gw_submit_guard(gw, op);
     if (rc) return rc;
+    doc = op->doc; /* made from the text meanwhile if the guard changed the action */
     long long index = 0;
     json_t *details = op->pre_head ? NULL : submit_details(doc);
     cs_audit_row row = submitted_row(op, details);
     rc = gw->store->ops->audit_append(gw->store, &row, &index);
     json_decref(details);
     if (rc) return rc;
-    set_audit_index(doc, index);
-    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (doc) set_audit_index(doc, index);
+    const char *status = cs_gw_op_status(op);
     if (!strcmp(status, "allowed") && op->receipt_wanted &&
         (rc = cs_gw_receipt_issue(gw, op)) != 0)
         return rc;
     char *text = op->pre_doc ? splice_audit_index(op->pre_doc, index) : NULL;
 #ifndef NDEBUG
-    if (text) { /* the splice is exactly what rendering the document again writes */
+    if (text && doc) { /* the splice is exactly what rendering the document again writes */
         char *full = cs_json_dumps(doc);
         assert(strcmp(full, text) == 0);
         free(full);

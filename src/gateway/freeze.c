@@ -115,9 +115,10 @@ int cs_gw_audit_as(cs_gateway *gw, cs_op *op, const char *actor, const char *typ
     return gw->store->ops->audit_append(gw->store, &row, index);
 }
 
-void cs_gw_deny_frozen(cs_op *op, const json_t *record)
+int cs_gw_deny_frozen(cs_op *op, const json_t *record)
 {
-    json_t *doc = op->doc;
+    json_t *doc = cs_gw_op_doc(op); /* before unrender: it may be made from the text */
+    if (doc == NULL) return CS_EDB;
     long long now_ms = op->now_ms;
     cs_gw_unrender(op);
     const char *agent = json_string_value(json_object_get(record, "agent"));
@@ -136,6 +137,7 @@ void cs_gw_deny_frozen(cs_op *op, const json_t *record)
                                   json_object_get(record, "agent"), "reason",
                                   json_object_get(record, "reason")));
     free(why);
+    return 0;
 }
 
 /* Stores a changed action; `notify` announces it (a cancellation updates the
@@ -427,7 +429,7 @@ int cs_gw_submit_guard(cs_gateway *gw, cs_op *op)
 {
     json_t *rec = frozen_for(gw, op->who);
     if (rec == NULL) return is_agent(op->who) ? cs_gw_limits_apply(gw, op) : 0;
-    cs_gw_deny_frozen(op, rec);
+    int rc = cs_gw_deny_frozen(op, rec);
     json_decref(rec);
-    return 0;
+    return rc;
 }

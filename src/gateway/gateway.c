@@ -254,6 +254,11 @@ void cs_op_free(cs_op *op)
     free(op);
 }
 
+static const void *make_doc(void *ctx)
+{
+    return cs_gw_op_doc(ctx);
+}
+
 static void op_done(cs_write_job *job, int rc)
 {
     cs_op *op = (cs_op *)job;
@@ -273,7 +278,11 @@ static void op_done(cs_write_job *job, int rc)
         if (op->kind == CS_OP_TOKEN_CREATE || op->kind == CS_OP_TOKEN_REVOKE) {
             if (op->reply.status / 100 == 2) cs_gw_token_committed(gw, op);
         }
-        if (op->changed && op->doc) {
+        if (op->changed && op->lazy) {
+            /* Decided at once and never waited for: a waiter on its id would be one
+             * that guessed it, and gets the document made for it. */
+            cs_watch_notify_made(gw->watchers, op->action_id, make_doc, op);
+        } else if (op->changed && op->doc) {
             const char *id = json_string_value(json_object_get(op->doc, "id"));
             long long exp = cs_action_expires_ms(op->doc);
             if (cs_action_is_pending(op->doc) && exp < atomic_load(&gw->next_expiry))

@@ -45,6 +45,9 @@ enum cs_op_kind {
 };
 
 typedef struct cs_op cs_op;
+/* act_, 12 hex digits of time, 16 of randomness, and room to spare */
+#define CS_ACTION_ID_MAX 48
+
 struct cs_op {
     cs_write_job job; /* first member: the writer sees the op as a job */
     cs_gateway *gw;
@@ -54,7 +57,15 @@ struct cs_op {
     char *id;     /* action id or token name */
     json_t *args; /* validated request body */
     char *idem_key;
-    json_t *doc; /* prepared action (submit) */
+    json_t *doc; /* prepared action (submit); NULL while op->lazy */
+    /* Submit: the new action's id and args_hash ("sha256:<hex>"). An action the policy
+     * decided at once is prepared as its texts only (pre_doc, pre_head, pre_tail) and
+     * `lazy` is set: its tree is made from the text when something needs it
+     * (cs_gw_op_doc), and new_status says what it is until then. */
+    char action_id[CS_ACTION_ID_MAX];
+    char args_hash[72];
+    int lazy;
+    const char *new_status;
     char *token; /* new token (token create) */
     long long now_ms;
     int receipt_wanted; /* submit asked for a receipt on an allowed action */

@@ -59,6 +59,11 @@ char *cs_gw_uid(const json_t *who); /* Agent::"name" / User::"name" */
 const char *cs_gw_actor(cs_op *op);
 /* The uid text of an action document's requester (new string). */
 char *cs_gw_requester_uid(const json_t *doc);
+/* op->doc, made from the op's stored text first when it was prepared as text only
+ * (op->lazy); NULL only when that text does not parse (logged). */
+json_t *cs_gw_op_doc(cs_op *op);
+/* The status of op's action: its document's, or what it was prepared as. */
+const char *cs_gw_op_status(const cs_op *op);
 /* op->doc changed after cs_gw_prepare_submit rendered its entry and stored text on the
  * HTTP thread (a frozen agent's denial): drop them, the writer renders them itself. */
 void cs_gw_unrender(cs_op *op);
@@ -100,7 +105,7 @@ int cs_gw_submit_guard(cs_gateway *gw, cs_op *op);
  * the op's transaction. record (borrowed) gains the ids `cancelled` and `revoked`. */
 int cs_gw_freeze_scope(cs_gateway *gw, cs_op *op, const char *scope, json_t *record);
 /* Marks a submitted action as denied because of this freeze. */
-void cs_gw_deny_frozen(cs_op *op, const json_t *record);
+int cs_gw_deny_frozen(cs_op *op, const json_t *record);
 /* Stores another action than op->doc (no waiters woken); notify adds outbox rows. */
 int cs_gw_store_doc(cs_gateway *gw, json_t *doc, int notify, long long now_ms);
 /* Audit entry with an explicit actor and action id. */

@@ -115,11 +115,9 @@ static void note(breach *b, const char *limit, long long seen, long long max, co
 }
 
 /* Counts this request in the in-memory windows; fills b when one is exceeded. */
-static void count(struct cs_limiter *l, const cs_limits *lim, const char *agent, const json_t *doc,
-                  long long now, breach *b)
+static void count(struct cs_limiter *l, const cs_limits *lim, const char *agent,
+                  const char *action, const char *status, long long now, breach *b)
 {
-    const char *action = json_string_value(json_object_get(doc, "action"));
-    const char *status = json_string_value(json_object_get(doc, "status"));
     pthread_mutex_lock(&l->lock);
     agent_ctr *c = counters(l, agent, lim);
     long long n;
@@ -148,8 +146,12 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
     if (!lim->requests_per_minute && !lim->denials && !lim->concurrent_pending && !lim->n_classes)
         return 0;
     breach b = {0};
-    count(gw->limiter, lim, agent, op->doc, op->now_ms, &b);
-    if (!b.limit[0] && lim->concurrent_pending && cs_action_is_pending(op->doc)) {
+    const char *status = cs_gw_op_status(op);
+    /* The action asked for: the new action's, which may not have its tree (op->lazy). */
+    const json_t *asked = op->doc ? op->doc : op->args;
+    count(gw->limiter, lim, agent, json_string_value(json_object_get(asked, "action")), status,
+          op->now_ms, &b);
+    if (!b.limit[0] && lim->concurrent_pending && !strcmp(status, "pending")) {
         long long n = 0;
         int rc = gw->store->ops->pending_count(gw->store, cs_gw_actor(op), &n);
         if (rc) return rc;
@@ -167,7 +169,7 @@ int cs_gw_limits_apply(cs_gateway *gw, cs_op *op)
     int rc = cs_gw_freeze_scope(gw, op, agent, record);
     /* A denial that tipped the count stays the policy's denial; any other request that
      * went over a limit is refused as frozen. */
-    if (rc == 0 && strcmp(b.limit, "denials") != 0) cs_gw_deny_frozen(op, record);
+    if (rc == 0 && strcmp(b.limit, "denials") != 0) rc = cs_gw_deny_frozen(op, record);
     json_decref(record);
     return rc;
 }

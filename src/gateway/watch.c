@@ -97,6 +97,19 @@ void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc)
     pthread_mutex_unlock(&ws->lock);
 }
 
+void cs_watch_notify_made(cs_watchers *ws, const char *id, const void *(*make)(void *ctx),
+                          void *ctx)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->generation++;
+    const void *doc = NULL;
+    for (cs_watch *w = ws->bucket[hash(id)]; w && doc == NULL; w = w->next)
+        if (!strcmp(w->id, id)) doc = make(ctx);
+    fire_id(ws, id, doc);
+    if (strcmp(id, CS_WATCH_ANY) != 0) fire_id(ws, CS_WATCH_ANY, doc);
+    pthread_mutex_unlock(&ws->lock);
+}
+
 unsigned long cs_watch_generation(cs_watchers *ws)
 {
     pthread_mutex_lock(&ws->lock);

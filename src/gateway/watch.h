@@ -33,6 +33,10 @@ int cs_watch_cancel(cs_watchers *ws, cs_watch *w);
 /* Fires the watches of id. `doc` (may be NULL) is handed to each watch in w->doc;
  * fn must take its own reference if it keeps it beyond the call. */
 void cs_watch_notify(cs_watchers *ws, const char *id, const void *doc);
+/* The same, with the document made by make(ctx) only when a watch of id itself waits
+ * (under the watchers' lock); CS_WATCH_ANY watches then get NULL in w->doc. */
+void cs_watch_notify_made(cs_watchers *ws, const char *id, const void *(*make)(void *ctx),
+                          void *ctx);
 void cs_watch_tick(cs_watchers *ws, long long now_ms);
 /* Fires every watch (shutdown). */
 void cs_watch_fire_all(cs_watchers *ws);
