@@ -58,7 +58,8 @@ void cs_http_resumed(cs_req *r);
 /* sse.c: starts an event stream for an action (queues the response itself). */
 enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
-enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply);
+/* Queues reply as r's response; its text is handed over (reply->text is NULL after). */
+enum MHD_Result cs_http_send(cs_req *r, cs_reply *reply);
 /* server.c: 1 when this MHD thread has served only r's connection for a while, so
  * that r's op may commit on it (gateway.h, may_inline). */
 int cs_http_thread_solo(const cs_req *r);

@@ -57,11 +57,13 @@ static void op_resumed(cs_req *r)
     tl_waiting--;
 }
 
-enum MHD_Result cs_http_send(cs_req *r, const cs_reply *reply)
+enum MHD_Result cs_http_send(cs_req *r, cs_reply *reply)
 {
-    char *text = reply->text   ? cs_strdup(reply->text)
+    /* The reply's own text is handed over, not copied. */
+    char *text = reply->text   ? reply->text
                  : reply->body ? json_dumps(reply->body, JSON_COMPACT)
                                : cs_strdup("{}");
+    reply->text = NULL;
     size_t len = strlen(text);
     text = cs_realloc(text, len + 2);
     text[len++] = '\n';
@@ -131,6 +133,32 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t n)
     snprintf(out, n, "api:%s", host);
 }
 
+/* Each connection's client address, made once when the connection starts instead of
+ * on every request it carries (keep-alive clients send thousands). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        char addr[sizeof ((cs_req *)0)->addr];
+        client_addr(conn, addr, sizeof addr);
+        *socket_context = cs_strdup(addr);
+    } else {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void request_addr(struct MHD_Connection *conn, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        snprintf(out, n, "%s", (const char *)ci->socket_context);
+    else
+        client_addr(conn, out, n);
+}
+
 static enum MHD_Result count_fields(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
@@ -167,7 +195,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->url = cs_strdup(url);
         cs_buf_init(&r->body, CS_HTTP_BODY_MAX);
-        client_addr(conn, r->addr, sizeof r->addr);
+        request_addr(conn, r->addr, sizeof r->addr);
         *con_cls = r;
         note_request(conn);
         atomic_fetch_add(&h->requests, 1);
@@ -290,7 +318,7 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         cs_web_free(h->web);
         pthread_mutex_destroy(&h->shared_lock);
