@@ -7,11 +7,14 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define READER_POOL_MAX 32
 
@@ -141,6 +144,13 @@ typedef struct sq {
  * is stuck or starved) or there is no thread. */
 #define CKPT_PAGES 1000
 #define CKPT_BACKSTOP_PAGES 20000
+/* After each pass the checkpoint thread drops the database file's pages from the OS
+ * page cache, all but its last CACHE_TAIL bytes (where new rows go). Actions and audit
+ * entries are written once and rarely read again, so the cache of a busy gateway would
+ * otherwise grow by every byte it writes: memory a container's limit counts, and on
+ * a VM that hands free memory back to its host, new pages that fault in the host on
+ * their first write (docs/gateway.md, "Page cache"). */
+#define CACHE_TAIL (64LL << 20)
 
 /* The cached statement for sql on c, ready to bind; NULL (logged) when it does not
  * prepare. Give it back with stmt_put. */
@@ -248,6 +258,15 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* The checkpoint synced what it copied, so the pages dropped here are clean: only the
+ * cache goes, and a later read of an old row reads it from the disk. */
+static void drop_cached(int fd)
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= CACHE_TAIL) return;
+    (void)posix_fadvise(fd, 0, st.st_size - CACHE_TAIL, POSIX_FADV_DONTNEED);
+}
+
 static void *ckpt_main(void *arg)
 {
     sq *q = arg;
@@ -257,6 +276,8 @@ static void *ckpt_main(void *arg)
         q->ckpt_started = 0;
         return NULL;
     }
+    /* Only for posix_fadvise: any descriptor of the file reaches its page cache. */
+    int fd = open(q->path, O_RDONLY | O_CLOEXEC);
     pthread_mutex_lock(&q->ckpt_lock);
     while (!q->ckpt_stop) {
         if (!q->ckpt_wanted) {
@@ -267,10 +288,12 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&q->ckpt_lock);
         int r = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (r != SQLITE_OK && r != SQLITE_BUSY) cs_warn("sqlite: checkpoint: %s", sqlite3_errmsg(db));
+        drop_cached(fd);
         atomic_store(&q->ckpt_passed, 1);
         pthread_mutex_lock(&q->ckpt_lock);
     }
     pthread_mutex_unlock(&q->ckpt_lock);
+    if (fd >= 0) close(fd);
     sqlite3_close(db);
     return NULL;
 }
