@@ -609,13 +609,12 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
         a.id = op->action_id;
         a.status = d.kind == CS_DECISION_ALLOW ? "allowed" : "denied";
         a.args_hash = op->args_hash;
-        json_t *policy = policy_json(&d, set);
-        a.policy = policy;
+        a.policy_version = cs_policy_set_version(set);
+        a.decision = &d;
         if (render_decided(op, &a) == 0) op->new_status = a.status;
 #ifndef NDEBUG
         if (op->lazy) check_decided(gw, op, hash, &d, set);
 #endif
-        json_decref(policy);
     }
     if (!op->lazy) {
         json_t *envelope = envelope_json(op);

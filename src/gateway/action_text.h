@@ -14,6 +14,8 @@
 
 #include "util/buf.h"
 
+struct cs_decision;
+
 typedef struct cs_new_action {
     const char *id;             /* act_... */
     const char *status;         /* allowed, denied (pending actions keep their tree) */
@@ -29,7 +31,8 @@ typedef struct cs_new_action {
     const char *rollback_of;    /* NULL: absent */
     const char *args_hash;      /* sha256:<hex> */
     const char *source;
-    const json_t *policy; /* the decision's {version, matched, explanation[, errors]} */
+    const char *policy_version;         /* the policy set's version */
+    const struct cs_decision *decision; /* its matches, explanation and errors */
     long long now_ms;
 } cs_new_action;
 
