@@ -265,6 +265,38 @@ static void test_idempotency(void **state)
     td_resp_free(&r3);
 }
 
+/* An action the policy decides at once is prepared as its texts only (action_text.c):
+ * its replay is matched by args_hash like any other, the stored document is the one
+ * the submit answered with, and its audit entry names it. */
+static void test_idempotency_decided_at_once(void **state)
+{
+    td *d = *state;
+    const char *body = "{\"action\":\"db.read\",\"resource\":\"prod/db/customers\","
+                       "\"context\":{\"rows\":3,\"tags\":[\"a\",\"\u00e9\"]}}";
+    td_resp r1 = td_req(d, "POST", "/v1/actions", "demo-agent", body, NULL, "Idempotency-Key: ro-1");
+    td_resp r2 = td_req(d, "POST", "/v1/actions", "demo-agent", body, NULL, "Idempotency-Key: ro-1");
+    assert_int_equal(r1.status, 201);
+    assert_string_equal(td_str(r1.json, "status"), "allowed");
+    assert_int_equal(r2.status, 201);
+    assert_string_equal(td_str(r1.json, "id"), td_str(r2.json, "id"));
+    assert_non_null(strcasestr(r2.headers, "Idempotent-Replayed: true"));
+    assert_true(json_equal(r1.json, r2.json));
+    assert_int_equal(td_audit_count(d, "action.submitted", td_str(r1.json, "id")), 1);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/actions/%s", td_str(r1.json, "id"));
+    td_resp g = td_req(d, "GET", path, "demo-agent", NULL, NULL, NULL);
+    assert_int_equal(g.status, 200);
+    assert_true(json_equal(r1.json, g.json));
+    /* The same key with another request: the stored args_hash differs. */
+    td_resp r3 = td_req(d, "POST", "/v1/actions", "demo-agent",
+                        "{\"action\":\"db.read\",\"resource\":\"prod/db/customers\"}", NULL,
+                        "Idempotency-Key: ro-1");
+    expect_problem(&r3, 422, "idempotency-key-reused");
+    td_resp_free(&r1);
+    td_resp_free(&r2);
+    td_resp_free(&g);
+}
+
 typedef struct bg {
     td *d;
     char path[200];
@@ -717,6 +749,7 @@ int main(void)
         TD_TEST(test_quorum_one_and_deny_veto),
         TD_TEST(test_expiry_and_cancel),
         TD_TEST(test_idempotency),
+        TD_TEST(test_idempotency_decided_at_once),
         TD_TEST(test_longpoll_wakeup),
         TD_TEST(test_lone_requests_commit_inline),
         TD_TEST(test_sse),
