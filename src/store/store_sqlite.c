@@ -144,13 +144,16 @@ typedef struct sq {
  * is stuck or starved) or there is no thread. */
 #define CKPT_PAGES 1000
 #define CKPT_BACKSTOP_PAGES 20000
-/* After each pass the checkpoint thread drops the database file's pages from the OS
- * page cache, all but its last CACHE_TAIL bytes (where new rows go). Actions and audit
- * entries are written once and rarely read again, so the cache of a busy gateway would
- * otherwise grow by every byte it writes: memory a container's limit counts, and on
- * a VM that hands free memory back to its host, new pages that fault in the host on
- * their first write (docs/gateway.md, "Page cache"). */
+/* The checkpoint thread drops the database file's pages from the OS page cache, all
+ * but its last CACHE_TAIL bytes (where new rows go), each time another CACHE_STEP
+ * bytes have passed out of that tail. Actions and audit entries are written once and
+ * rarely read again, so the cache of a busy gateway would otherwise grow by every
+ * byte it writes: memory a container's limit counts, and on a VM that hands free
+ * memory back to its host, new pages that fault in the host on their first write
+ * (docs/gateway.md, "Page cache"). Each drop also drains every CPU's page lists, so
+ * it is done in steps, not after every pass. */
 #define CACHE_TAIL (64LL << 20)
+#define CACHE_STEP (32LL << 20)
 
 /* The cached statement for sql on c, ready to bind; NULL (logged) when it does not
  * prepare. Give it back with stmt_put. */
@@ -259,12 +262,16 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 }
 
 /* The checkpoint synced what it copied, so the pages dropped here are clean: only the
- * cache goes, and a later read of an old row reads it from the disk. */
-static void drop_cached(int fd)
+ * cache goes, and a later read of an old row reads it from the disk. *done is where
+ * the last drop ended (0 at start: the first drop takes whatever an earlier run left). */
+static void drop_cached(int fd, long long *done)
 {
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= CACHE_TAIL) return;
-    (void)posix_fadvise(fd, 0, st.st_size - CACHE_TAIL, POSIX_FADV_DONTNEED);
+    if (fd < 0 || fstat(fd, &st) != 0) return;
+    long long end = (long long)st.st_size - CACHE_TAIL;
+    if (end - *done < CACHE_STEP) return;
+    (void)posix_fadvise(fd, *done, end - *done, POSIX_FADV_DONTNEED);
+    *done = end;
 }
 
 static void *ckpt_main(void *arg)
@@ -278,6 +285,7 @@ static void *ckpt_main(void *arg)
     }
     /* Only for posix_fadvise: any descriptor of the file reaches its page cache. */
     int fd = open(q->path, O_RDONLY | O_CLOEXEC);
+    long long dropped = 0;
     pthread_mutex_lock(&q->ckpt_lock);
     while (!q->ckpt_stop) {
         if (!q->ckpt_wanted) {
@@ -288,7 +296,7 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&q->ckpt_lock);
         int r = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (r != SQLITE_OK && r != SQLITE_BUSY) cs_warn("sqlite: checkpoint: %s", sqlite3_errmsg(db));
-        drop_cached(fd);
+        drop_cached(fd, &dropped);
         atomic_store(&q->ckpt_passed, 1);
         pthread_mutex_lock(&q->ckpt_lock);
     }
