@@ -110,6 +110,7 @@ static const char *title_for(const char *type)
         {"context-too-large", "The context is larger than 64 KiB"},
         {"invalid-parameter", "A query parameter is not valid"},
         {"invalid-header", "A request header is not valid"},
+        {"invalid-url", "The URL is not valid"},
         {"method-not-allowed", "Method not allowed on this resource"},
         {"not-admin", "Only admins may do this"},
         {"not-permitted", "You may not do this"},

@@ -60,6 +60,9 @@ enum MHD_Result cs_http_sse(cs_req *r, const char *id);
 
 /* Queues reply as r's response; its text is handed over (reply->text is NULL after). */
 enum MHD_Result cs_http_send(cs_req *r, cs_reply *reply);
+/* Decodes %HH escapes in s in place, as libmicrohttpd's default does (anything else
+ * stays as it is); returns the new length and sets *nul when one decoded to a NUL. */
+size_t cs_http_unescape(char *s, int *nul);
 /* server.c: 1 when this MHD thread has served only r's connection for a while, so
  * that r's op may commit on it (gateway.h, may_inline). */
 int cs_http_thread_solo(const cs_req *r);

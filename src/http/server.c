@@ -133,30 +133,75 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t n)
     snprintf(out, n, "api:%s", host);
 }
 
-/* Each connection's client address, made once when the connection starts instead of
- * on every request it carries (keep-alive clients send thousands). */
+/* What libmicrohttpd keeps for us per connection (its socket context): the client's
+ * address, made once when the connection starts instead of on every request it
+ * carries (keep-alive clients send thousands), and whether the request being read
+ * had an encoded NUL in its URL or query (unescape). */
+typedef struct conn_ctx {
+    char addr[sizeof((cs_req *)0)->addr];
+    int nul;
+} conn_ctx;
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     (void)cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        char addr[sizeof ((cs_req *)0)->addr];
-        client_addr(conn, addr, sizeof addr);
-        *socket_context = cs_strdup(addr);
+        conn_ctx *c = cs_calloc(1, sizeof *c);
+        client_addr(conn, c->addr, sizeof c->addr);
+        *socket_context = c;
     } else {
         free(*socket_context);
         *socket_context = NULL;
     }
 }
 
-static void request_addr(struct MHD_Connection *conn, char *out, size_t n)
+static conn_ctx *conn_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    if (ci && ci->socket_context)
-        snprintf(out, n, "%s", (const char *)ci->socket_context);
-    else
-        client_addr(conn, out, n);
+    return ci ? ci->socket_context : NULL;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+size_t cs_http_unescape(char *s, int *nul)
+{
+    char *w = s;
+    *nul = 0;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
+            *w = (char)(hi * 16 + lo);
+            *nul |= *w == '\0';
+            w++;
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* libmicrohttpd's decoding of the URL's path and of each query key and value, done by
+ * cs_http_unescape, which also notes an encoded NUL: the text handed to the routes
+ * would end there, so "/v1/actions/ID%00x" would name ID. The request is then refused
+ * (on_request) instead of read up to the NUL. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    int nul;
+    size_t n = cs_http_unescape(s, &nul);
+    conn_ctx *c = nul ? conn_of(conn) : NULL;
+    if (c) c->nul = 1;
+    return n;
 }
 
 static enum MHD_Result count_fields(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -195,7 +240,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->url = cs_strdup(url);
         cs_buf_init(&r->body, CS_HTTP_BODY_MAX);
-        request_addr(conn, r->addr, sizeof r->addr);
+        conn_ctx *c = conn_of(conn);
+        if (c)
+            memcpy(r->addr, c->addr, sizeof r->addr);
+        else
+            client_addr(conn, r->addr, sizeof r->addr);
+        int nul = c && c->nul;
+        if (c) c->nul = 0;
         *con_cls = r;
         note_request(conn);
         atomic_fetch_add(&h->requests, 1);
@@ -205,6 +256,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (framing_in_doubt(r))
             return send_problem(r, 400, "invalid-header",
                                 "send one Content-Length header, not several");
+        if (nul)
+            return send_problem(r, 400, "invalid-url",
+                                "the URL or a query parameter holds an encoded NUL (%00)");
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* A body declared over the cap is refused. Up to CS_HTTP_DRAIN_MAX it is read
@@ -313,12 +367,12 @@ int cs_http_start(cs_gateway *gw, const char *listen, int threads, int max_conns
      * line per connection a client broke off, which any peer can cause by the thousand. */
     h->d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, cs_log_library,
-        "libmicrohttpd", MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(max_conns > 0 ? max_conns : 16384),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+        "libmicrohttpd", MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 0 ? threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(max_conns > 0 ? max_conns : 16384), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         cs_web_free(h->web);
         pthread_mutex_destroy(&h->shared_lock);

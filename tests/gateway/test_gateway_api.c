@@ -297,6 +297,37 @@ static void test_idempotency_decided_at_once(void **state)
     td_resp_free(&g);
 }
 
+/* An encoded NUL in the path or the query would end the text the routes see there:
+ * "/v1/actions/ID%00x" named ID, "?status=pending%00x" filtered on pending. Such a
+ * request is refused, and the next one on the connection is served as usual. */
+static void test_encoded_nul_in_url(void **state)
+{
+    td *d = *state;
+    td_resp a = td_req(d, "POST", "/v1/actions", "demo-agent",
+                       "{\"action\":\"db.export\",\"resource\":\"prod/db/customers\"}", NULL,
+                       NULL);
+    assert_int_equal(a.status, 201);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/actions/%s%%00x", td_str(a.json, "id"));
+    td_resp r = td_req(d, "GET", path, "bob", NULL, NULL, NULL);
+    expect_problem(&r, 400, "invalid-url");
+    snprintf(path, sizeof path, "/v1/actions/%s%%00/approve", td_str(a.json, "id"));
+    r = td_req(d, "POST", path, "bob", "{}", NULL, NULL);
+    expect_problem(&r, 400, "invalid-url");
+    r = td_req(d, "GET", "/v1/actions?status=pending%00x", "bob", NULL, NULL, NULL);
+    expect_problem(&r, 400, "invalid-url");
+    r = td_req(d, "GET", "/v1/actions?x%00=1", "bob", NULL, NULL, NULL);
+    expect_problem(&r, 400, "invalid-url");
+    /* Other escapes decode as before, and nothing was voted. */
+    snprintf(path, sizeof path, "/v1/actions/%s?wait=%%30", td_str(a.json, "id"));
+    r = td_req(d, "GET", path, "bob", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(td_str(r.json, "status"), "pending");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r.json, "approval"), "votes")), 0);
+    td_resp_free(&r);
+    td_resp_free(&a);
+}
+
 typedef struct bg {
     td *d;
     char path[200];
@@ -757,6 +788,7 @@ int main(void)
         TD_TEST(test_outcome),
         TD_TEST(test_tokens),
         TD_TEST(test_bad_input),
+        TD_TEST(test_encoded_nul_in_url),
         TD_TEST(test_list_pagination),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
