@@ -26,6 +26,7 @@ typedef struct cs_reply {
     int problem;
     int replayed; /* idempotent replay of an earlier submission */
     char *text;   /* body already serialised (owned); sent instead of body when set */
+    const char *allow; /* a 405's Allow field: the methods the resource takes (static text) */
 } cs_reply;
 
 enum cs_op_kind {
@@ -168,6 +169,8 @@ long long cs_action_expires_ms(const json_t *doc);
 /* RFC 9457 problem document. type is a short name such as "self-approval". */
 json_t *cs_problem(int status, const char *type, const char *title, const char *detail);
 void cs_reply_problem(cs_reply *r, int status, const char *type, const char *detail);
+/* 405 method-not-allowed with the Allow field RFC 9110 §15.5.6 requires ("GET, POST"). */
+void cs_reply_not_allowed(cs_reply *r, const char *allow, const char *detail);
 void cs_reply_clear(cs_reply *r);
 
 /* Request-body schema checks shared by every channel (validate.c). */

@@ -148,7 +148,14 @@ void cs_reply_problem(cs_reply *r, int status, const char *type, const char *det
     r->text = NULL;
     r->status = status;
     r->problem = 1;
+    r->allow = NULL;
     r->body = cs_problem(status, type, title_for(type), detail);
+}
+
+void cs_reply_not_allowed(cs_reply *r, const char *allow, const char *detail)
+{
+    cs_reply_problem(r, 405, "method-not-allowed", detail);
+    r->allow = allow;
 }
 
 void cs_reply_clear(cs_reply *r)

@@ -222,7 +222,7 @@ void cs_http_audit(cs_req *r)
 {
     const char *p = r->url + strlen("/v1/audit/");
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-        return problem(r, 405, "method-not-allowed", "use GET");
+        return cs_reply_not_allowed(&r->reply, "GET, HEAD", "use GET");
     if (!strcmp(p, "checkpoint")) return text_resource(r, 0);
     if (!strcmp(p, "key")) return text_resource(r, 1);
     if (!strcmp(p, "timestamp")) return timestamp(r);

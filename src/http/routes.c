@@ -235,15 +235,15 @@ static void route_actions(cs_req *r)
         if (method_is(r, "GET"))
             return cs_gateway_list(r->http->gw, query(r, "status"), query(r, "requester"), query(r, "limit"),
                                    query(r, "cursor"), &r->reply);
-        return problem(r, 405, "method-not-allowed", "use GET or POST");
+        return cs_reply_not_allowed(&r->reply, "GET, POST", "use GET or POST");
     }
     if (!action_path(r->url, id, &verb)) return problem(r, 404, "not-found", "no such resource");
     if (!*verb) {
-        if (!method_is(r, "GET")) return problem(r, 405, "method-not-allowed", "use GET");
+        if (!method_is(r, "GET")) return cs_reply_not_allowed(&r->reply, "GET", "use GET");
         return get_action(r, id);
     }
     if (!strcmp(verb, "events")) {
-        if (!method_is(r, "GET")) return problem(r, 405, "method-not-allowed", "use GET");
+        if (!method_is(r, "GET")) return cs_reply_not_allowed(&r->reply, "GET", "use GET");
         cs_http_sse(r, id);
         return;
     }
@@ -254,7 +254,7 @@ static void route_actions(cs_req *r)
                  {"rollback", CS_OP_ROLLBACK}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(verb, verbs[i].verb)) continue;
-        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
+        if (!method_is(r, "POST")) return cs_reply_not_allowed(&r->reply, "POST", "use POST");
         return with_body(r, verbs[i].kind, id, verbs[i].kind != CS_OP_OUTCOME);
     }
     problem(r, 404, "not-found", "no such resource");
@@ -283,7 +283,7 @@ void cs_http_route(cs_req *r)
     if (!strcmp(u, "/v1/whoami")) return cs_gateway_whoami(r->who, &r->reply);
     if (!strcmp(u, "/v1/actions") || !strncmp(u, "/v1/actions/", 12)) return route_actions(r);
     if (!strcmp(u, "/v1/receipts/verify") || !strcmp(u, "/v1/receipts/consume")) {
-        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
+        if (!method_is(r, "POST")) return cs_reply_not_allowed(&r->reply, "POST", "use POST");
         json_t *args = body_json(r, 0);
         if (args == NULL) return;
         if (!strcmp(u, "/v1/receipts/verify")) cs_gateway_receipt_verify(r->http->gw, args, &r->reply);
@@ -293,15 +293,17 @@ void cs_http_route(cs_req *r)
     }
     if (!strcmp(u, "/v1/freeze") && method_is(r, "GET")) return cs_gateway_freezes(r->http->gw, &r->reply);
     if (!strcmp(u, "/v1/freeze") || !strcmp(u, "/v1/unfreeze")) {
-        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST (or GET /v1/freeze)");
+        if (!method_is(r, "POST"))
+            return cs_reply_not_allowed(&r->reply, !strcmp(u, "/v1/freeze") ? "GET, POST" : "POST",
+                                        "use POST (or GET /v1/freeze)");
         return with_body(r, !strcmp(u, "/v1/freeze") ? CS_OP_FREEZE : CS_OP_UNFREEZE, NULL, 0);
     }
     if (!strcmp(u, "/v1/tokens")) {
-        if (!method_is(r, "POST")) return problem(r, 405, "method-not-allowed", "use POST");
+        if (!method_is(r, "POST")) return cs_reply_not_allowed(&r->reply, "POST", "use POST");
         return with_body(r, CS_OP_TOKEN_CREATE, NULL, 0);
     }
     if (!strncmp(u, "/v1/tokens/", 11) && strlen(u) > 11 && strlen(u) < 11 + ID_MAX && !strchr(u + 11, '/')) {
-        if (!method_is(r, "DELETE")) return problem(r, 405, "method-not-allowed", "use DELETE");
+        if (!method_is(r, "DELETE")) return cs_reply_not_allowed(&r->reply, "DELETE", "use DELETE");
         return start_op(r, CS_OP_TOKEN_REVOKE, u + 11, NULL);
     }
     problem(r, 404, "not-found", "no such resource");

@@ -75,6 +75,7 @@ enum MHD_Result cs_http_send(cs_req *r, cs_reply *reply)
     if (reply->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (reply->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (reply->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, reply->allow);
     /* Several Content-Length fields: the end of this request is in doubt, so is the
      * start of the next one (see framing_in_doubt). */
     if (r->n_length > 1) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");

@@ -10,7 +10,7 @@
 void cs_http_slack(cs_req *r)
 {
     if (strcmp(r->method, "POST") != 0) {
-        cs_reply_problem(&r->reply, 405, "method-not-allowed", "use POST");
+        cs_reply_not_allowed(&r->reply, "POST", "use POST");
         return;
     }
     cs_slack_request req = {

@@ -90,7 +90,7 @@ static void not_found_page(cs_req *r)
 static void assets(cs_req *r, const char *name)
 {
     if (!safe_method(r)) {
-        cs_reply_problem(&r->reply, 405, "method-not-allowed", "use GET");
+        cs_reply_not_allowed(&r->reply, "GET, HEAD", "use GET");
         return;
     }
     if (strchr(name, '/') || cs_web_asset(r, name) != 0) not_found_page(r);

@@ -311,7 +311,7 @@ void cs_web_approval(cs_req *r, const char *id)
 {
     int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
     if (!get && strcmp(r->method, "POST") != 0) {
-        cs_reply_problem(&r->reply, 405, "method-not-allowed", "use GET to look, POST to decide");
+        cs_reply_not_allowed(&r->reply, "GET, HEAD, POST", "use GET to look, POST to decide");
         return;
     }
     char csrf[CS_WEB_SID_HEX + 1];

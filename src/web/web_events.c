@@ -87,7 +87,7 @@ static void release(void *cls)
 void cs_web_events(cs_req *r)
 {
     if (strcmp(r->method, "GET") != 0) {
-        cs_reply_problem(&r->reply, 405, "method-not-allowed", "use GET");
+        cs_reply_not_allowed(&r->reply, "GET", "use GET");
         return;
     }
     const char *sid = cs_web_cookie(r);

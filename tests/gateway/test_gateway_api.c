@@ -328,6 +328,31 @@ static void test_encoded_nul_in_url(void **state)
     td_resp_free(&a);
 }
 
+/* A 405 names the methods the resource takes (RFC 9110 §15.5.6: Allow is required). */
+static void test_method_not_allowed(void **state)
+{
+    td *d = *state;
+    static const struct {
+        const char *method, *path, *allow;
+    } cases[] = {
+        {"DELETE", "/v1/actions", "Allow: GET, POST"},
+        {"POST", "/v1/actions/act_x", "Allow: GET"},
+        {"GET", "/v1/actions/act_x/approve", "Allow: POST"},
+        {"GET", "/v1/tokens", "Allow: POST"},
+        {"GET", "/v1/tokens/bob", "Allow: DELETE"},
+        {"DELETE", "/v1/freeze", "Allow: GET, POST"},
+        {"GET", "/v1/unfreeze", "Allow: POST"},
+        {"POST", "/v1/audit/checkpoint", "Allow: GET, HEAD"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        td_resp r = td_req(d, cases[i].method, cases[i].path, "admin", NULL, NULL, NULL);
+        if (strcasestr(r.headers, cases[i].allow) == NULL)
+            fprintf(stderr, "%s %s: %s\n", cases[i].method, cases[i].path, r.headers);
+        assert_non_null(strcasestr(r.headers, cases[i].allow));
+        expect_problem(&r, 405, "method-not-allowed");
+    }
+}
+
 typedef struct bg {
     td *d;
     char path[200];
@@ -789,6 +814,7 @@ int main(void)
         TD_TEST(test_tokens),
         TD_TEST(test_bad_input),
         TD_TEST(test_encoded_nul_in_url),
+        TD_TEST(test_method_not_allowed),
         TD_TEST(test_list_pagination),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
