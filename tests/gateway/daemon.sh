@@ -52,9 +52,17 @@ submit() { # token action resource [extra JSON fields] -> "STATUS BODY"
 }
 sql() { sqlite3 -cmd ".timeout 5000" "$db" "$1"; }
 finish() {
+  if [ -n "${srv:-}" ] && ! kill -0 "$srv" 2>/dev/null; then
+    wait "$srv"; srv_died="status $?"; srv=
+  fi
   [ -n "${srv:-}" ] && stop
   # Under -DCS_SANITIZE=ON the daemon reports leaks and errors as it exits.
   if grep -q 'Sanitizer' "$tmp/serve.log"; then fail "sanitizer report:"; grep -A30 Sanitizer "$tmp/serve.log" | head -60; fi
+  # A failure shows what the daemon said, and whether it was still running.
+  if [ "$fails" != 0 ]; then
+    [ -n "${srv_died:-}" ] && echo "the daemon had exited: $srv_died"
+    echo "--- daemon log (last 40 lines)"; tail -40 "$tmp/serve.log"
+  fi
   echo "$passes passed, $fails failed"
   [ "$fails" = 0 ]
 }
