@@ -29,7 +29,14 @@ start() {
   for _ in $(seq 100); do curl -sf "$COUNTERSIGN_URL/healthz" >/dev/null && return 0; sleep 0.1; done
   echo "daemon did not start"; cat "$tmp/serve.log"; exit 1
 }
-stop() { kill "$srv"; wait "$srv" 2>/dev/null; srv=; }
+stop() {
+  if ! kill "$srv" 2>/dev/null; then
+    wait "$srv"
+    fail "the daemon had exited by itself (status $?); its log:"
+    tail -40 "$tmp/serve.log"
+  fi
+  wait "$srv" 2>/dev/null; srv=
+}
 tok() { python3 -c "import json,sys; print(json.load(open('$tmp/init.json'))['tokens']['$1'])"; }
 ADMIN=$(tok admin) ALICE=$(tok alice) AGENT=$(tok demo-agent) BOB=$(tok bob) CAROL=$(tok carol)
 
