@@ -201,8 +201,19 @@ static void conn_close(sq_conn *c)
     c->db = NULL;
 }
 
+/* Process-wide SQLite settings, before its first use. Memory statistics off: with
+ * them on, every allocation and free inside SQLite takes one global mutex, and nothing
+ * here reads the statistics (sqlite3_memory_used and sqlite3_status). A call after
+ * another part of the process has already started SQLite fails and changes nothing. */
+static void library_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int open_conn(const char *path, int create, sqlite3 **out, cs_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, library_setup);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, flags, cs_wal_vfs()) != SQLITE_OK) {
@@ -278,6 +289,7 @@ static void *ckpt_main(void *arg)
 {
     sq *q = arg;
     sqlite3 *db = NULL;
+    pthread_setname_np(pthread_self(), "cs-checkpoint");
     if (open_conn(q->path, 0, &db, NULL) != 0) {
         cs_error("sqlite: the checkpoint thread cannot open %s; the writer checkpoints", q->path);
         q->ckpt_started = 0;
