@@ -92,6 +92,7 @@ static void sweep_expired(cs_gateway *gw, long long now)
 static void *reaper_main(void *arg)
 {
     cs_gateway *gw = arg;
+    pthread_setname_np(pthread_self(), "cs-reaper");
     pthread_mutex_lock(&gw->reaper_lock);
     while (!atomic_load(&gw->stopping)) {
         struct timespec ts;

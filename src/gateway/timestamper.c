@@ -75,6 +75,7 @@ static void stamp_once(cs_timestamper *t)
 static void *stamper_main(void *arg)
 {
     cs_timestamper *t = arg;
+    pthread_setname_np(pthread_self(), "cs-stamper");
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         struct timespec ts;

@@ -472,6 +472,7 @@ static void *worker_main(void *arg)
 {
     cs_notify *n = arg;
     long long next_scan = 0;
+    pthread_setname_np(pthread_self(), "cs-notify");
     while (!atomic_load(&n->stopping)) {
         long long now = now_ms();
         if (atomic_exchange(&n->kicked, 0) || now >= next_scan) {

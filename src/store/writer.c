@@ -84,6 +84,7 @@ static void finish(cs_write_job *batch, int rc)
 static void *writer_main(void *arg)
 {
     cs_writer *w = arg;
+    pthread_setname_np(pthread_self(), "cs-writer");
     for (;;) {
         pthread_mutex_lock(&w->lock);
         while ((w->head == NULL && !w->stopping) || w->busy)
