@@ -226,20 +226,27 @@ static int method_is(cs_req *r, const char *m)
     return !strcmp(r->method, m);
 }
 
+/* GET, or HEAD: RFC 9110 §9.3.2, the same answer without its content
+ * (libmicrohttpd leaves the body out and keeps its Content-Length). */
+static int method_reads(cs_req *r)
+{
+    return method_is(r, "GET") || method_is(r, "HEAD");
+}
+
 static void route_actions(cs_req *r)
 {
     char id[ID_MAX + 1];
     const char *verb;
     if (!strcmp(r->url, "/v1/actions")) {
         if (method_is(r, "POST")) return with_body(r, CS_OP_SUBMIT, NULL, 0);
-        if (method_is(r, "GET"))
+        if (method_reads(r))
             return cs_gateway_list(r->http->gw, query(r, "status"), query(r, "requester"), query(r, "limit"),
                                    query(r, "cursor"), &r->reply);
-        return cs_reply_not_allowed(&r->reply, "GET, POST", "use GET or POST");
+        return cs_reply_not_allowed(&r->reply, "GET, HEAD, POST", "use GET or POST");
     }
     if (!action_path(r->url, id, &verb)) return problem(r, 404, "not-found", "no such resource");
     if (!*verb) {
-        if (!method_is(r, "GET")) return cs_reply_not_allowed(&r->reply, "GET", "use GET");
+        if (!method_reads(r)) return cs_reply_not_allowed(&r->reply, "GET, HEAD", "use GET");
         return get_action(r, id);
     }
     if (!strcmp(verb, "events")) {
@@ -263,6 +270,9 @@ static void route_actions(cs_req *r)
 void cs_http_route(cs_req *r)
 {
     const char *u = r->url;
+    if (!strcmp(u, "/healthz") || !strcmp(u, "/readyz") || !strcmp(u, "/metrics") || !strcmp(u, "/v1/whoami")) {
+        if (!method_reads(r)) return cs_reply_not_allowed(&r->reply, "GET, HEAD", "use GET");
+    }
     if (!strcmp(u, "/healthz") || !strcmp(u, "/readyz")) {
         char version[96];
         cs_gateway_policy_version(r->http->gw, version, sizeof version);
@@ -291,10 +301,10 @@ void cs_http_route(cs_req *r)
         json_decref(args);
         return;
     }
-    if (!strcmp(u, "/v1/freeze") && method_is(r, "GET")) return cs_gateway_freezes(r->http->gw, &r->reply);
+    if (!strcmp(u, "/v1/freeze") && method_reads(r)) return cs_gateway_freezes(r->http->gw, &r->reply);
     if (!strcmp(u, "/v1/freeze") || !strcmp(u, "/v1/unfreeze")) {
         if (!method_is(r, "POST"))
-            return cs_reply_not_allowed(&r->reply, !strcmp(u, "/v1/freeze") ? "GET, POST" : "POST",
+            return cs_reply_not_allowed(&r->reply, !strcmp(u, "/v1/freeze") ? "GET, HEAD, POST" : "POST",
                                         "use POST (or GET /v1/freeze)");
         return with_body(r, !strcmp(u, "/v1/freeze") ? CS_OP_FREEZE : CS_OP_UNFREEZE, NULL, 0);
     }

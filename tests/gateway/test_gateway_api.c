@@ -335,12 +335,16 @@ static void test_method_not_allowed(void **state)
     static const struct {
         const char *method, *path, *allow;
     } cases[] = {
-        {"DELETE", "/v1/actions", "Allow: GET, POST"},
-        {"POST", "/v1/actions/act_x", "Allow: GET"},
+        {"DELETE", "/v1/actions", "Allow: GET, HEAD, POST"},
+        {"POST", "/v1/actions/act_x", "Allow: GET, HEAD"},
+        {"PUT", "/v1/actions/act_x/events", "Allow: GET"},
         {"GET", "/v1/actions/act_x/approve", "Allow: POST"},
         {"GET", "/v1/tokens", "Allow: POST"},
         {"GET", "/v1/tokens/bob", "Allow: DELETE"},
-        {"DELETE", "/v1/freeze", "Allow: GET, POST"},
+        {"DELETE", "/v1/freeze", "Allow: GET, HEAD, POST"},
+        {"POST", "/v1/whoami", "Allow: GET, HEAD"},
+        {"POST", "/healthz", "Allow: GET, HEAD"},
+        {"DELETE", "/metrics", "Allow: GET, HEAD"},
         {"GET", "/v1/unfreeze", "Allow: POST"},
         {"POST", "/v1/audit/checkpoint", "Allow: GET, HEAD"},
     };
@@ -351,6 +355,36 @@ static void test_method_not_allowed(void **state)
         assert_non_null(strcasestr(r.headers, cases[i].allow));
         expect_problem(&r, 405, "method-not-allowed");
     }
+}
+
+/* RFC 9110 §9.3.2: every resource that answers GET answers HEAD with the same status
+ * and fields, Content-Length included, and no content. */
+static void test_head_on_reads(void **state)
+{
+    td *d = *state;
+    json_t *a = td_submit(d, "demo-agent", "db.read", "prod/db/orders");
+    char one[200];
+    snprintf(one, sizeof one, "/v1/actions/%s", td_str(a, "id"));
+    const char *paths[] = {one, "/v1/actions?limit=2", "/v1/whoami", "/v1/freeze", "/healthz", "/v1/audit/checkpoint"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        td_resp g = td_req(d, "GET", paths[i], "admin", NULL, NULL, NULL);
+        td_resp h = td_req(d, "HEAD", paths[i], "admin", NULL, NULL, NULL);
+        assert_int_equal(g.status, 200);
+        assert_int_equal(h.status, 200);
+        assert_string_equal(h.text, "");
+        char want[64];
+        snprintf(want, sizeof want, "Content-Length: %zu\r\n", strlen(g.text));
+        if (strcasestr(h.headers, want) == NULL) fprintf(stderr, "HEAD %s: %s (GET gave %s)\n", paths[i], h.headers, want);
+        assert_non_null(strcasestr(h.headers, want));
+        td_resp_free(&g);
+        td_resp_free(&h);
+    }
+    /* /metrics takes no token; its figures move between two calls, so only the status. */
+    td_resp h = td_req(d, "HEAD", "/metrics", NULL, NULL, NULL, NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.text, "");
+    td_resp_free(&h);
+    json_decref(a);
 }
 
 typedef struct bg {
@@ -815,6 +849,7 @@ int main(void)
         TD_TEST(test_bad_input),
         TD_TEST(test_encoded_nul_in_url),
         TD_TEST(test_method_not_allowed),
+        TD_TEST(test_head_on_reads),
         TD_TEST(test_list_pagination),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
