@@ -9,6 +9,12 @@
 #include <ctype.h>
 #include <string.h>
 
+/* The most groups one identity holds: every policy evaluation of it carries them all
+ * as the principal's parents, so an unbounded list would slow every request it makes
+ * and every vote it casts. */
+#define GROUPS_MAX 256
+#define GROUPS_MAX_TEXT "256"
+
 static const cs_field token_fields[] = {
     {"kind", JSON_STRING, 1}, {"name", JSON_STRING, 1},     {"owner", JSON_STRING, 0},
     {"groups", JSON_ARRAY, 0}, {"slack_id", JSON_STRING, 0}, {"admin", JSON_TRUE, 0},
@@ -142,6 +148,8 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
     json_t *g;
     json_array_foreach(json_object_get(op->args, "groups"), i, g)
         if (!bad && (!json_is_string(g) || !ident_ok(json_string_value(g)))) bad = "groups", detail = "field 'groups' must be a list of group names";
+    if (!bad && json_array_size(json_object_get(op->args, "groups")) > GROUPS_MAX)
+        bad = "groups", detail = "field 'groups' holds at most " GROUPS_MAX_TEXT " group names";
     if (bad) {
         cs_reply_problem(&op->reply, 400, "invalid-field", detail);
         json_object_set_new(op->reply.body, "field", json_string(bad));

@@ -589,6 +589,20 @@ static void test_tokens(void **state)
     r = td_req(d, "POST", "/v1/tokens", "admin", "{\"kind\":\"agent\",\"name\":\"bot\"}", NULL,
                NULL);
     expect_problem(&r, 400, "invalid-field");
+    /* At most 256 groups: 256 are taken, 257 are refused naming the field. */
+    char many[4096] = "{\"kind\":\"user\",\"name\":\"grace\",\"groups\":[\"g0\"";
+    for (int i = 1; i < 257; i++) snprintf(many + strlen(many), sizeof many - strlen(many), ",\"g%d\"", i);
+    strcat(many, "]}");
+    r = td_req(d, "POST", "/v1/tokens", "admin", many, NULL, NULL);
+    assert_string_equal(td_str(r.json, "field"), "groups");
+    expect_problem(&r, 400, "invalid-field");
+    r = td_req(d, "GET", "/v1/whoami", "grace", NULL, NULL, NULL);
+    assert_int_equal(r.status, 401); /* nothing was created */
+    td_resp_free(&r);
+    strcpy(strstr(many, ",\"g256\""), "]}");
+    r = td_req(d, "POST", "/v1/tokens", "admin", many, NULL, NULL);
+    assert_int_equal(r.status, 201);
+    td_resp_free(&r);
     r = td_req(d, "POST", "/v1/tokens", "admin",
                "{\"kind\":\"user\",\"name\":\"frank\",\"groups\":[\"ops\"]}", NULL, NULL);
     assert_int_equal(r.status, 201);
