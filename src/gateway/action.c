@@ -373,15 +373,21 @@ static json_t *envelope_json(const cs_op *op)
     return env;
 }
 
-/* A new action's id: time first, then randomness, so that ids sort by creation and the
- * store's id index grows at its right edge instead of dirtying a random page per insert. */
-static void new_action_id(long long now_ms, char out[CS_ACTION_ID_MAX])
+/* A new action's id (store.h): its key, the time in ms shifted left 16 bits plus a
+ * counter, then 48 random bits. Keys only grow: past the last one handed out (or
+ * stored, at start), even if the clock steps back, so ids sort by creation and the
+ * store appends each row at its table's right edge, with the id as the row's key. */
+static void new_action_id(cs_gateway *gw, long long now_ms, char out[CS_ACTION_ID_MAX])
 {
-    char prefix[17] = "act_";
+    long long last = atomic_load(&gw->last_key), key;
+    do {
+        key = now_ms << 16 > last ? now_ms << 16 : last + 1;
+    } while (!atomic_compare_exchange_weak(&gw->last_key, &last, key));
+    char prefix[4 + CS_ACTION_KEY_DIGITS + 1] = "act_";
     static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 12; i++) /* the time in ms, 12 hex digits (good to year 10889) */
-        prefix[4 + i] = hex[((unsigned long long)now_ms >> (4 * (11 - i))) & 15];
-    char *id = cs_random_id(prefix, 8);
+    for (int i = 0; i < CS_ACTION_KEY_DIGITS; i++)
+        prefix[4 + i] = hex[((unsigned long long)key >> (4 * (CS_ACTION_KEY_DIGITS - 1 - i))) & 15];
+    char *id = cs_random_id(prefix, 6);
     snprintf(out, CS_ACTION_ID_MAX, "%s", id);
     free(id);
 }
@@ -602,7 +608,7 @@ int cs_gw_prepare_submit(cs_gateway *gw, cs_op *op)
     rc = decide(gw, op, op->who, ctx, &d, &set);
     json_decref(ctx);
     if (rc != 0) return rc;
-    new_action_id(op->now_ms, op->action_id);
+    new_action_id(gw, op->now_ms, op->action_id);
     snprintf(op->args_hash, sizeof op->args_hash, "sha256:%s", hash);
     /* Decided at once, no receipt to sign into it: the texts are all it needs. */
     if (op->kind == CS_OP_SUBMIT && d.kind != CS_DECISION_PENDING && !op->receipt_wanted) {

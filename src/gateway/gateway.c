@@ -116,8 +116,11 @@ static void *reaper_main(void *arg)
 
 int cs_gateway_start(cs_gateway *gw, cs_err *err)
 {
-    int rc = cs_writer_start(gw->store, &gw->writer, err);
-    if (rc) return rc;
+    long long key = 0;
+    int rc = gw->store->ops->action_last_key(gw->store, &key);
+    if (rc) return cs_err_set(err, rc, "cannot read the last action key");
+    atomic_store(&gw->last_key, key);
+    if ((rc = cs_writer_start(gw->store, &gw->writer, err)) != 0) return rc;
     atomic_store(&gw->next_expiry, 0); /* sweep at once: actions that expired while down */
     if (pthread_create(&gw->reaper, NULL, reaper_main, gw) != 0)
         return cs_err_set(err, CS_EINTERNAL, "cannot start the reaper thread");

@@ -32,6 +32,7 @@ struct cs_gateway {
     atomic_int stopping;
     pthread_rwlock_t run_lock; /* submissions vs. stopping the writer */
     atomic_llong next_expiry;
+    atomic_llong last_key; /* the last action key handed out (store.h: action ids) */
     pthread_mutex_t reaper_lock;
     pthread_cond_t reaper_cond;
     struct cs_notify *notify; /* outbox and channels (src/notify/) */

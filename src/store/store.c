@@ -5,6 +5,7 @@
 #include "util/iso_time.h"
 #include "util/jcs.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -102,6 +103,20 @@ int cs_audit_entry_parts(const cs_audit_row *row, char **head, char **tail)
     *head = cs_buf_steal(&h);
     *tail = cs_buf_steal(&t);
     return 0;
+}
+
+long long cs_action_id_key(const char *id)
+{
+    if (id == NULL || strncmp(id, "act_", 4) != 0) return 0;
+    unsigned long long k = 0;
+    for (int i = 0; i < CS_ACTION_KEY_DIGITS; i++) {
+        char c = id[4 + i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) return 0;
+        k = k << 4 | (unsigned)v;
+    }
+    /* A row key is a positive 64-bit integer. */
+    return k > 0 && k <= (unsigned long long)INT64_MAX ? (long long)k : 0;
 }
 
 char *cs_audit_entry_join(long long index, const char *head, const char *tail)

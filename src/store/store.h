@@ -15,6 +15,14 @@
 
 typedef struct cs_store cs_store;
 
+/* An action id is "act_", its key as 16 hex digits (the time in ms shifted left by
+ * 16 bits, plus a counter: keys only grow), then 12 random hex digits. The key is the
+ * action's row key in the store, so that finding an action by id needs no index of
+ * its own. */
+#define CS_ACTION_KEY_DIGITS 16
+/* The key an action id carries; 0 when it has none (not an id of this form). */
+long long cs_action_id_key(const char *id);
+
 /* The indexed columns of an action, next to its JSON document. */
 typedef struct cs_action_row {
     const char *id;
@@ -121,6 +129,8 @@ typedef struct cs_store_ops {
     int (*action_list)(cs_store *s, const cs_list_query *q, json_t **docs, long long *next);
     int (*expired)(cs_store *s, long long now_ms, json_t **ids);
     int (*next_expiry)(cs_store *s, long long *ms);
+    /* The largest action key stored (0 when none): new ids take larger ones. */
+    int (*action_last_key)(cs_store *s, long long *key);
     int (*tokens)(cs_store *s, json_t **rows); /* [{name, hash, doc, revoked}] */
     int (*audit_count)(cs_store *s, long long *n);
     /* entries [from, from+max) in index order: [{index, entry}] (entry: canonical JSON text) */
