@@ -2,11 +2,21 @@
  *
  * SQLite's WAL code writes every frame as two writes (a 24-byte frame header, then
  * the page), so a commit of n pages is 2n write system calls before its sync. This
- * VFS wraps the default one ("unix") and, for WAL files only, gathers writes that
- * continue one another in a buffer; the buffer goes to the file in one write before
- * anything that could look at the file (read, size, truncate, sync, close, file
- * control) and whenever a write does not continue it or would overflow it. Every
- * other file, and every other method, is the default VFS's own.
+ * VFS wraps the default one ("unix") and, for WAL files and main database files,
+ * gathers writes that continue one another in a buffer; the buffer goes to the file
+ * in one write before anything that could look at the file (read, size, truncate,
+ * sync, close, file control, lock, unlock, shared-memory barrier) and whenever a
+ * write does not continue it or would overflow it. Every other file (journals,
+ * temporary files), and every other method, is the default VFS's own.
+ *
+ * A main database file is written by checkpoints, which copy WAL frames back page by
+ * page in page order: new rows sit on consecutive pages at the file's end, so most of
+ * a checkpoint's thousand-odd 4 KiB writes become a few of up to 124 KiB. SQLite ends
+ * the copy with a file control (SQLITE_FCNTL_CKPT_DONE), before it records the pages
+ * as copied back or syncs, so no other connection is told to read a page that is
+ * still in the buffer. In rollback-journal mode (a new database before it is put in
+ * WAL mode) a commit's writes reach the file by its sync or, at the latest, its
+ * unlock.
  *
  * Durability is unchanged: SQLite syncs the WAL before it publishes a commit
  * (synchronous=FULL, as the store runs), and the sync writes the buffer first, so
@@ -35,6 +45,7 @@ typedef struct wal_file {
     sqlite3_file base;  /* our methods */
     sqlite3_file *real; /* the default VFS's file, allocated right after this */
     int is_wal;
+    int is_db;          /* a main database file: gathered too (checkpoint copies) */
     int commit_next;    /* the frame header just gathered is a commit's: flush after its page */
     unsigned char *buf; /* gathered writes, allocated at the first */
     size_t len;
@@ -73,7 +84,7 @@ static int w_read(sqlite3_file *p, void *out, int n, sqlite3_int64 off)
 static int w_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off)
 {
     wal_file *f = (wal_file *)p;
-    if (!f->is_wal || n <= 0) return f->real->pMethods->xWrite(f->real, data, n, off);
+    if (!(f->is_wal || f->is_db) || n <= 0) return f->real->pMethods->xWrite(f->real, data, n, off);
     if (f->len > 0 && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)n > WAL_BUF_CAP)) {
         int rc = flush(f);
         if (rc != SQLITE_OK) return rc;
@@ -92,7 +103,7 @@ static int w_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off)
         f->commit_next = 0;
         return flush(f);
     }
-    if (n == 24) {
+    if (f->is_wal && n == 24) {
         const unsigned char *h = data;
         f->commit_next = (h[4] | h[5] | h[6] | h[7]) != 0;
     }
@@ -123,13 +134,15 @@ static int w_file_size(sqlite3_file *p, sqlite3_int64 *size)
 static int w_lock(sqlite3_file *p, int level)
 {
     wal_file *f = (wal_file *)p;
-    return f->real->pMethods->xLock(f->real, level);
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xLock(f->real, level);
 }
 
 static int w_unlock(sqlite3_file *p, int level)
 {
     wal_file *f = (wal_file *)p;
-    return f->real->pMethods->xUnlock(f->real, level);
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xUnlock(f->real, level);
 }
 
 static int w_check_reserved(sqlite3_file *p, int *out)
@@ -172,6 +185,7 @@ static int w_shm_lock(sqlite3_file *p, int offset, int n, int flags)
 static void w_shm_barrier(sqlite3_file *p)
 {
     wal_file *f = (wal_file *)p;
+    (void)flush(f);
     f->real->pMethods->xShmBarrier(f->real);
 }
 
@@ -216,6 +230,7 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int 
         return SQLITE_CANTOPEN;
     }
     f->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+    f->is_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
     f->base.pMethods = &wal_methods;
     return SQLITE_OK;
 }

@@ -3,7 +3,9 @@
  * transaction read back, the WAL starts over after checkpoints, commits larger than
  * its buffer, a process killed inside a transaction loses only that transaction, and a
  * preallocated WAL keeps its size, its frames and its recovery; without a sync per
- * commit, other connections still read each commit as soon as it is published. */
+ * commit, other connections still read each commit as soon as it is published; the
+ * database file's own gathered writes are in the file when a checkpoint or a commit
+ * ends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +278,52 @@ static void a_wal_grows_past_its_preallocation(void **state)
     sqlite3_close(w);
 }
 
+/* A copy of the database file alone, opened with the default VFS: what reached that
+ * file, whatever the WAL or a buffer still holds. */
+static sqlite3 *open_copy_of_file(void)
+{
+    char copy[160], cmd[1024];
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm && cp %s %s", copy, copy, copy, path, copy);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
+/* The database file's own writes (a checkpoint's page copies; a rollback journal's
+ * commits) are gathered as well. They must be in the file once the checkpoint ends or
+ * the commit unlocks, even with no sync to flush them. */
+static void database_writes_reach_the_file_without_a_sync(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_gathering();
+    exec_ok(w, "PRAGMA synchronous=OFF");
+    exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    for (int i = 0; i < 4; i++)
+        exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)"
+                   " INSERT INTO t(v) SELECT randomblob(300) FROM n");
+    exec_ok(w, "UPDATE t SET v = zeroblob(300) WHERE k % 5 = 0");
+    /* Every frame copied back (no reader holds an older snapshot); the connection
+     * stays open, so nothing else would write its buffer out. */
+    exec_ok(w, "PRAGMA wal_checkpoint(PASSIVE)");
+    sqlite3 *c = open_copy_of_file();
+    assert_int_equal(scalar(c, "SELECT count(*) FROM t"), 2000);
+    assert_int_equal(scalar(c, "SELECT count(*) FROM t WHERE v = zeroblob(300)"), 400);
+    expect_intact(c);
+    sqlite3_close(c);
+
+    /* Rollback journal: the commit's page writes are in the file when it unlocks. */
+    exec_ok(w, "PRAGMA journal_mode=DELETE");
+    exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700)"
+               " INSERT INTO t(v) SELECT randomblob(200) FROM n");
+    c = open_copy_of_file();
+    assert_int_equal(scalar(c, "SELECT count(*) FROM t"), 2700);
+    expect_intact(c);
+    sqlite3_close(c);
+    sqlite3_close(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +337,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_wal_grows_past_its_preallocation, setup, teardown),
         cmocka_unit_test_setup_teardown(commits_without_a_sync_are_read_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(database_writes_reach_the_file_without_a_sync, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
