@@ -11,7 +11,7 @@
  *
  * A main database file is written by checkpoints, which copy WAL frames back page by
  * page in page order: new rows sit on consecutive pages at the file's end, so most of
- * a checkpoint's thousand-odd 4 KiB writes become a few of up to 124 KiB. SQLite ends
+ * a checkpoint's hundreds of 4 KiB writes become a few of up to 124 KiB. SQLite ends
  * the copy with a file control (SQLITE_FCNTL_CKPT_DONE), before it records the pages
  * as copied back or syncs, so no other connection is told to read a page that is
  * still in the buffer. In rollback-journal mode (a new database before it is put in
