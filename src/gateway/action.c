@@ -379,9 +379,9 @@ static json_t *envelope_json(const cs_op *op)
  * store appends each row at its table's right edge, with the id as the row's key. */
 static void new_action_id(cs_gateway *gw, long long now_ms, char out[CS_ACTION_ID_MAX])
 {
-    long long last = atomic_load(&gw->last_key), key;
+    long long first = now_ms << 16, last = atomic_load(&gw->last_key), key;
     do {
-        key = now_ms << 16 > last ? now_ms << 16 : last + 1;
+        key = first > last ? first : last + 1;
     } while (!atomic_compare_exchange_weak(&gw->last_key, &last, key));
     char prefix[4 + CS_ACTION_KEY_DIGITS + 1] = "act_";
     static const char hex[] = "0123456789abcdef";

@@ -57,7 +57,7 @@ static const char *const wsql[W_COUNT] = {
     [W_TOKEN] = "INSERT INTO tokens(name,hash,doc,revoked) VALUES(?1,?2,?3,?4) ON CONFLICT(name) "
                 "DO UPDATE SET hash=?2, doc=?3, revoked=?4",
     [W_GET] = "SELECT doc FROM actions WHERE id=?",
-    [W_GET_KEY] = "SELECT doc FROM actions WHERE seq=CAST(?1 AS INTEGER) AND id=?2",
+    [W_GET_KEY] = "SELECT doc FROM actions WHERE seq=?3 AND id=?1", /* get_one's numbering */
     [W_IDEM] = "SELECT doc FROM actions WHERE requester=? AND idem_key=?",
     [W_TILE_PUT] = "INSERT INTO audit_tiles(level,idx,data) VALUES(?,?,?)",
     [W_HEAD_PUT] = "INSERT INTO audit_head(id,size,note) VALUES(1,?1,?2) ON CONFLICT(id) DO UPDATE "
@@ -499,12 +499,12 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 static int sq_action_put(cs_store *s, const cs_action_row *r)
 {
     sq *q = s->impl;
-    long long key = q->legacy ? 0 : cs_action_id_key(r->id);
-    if (!q->legacy && key == 0) {
+    long long key = 0;
+    if (!q->legacy && (key = cs_action_id_key(r->id)) == 0) {
         cs_error("sqlite: action id %s carries no key", r->id);
         return CS_EINVAL;
     }
-    sqlite3_stmt *st = wstmt(q, q->legacy ? W_ACTION_PUT : W_ACTION_PUT_KEY);
+    sqlite3_stmt *st = wstmt(q, key ? W_ACTION_PUT_KEY : W_ACTION_PUT);
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->status);
     bind_text(st, 3, r->requester);
@@ -512,7 +512,7 @@ static int sq_action_put(cs_store *s, const cs_action_row *r)
     sqlite3_bind_int64(st, 5, r->expires_at);
     sqlite3_bind_int64(st, 6, r->created_at);
     bind_text(st, 7, r->doc);
-    if (!q->legacy) sqlite3_bind_int64(st, 8, key);
+    if (key) sqlite3_bind_int64(st, 8, key);
     int rc = step_done(q, st);
     /* The key is taken by another id: the update's WHERE left the row alone. */
     if (rc == 0 && sqlite3_changes(q->wc.db) != 1) {
@@ -606,8 +606,9 @@ static void conn_put(sq *q, int w, sq_conn *c)
 }
 
 /* Runs one statement on the writer connection (w) or a reader, collecting the first
- * text column of the first row. */
-static int get_one(sq *q, int w, int which, const char *a, const char *b, char **out)
+ * text column of the first row. Its parameters: ?1 = a, ?2 = b (when not NULL) and
+ * ?3 = n (when not 0). */
+static int get_one(sq *q, int w, int which, const char *a, const char *b, long long n, char **out)
 {
     sq_conn *c = conn_get(q, w);
     if (c == NULL) return CS_EDB;
@@ -619,6 +620,7 @@ static int get_one(sq *q, int w, int which, const char *a, const char *b, char *
     }
     bind_text(st, 1, a);
     if (b) bind_text(st, 2, b);
+    if (n) sqlite3_bind_int64(st, 3, n);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         *out = cs_strdup((const char *)sqlite3_column_text(st, 0));
@@ -636,17 +638,14 @@ out:
 static int sq_action_get(cs_store *s, int w, const char *id, char **doc)
 {
     sq *q = s->impl;
-    if (q->legacy) return get_one(q, w, W_GET, id, NULL, doc);
+    if (q->legacy) return get_one(q, w, W_GET, id, NULL, 0, doc);
     long long key = cs_action_id_key(id);
-    if (key == 0) return CS_ENOTFOUND;
-    char num[24];
-    snprintf(num, sizeof num, "%lld", key);
-    return get_one(q, w, W_GET_KEY, num, id, doc);
+    return key ? get_one(q, w, W_GET_KEY, id, NULL, key, doc) : CS_ENOTFOUND;
 }
 
 static int sq_action_by_idem(cs_store *s, int w, const char *requester, const char *key, char **doc)
 {
-    return get_one(s->impl, w, W_IDEM, requester, key, doc);
+    return get_one(s->impl, w, W_IDEM, requester, key, 0, doc);
 }
 
 /* Runs a read query and hands each row to fn. */
