@@ -145,11 +145,11 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
     else if (!strcmp(kind, "agent") && json_is_true(json_object_get(op->args, "admin"))) bad = "admin", detail = "agents cannot be admins";
     else if (!slack_id_ok(op->args, kind)) bad = "slack_id", detail = "field 'slack_id' is a Slack user id (such as U0123ABC) and only users have one";
     size_t i;
-    json_t *g;
-    json_array_foreach(json_object_get(op->args, "groups"), i, g)
-        if (!bad && (!json_is_string(g) || !ident_ok(json_string_value(g)))) bad = "groups", detail = "field 'groups' must be a list of group names";
-    if (!bad && json_array_size(json_object_get(op->args, "groups")) > GROUPS_MAX)
+    json_t *g, *groups = json_object_get(op->args, "groups");
+    if (!bad && json_array_size(groups) > GROUPS_MAX)
         bad = "groups", detail = "field 'groups' holds at most " GROUPS_MAX_TEXT " group names";
+    json_array_foreach(groups, i, g)
+        if (!bad && (!json_is_string(g) || !ident_ok(json_string_value(g)))) bad = "groups", detail = "field 'groups' must be a list of group names";
     if (bad) {
         cs_reply_problem(&op->reply, 400, "invalid-field", detail);
         json_object_set_new(op->reply.body, "field", json_string(bad));
@@ -164,7 +164,6 @@ int cs_gw_prepare_token(cs_gateway *gw, cs_op *op)
         cs_reply_problem(&op->reply, 409, "slack-id-taken", "another user already has this slack_id");
         return CS_ECONFLICT;
     }
-    json_t *groups = json_object_get(op->args, "groups");
     json_t *doc = json_pack("{s:s,s:s,s:o,s:b}", "kind", kind, "name", name, "groups",
                             groups ? json_deep_copy(groups) : json_array(), "admin",
                             json_is_true(json_object_get(op->args, "admin")));
