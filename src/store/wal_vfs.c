@@ -5,7 +5,7 @@
  * VFS wraps the default one ("unix") and, for WAL files and main database files,
  * gathers writes that continue one another in a buffer; the buffer goes to the file
  * in one write before anything that could look at the file (read, size, truncate,
- * sync, close, file control, lock, unlock, shared-memory barrier) and whenever a
+ * sync, close, file control, unlock, shared-memory barrier) and whenever a
  * write does not continue it or would overflow it. Every other file (journals,
  * temporary files), and every other method, is the default VFS's own.
  *
@@ -45,7 +45,7 @@ typedef struct wal_file {
     sqlite3_file base;  /* our methods */
     sqlite3_file *real; /* the default VFS's file, allocated right after this */
     int is_wal;
-    int is_db;          /* a main database file: gathered too (checkpoint copies) */
+    int gather;         /* a WAL or main database file: its writes are gathered */
     int commit_next;    /* the frame header just gathered is a commit's: flush after its page */
     unsigned char *buf; /* gathered writes, allocated at the first */
     size_t len;
@@ -84,7 +84,7 @@ static int w_read(sqlite3_file *p, void *out, int n, sqlite3_int64 off)
 static int w_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off)
 {
     wal_file *f = (wal_file *)p;
-    if (!(f->is_wal || f->is_db) || n <= 0) return f->real->pMethods->xWrite(f->real, data, n, off);
+    if (!f->gather || n <= 0) return f->real->pMethods->xWrite(f->real, data, n, off);
     if (f->len > 0 && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)n > WAL_BUF_CAP)) {
         int rc = flush(f);
         if (rc != SQLITE_OK) return rc;
@@ -134,8 +134,7 @@ static int w_file_size(sqlite3_file *p, sqlite3_int64 *size)
 static int w_lock(sqlite3_file *p, int level)
 {
     wal_file *f = (wal_file *)p;
-    int rc = flush(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xLock(f->real, level);
+    return f->real->pMethods->xLock(f->real, level);
 }
 
 static int w_unlock(sqlite3_file *p, int level)
@@ -208,8 +207,8 @@ static int w_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
     return f->real->pMethods->xUnfetch(f->real, off, page);
 }
 
-/* Every file is wrapped (SQLite sizes file structs per VFS); only WAL files get a
- * buffer, the others forward each call as it comes. */
+/* Every file is wrapped (SQLite sizes file structs per VFS); only WAL and main
+ * database files get a buffer, the others forward each call as it comes. */
 static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags,
                   int *out_flags)
 {
@@ -230,7 +229,7 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int 
         return SQLITE_CANTOPEN;
     }
     f->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
-    f->is_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+    f->gather = (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_DB)) != 0;
     f->base.pMethods = &wal_methods;
     return SQLITE_OK;
 }
