@@ -8,14 +8,13 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "tmpdir.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64];
 
 /* 0x01a2506900000001 and 0x01a2506900000002 as ids with a random tail. */
 #define ID_A "act_01a2506900000001aaaaaaaaaaaa"
@@ -186,27 +185,12 @@ static void test_legacy_database(void **state)
     assert_in_range(scalar(path, "SELECT seq FROM actions WHERE id = '" ID_B "'"), 2, 3);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/cs-storeactions-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_from_id),
-        cmocka_unit_test_setup_teardown(test_keyed_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_database, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_database, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,13 +9,12 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "tmpdir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64];
 
 typedef struct seen {
     char text[4096];
@@ -102,25 +101,10 @@ static void test_kept_entries_match_rows(void **state)
     cs_store_close(s);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/cs-storeaudit-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kept_entries_match_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_entries_match_rows, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "store/wal_vfs.h"
+#include "tmpdir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,24 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[64];
 static char path[128];
 
 static int setup(void **state)
 {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/cs-walvfs-XXXXXX");
-    if (mkdtemp(dir) == NULL) return -1;
+    if (tmpdir_setup(state) != 0) return -1;
     snprintf(path, sizeof path, "%s/t.db", dir);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static void exec_ok(sqlite3 *db, const char *sql)
@@ -328,17 +318,17 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(spilled_pages_read_back_and_reach_the_file, setup,
-                                        teardown),
+                                        tmpdir_teardown),
         cmocka_unit_test_setup_teardown(the_wal_starts_over_and_big_commits_are_split, setup,
-                                        teardown),
+                                        tmpdir_teardown),
         cmocka_unit_test_setup_teardown(a_killed_writer_loses_only_its_open_transaction, setup,
-                                        teardown),
+                                        tmpdir_teardown),
         cmocka_unit_test_setup_teardown(a_preallocated_wal_keeps_its_size_frames_and_recovery,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_wal_grows_past_its_preallocation, setup, teardown),
-        cmocka_unit_test_setup_teardown(commits_without_a_sync_are_read_at_once, setup, teardown),
+                                        setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(a_wal_grows_past_its_preallocation, setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(commits_without_a_sync_are_read_at_once, setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(database_writes_reach_the_file_without_a_sync, setup,
-                                        teardown),
+                                        tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
